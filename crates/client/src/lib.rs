@@ -1,0 +1,1 @@
+//! Eyrie viewer engine without widgets (filled by the "Live preview" issue).

@@ -1,0 +1,27 @@
+//! Build-time configuration.
+//!
+//! Meson passes the real values through the cargo environment (`APP_ID`, `PROFILE`, …);
+//! a plain `cargo build` or `cargo test` gets these defaults, so rust-analyzer and the test
+//! suite work without meson.
+
+macro_rules! env_or {
+    ($name:literal, $default:expr) => {
+        match option_env!($name) {
+            Some(v) => v,
+            None => $default,
+        }
+    };
+}
+
+/// Application id; `io.github.eyrie.Eyrie.Devel` for the development profile.
+pub const APP_ID: &str = env_or!("APP_ID", "io.github.eyrie.Eyrie");
+/// `default` or `development`.
+pub const PROFILE: &str = env_or!("PROFILE", "default");
+/// Version shown in `--version` and the about dialog.
+pub const VERSION: &str = env_or!("VERSION", env!("CARGO_PKG_VERSION"));
+/// Gettext domain.
+pub const GETTEXT_PACKAGE: &str = env_or!("GETTEXT_PACKAGE", "eyrie");
+/// Where compiled translations live.
+pub const LOCALEDIR: &str = env_or!("LOCALEDIR", "/usr/share/locale");
+/// Resource path prefix of the GResource bundle.
+pub const RESOURCES_PATH: &str = "/io/github/eyrie/Eyrie/";

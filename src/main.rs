@@ -1,0 +1,76 @@
+//! `eyrie`: one binary for the three roles.
+//!
+//! - no argument: the viewer (GTK4 + libadwaita), when built with the `gui` feature;
+//! - `eyrie cloud`: the cloud NVR service;
+//! - `eyrie camera`: camera mode (webcam or test pattern → live sessions and cloud storage);
+//! - `eyrie demo`: all three on this machine on embedded defaults.
+//!
+//! `cargo build --no-default-features` gives a headless binary with `cloud` and `camera`
+//! that links no GTK.
+
+mod config;
+mod logging;
+mod runtime;
+
+#[cfg(feature = "gui")]
+mod gui;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "eyrie", version = config::VERSION, about = "Home cameras for Linux: viewer, kiosk, camera mode and cloud NVR")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Open the viewer fullscreen as a wall-mounted kiosk.
+    #[arg(long)]
+    kiosk: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the cloud service (REST API, metadata database, presigned storage).
+    Cloud(eyrie_cloud::CloudArgs),
+    /// Turn this computer's webcam (or a test pattern) into a camera.
+    Camera(eyrie_camera::CameraArgs),
+    /// Run cloud, camera and viewer together on this machine with embedded defaults.
+    Demo,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    let result = match cli.command {
+        Some(Command::Cloud(args)) => runtime::RUNTIME.block_on(eyrie_cloud::run(args)),
+        Some(Command::Camera(args)) => runtime::RUNTIME.block_on(eyrie_camera::run(args)),
+        Some(Command::Demo) => run_demo(),
+        None => run_viewer(cli.kiosk),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eyrie: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "gui")]
+fn run_viewer(kiosk: bool) -> anyhow::Result<()> {
+    gui::run(kiosk)
+}
+
+#[cfg(not(feature = "gui"))]
+fn run_viewer(_kiosk: bool) -> anyhow::Result<()> {
+    anyhow::bail!("this eyrie was built without the viewer (the `gui` feature); try `eyrie --help`")
+}
+
+#[cfg(feature = "gui")]
+fn run_demo() -> anyhow::Result<()> {
+    anyhow::bail!("`eyrie demo` is not built yet")
+}
+
+#[cfg(not(feature = "gui"))]
+fn run_demo() -> anyhow::Result<()> {
+    anyhow::bail!("`eyrie demo` opens the viewer, and this eyrie was built without it (the `gui` feature)")
+}
