@@ -1,0 +1,205 @@
+//! Layered configuration: built-in defaults, then environment variables, then flags
+//! (clap reads both: a flag wins over its `EYRIE_…` variable). The library's [`Config`]
+//! is plain data so that the demo and the tests can build one in code; `eyrie cloud`
+//! builds it from [`crate::CloudArgs`].
+//!
+//! Every part has an embedded default and a "real engine" alternative:
+//!
+//! | part     | embedded (default)                    | real engine                          |
+//! |----------|---------------------------------------|--------------------------------------|
+//! | database | SQLite file `<data-dir>/eyrie.db`     | `--database-url postgres://…`        |
+//! | store    | s3s-fs under `<data-dir>/objects`     | `--s3-endpoint` + bucket/region/keys |
+//! | broker   | rumqttd on `--mqtt-listen`            | `--mqtt-host`/`--mqtt-port`          |
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::crypto::PasswordParams;
+
+/// Everything the service needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// REST API address.
+    pub listen: SocketAddr,
+    /// Where the embedded engines and the master key live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; None: SQLite under `data_dir`.
+    pub database_url: Option<String>,
+    pub store: StoreConfig,
+    pub mqtt: MqttConfig,
+    pub ice: IceConfig,
+    /// Lifetime of presigned URLs.
+    pub presign_ttl: Duration,
+    /// Recordings older than this are deleted; None keeps them.
+    pub retention_days: Option<u32>,
+    /// How long a clip waits for segments still uploading before it fails.
+    pub clip_wait: Duration,
+    /// How often background work (clips, reconciler, retention) runs.
+    pub tick: Duration,
+    /// Uploading recordings older than this are checked against the store by the reconciler.
+    pub reconcile_after: Duration,
+    /// Argon2 cost (lower it in tests only; there is no flag for it).
+    pub password: PasswordParams,
+    /// Session lifetime.
+    pub session_ttl: Duration,
+    /// Base64url master key (else `<data_dir>/master.key`).
+    pub master_key: Option<String>,
+    /// Id of this instance in clip claims (random by default).
+    pub instance_id: String,
+}
+
+/// Object store.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// s3s + s3s-fs served in-process.
+    Embedded { listen: SocketAddr },
+    /// Any S3-compatible service.
+    External(S3Settings),
+}
+
+/// How to reach an S3-compatible store.
+#[derive(Clone)]
+pub struct S3Settings {
+    /// Endpoint the cloud itself uses (HEAD, list, clip assembly).
+    pub endpoint: url::Url,
+    /// Endpoint presigned URLs are made for (what cameras and viewers reach); default `endpoint`.
+    pub public_endpoint: Option<url::Url>,
+    pub bucket: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+    /// Virtual-host style (`bucket.host`) instead of path style (`host/bucket`).
+    pub virtual_host: bool,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("public_endpoint", &self.public_endpoint.as_ref().map(url::Url::as_str))
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"…")
+            .field("virtual_host", &self.virtual_host)
+            .finish()
+    }
+}
+
+/// Signalling broker.
+#[derive(Debug, Clone)]
+pub enum MqttConfig {
+    /// rumqttd in-process; logins checked against device and viewer credentials.
+    Embedded { listen: SocketAddr },
+    /// An external broker; the cloud only hands out its address. It must check the same
+    /// credentials (e.g. through `POST /api/v1/mqtt/auth`).
+    External { host: String, port: u16, tls: bool },
+}
+
+/// ICE servers handed to viewers and cameras.
+#[derive(Clone, Default)]
+pub struct IceConfig {
+    pub stun_urls: Vec<String>,
+    pub turn_urls: Vec<String>,
+    /// coturn `static-auth-secret` (REST API credentials); TURN is offered only with it.
+    pub turn_secret: Option<String>,
+    pub turn_ttl: Duration,
+}
+
+impl std::fmt::Debug for IceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceConfig")
+            .field("stun_urls", &self.stun_urls)
+            .field("turn_urls", &self.turn_urls)
+            .field("turn_secret", &self.turn_secret.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+impl Config {
+    /// All embedded, on loopback random ports, under `data_dir`.
+    pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
+        let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+        Self {
+            listen: any,
+            data_dir: data_dir.into(),
+            database_url: None,
+            store: StoreConfig::Embedded { listen: any },
+            mqtt: MqttConfig::Embedded { listen: any },
+            ice: IceConfig { turn_ttl: Duration::from_secs(6 * 3600), ..Default::default() },
+            presign_ttl: Duration::from_secs(300),
+            retention_days: Some(30),
+            clip_wait: Duration::from_secs(120),
+            tick: Duration::from_secs(2),
+            reconcile_after: Duration::from_secs(120),
+            password: PasswordParams::default(),
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            master_key: None,
+            instance_id: crate::crypto::random_token(9),
+        }
+    }
+
+    /// Built from the command line (flags and `EYRIE_…` variables).
+    pub fn from_args(args: &crate::CloudArgs) -> anyhow::Result<Self> {
+        let data_dir = match &args.data_dir {
+            Some(d) => d.clone(),
+            None => default_data_dir(),
+        };
+        let mut c = Self::embedded(data_dir);
+        c.listen = args.listen;
+        c.database_url.clone_from(&args.database_url);
+        c.store = match &args.s3_endpoint {
+            None => StoreConfig::Embedded { listen: args.s3_listen },
+            Some(endpoint) => StoreConfig::External(S3Settings {
+                endpoint: endpoint.parse()?,
+                public_endpoint: args.s3_public_endpoint.as_deref().map(str::parse).transpose()?,
+                bucket: args.s3_bucket.clone(),
+                region: args.s3_region.clone(),
+                access_key: args
+                    .s3_access_key
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("EYRIE_S3_ACCESS_KEY is required with --s3-endpoint"))?,
+                secret_key: args
+                    .s3_secret_key
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("EYRIE_S3_SECRET_KEY is required with --s3-endpoint"))?,
+                virtual_host: args.s3_virtual_host,
+            }),
+        };
+        c.mqtt = match &args.mqtt_host {
+            None => MqttConfig::Embedded { listen: args.mqtt_listen },
+            Some(host) => MqttConfig::External {
+                host: host.clone(),
+                port: args.mqtt_port,
+                tls: args.mqtt_tls,
+            },
+        };
+        c.ice.stun_urls = split_list(args.stun_urls.as_deref());
+        c.ice.turn_urls = split_list(args.turn_urls.as_deref());
+        c.ice.turn_secret.clone_from(&args.turn_secret);
+        c.presign_ttl = Duration::from_secs(args.presign_ttl_secs.clamp(10, 3600));
+        c.retention_days = (args.retention_days > 0).then_some(args.retention_days);
+        c.clip_wait = Duration::from_secs(args.clip_wait_secs);
+        c.master_key.clone_from(&args.master_key);
+        Ok(c)
+    }
+}
+
+fn split_list(s: Option<&str>) -> Vec<String> {
+    s.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// `$XDG_DATA_HOME/eyrie/cloud`, else `~/.local/share/eyrie/cloud`.
+fn default_data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("eyrie").join("cloud")
+}

@@ -1,0 +1,43 @@
+//! Shared state of the handlers and background workers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::crypto::MasterKey;
+use crate::db::Db;
+use crate::store::Store;
+
+/// How viewers and devices reach the broker.
+#[derive(Debug, Clone)]
+pub struct BrokerEndpoint {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+}
+
+/// Cheap to clone: everything behind one `Arc`.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub store: Store,
+    pub master: MasterKey,
+    pub config: Config,
+    pub broker: BrokerEndpoint,
+    /// Poked when a recording completes, so waiting clips are looked at at once.
+    pub clip_kick: Notify,
+    /// Failed logins per key (user name, client address): (count, window start).
+    pub login_failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

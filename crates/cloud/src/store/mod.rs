@@ -1,0 +1,249 @@
+//! The object store as the cloud sees it: presigning, plus the few calls the cloud makes
+//! itself (HEAD to check an upload, LIST for the reconciler, GET + multipart PUT to
+//! assemble clips, DELETE for retention).
+//!
+//! Every request — the ones handed out and the ones the cloud makes — is a SigV4
+//! presigned URL from `rusty-s3` for one object and one method with a short expiry, sent
+//! with reqwest. So one code path talks to the embedded s3s store, Garage and AWS alike.
+//! URLs for clients are signed for the *public* endpoint (the host clients will use);
+//! the cloud's own calls use the internal one.
+
+pub mod embedded;
+
+use std::time::Duration;
+
+use eyrie_protocol::api::PresignedUrl;
+use rusty_s3::actions::{CreateMultipartUpload, ListObjectsV2};
+use rusty_s3::{Bucket, Credentials, S3Action as _, UrlStyle};
+
+use crate::config::S3Settings;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("store answered {status} to {op}")]
+    Status { op: &'static str, status: u16 },
+    #[error("unreadable answer to {0}")]
+    Parse(&'static str),
+    #[error("bad store configuration: {0}")]
+    Config(String),
+}
+
+/// One object in a listing.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+}
+
+/// Presigner and client for one bucket.
+#[derive(Clone)]
+pub struct Store {
+    internal: Bucket,
+    public: Bucket,
+    creds: Credentials,
+    http: reqwest::Client,
+    ttl: Duration,
+    endpoint: url::Url,
+    bucket_name: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("endpoint", &self.endpoint.as_str()).finish()
+    }
+}
+
+/// What the cloud's own calls may take.
+const OWN_TTL: Duration = Duration::from_secs(120);
+
+impl Store {
+    pub fn new(s: &S3Settings, ttl: Duration) -> Result<Self, StoreError> {
+        let style = if s.virtual_host { UrlStyle::VirtualHost } else { UrlStyle::Path };
+        let mk = |endpoint: &url::Url| {
+            Bucket::new(endpoint.clone(), style, s.bucket.clone(), s.region.clone())
+                .map_err(|e| StoreError::Config(e.to_string()))
+        };
+        let internal = mk(&s.endpoint)?;
+        let public = mk(s.public_endpoint.as_ref().unwrap_or(&s.endpoint))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(16)
+            .build()?;
+        Ok(Self {
+            internal,
+            public,
+            creds: Credentials::new(s.access_key.clone(), s.secret_key.clone()),
+            http,
+            ttl,
+            endpoint: s.public_endpoint.clone().unwrap_or_else(|| s.endpoint.clone()),
+            bucket_name: s.bucket.clone(),
+        })
+    }
+
+    /// The endpoint clients reach.
+    pub fn endpoint(&self) -> &url::Url {
+        &self.endpoint
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket_name
+    }
+
+    fn expiry(&self) -> i64 {
+        crate::db::now_s() + self.ttl.as_secs() as i64
+    }
+
+    /// Presigned GET of one object for clients.
+    pub fn presign_get(&self, key: &str) -> PresignedUrl {
+        let url = self.public.get_object(Some(&self.creds), key).sign(self.ttl);
+        crate::metrics::PRESIGNED.inc();
+        PresignedUrl { method: "GET".into(), url: url.into(), expires_at: self.expiry() }
+    }
+
+    /// Presigned PUT of one object for clients.
+    pub fn presign_put(&self, key: &str) -> PresignedUrl {
+        let url = self.public.put_object(Some(&self.creds), key).sign(self.ttl);
+        crate::metrics::PRESIGNED.inc();
+        PresignedUrl { method: "PUT".into(), url: url.into(), expires_at: self.expiry() }
+    }
+
+    /// Size of an object, None when absent.
+    pub async fn head(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let url = self.internal.head_object(Some(&self.creds), key).sign(OWN_TTL);
+        let resp = self.http.head(url).send().await?;
+        match resp.status().as_u16() {
+            200 => Ok(resp
+                .headers()
+                .get(reqwest::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())),
+            404 => Ok(None),
+            status => Err(StoreError::Status { op: "HEAD", status }),
+        }
+    }
+
+    /// Delete an object (absent is fine).
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let url = self.internal.delete_object(Some(&self.creds), key).sign(OWN_TTL);
+        let resp = self.http.delete(url).send().await?;
+        match resp.status().as_u16() {
+            200..=299 | 404 => Ok(()),
+            status => Err(StoreError::Status { op: "DELETE", status }),
+        }
+    }
+
+    /// One page (at most `max` keys) of the objects under `prefix`.
+    pub async fn list(&self, prefix: &str, max: usize) -> Result<Vec<Listed>, StoreError> {
+        let mut action = self.internal.list_objects_v2(Some(&self.creds));
+        action.with_prefix(prefix);
+        action.with_max_keys(max);
+        let url = action.sign(OWN_TTL);
+        let resp = self.http.get(url).send().await?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(StoreError::Status { op: "LIST", status });
+        }
+        let text = resp.text().await?;
+        let parsed = ListObjectsV2::parse_response(&text).map_err(|_| StoreError::Parse("LIST"))?;
+        Ok(parsed
+            .contents
+            .into_iter()
+            .map(|c| Listed { key: c.key, size: c.size.unwrap_or(0) })
+            .collect())
+    }
+
+    /// GET an object as a streaming response.
+    pub async fn get(&self, key: &str) -> Result<reqwest::Response, StoreError> {
+        let url = self.internal.get_object(Some(&self.creds), key).sign(OWN_TTL);
+        let resp = self.http.get(url).send().await?;
+        match resp.status().as_u16() {
+            200 => Ok(resp),
+            status => Err(StoreError::Status { op: "GET", status }),
+        }
+    }
+
+    /// PUT a whole object.
+    pub async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        let url = self.internal.put_object(Some(&self.creds), key).sign(OWN_TTL);
+        let resp = self.http.put(url).body(body).send().await?;
+        match resp.status().as_u16() {
+            200..=299 => Ok(()),
+            status => Err(StoreError::Status { op: "PUT", status }),
+        }
+    }
+
+    /// Start a multipart upload; returns its upload id.
+    pub async fn multipart_create(&self, key: &str) -> Result<String, StoreError> {
+        let url = self.internal.create_multipart_upload(Some(&self.creds), key).sign(OWN_TTL);
+        let resp = self.http.post(url).send().await?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(StoreError::Status { op: "CreateMultipartUpload", status });
+        }
+        let text = resp.text().await?;
+        let parsed = CreateMultipartUpload::parse_response(&text)
+            .map_err(|_| StoreError::Parse("CreateMultipartUpload"))?;
+        Ok(parsed.upload_id().to_owned())
+    }
+
+    /// Upload part `n` (1-based); returns its ETag.
+    pub async fn multipart_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        n: u16,
+        body: Vec<u8>,
+    ) -> Result<String, StoreError> {
+        let url = self.internal.upload_part(Some(&self.creds), key, n, upload_id).sign(OWN_TTL);
+        let resp = self.http.put(url).body(body).send().await?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(StoreError::Status { op: "UploadPart", status });
+        }
+        resp.headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or(StoreError::Parse("UploadPart ETag"))
+    }
+
+    /// Finish a multipart upload with the parts' ETags in order.
+    pub async fn multipart_complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        etags: &[String],
+    ) -> Result<(), StoreError> {
+        let action = self.internal.complete_multipart_upload(
+            Some(&self.creds),
+            key,
+            upload_id,
+            etags.iter().map(String::as_str),
+        );
+        let url = action.sign(OWN_TTL);
+        let body = action.body();
+        let resp = self.http.post(url).body(body).send().await?;
+        let status = resp.status().as_u16();
+        // S3 may answer 200 with an error document; check for it.
+        let text = resp.text().await.unwrap_or_default();
+        if status != 200 || text.contains("<Error>") {
+            return Err(StoreError::Status { op: "CompleteMultipartUpload", status });
+        }
+        Ok(())
+    }
+
+    /// Abandon a multipart upload (best effort).
+    pub async fn multipart_abort(&self, key: &str, upload_id: &str) {
+        let url = self.internal.abort_multipart_upload(Some(&self.creds), key, upload_id).sign(OWN_TTL);
+        let _ = self.http.delete(url).send().await;
+    }
+
+    /// Check that the bucket answers; create it when missing (the embedded store needs no
+    /// creation, Garage's `--default-bucket` neither).
+    pub async fn check(&self) -> Result<(), StoreError> {
+        self.list("", 1).await.map(|_| ())
+    }
+}
