@@ -1,1 +1,5 @@
 //! Eyrie viewer engine without widgets (filled by the "Live preview" issue).
+
+pub mod mqtt_link;
+pub mod pixel_clock;
+pub mod rtc;

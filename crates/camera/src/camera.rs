@@ -1,0 +1,193 @@
+//! The camera as a library: capture + rings + live sessions + signalling link, started
+//! with one call so that `eyrie camera`, `eyrie demo`, the app's camera mode and the tests
+//! all run the same thing.
+//!
+//! ```text
+//!  Capture ──► Rings ──► LiveManager ──(answers, candidates)──► out channel ─┐
+//!                            ▲                                             ▼
+//!  MQTT link ── <prefix>/in/+ ── decode (size, version, fields) ──┘   <prefix>/out/<viewer>
+//!            ── <prefix>/status: "online" (retained), last will "offline"
+//! ```
+
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc};
+
+use eyrie_client::mqtt_link::{self, LinkEvent, LinkOptions};
+use eyrie_protocol::api::MqttConnection;
+use eyrie_protocol::signalling::{self, topics};
+
+use crate::capture::{Capture, CaptureConfig, CaptureError, Rings};
+use crate::live::{LiveConfig, LiveEvent, LiveManager};
+
+/// Everything a camera needs to run.
+#[derive(Debug, Clone)]
+pub struct CameraConfig {
+    pub capture: CaptureConfig,
+    pub live: LiveConfig,
+    pub mqtt: MqttConnection,
+}
+
+/// Status of the camera for the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CameraEvent {
+    /// The signalling link is up (true) or retrying (false).
+    Signalling(bool),
+    Live(LiveEvent),
+}
+
+/// Why the camera could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CameraError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Link(#[from] mqtt_link::LinkError),
+}
+
+/// A running camera. Dropping it (or [`CameraHandle::stop`]) ends every session, says
+/// `offline` and stops capture.
+pub struct CameraHandle {
+    capture: Capture,
+    live: LiveManager,
+    link_task: tokio::task::JoinHandle<()>,
+    events: broadcast::Sender<CameraEvent>,
+    link: std::sync::Arc<mqtt_link::Link>,
+    status_topic: String,
+}
+
+/// Entry point.
+pub struct Camera;
+
+impl Camera {
+    /// Start capture, the live side and the signalling link. Needs a tokio runtime.
+    pub fn start(config: CameraConfig) -> Result<CameraHandle, CameraError> {
+        let capture = Capture::start(&config.capture)?;
+        let (events, _) = broadcast::channel(256);
+        let (live_events, _) = broadcast::channel(256);
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        let live = LiveManager::new(
+            config.live.clone(),
+            capture.rings().clone(),
+            live_events.clone(),
+            out_tx,
+        );
+
+        let prefix = config.mqtt.topic_prefix.clone();
+        let status_topic = topics::status(&prefix);
+        let (link, mut link_rx) = mqtt_link::start(
+            &config.mqtt,
+            LinkOptions {
+                subscriptions: vec![topics::device_inbox_filter(&prefix)],
+                will: Some((status_topic.clone(), "offline".into())),
+                on_connect: vec![(status_topic.clone(), "online".into())],
+                keep_alive: Some(Duration::from_secs(10)),
+            },
+        )?;
+        let link = std::sync::Arc::new(link);
+
+        // Forward live events.
+        let ev = events.clone();
+        let mut live_rx = live_events.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match live_rx.recv().await {
+                    Ok(e) => {
+                        let _ = ev.send(CameraEvent::Live(e));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+
+        let ev = events.clone();
+        let mgr = live.clone();
+        let link2 = link.clone();
+        let link_task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    e = link_rx.recv() => match e {
+                        None => break,
+                        Some(LinkEvent::Connected) => {
+                            tracing::info!("signalling connected");
+                            let _ = ev.send(CameraEvent::Signalling(true));
+                        }
+                        Some(LinkEvent::Disconnected(why)) => {
+                            tracing::warn!("signalling disconnected: {why}");
+                            let _ = ev.send(CameraEvent::Signalling(false));
+                        }
+                        Some(LinkEvent::Message { topic, payload }) => {
+                            let Some(viewer) = topics::sender(&prefix, &topic) else {
+                                tracing::debug!(%topic, "message on an unexpected topic dropped");
+                                continue;
+                            };
+                            match signalling::decode(&payload) {
+                                Ok(msg) => mgr.handle(viewer, msg),
+                                Err(e) => tracing::warn!(viewer, bytes = payload.len(), "signalling message dropped: {e}"),
+                            }
+                        }
+                    },
+                    o = out_rx.recv() => {
+                        let Some((viewer, msg)) = o else { break };
+                        let topic = topics::to_viewer(&prefix, &viewer);
+                        tracing::debug!(%topic, kind = msg.kind(), session = msg.session_id(), "signalling out");
+                        if let Err(e) = link2.publish(&topic, msg.encode()).await {
+                            tracing::warn!("cannot publish {}: {e}", msg.kind());
+                        }
+                    }
+                }
+            }
+        });
+        Ok(CameraHandle {
+            capture,
+            live,
+            link_task,
+            events,
+            link,
+            status_topic,
+        })
+    }
+}
+
+impl CameraHandle {
+    /// Status events (signalling up/down, live events).
+    pub fn events(&self) -> broadcast::Receiver<CameraEvent> {
+        self.events.subscribe()
+    }
+
+    /// The encoded-stream rings (the recorder reads them).
+    pub fn rings(&self) -> &Rings {
+        self.capture.rings()
+    }
+
+    /// The live session table.
+    pub fn live(&self) -> &LiveManager {
+        &self.live
+    }
+
+    /// End sessions, publish `offline`, stop.
+    pub async fn stop(self) {
+        self.live.close_all("camera stopping");
+        // Give the byes a moment to leave.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = self
+            .link
+            .client
+            .publish(
+                self.status_topic.clone(),
+                rumqttc::QoS::AtLeastOnce,
+                true,
+                "offline",
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+impl Drop for CameraHandle {
+    fn drop(&mut self) {
+        self.live.close_all("camera stopping");
+        self.link_task.abort();
+    }
+}

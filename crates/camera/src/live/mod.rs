@@ -1,0 +1,654 @@
+//! Live sessions: the camera's side of live view and two-way talk.
+//!
+//! The [`LiveManager`] receives every signalling message addressed to the camera (the
+//! MQTT task hands them over with the viewer's name taken from the topic) and keeps the
+//! table of [`LiveSession`]s. For an offer it checks, in this order and before spending
+//! anything on media: the message itself (size, fields — done by the decoder), the
+//! ticket (signature with the device secret, device, expiry, version), the viewer's
+//! proof of holding the ticket, replay (a ticket opens one session), and the session
+//! limit (seed: `max_client_num`; refused with `busy` and the limit). Only then does it
+//! build the session's `webrtcbin` pipeline ([`session`]), apply the offer and answer
+//! with a proof keyed by the ticket so the viewer can tell the real camera.
+//!
+//! Sessions end on `bye` (at once), on a heartbeat silence of 30 s, after 20 minutes
+//! with no media flowing, when ICE fails, or when the camera stops; every end frees the
+//! pipeline right away, so a viewer that leaves and comes back does not hold two slots.
+//!
+//! Everything the app wants to show — live start/stop, stream switches, talk start/stop
+//! and level, the viewer count — goes out as [`LiveEvent`]s on a broadcast channel and
+//! to the log.
+//!
+//! Threads: `handle` runs on the MQTT task; `webrtcbin` answers and candidates come back
+//! on GStreamer threads and go out through an unbounded channel; media never waits on
+//! any of these.
+
+mod session;
+
+pub use session::Speaker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_webrtc as gst_webrtc;
+
+use eyrie_protocol::signalling::{self, Control, ErrorCode, Message, Stream};
+use eyrie_protocol::ticket;
+
+use crate::capture::Rings;
+
+/// Limits and identity of the live side.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    pub device_id: String,
+    /// The device secret (verifies tickets).
+    pub device_secret: Vec<u8>,
+    /// Most viewers at once (default 5).
+    pub max_sessions: usize,
+    pub heartbeat_timeout: Duration,
+    pub no_data_timeout: Duration,
+    pub speaker: Speaker,
+    pub stun: Option<String>,
+    pub turn: Vec<String>,
+}
+
+impl LiveConfig {
+    pub fn new(device_id: impl Into<String>, device_secret: impl Into<Vec<u8>>) -> Self {
+        Self {
+            device_id: device_id.into(),
+            device_secret: device_secret.into(),
+            max_sessions: 5,
+            heartbeat_timeout: Duration::from_secs(signalling::HEARTBEAT_TIMEOUT_SECS),
+            no_data_timeout: Duration::from_secs(signalling::NO_DATA_TIMEOUT_SECS),
+            speaker: Speaker::None,
+            stun: None,
+            turn: Vec::new(),
+        }
+    }
+}
+
+/// What happened, for the app and the log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveEvent {
+    LiveStart {
+        session_id: String,
+        viewer: String,
+        stream: Stream,
+    },
+    LiveStop {
+        session_id: String,
+        reason: String,
+    },
+    StreamChanged {
+        session_id: String,
+        stream: Stream,
+    },
+    AudioChanged {
+        session_id: String,
+        on: bool,
+    },
+    TalkStart {
+        session_id: String,
+    },
+    TalkStop {
+        session_id: String,
+    },
+    /// Loudness of the viewer's talk audio after decoding, dBFS, every 100 ms while talking.
+    TalkLevel {
+        session_id: String,
+        rms_db: f64,
+    },
+    /// An offer was refused (`auth_failed`, `busy`, `bad_request`).
+    Refused {
+        session_id: String,
+        code: ErrorCode,
+    },
+    Viewers(usize),
+}
+
+/// Why a session could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("GStreamer element {0} is missing")]
+    MissingElement(String),
+    #[error("live pipeline: {0}")]
+    Pipeline(String),
+}
+
+/// A message to publish to a viewer: (viewer name, message).
+pub type Outgoing = (String, Message);
+
+/// One viewer's session.
+pub struct LiveSession {
+    viewer: String,
+    media: session::Media,
+    stream: Stream,
+    audio: bool,
+    talk: bool,
+    last_heard: Instant,
+}
+
+struct Inner {
+    sessions: HashMap<String, LiveSession>,
+    /// Accepted ticket nonces → expiry (unix s), to refuse replays.
+    nonces: HashMap<String, u64>,
+}
+
+/// The session table and its rules. Cheap to clone.
+#[derive(Clone)]
+pub struct LiveManager {
+    inner: Arc<Mutex<Inner>>,
+    config: Arc<LiveConfig>,
+    rings: Rings,
+    events: tokio::sync::broadcast::Sender<LiveEvent>,
+    out: tokio::sync::mpsc::UnboundedSender<Outgoing>,
+}
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl LiveManager {
+    /// A manager over `rings`; replies go to `out`. Starts the timeout reaper (needs a
+    /// tokio runtime) and makes the DTLS certificate now rather than on the first offer.
+    pub fn new(
+        config: LiveConfig,
+        rings: Rings,
+        events: tokio::sync::broadcast::Sender<LiveEvent>,
+        out: tokio::sync::mpsc::UnboundedSender<Outgoing>,
+    ) -> Self {
+        eyrie_client::rtc::prewarm_dtls();
+        let m = Self {
+            inner: Arc::new(Mutex::new(Inner {
+                sessions: HashMap::new(),
+                nonces: HashMap::new(),
+            })),
+            config: Arc::new(config),
+            rings,
+            events,
+            out,
+        };
+        let weak = Arc::downgrade(&m.inner);
+        let reaper = m.clone_with_weak();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                if weak.upgrade().is_none() {
+                    break;
+                }
+                reaper.reap();
+            }
+        });
+        m
+    }
+
+    // The reaper holds its own clone; the weak check above ends it once every other
+    // clone is gone — so it must not keep `inner` alive by itself: it only upgrades.
+    fn clone_with_weak(&self) -> WeakManager {
+        WeakManager {
+            inner: Arc::downgrade(&self.inner),
+            config: self.config.clone(),
+            events: self.events.clone(),
+            out: self.out.clone(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sessions open now.
+    pub fn session_count(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// Subscribe to events.
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<LiveEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, e: LiveEvent) {
+        emit(&self.events, e);
+    }
+
+    fn reply(&self, viewer: &str, msg: Message) {
+        let _ = self.out.send((viewer.to_owned(), msg));
+    }
+
+    /// Handle one decoded message from `viewer`.
+    pub fn handle(&self, viewer: &str, msg: Message) {
+        let sid = msg.session_id().to_owned();
+        match msg {
+            Message::Offer {
+                session_id,
+                ticket,
+                ticket_proof,
+                sdp,
+                stream,
+                audio,
+            } => self.offer(
+                viewer,
+                &session_id,
+                &ticket,
+                &ticket_proof,
+                &sdp,
+                stream,
+                audio,
+            ),
+            Message::Candidate {
+                sdp_mline_index,
+                candidate,
+                ..
+            } => {
+                let mut inner = self.lock();
+                if let Some(s) = own(&mut inner, &sid, viewer) {
+                    s.last_heard = Instant::now();
+                    if !candidate.is_empty() {
+                        s.media.webrtc.emit_by_name::<()>(
+                            "add-ice-candidate",
+                            &[&sdp_mline_index, &candidate],
+                        );
+                    }
+                }
+            }
+            Message::Heartbeat { .. } => {
+                if let Some(s) = own(&mut self.lock(), &sid, viewer) {
+                    s.last_heard = Instant::now();
+                }
+            }
+            Message::Control { control, .. } => self.control(viewer, &sid, control),
+            Message::Bye { reason, .. } => {
+                let known = own(&mut self.lock(), &sid, viewer).is_some();
+                if known {
+                    self.close(&sid, &format!("bye from viewer {reason}"), false);
+                }
+            }
+            other => {
+                tracing::debug!(
+                    viewer,
+                    kind = other.kind(),
+                    "message a camera does not take; dropped"
+                );
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn offer(
+        &self,
+        viewer: &str,
+        session_id: &str,
+        ticket_head: &str,
+        ticket_proof: &str,
+        sdp: &str,
+        stream: Stream,
+        audio: bool,
+    ) {
+        let refuse = |code: ErrorCode, message: &str| {
+            tracing::info!(
+                session = session_id,
+                viewer,
+                ?code,
+                "offer refused: {message}"
+            );
+            self.emit(LiveEvent::Refused {
+                session_id: session_id.to_owned(),
+                code,
+            });
+            self.reply(
+                viewer,
+                Message::Error {
+                    session_id: session_id.to_owned(),
+                    code,
+                    message: message.to_owned(),
+                },
+            );
+        };
+        let cfg = &self.config;
+        let (key, full) = signalling::ticket_key(&cfg.device_secret, ticket_head);
+        let now = now_s();
+        let claims = match ticket::verify(&full, &cfg.device_secret, &cfg.device_id, now) {
+            Ok(c) => c,
+            Err(e) => return refuse(ErrorCode::AuthFailed, &e.to_string()),
+        };
+        let Some(offer_fp) = signalling::sdp_fingerprint(sdp).map(str::to_owned) else {
+            return refuse(ErrorCode::BadRequest, "offer has no DTLS fingerprint");
+        };
+        if !signalling::verify_offer_proof(&key, session_id, &offer_fp, ticket_proof) {
+            return refuse(ErrorCode::AuthFailed, "ticket proof does not match");
+        }
+        let desc = match eyrie_client::rtc::description(gst_webrtc::WebRTCSDPType::Offer, sdp) {
+            Ok(d) => d,
+            Err(e) => return refuse(ErrorCode::BadRequest, &e.to_string()),
+        };
+        let mut inner = self.lock();
+        inner.nonces.retain(|_, exp| *exp > now);
+        if inner.nonces.contains_key(&claims.nonce) {
+            drop(inner);
+            return refuse(ErrorCode::AuthFailed, "ticket already used");
+        }
+        if inner.sessions.contains_key(session_id) {
+            drop(inner);
+            return refuse(ErrorCode::BadRequest, "session id in use");
+        }
+        if inner.sessions.len() >= cfg.max_sessions {
+            drop(inner);
+            tracing::info!(session = session_id, viewer, max = cfg.max_sessions, "busy");
+            self.emit(LiveEvent::Refused {
+                session_id: session_id.to_owned(),
+                code: ErrorCode::Busy,
+            });
+            return self.reply(
+                viewer,
+                Message::Busy {
+                    session_id: session_id.to_owned(),
+                    max_sessions: cfg.max_sessions as u32,
+                },
+            );
+        }
+        let media = match session::build(session::MediaParams {
+            session_id,
+            rings: &self.rings,
+            stream,
+            audio,
+            stun: cfg.stun.as_deref(),
+            turn: &cfg.turn,
+            speaker: &cfg.speaker,
+            events: self.events.clone(),
+        }) {
+            Ok(m) => m,
+            Err(e) => {
+                drop(inner);
+                tracing::error!(session = session_id, "cannot build live session: {e}");
+                return refuse(ErrorCode::Internal, "camera failed to start the session");
+            }
+        };
+        self.negotiate(&media, viewer, session_id, key, offer_fp, desc);
+        if media.pipeline.set_state(gst::State::Playing).is_err() {
+            drop(inner);
+            return refuse(ErrorCode::Internal, "camera failed to start the session");
+        }
+        inner.nonces.insert(claims.nonce, claims.exp);
+        inner.sessions.insert(
+            session_id.to_owned(),
+            LiveSession {
+                viewer: viewer.to_owned(),
+                media,
+                stream,
+                audio,
+                talk: false,
+                last_heard: Instant::now(),
+            },
+        );
+        let n = inner.sessions.len();
+        drop(inner);
+        tracing::info!(
+            session = session_id,
+            viewer,
+            ?stream,
+            viewers = n,
+            "live video start"
+        );
+        self.emit(LiveEvent::LiveStart {
+            session_id: session_id.to_owned(),
+            viewer: viewer.to_owned(),
+            stream,
+        });
+        self.emit(LiveEvent::Viewers(n));
+    }
+
+    fn negotiate(
+        &self,
+        media: &session::Media,
+        viewer: &str,
+        session_id: &str,
+        key: Vec<u8>,
+        offer_fp: String,
+        desc: gst_webrtc::WebRTCSessionDescription,
+    ) {
+        let webrtc = media.webrtc.clone();
+        let out = self.out.clone();
+        let (v, sid) = (viewer.to_owned(), session_id.to_owned());
+        webrtc.connect("on-ice-candidate", false, move |args| {
+            let mline = args.get(1).and_then(|a| a.get::<u32>().ok()).unwrap_or(0);
+            let candidate = args
+                .get(2)
+                .and_then(|a| a.get::<String>().ok())
+                .unwrap_or_default();
+            let _ = out.send((
+                v.clone(),
+                Message::Candidate {
+                    session_id: sid.clone(),
+                    sdp_mline_index: mline,
+                    candidate,
+                },
+            ));
+            None
+        });
+        let out = self.out.clone();
+        let (v, sid) = (viewer.to_owned(), session_id.to_owned());
+        let w = webrtc.downgrade();
+        let on_answer = gst::Promise::with_change_func(move |reply| {
+            let Some(webrtc) = w.upgrade() else { return };
+            let answer = match reply {
+                Ok(Some(r)) => r.get::<gst_webrtc::WebRTCSessionDescription>("answer").ok(),
+                _ => None,
+            };
+            let Some(answer) = answer else {
+                tracing::warn!(session = %sid, "webrtcbin made no answer: {reply:?}");
+                let _ = out.send((
+                    v.clone(),
+                    Message::Error {
+                        session_id: sid.clone(),
+                        code: ErrorCode::BadRequest,
+                        message: "offer not acceptable".into(),
+                    },
+                ));
+                return;
+            };
+            webrtc.emit_by_name::<()>("set-local-description", &[&answer, &None::<gst::Promise>]);
+            let sdp = answer.sdp().as_text().unwrap_or_default().to_string();
+            let answer_fp = signalling::sdp_fingerprint(&sdp)
+                .unwrap_or_default()
+                .to_owned();
+            let proof = signalling::answer_proof(&key, &sid, &answer_fp, &offer_fp);
+            let _ = out.send((
+                v.clone(),
+                Message::Answer {
+                    session_id: sid.clone(),
+                    sdp,
+                    proof,
+                },
+            ));
+        });
+        let w = webrtc.downgrade();
+        let on_remote = gst::Promise::with_change_func(move |_| {
+            if let Some(webrtc) = w.upgrade() {
+                webrtc.emit_by_name::<()>("create-answer", &[&None::<gst::Structure>, &on_answer]);
+            }
+        });
+        webrtc.emit_by_name::<()>("set-remote-description", &[&desc, &on_remote]);
+    }
+
+    fn control(&self, viewer: &str, sid: &str, control: Control) {
+        let mut inner = self.lock();
+        let Some(s) = own(&mut inner, sid, viewer) else {
+            return;
+        };
+        s.last_heard = Instant::now();
+        let event = match control {
+            Control::SetStream { stream } => {
+                let _ = s.media.feed.send(session::FeedCmd::SetStream(stream));
+                s.stream = stream;
+                tracing::info!(session = sid, ?stream, "resolution change");
+                LiveEvent::StreamChanged {
+                    session_id: sid.to_owned(),
+                    stream,
+                }
+            }
+            Control::Audio { on } => {
+                let _ = s.media.feed.send(session::FeedCmd::Audio(on));
+                s.audio = on;
+                LiveEvent::AudioChanged {
+                    session_id: sid.to_owned(),
+                    on,
+                }
+            }
+            Control::Talk { on } => {
+                s.media.talk_valve.set_property("drop", !on);
+                s.talk = on;
+                tracing::info!(session = sid, on, "talk");
+                if on {
+                    LiveEvent::TalkStart {
+                        session_id: sid.to_owned(),
+                    }
+                } else {
+                    LiveEvent::TalkStop {
+                        session_id: sid.to_owned(),
+                    }
+                }
+            }
+        };
+        let state = Message::State {
+            session_id: sid.to_owned(),
+            stream: s.stream,
+            audio: s.audio,
+            talk: s.talk,
+        };
+        drop(inner);
+        self.emit(event);
+        self.reply(viewer, state);
+    }
+
+    /// End a session now. `tell_viewer`: send it a `bye` (timeouts, shutdown).
+    pub fn close(&self, sid: &str, reason: &str, tell_viewer: bool) {
+        self.clone_with_weak().close(sid, reason, tell_viewer);
+    }
+
+    /// End every session (camera shutting down).
+    pub fn close_all(&self, reason: &str) {
+        let ids: Vec<String> = self.lock().sessions.keys().cloned().collect();
+        for id in ids {
+            self.close(&id, reason, true);
+        }
+    }
+}
+
+/// The session if it exists and belongs to `viewer`; others' ids are ignored.
+fn own<'a>(inner: &'a mut Inner, sid: &str, viewer: &str) -> Option<&'a mut LiveSession> {
+    match inner.sessions.get_mut(sid) {
+        Some(s) if s.viewer == viewer => Some(s),
+        Some(_) => {
+            tracing::warn!(
+                session = sid,
+                viewer,
+                "message for another viewer's session dropped"
+            );
+            None
+        }
+        None => {
+            tracing::debug!(
+                session = sid,
+                viewer,
+                "message for an unknown session dropped"
+            );
+            None
+        }
+    }
+}
+
+fn emit(events: &tokio::sync::broadcast::Sender<LiveEvent>, e: LiveEvent) {
+    if !matches!(e, LiveEvent::TalkLevel { .. }) {
+        tracing::debug!(event = ?e, "live event");
+    }
+    let _ = events.send(e);
+}
+
+/// What the reaper task and `close` need, without keeping the table alive.
+struct WeakManager {
+    inner: std::sync::Weak<Mutex<Inner>>,
+    config: Arc<LiveConfig>,
+    events: tokio::sync::broadcast::Sender<LiveEvent>,
+    out: tokio::sync::mpsc::UnboundedSender<Outgoing>,
+}
+
+impl WeakManager {
+    fn close(&self, sid: &str, reason: &str, tell_viewer: bool) {
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        let mut inner = inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(s) = inner.sessions.remove(sid) else {
+            return;
+        };
+        let n = inner.sessions.len();
+        drop(inner);
+        if tell_viewer {
+            let _ = self.out.send((
+                s.viewer.clone(),
+                Message::Bye {
+                    session_id: sid.to_owned(),
+                    reason: reason.to_owned(),
+                },
+            ));
+        }
+        // Dropping the media stops the feeder and sets the pipeline to NULL.
+        drop(s);
+        tracing::info!(session = sid, reason, viewers = n, "live video stop");
+        emit(
+            &self.events,
+            LiveEvent::LiveStop {
+                session_id: sid.to_owned(),
+                reason: reason.to_owned(),
+            },
+        );
+        emit(&self.events, LiveEvent::Viewers(n));
+    }
+
+    fn reap(&self) {
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        let now_ms = eyrie_client::pixel_clock::now_unix_ms();
+        let mut expired = Vec::new();
+        {
+            let inner = inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (id, s) in &inner.sessions {
+                let idle = s.last_heard.elapsed();
+                let no_data = now_ms.saturating_sub(
+                    s.media
+                        .last_data_ms
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                );
+                let ice_failed = matches!(
+                    s.media
+                        .webrtc
+                        .property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state"),
+                    gst_webrtc::WebRTCPeerConnectionState::Failed
+                );
+                if idle > self.config.heartbeat_timeout {
+                    expired.push((id.clone(), "heartbeat timeout"));
+                } else if no_data > self.config.no_data_timeout.as_millis() as u64 {
+                    expired.push((id.clone(), "no data"));
+                } else if ice_failed {
+                    expired.push((id.clone(), "connection failed"));
+                }
+            }
+        }
+        for (id, reason) in expired {
+            self.close(&id, reason, true);
+        }
+    }
+}

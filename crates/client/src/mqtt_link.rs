@@ -1,0 +1,150 @@
+//! One MQTT connection that keeps itself up: the signalling link of both the viewer and
+//! the camera.
+//!
+//! rumqttc's event loop must be polled to make progress, and a failed poll means the
+//! connection dropped; polling again reconnects. This task polls, and on every
+//! (re)connection subscribes again (sessions are clean) and publishes the "connected"
+//! messages (the camera's retained `online` presence), so callers never deal with broker
+//! restarts: they see [`LinkEvent::Connected`] / [`LinkEvent::Disconnected`] and messages.
+//! Back-off between attempts doubles from 200 ms to 5 s.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
+
+use eyrie_protocol::api::MqttConnection;
+
+/// What the link reports.
+#[derive(Debug, Clone)]
+pub enum LinkEvent {
+    /// Connected (again); subscriptions are in place.
+    Connected,
+    /// The connection dropped; the link is retrying.
+    Disconnected(String),
+    /// A message on a subscribed topic.
+    Message { topic: String, payload: Bytes },
+}
+
+/// How to set up the link.
+#[derive(Debug, Clone, Default)]
+pub struct LinkOptions {
+    pub subscriptions: Vec<String>,
+    /// Last will: (topic, payload), retained.
+    pub will: Option<(String, String)>,
+    /// Published (retained) after every connection.
+    pub on_connect: Vec<(String, String)>,
+    pub keep_alive: Option<Duration>,
+}
+
+/// A running link. Dropping it stops the task.
+pub struct Link {
+    pub client: AsyncClient,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Link {
+    /// Publish a message (QoS 1); queued while disconnected.
+    pub async fn publish(&self, topic: &str, payload: Vec<u8>) -> Result<(), rumqttc::ClientError> {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+    }
+
+    /// Publish without waiting (fails only if the request queue is full).
+    pub fn try_publish(&self, topic: &str, payload: Vec<u8>) -> Result<(), rumqttc::ClientError> {
+        self.client
+            .try_publish(topic, QoS::AtLeastOnce, false, payload)
+    }
+}
+
+/// Error starting a link.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("MQTT over TLS is not supported by this build")]
+    TlsUnsupported,
+}
+
+/// Start a link; events arrive on the returned receiver.
+pub fn start(
+    conn: &MqttConnection,
+    opts: LinkOptions,
+) -> Result<(Link, mpsc::UnboundedReceiver<LinkEvent>), LinkError> {
+    if conn.tls {
+        return Err(LinkError::TlsUnsupported);
+    }
+    let mut mo = MqttOptions::new(conn.client_id.clone(), conn.host.clone(), conn.port);
+    mo.set_credentials(conn.username.clone(), conn.password.clone());
+    mo.set_keep_alive(opts.keep_alive.unwrap_or(Duration::from_secs(10)));
+    mo.set_clean_session(true);
+    mo.set_max_packet_size(
+        eyrie_protocol::signalling::MAX_MESSAGE_BYTES + 1024,
+        eyrie_protocol::signalling::MAX_MESSAGE_BYTES + 1024,
+    );
+    if let Some((topic, payload)) = &opts.will {
+        mo.set_last_will(LastWill::new(
+            topic,
+            payload.clone(),
+            QoS::AtLeastOnce,
+            true,
+        ));
+    }
+    let (client, mut eventloop) = AsyncClient::new(mo, 256);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let c = client.clone();
+    let task = tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(200);
+        let mut connected = false;
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    connected = true;
+                    backoff = Duration::from_millis(200);
+                    for s in &opts.subscriptions {
+                        let _ = c.subscribe(s.clone(), QoS::AtLeastOnce).await;
+                    }
+                    for (t, p) in &opts.on_connect {
+                        let _ = c
+                            .publish(t.clone(), QoS::AtLeastOnce, true, p.clone())
+                            .await;
+                    }
+                    if tx.send(LinkEvent::Connected).is_err() {
+                        break;
+                    }
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {}
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if tx
+                        .send(LinkEvent::Message {
+                            topic: p.topic.clone(),
+                            payload: p.payload,
+                        })
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    if connected || backoff == Duration::from_millis(200) {
+                        tracing::info!("MQTT link down: {e}; retrying");
+                        if tx.send(LinkEvent::Disconnected(e.to_string())).is_err() {
+                            break;
+                        }
+                    }
+                    connected = false;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    });
+    Ok((Link { client, task }, rx))
+}

@@ -1,0 +1,108 @@
+//! Small WebRTC helpers shared by the viewer engine and the camera's live sessions.
+//!
+//! - [`prewarm_dtls`]: make the process's DTLS certificate at start-up. `webrtcbin` makes
+//!   it on first use and that costs 60–350 ms on this class of machine, right on the path
+//!   of the first frame; one throw-away `dtlsdec` makes it once for the whole process.
+//! - [`make_webrtcbin`]: a `webrtcbin` with max-bundle, the given ICE servers and the
+//!   loopback address added to its ICE agent (libnice gathers nothing on `lo` by itself,
+//!   and viewer and camera on one machine must still find each other).
+//! - [`description`]: parse an SDP string into a session description.
+
+use std::sync::OnceLock;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_sdp as gst_sdp;
+use gstreamer_webrtc as gst_webrtc;
+use gstreamer_webrtc::prelude::*;
+
+/// Make the DTLS certificate now (idempotent, cheap after the first call).
+pub fn prewarm_dtls() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let t = std::time::Instant::now();
+        if gst::init().is_ok() {
+            match gst::ElementFactory::make("dtlsdec").build() {
+                Ok(e) => {
+                    // Reading the property forces the certificate into existence.
+                    let _pem: Option<String> = e.property("pem");
+                }
+                Err(_) => tracing::warn!("dtlsdec missing: install gst-plugins-bad"),
+            }
+        }
+        tracing::debug!(
+            ms = t.elapsed().as_millis() as u64,
+            "DTLS certificate ready"
+        );
+    });
+}
+
+/// Error building a WebRTC pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum RtcError {
+    #[error("GStreamer element {0} is missing")]
+    MissingElement(String),
+    #[error("bad SDP: {0}")]
+    BadSdp(String),
+}
+
+/// A configured `webrtcbin`. `ice_servers` are `stun:`/`turn:` URLs with credentials
+/// already in them (`turn://user:pass@host:port`).
+pub fn make_webrtcbin(
+    name: &str,
+    stun: Option<&str>,
+    turn: &[String],
+    latency_ms: u32,
+) -> Result<gst::Element, RtcError> {
+    let webrtc = gst::ElementFactory::make("webrtcbin")
+        .name(name)
+        .property_from_str("bundle-policy", "max-bundle")
+        .property("latency", latency_ms)
+        .build()
+        .map_err(|_| RtcError::MissingElement("webrtcbin".into()))?;
+    if let Some(stun) = stun {
+        webrtc.set_property("stun-server", stun);
+    }
+    for t in turn {
+        let _: bool = webrtc.emit_by_name("add-turn-server", &[t]);
+    }
+    if let Some(ice) = webrtc.property::<Option<gst_webrtc::WebRTCICE>>("ice-agent") {
+        ice.emit_add_local_ip_address("127.0.0.1");
+    }
+    Ok(webrtc)
+}
+
+/// Parse an SDP text as an offer or answer.
+pub fn description(
+    kind: gst_webrtc::WebRTCSDPType,
+    sdp: &str,
+) -> Result<gst_webrtc::WebRTCSessionDescription, RtcError> {
+    let msg = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes())
+        .map_err(|e| RtcError::BadSdp(e.to_string()))?;
+    if msg.medias_len() == 0 {
+        return Err(RtcError::BadSdp("no media".into()));
+    }
+    Ok(gst_webrtc::WebRTCSessionDescription::new(kind, msg))
+}
+
+/// Convert the cloud's ICE servers into a STUN URL and TURN URLs for `webrtcbin`.
+pub fn ice_urls(servers: &[eyrie_protocol::api::IceServer]) -> (Option<String>, Vec<String>) {
+    let mut stun = None;
+    let mut turn = Vec::new();
+    for s in servers {
+        for u in &s.urls {
+            if let Some(rest) = u.strip_prefix("stun:") {
+                stun.get_or_insert_with(|| format!("stun://{rest}"));
+            } else if let Some((scheme, rest)) = u.split_once(':')
+                && (scheme == "turn" || scheme == "turns")
+                && let (Some(user), Some(pass)) = (&s.username, &s.credential)
+            {
+                let enc = |v: &str| {
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                };
+                turn.push(format!("{scheme}://{}:{}@{rest}", enc(user), enc(pass)));
+            }
+        }
+    }
+    (stun, turn)
+}
