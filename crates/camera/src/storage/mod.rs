@@ -1,0 +1,5 @@
+//! Cloud storage: record the main stream, encrypt it, spool it, upload it.
+//!
+//! (essay filled in with the recorder below)
+
+pub mod spool;
