@@ -18,8 +18,6 @@ pub use camera::{Camera, CameraConfig, CameraEvent, CameraHandle};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub mod storage;
-
 use clap::Args;
 
 /// `eyrie camera` options.
