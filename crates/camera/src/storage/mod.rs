@@ -2,4 +2,6 @@
 //!
 //! (essay filled in with the recorder below)
 
+pub mod cloud;
 pub mod spool;
+pub mod upload;

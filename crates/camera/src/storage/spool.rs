@@ -29,7 +29,7 @@
 //! (counted as lost: a crash costs at most the segment in progress). Removal after upload
 //! deletes the manifest first, then the segment.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -129,7 +129,7 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
 
 struct State {
     pending: BTreeMap<String, SpoolEntry>,
-    in_flight: Option<String>,
+    in_flight: HashSet<String>,
     stats: SpoolStats,
 }
 
@@ -260,7 +260,7 @@ impl Spool {
                 chunk_size,
                 state: Mutex::new(State {
                     pending: entries,
-                    in_flight: None,
+                    in_flight: HashSet::new(),
                     stats,
                 }),
                 changed: tokio::sync::Notify::new(),
@@ -305,13 +305,13 @@ impl Spool {
         })
     }
 
-    /// Drop the oldest entries (never the one uploading) until under the byte bound.
+    /// Drop the oldest entries (never one being uploaded) until under the byte bound.
     fn enforce_bound(&self, st: &mut State) {
         while st.stats.queued_bytes > self.inner.max_bytes {
             let victim = st
                 .pending
                 .keys()
-                .find(|k| Some(*k) != st.in_flight.as_ref())
+                .find(|k| !st.in_flight.contains(*k))
                 .cloned();
             let Some(victim) = victim else { break };
             if let Some(entry) = st.pending.remove(&victim) {
@@ -350,26 +350,22 @@ impl Spool {
         let entry = st
             .pending
             .values()
-            .find(|e| Some(&e.name) != st.in_flight.as_ref())
+            .find(|e| !st.in_flight.contains(&e.name))
             .cloned()?;
-        st.in_flight = Some(entry.name.clone());
+        st.in_flight.insert(entry.name.clone());
         Some(entry)
     }
 
     /// Give a claimed entry back (upload failed; it stays queued).
     pub fn release(&self, entry: &SpoolEntry) {
         let mut st = self.lock();
-        if st.in_flight.as_deref() == Some(&entry.name) {
-            st.in_flight = None;
-        }
+        st.in_flight.remove(&entry.name);
     }
 
     /// The entry is uploaded (or refused for good): delete it.
     pub fn remove(&self, entry: &SpoolEntry) {
         let mut st = self.lock();
-        if st.in_flight.as_deref() == Some(&entry.name) {
-            st.in_flight = None;
-        }
+        st.in_flight.remove(&entry.name);
         if st.pending.remove(&entry.name).is_some() {
             remove_files(&entry.path);
         }

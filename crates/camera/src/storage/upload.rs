@@ -1,0 +1,233 @@
+//! The uploader: drains the spool into object storage through presigned PUTs.
+//!
+//! ```text
+//!  Spool (oldest first) ──claim──► worker ──► POST slot (cloud) ──► PUT file (store, streamed,
+//!        ▲                           │          Content-Length)  ──► POST complete {size, sha256}
+//!        └──── release + back-off ◄──┘ (retryable)                └─► Spool::remove
+//! ```
+//!
+//! Each of `concurrency` workers claims the oldest segment nobody is uploading, so an
+//! outage followed by recovery drains the backlog in order and in parallel. The file is
+//! streamed from disk in 64 KiB reads (never loaded whole) with its exact length, so the
+//! store needs no chunked encoding. Failures that may pass (network, 5xx, throttling, an
+//! expired presigned URL, a cloud that is restarting) release the segment and back off
+//! exponentially with full jitter; answers that will never change (the cloud refuses the
+//! request itself: 404/413/422) drop it — counted and reported like a full spool.
+//! Nothing is acknowledged to the spool before the cloud has confirmed the object.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use eyrie_protocol::api::{UploadNotice, UploadSlotRequest};
+use futures::TryStreamExt;
+use rand::Rng;
+use tokio::io::AsyncReadExt;
+
+use super::cloud::{ApiError, CloudClient, check_url};
+use super::spool::{EntryKind, Spool, SpoolEntry};
+
+/// Retry and parallelism settings.
+#[derive(Debug, Clone)]
+pub struct UploadConfig {
+    pub concurrency: usize,
+    /// First back-off delay; doubles up to `retry_max`.
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 2,
+            retry_initial: Duration::from_millis(500),
+            retry_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Counters shared with the status.
+#[derive(Debug, Default)]
+pub struct UploadCounters {
+    pub active: AtomicUsize,
+    pub uploaded: AtomicU64,
+    pub uploaded_bytes: AtomicU64,
+    pub failures: AtomicU64,
+    pub last_error: std::sync::Mutex<Option<String>>,
+}
+
+/// Running upload workers; dropping it stops them (an interrupted upload stays spooled).
+pub struct Uploader {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    counters: Arc<UploadCounters>,
+}
+
+impl Drop for Uploader {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Uploader {
+    /// Start the workers on the current tokio runtime.
+    pub fn start(spool: Spool, cloud: CloudClient, config: UploadConfig) -> Self {
+        let counters = Arc::new(UploadCounters::default());
+        let tasks = (0..config.concurrency.max(1))
+            .map(|_| {
+                tokio::spawn(worker(
+                    spool.clone(),
+                    cloud.clone(),
+                    config.clone(),
+                    counters.clone(),
+                ))
+            })
+            .collect();
+        Self { tasks, counters }
+    }
+
+    pub fn counters(&self) -> &Arc<UploadCounters> {
+        &self.counters
+    }
+
+    /// Stop the workers and wait until they are gone.
+    pub async fn stop(mut self) {
+        for t in std::mem::take(&mut self.tasks) {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+async fn worker(
+    spool: Spool,
+    cloud: CloudClient,
+    config: UploadConfig,
+    counters: Arc<UploadCounters>,
+) {
+    let mut delay = config.retry_initial;
+    loop {
+        let notified = spool.notified();
+        let Some(entry) = spool.claim_oldest() else {
+            notified.await;
+            continue;
+        };
+        counters.active.fetch_add(1, Ordering::Relaxed);
+        let res = upload_one(&cloud, &entry).await;
+        counters.active.fetch_sub(1, Ordering::Relaxed);
+        match res {
+            Ok(()) => {
+                counters.uploaded.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .uploaded_bytes
+                    .fetch_add(entry.manifest.size, Ordering::Relaxed);
+                tracing::debug!(segment = %entry.name, size = entry.manifest.size, "uploaded");
+                spool.remove(&entry);
+                if let Ok(mut e) = counters.last_error.lock() {
+                    *e = None;
+                }
+                delay = config.retry_initial;
+            }
+            Err(err) if err.is_retryable() => {
+                counters.failures.fetch_add(1, Ordering::Relaxed);
+                spool.release(&entry);
+                // Full jitter over [delay/2, delay].
+                let ms = delay.as_millis().max(2) as u64;
+                let wait = Duration::from_millis(rand::rng().random_range(ms / 2..=ms));
+                tracing::warn!(%err, segment = %entry.name, retry_in_ms = wait.as_millis() as u64, "upload failed, will retry");
+                if let Ok(mut e) = counters.last_error.lock() {
+                    *e = Some(err.to_string());
+                }
+                tokio::time::sleep(wait).await;
+                delay = (delay * 2).min(config.retry_max);
+            }
+            Err(err) => {
+                if let Ok(mut e) = counters.last_error.lock() {
+                    *e = Some(err.to_string());
+                }
+                spool.drop_entry(&entry, &err.to_string());
+            }
+        }
+    }
+}
+
+/// Upload one spooled file and confirm it with the cloud.
+pub async fn upload_one(cloud: &CloudClient, entry: &SpoolEntry) -> Result<(), ApiError> {
+    let m = &entry.manifest;
+    match m.kind {
+        EntryKind::Segment => {
+            let req = UploadSlotRequest {
+                start_ms: m.start_ms,
+                end_ms: m.end_ms.max(m.start_ms + 1),
+                event: m.event,
+                key_id: Some(m.key_id.clone()),
+            };
+            let slot = cloud.upload_slot(m.channel_id, &req).await?;
+            put_file(cloud.http(), &slot.upload.url, entry).await?;
+            let notice = UploadNotice {
+                size: m.size,
+                sha256: m.sha256.clone(),
+            };
+            cloud.complete(slot.recording_id, &notice).await?;
+        }
+        EntryKind::Snapshot => {
+            let slot = cloud.snapshot_slot(m.channel_id, m.start_ms).await?;
+            put_file(cloud.http(), &slot.upload.url, entry).await?;
+            cloud.snapshot_confirm(slot.snapshot.id).await?;
+        }
+    }
+    Ok(())
+}
+
+/// PUT a spooled file to a presigned URL, streamed from disk with its exact length.
+pub async fn put_file(
+    http: &reqwest::Client,
+    url: &str,
+    entry: &SpoolEntry,
+) -> Result<(), ApiError> {
+    let url = check_url(url)?;
+    let file = tokio::fs::File::open(&entry.path)
+        .await
+        .map_err(|e| ApiError::Transport(format!("spool file {}: {e}", entry.path.display())))?;
+    let len = file
+        .metadata()
+        .await
+        .map(|m| m.len())
+        .unwrap_or(entry.manifest.size);
+    let stream = futures::stream::try_unfold(file, |mut f| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            return Ok::<_, std::io::Error>(None);
+        }
+        buf.truncate(n);
+        Ok(Some((bytes::Bytes::from(buf), f)))
+    });
+    let timeout = Duration::from_secs(60 + len / (64 * 1024));
+    let resp = http
+        .put(url)
+        .header(reqwest::header::CONTENT_LENGTH, len)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            eyrie_protocol::segment::CONTENT_TYPE,
+        )
+        .body(reqwest::Body::wrap_stream(
+            stream.map_err(std::io::Error::other),
+        ))
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| ApiError::Transport(format!("store PUT: {e}")))?;
+    let status = resp.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        let body = resp.text().await.unwrap_or_default();
+        Err(ApiError::Status {
+            what: "store PUT",
+            status: status.as_u16(),
+            body: body.chars().take(300).collect(),
+        })
+    }
+}
