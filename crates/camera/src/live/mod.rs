@@ -371,11 +371,12 @@ impl LiveManager {
                 return refuse(ErrorCode::Internal, "camera failed to start the session");
             }
         };
-        self.negotiate(&media, viewer, session_id, key, offer_fp, desc);
+        // webrtcbin only negotiates once it is out of NULL.
         if media.pipeline.set_state(gst::State::Playing).is_err() {
             drop(inner);
             return refuse(ErrorCode::Internal, "camera failed to start the session");
         }
+        self.negotiate(&media, viewer, session_id, key, offer_fp, desc);
         inner.nonces.insert(claims.nonce, claims.exp);
         inner.sessions.insert(
             session_id.to_owned(),
@@ -443,7 +444,13 @@ impl LiveManager {
                 _ => None,
             };
             let Some(answer) = answer else {
-                tracing::warn!(session = %sid, "webrtcbin made no answer: {reply:?}");
+                let why = reply
+                    .ok()
+                    .flatten()
+                    .and_then(|r| r.get::<glib::Error>("error").ok())
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                tracing::warn!(session = %sid, "webrtcbin made no answer: {why}");
                 let _ = out.send((
                     v.clone(),
                     Message::Error {
