@@ -351,3 +351,4 @@ macro_rules! both_backends {
         }
     };
 }
+pub mod flows;

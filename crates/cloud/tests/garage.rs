@@ -1,0 +1,30 @@
+//! The storage flows against a real Garage node (and PostgreSQL), presigned PUT/GET
+//! included: what passes on the embedded store must pass on a real one. Skipped loudly
+//! when the `garage` binary is absent.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, flows, garage, spawn_app_with};
+use eyrie_cloud::StoreConfig;
+
+macro_rules! on_garage {
+    ($name:ident, $ttl:expr, |$app:ident| $body:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let Some(s3) = garage() else { return };
+            let $app = spawn_app_with(Backend::Postgres, move |c| {
+                c.store = StoreConfig::External(s3);
+                c.presign_ttl = $ttl;
+            })
+            .await;
+            $body.await;
+        }
+    };
+}
+
+on_garage!(recordings_on_garage, Duration::from_secs(300), |app| flows::recordings(&app));
+on_garage!(clips_on_garage, Duration::from_secs(300), |app| flows::clips(&app, true));
+on_garage!(snapshots_on_garage, Duration::from_secs(300), |app| flows::snapshots(&app));
+on_garage!(expired_url_on_garage, Duration::from_secs(1), |app| flows::expired_url(&app, Duration::from_secs(1)));
