@@ -34,6 +34,7 @@ pub mod openapi;
 pub mod routes;
 pub mod startup;
 pub mod store;
+pub mod testing;
 pub mod workers;
 
 use clap::Args;
