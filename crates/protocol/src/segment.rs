@@ -75,6 +75,15 @@ impl SegmentKey {
         Ok(Self(arr))
     }
 
+    /// Parse the cloud's form: 32 bytes, base64url without padding (`RecordingKey.key`).
+    pub fn from_base64url(s: &str) -> Result<Self, SegmentError> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s.trim().trim_end_matches('='))
+            .map_err(|_| SegmentError::BadKeyLength(0))?;
+        Self::from_slice(&bytes)
+    }
+
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }

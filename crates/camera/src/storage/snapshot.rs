@@ -1,0 +1,97 @@
+//! Snapshots: one JPEG of the main stream, encrypted into the spool like a segment.
+//!
+//! The newest keyframe in the main ring is decoded on its own (it carries SPS/PPS) and
+//! encoded as JPEG; nothing is decoded continuously for this.
+//!
+//! ```text
+//!  RingBuffer main (newest keyframe) ─► appsrc ─► h264parse ─► avdec_h264 ─► videoconvert ─► jpegenc ─► appsink
+//! ```
+
+use std::time::Duration;
+
+use eyrie_protocol::segment::{KeyId, SegmentKey};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+
+use super::StorageError;
+use super::spool::{EntryKind, SegmentInfo, Spool, SpoolEntry};
+use crate::ring::{RingBuffer, StartAt};
+
+/// Takes snapshots; cheap to clone.
+#[derive(Clone)]
+pub struct Snapshotter {
+    main: RingBuffer,
+    spool: Spool,
+    key: SegmentKey,
+    key_id: KeyId,
+    channel_id: uuid::Uuid,
+}
+
+impl Snapshotter {
+    pub fn new(main: RingBuffer, spool: Spool, key: SegmentKey, key_id: KeyId, channel_id: uuid::Uuid) -> Self {
+        Self { main, spool, key, key_id, channel_id }
+    }
+
+    /// Encode the newest keyframe as JPEG and queue it (encrypted) for upload.
+    pub fn take(&self) -> Result<SpoolEntry, StorageError> {
+        let mut reader = self.main.reader(StartAt::NewestKeyframe);
+        let frame = reader
+            .next_blocking(Duration::from_secs(5))
+            .map_err(|e| StorageError::Snapshot(format!("no keyframe: {e}")))?;
+        let jpeg = encode_jpeg(&frame.data)?;
+        let mut w = self.spool.begin(&self.key, self.key_id)?;
+        w.write(&jpeg)?;
+        let ms = frame.capture_unix_ms as i64;
+        let entry = w.commit(SegmentInfo {
+            kind: EntryKind::Snapshot,
+            channel_id: self.channel_id,
+            start_ms: ms,
+            end_ms: ms + 1,
+            event: false,
+            duration_us: 0,
+        })?;
+        tracing::info!(snapshot = %entry.name, bytes = jpeg.len(), "snapshot spooled");
+        Ok(entry)
+    }
+}
+
+/// Decode one H.264 keyframe (byte-stream, with SPS/PPS) into a JPEG.
+pub fn encode_jpeg(keyframe: &[u8]) -> Result<Vec<u8>, StorageError> {
+    let err = |e: &dyn std::fmt::Display| StorageError::Snapshot(e.to_string());
+    let pipeline = gst::parse::launch(
+        "appsrc name=src format=time caps=video/x-h264,stream-format=byte-stream,alignment=au \
+         ! h264parse ! avdec_h264 ! videoconvert ! jpegenc quality=85 ! appsink name=sink sync=false",
+    )
+    .map_err(|e| err(&e))?
+    .downcast::<gst::Pipeline>()
+    .map_err(|_| err(&"not a pipeline"))?;
+    let src = pipeline
+        .by_name("src")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or_else(|| err(&"no appsrc"))?;
+    let sink = pipeline
+        .by_name("sink")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .ok_or_else(|| err(&"no appsink"))?;
+    pipeline.set_state(gst::State::Playing).map_err(|e| err(&e))?;
+    let mut buf = gst::Buffer::from_slice(keyframe.to_vec());
+    if let Some(b) = buf.get_mut() {
+        b.set_pts(gst::ClockTime::ZERO);
+    }
+    let res = src
+        .push_buffer(buf)
+        .map_err(|e| err(&format!("{e:?}")))
+        .and_then(|_| src.end_of_stream().map_err(|e| err(&format!("{e:?}"))))
+        .and_then(|_| {
+            sink.try_pull_sample(gst::ClockTime::from_seconds(5))
+                .ok_or_else(|| err(&"the decoder gave no picture"))
+        })
+        .and_then(|sample| {
+            let b = sample.buffer().ok_or_else(|| err(&"empty sample"))?;
+            let map = b.map_readable().map_err(|e| err(&e))?;
+            Ok(map.as_slice().to_vec())
+        });
+    let _ = pipeline.set_state(gst::State::Null);
+    res
+}
