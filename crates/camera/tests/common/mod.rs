@@ -145,7 +145,7 @@ pattern readwrite eyrie/%u/#
 pattern write eyrie/+/in/%u
 pattern read eyrie/+/out/%u
 # Everybody may read presence.
-topic read eyrie/+/status
+pattern read eyrie/+/status
 ";
 
 pub fn rand_suffix() -> String {
