@@ -13,7 +13,11 @@ mod logging;
 mod runtime;
 
 #[cfg(feature = "gui")]
+mod demo;
+#[cfg(feature = "gui")]
 mod gui;
+#[cfg(feature = "gui")]
+mod i18n;
 
 use clap::{Parser, Subcommand};
 
@@ -67,7 +71,7 @@ fn run_viewer(_kiosk: bool) -> anyhow::Result<()> {
 
 #[cfg(feature = "gui")]
 fn run_demo() -> anyhow::Result<()> {
-    anyhow::bail!("`eyrie demo` is not built yet")
+    demo::run()
 }
 
 #[cfg(not(feature = "gui"))]

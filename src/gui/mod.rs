@@ -1,28 +1,71 @@
 //! The viewer: a libadwaita application.
+//!
+//! ```text
+//!  EyrieApplication ── settings, session, app actions
+//!   └─ EyrieWindow ── GtkStack: welcome │ connect │ cameras │ live (EyrieLiveView)
+//!        ├─ EyrieGallery (snapshots of one camera)
+//!        └─ EyrieCameraModeWindow ("Use this computer as a camera")
+//! ```
+//!
+//! Widgets only show state. Network work runs on the shared tokio runtime
+//! (`spawn_tokio!`), media in GStreamer's threads; both report back to the main loop through
+//! join handles and async channels awaited by glib futures that hold weak references.
 
-use adw::prelude::*;
+mod application;
+mod camera_mode;
+pub mod cloud;
+mod gallery;
+mod live;
+mod notifications;
+pub mod session;
+pub mod test_hooks;
+mod window;
 
-use crate::config;
+use gtk::glib;
+use gtk::prelude::*;
+
+use application::EyrieApplication;
 
 /// Start the GTK application and run its main loop until the last window closes.
-pub fn run(_kiosk: bool) -> anyhow::Result<()> {
-    gstreamer::init()?;
-    gstgtk4::plugin_register_static()?;
-    let app = adw::Application::builder().application_id(config::APP_ID).build();
-    app.connect_activate(|app| {
-        let window = adw::ApplicationWindow::builder()
-            .application(app)
-            .title("Eyrie")
-            .default_width(960)
-            .default_height(640)
-            .build();
-        window.present();
-    });
+pub fn run(kiosk: bool) -> anyhow::Result<()> {
+    init()?;
+    let app = EyrieApplication::new(kiosk);
     // GApplication parses argv itself; clap has already handled ours.
     let status = app.run_with_args::<&str>(&[]);
-    if status == gtk::glib::ExitCode::SUCCESS {
+    if status == glib::ExitCode::SUCCESS {
         Ok(())
     } else {
-        anyhow::bail!("the viewer exited with status {}", status.value())
+        anyhow::bail!("the viewer exited with status {status:?}")
+    }
+}
+
+/// Process-wide set-up shared by the viewer and `eyrie demo`: translations, GStreamer and
+/// its GTK sink, and a DTLS certificate generated ahead of the first live view.
+pub fn init() -> anyhow::Result<()> {
+    crate::i18n::init();
+    gtk::gio::resources_register_include!("eyrie.gresource")?;
+    glib::set_application_name("Eyrie");
+    gstreamer::init()?;
+    gstgtk4::plugin_register_static()?;
+    prewarm_dtls();
+    Ok(())
+}
+
+/// The first WebRTC offer pays 60–350 ms for a DTLS certificate; make one now on a
+/// throw-away thread so that the first live view does not wait for it.
+fn prewarm_dtls() {
+    let spawned = std::thread::Builder::new().name("eyrie-dtls-warm".into()).spawn(|| {
+        let started = std::time::Instant::now();
+        match gstreamer::ElementFactory::make("dtlsdec").build() {
+            Ok(dec) => {
+                // Reading the property forces the certificate to be generated.
+                let _pem: Option<String> = dec.property("pem");
+                tracing::debug!("DTLS certificate ready in {:?}", started.elapsed());
+            }
+            Err(e) => tracing::warn!("no dtlsdec element (gst-plugins-bad dtls): {e}"),
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::debug!("cannot pre-warm DTLS: {e}");
     }
 }

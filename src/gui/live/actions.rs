@@ -1,0 +1,186 @@
+//! The live view's actions (`live.*`): SD/HD, mute, talk, snapshot, fullscreen, retry.
+//!
+//! They live in an action group that the view inserts into its window while it is shown,
+//! so the application's keyboard shortcuts reach them wherever the focus is.
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use gtk::{gio, glib};
+
+use super::{EyrieLiveView, frames};
+use crate::gui::cloud::{self, Cloud};
+use crate::gui::test_hooks;
+use crate::i18n::gettext;
+use crate::spawn_tokio;
+
+impl EyrieLiveView {
+    pub(super) fn setup_actions(&self) {
+        let group = gio::SimpleActionGroup::new();
+        let weak = self.downgrade();
+        let add = |name: &str, state: Option<bool>, f: Box<dyn Fn(&EyrieLiveView, &gio::SimpleAction)>| {
+            let action = match state {
+                Some(s) => gio::SimpleAction::new_stateful(name, None, &s.to_variant()),
+                None => gio::SimpleAction::new(name, None),
+            };
+            let weak = weak.clone();
+            action.connect_activate(move |action, _| {
+                if let Some(view) = weak.upgrade() {
+                    if let Some(s) = action.state().and_then(|s| s.get::<bool>()) {
+                        action.set_state(&(!s).to_variant());
+                    }
+                    f(&view, action);
+                }
+            });
+            group.add_action(&action);
+        };
+        add("hd", Some(false), Box::new(|view, a| view.set_hd(state_of(a))));
+        add("mute", Some(false), Box::new(|view, a| view.set_muted(state_of(a))));
+        add("talk", Some(false), Box::new(|view, a| view.set_talking(state_of(a))));
+        add("snapshot", None, Box::new(|view, _| view.take_snapshot(false)));
+        add("snapshot-to-file", None, Box::new(|view, _| view.take_snapshot(true)));
+        add("fullscreen", None, Box::new(|view, _| view.toggle_fullscreen()));
+        add("retry", None, Box::new(|view, _| {
+            view.imp().attempt.set(0);
+            view.start();
+        }));
+        add("gallery", None, Box::new(|view, _| {
+            if let Some(device) = view.device() {
+                let _ = view.activate_action("win.gallery", Some(&device.id.to_string().to_variant()));
+            }
+        }));
+        self.imp().actions.replace(Some(group));
+    }
+
+    /// Hold-to-talk: talk while the button is pressed.
+    pub(super) fn setup_hold_to_talk(&self) {
+        let gesture = gtk::GestureClick::new();
+        gesture.connect_pressed(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            move |_, _, _, _| view.set_talking(true)
+        ));
+        gesture.connect_released(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            move |_, _, _, _| view.set_talking(view.imp().talk_button.is_active())
+        ));
+        gesture.connect_cancel(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            move |_, _| view.set_talking(view.imp().talk_button.is_active())
+        ));
+        self.imp().hold_talk_button.add_controller(gesture);
+    }
+
+    fn set_hd(&self, hd: bool) {
+        let imp = self.imp();
+        if imp.hd.replace(hd) != hd {
+            // The quality is chosen when the session starts: reconnect on the other channel.
+            if imp.engine.borrow().is_some() {
+                self.start();
+            }
+        }
+    }
+
+    fn set_muted(&self, muted: bool) {
+        let imp = self.imp();
+        imp.mute_button.set_icon_name(if muted { "audio-volume-muted-symbolic" } else { "audio-volume-high-symbolic" });
+        imp.mute_button.set_tooltip_text(Some(&if muted { gettext("Unmute") } else { gettext("Mute") }));
+        if let Some(engine) = imp.engine.borrow().as_ref() {
+            engine.set_muted(muted);
+        }
+    }
+
+    pub(super) fn set_talking(&self, talking: bool) {
+        let imp = self.imp();
+        imp.mic_level.set_visible(talking);
+        if !talking {
+            imp.mic_level.set_value(0.0);
+        }
+        if let Some(engine) = imp.engine.borrow().as_ref() {
+            engine.set_talking(talking);
+        }
+        test_hooks::report("talk", &serde_json::json!({ "talking": talking }));
+    }
+
+    fn toggle_fullscreen(&self) {
+        let Some(window) = self.root().and_downcast::<gtk::Window>() else { return };
+        let full = !window.is_fullscreen();
+        window.set_fullscreened(full);
+        self.imp().header_revealer.set_reveal_child(!full);
+    }
+
+    /// Grab the frame on screen; keep it in the cloud, and in a file if asked.
+    pub(super) fn take_snapshot(&self, to_file: bool) {
+        let Some(texture) = frames::current_frame(self) else {
+            self.toast(&gettext("No picture to take yet"));
+            return;
+        };
+        let png = texture.save_to_png_bytes().to_vec();
+        if to_file {
+            self.save_png_to_file(png.clone());
+        }
+        let (Some(session), Some(device)) = (self.session(), self.device()) else { return };
+        let Some(channel) = cloud::main_channel(&device) else { return };
+        let cloud = Cloud::new(&session.server, Some(&session.token));
+        let handle = spawn_tokio!(async move { cloud.upload_snapshot(channel, png).await });
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            async move {
+                match handle.await {
+                    Ok(Ok(snapshot)) => {
+                        view.toast(&gettext("Snapshot saved"));
+                        test_hooks::report("snapshot", &serde_json::json!({ "id": snapshot.id }));
+                    }
+                    Ok(Err(e)) => view.toast(&e.user_message()),
+                    Err(e) => view.toast(&e.to_string()),
+                }
+            }
+        ));
+    }
+
+    fn save_png_to_file(&self, png: Vec<u8>) {
+        let window = self.root().and_downcast::<gtk::Window>();
+        let chooser = gtk::FileChooserNative::new(
+            Some(&gettext("Save Snapshot")),
+            window.as_ref(),
+            gtk::FileChooserAction::Save,
+            Some(&gettext("_Save")),
+            Some(&gettext("_Cancel")),
+        );
+        let name = format!("{}-{}.png", self.device().map(|d| d.name).unwrap_or_default(), glib::DateTime::now_local().and_then(|d| d.format("%Y%m%d-%H%M%S")).map(|s| s.to_string()).unwrap_or_default());
+        chooser.set_current_name(&name);
+        let keep = std::rc::Rc::new(std::cell::RefCell::new(Some(chooser.clone())));
+        chooser.connect_response(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            move |chooser, response| {
+                keep.borrow_mut().take();
+                if response != gtk::ResponseType::Accept {
+                    return;
+                }
+                let Some(file) = chooser.file() else { return };
+                let png = png.clone();
+                glib::spawn_future_local(async move {
+                    match file.replace_contents_future(png, None, false, gio::FileCreateFlags::NONE).await {
+                        Ok(_) => view.toast(&gettext("Snapshot saved to a file")),
+                        Err((_, e)) => view.toast(&e.to_string()),
+                    }
+                });
+            }
+        ));
+        chooser.show();
+    }
+
+    pub(super) fn toast(&self, message: &str) {
+        if let Some(window) = self.root().and_downcast::<crate::gui::window::EyrieWindow>() {
+            window.toast(message);
+        }
+    }
+}
+
+fn state_of(action: &gio::SimpleAction) -> bool {
+    action.state().and_then(|s| s.get::<bool>()).unwrap_or(false)
+}
+

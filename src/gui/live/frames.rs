@@ -1,0 +1,97 @@
+//! The video sink, and reading back what is on screen.
+//!
+//! `gtk4paintablesink` hands decoded frames to a `GdkPaintable` shown by the view's
+//! `GtkPicture`. Every new frame invalidates the paintable's contents; the first one tells
+//! the view that video is playing (whatever the engine thinks), and for tests and the
+//! benchmark the first frames are rendered back into a texture and their pixels sampled,
+//! so a test sees what a person would see, not merely that a widget exists. Snapshots use
+//! the same read-back.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use gtk::{gdk, glib, graphene};
+
+use super::EyrieLiveView;
+use crate::gui::test_hooks;
+
+/// Make the sink and put its paintable into the view's picture.
+pub fn make_sink(view: &EyrieLiveView) -> anyhow::Result<gstreamer::Element> {
+    let sink = gstreamer::ElementFactory::make("gtk4paintablesink").build()?;
+    let paintable = sink.property::<gdk::Paintable>("paintable");
+    view.imp().picture.set_paintable(Some(&paintable));
+    let frames = Rc::new(Cell::new(0u64));
+    paintable.connect_invalidate_contents(glib::clone!(
+        #[weak]
+        view,
+        move |paintable| {
+            let n = frames.get() + 1;
+            frames.set(n);
+            if paintable.intrinsic_width() <= 0 {
+                return;
+            }
+            if n == 1 {
+                view.frames_started();
+            }
+            if test_hooks::enabled() && (n <= 3 || n % 30 == 0) {
+                report_frame(&view, paintable, n);
+            }
+        }
+    ));
+    Ok(sink)
+}
+
+/// Render the current frame at its natural size.
+pub fn current_frame(view: &EyrieLiveView) -> Option<gdk::Texture> {
+    let paintable = view.imp().picture.paintable()?;
+    let (w, h) = (paintable.intrinsic_width(), paintable.intrinsic_height());
+    if w <= 0 || h <= 0 {
+        return None;
+    }
+    let snapshot = gtk::Snapshot::new();
+    paintable.snapshot(&snapshot, f64::from(w), f64::from(h));
+    let node = snapshot.to_node()?;
+    let renderer = view.native()?.renderer()?;
+    Some(renderer.render_texture(&node, Some(&graphene::Rect::new(0.0, 0.0, w as f32, h as f32))))
+}
+
+/// Pixel statistics of a frame: size, mean brightness, distinct colours on a grid, and a
+/// checksum of the grid that changes when the picture changes.
+fn report_frame(view: &EyrieLiveView, paintable: &gdk::Paintable, n: u64) {
+    let Some(texture) = current_frame(view) else { return };
+    let (w, h) = (texture.width() as usize, texture.height() as usize);
+    let stride = w * 4;
+    let mut data = vec![0u8; stride * h];
+    texture.download(&mut data, stride);
+    let mut sum = 0u64;
+    let mut samples = 0u64;
+    let mut colours = std::collections::HashSet::new();
+    let mut checksum = 0u64;
+    for gy in 0..16 {
+        for gx in 0..16 {
+            let (x, y) = (gx * w / 16 + w / 32, gy * h / 16 + h / 32);
+            let i = y * stride + x * 4;
+            let px = &data[i..i + 4];
+            sum += (u64::from(px[0]) + u64::from(px[1]) + u64::from(px[2])) / 3;
+            samples += 1;
+            colours.insert([px[0] >> 4, px[1] >> 4, px[2] >> 4]);
+            checksum = checksum.wrapping_mul(31).wrapping_add(u64::from(u32::from_le_bytes([px[0], px[1], px[2], px[3]])));
+        }
+    }
+    let since_start = view.imp().started_at.get().map(|t| t.elapsed().as_secs_f64() * 1000.0);
+    test_hooks::report(
+        "frame",
+        &serde_json::json!({
+            "n": n,
+            "paintable": [paintable.intrinsic_width(), paintable.intrinsic_height()],
+            "width": w,
+            "height": h,
+            "mean": sum / samples.max(1),
+            "colours": colours.len(),
+            "checksum": checksum,
+            "since_start_ms": since_start,
+        }),
+    );
+}

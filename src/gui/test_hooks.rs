@@ -1,0 +1,41 @@
+//! Reports for the black-box tests and the benchmark.
+//!
+//! When `EYRIE_TEST_REPORT` names a file, the app appends one JSON object per line to it at
+//! the moments a test wants to observe from outside: the window drawn, the camera list
+//! shown, live-view stage changes, frames rendered (with size and sampled pixels), talk
+//! level, snapshots. Without the variable every call is a no-op.
+
+use std::io::Write;
+use std::sync::{LazyLock, Mutex};
+use std::time::Instant;
+
+static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+static FILE: LazyLock<Option<Mutex<std::fs::File>>> = LazyLock::new(|| {
+    let path = std::env::var_os("EYRIE_TEST_REPORT")?;
+    std::fs::OpenOptions::new().create(true).append(true).open(path).ok().map(Mutex::new)
+});
+
+/// Whether reports are being written (lets callers skip expensive measurements).
+pub fn enabled() -> bool {
+    FILE.is_some()
+}
+
+/// Mark the process start; call early so `t_ms` counts from launch.
+pub fn mark_start() {
+    LazyLock::force(&START);
+}
+
+/// Append `{"event": event, "t_ms": …, "data": data}`.
+pub fn report(event: &str, data: &serde_json::Value) {
+    let Some(file) = FILE.as_ref() else { return };
+    let line = serde_json::json!({
+        "event": event,
+        "t_ms": START.elapsed().as_secs_f64() * 1000.0,
+        "data": data,
+    });
+    if let Ok(mut f) = file.lock() {
+        let _ = writeln!(f, "{line}");
+        let _ = f.flush();
+    }
+}

@@ -1,0 +1,330 @@
+//! The cameras page: a grid of cards (thumbnail, name, online state) and the add, rename
+//! and remove dialogs.
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use eyrie_protocol::api::Device;
+use gtk::{gdk, gio, glib};
+
+use super::EyrieWindow;
+use crate::gui::cloud::Cloud;
+use crate::i18n::{gettext, gettext_f};
+use crate::spawn_tokio;
+
+impl EyrieWindow {
+    pub(super) fn cloud(&self) -> Option<Cloud> {
+        let session = self.app()?.session()?;
+        Some(Cloud::new(&session.server, Some(&session.token)))
+    }
+
+    /// Switch to the camera grid and load it.
+    pub(super) fn show_cameras(&self) {
+        let imp = self.imp();
+        if let Some(session) = self.app().and_then(|a| a.session()) {
+            imp.cameras_title.set_subtitle(&session.email);
+        }
+        imp.stack.set_visible_child_name("cameras");
+        self.refresh_cameras();
+    }
+
+    pub(super) fn refresh_cameras(&self) {
+        let Some(cloud) = self.cloud() else { return };
+        let imp = self.imp();
+        if imp.devices.borrow().is_empty() {
+            imp.cameras_stack.set_visible_child_name("loading");
+            imp.cameras_spinner.set_spinning(true);
+        }
+        let handle = spawn_tokio!(async move { cloud.devices().await });
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            async move {
+                let result = handle.await;
+                window.imp().cameras_spinner.set_spinning(false);
+                match result {
+                    Ok(Ok(devices)) => window.show_devices(devices),
+                    Ok(Err(e)) if e.is_unauthorized() => {
+                        window.toast(&gettext("Your session has ended; please sign in again"));
+                        window.sign_out();
+                        window.show_connect();
+                    }
+                    Ok(Err(e)) => window.show_cameras_error(&e.user_message()),
+                    Err(e) => window.show_cameras_error(&e.to_string()),
+                }
+            }
+        ));
+    }
+
+    fn show_cameras_error(&self, message: &str) {
+        let imp = self.imp();
+        if imp.devices.borrow().is_empty() {
+            imp.cameras_error.set_description(Some(message));
+            imp.cameras_stack.set_visible_child_name("error");
+        } else {
+            self.toast(message);
+        }
+    }
+
+    fn show_devices(&self, devices: Vec<Device>) {
+        let imp = self.imp();
+        let flowbox = &imp.cameras_flowbox;
+        while let Some(child) = flowbox.first_child() {
+            flowbox.remove(&child);
+        }
+        {
+            let mut map = imp.devices.borrow_mut();
+            map.clear();
+            for d in &devices {
+                map.insert(d.id.to_string(), d.clone());
+            }
+        }
+        crate::gui::test_hooks::report("cameras", &serde_json::json!(devices
+            .iter()
+            .map(|d| serde_json::json!({"id": d.id, "name": d.name, "online": d.online}))
+            .collect::<Vec<_>>()));
+        if devices.is_empty() {
+            imp.cameras_stack.set_visible_child_name("empty");
+            return;
+        }
+        for device in &devices {
+            flowbox.append(&self.camera_card(device));
+        }
+        imp.cameras_stack.set_visible_child_name("list");
+        if let Some(id) = imp.pending_open.take() {
+            if imp.devices.borrow().contains_key(&id) {
+                self.open_camera_by_id(&id);
+            }
+        }
+        if let Some(app) = self.app() {
+            crate::gui::notifications::watch(&app, &devices);
+        }
+    }
+
+    /// One card: thumbnail, name, online state and a menu.
+    fn camera_card(&self, device: &Device) -> gtk::Widget {
+        let id = device.id.to_string();
+        let picture = gtk::Picture::builder()
+            .content_fit(gtk::ContentFit::Cover)
+            .height_request(180)
+            .hexpand(true)
+            .build();
+        picture.add_css_class("card-thumbnail");
+        picture.set_alternative_text(Some(&gettext_f("Latest snapshot of {name}", &[("name", &device.name)])));
+        let placeholder = gtk::Image::from_icon_name("camera-web-symbolic");
+        placeholder.set_pixel_size(48);
+        placeholder.add_css_class("dim-label");
+        let thumb = gtk::Overlay::builder().child(&placeholder).build();
+        thumb.add_overlay(&picture);
+        thumb.set_size_request(-1, 180);
+
+        let name = gtk::Label::builder()
+            .label(&device.name)
+            .xalign(0.0)
+            .ellipsize(gtk::pango::EllipsizeMode::End)
+            .hexpand(true)
+            .build();
+        name.add_css_class("heading");
+        let state_text = if device.online { gettext("Online") } else { gettext("Offline") };
+        let state = gtk::Label::builder().label(&state_text).xalign(0.0).build();
+        state.add_css_class("caption");
+        state.add_css_class(if device.online { "success" } else { "dim-label" });
+        let labels = gtk::Box::new(gtk::Orientation::Vertical, 2);
+        labels.append(&name);
+        labels.append(&state);
+
+        let menu = gio::Menu::new();
+        let target = glib::Variant::from(&id);
+        let item = gio::MenuItem::new(Some(&gettext("_Snapshots")), None);
+        item.set_action_and_target_value(Some("win.gallery"), Some(&target));
+        menu.append_item(&item);
+        let item = gio::MenuItem::new(Some(&gettext("_Rename…")), None);
+        item.set_action_and_target_value(Some("win.rename-camera"), Some(&target));
+        menu.append_item(&item);
+        let item = gio::MenuItem::new(Some(&gettext("_Remove…")), None);
+        item.set_action_and_target_value(Some("win.remove-camera"), Some(&target));
+        menu.append_item(&item);
+        let menu_button = gtk::MenuButton::builder()
+            .icon_name("view-more-symbolic")
+            .menu_model(&menu)
+            .halign(gtk::Align::End)
+            .valign(gtk::Align::Start)
+            .margin_top(6)
+            .margin_end(6)
+            .tooltip_text(gettext_f("More for {name}", &[("name", &device.name)]))
+            .build();
+        menu_button.add_css_class("osd");
+        menu_button.add_css_class("circular");
+
+        labels.set_margin_start(12);
+        labels.set_margin_end(12);
+        labels.set_margin_top(8);
+        labels.set_margin_bottom(10);
+        let content = gtk::Box::new(gtk::Orientation::Vertical, 0);
+        content.append(&thumb);
+        content.append(&labels);
+
+        let button = gtk::Button::builder().child(&content).build();
+        button.add_css_class("card");
+        button.add_css_class("camera-card");
+        button.set_overflow(gtk::Overflow::Hidden);
+        button.set_action_name(Some("win.open-camera"));
+        button.set_action_target_value(Some(&target));
+        button.update_property(&[gtk::accessible::Property::Label(&gettext_f(
+            "{name}, {state}",
+            &[("name", &device.name), ("state", &state_text)],
+        ))]);
+        // The menu button must not sit inside the card's button: overlay it.
+        let card = gtk::Overlay::builder().child(&button).build();
+        card.add_overlay(&menu_button);
+        self.load_thumbnail(device, &picture);
+        card.upcast()
+    }
+
+    fn load_thumbnail(&self, device: &Device, picture: &gtk::Picture) {
+        let Some(cloud) = self.cloud() else { return };
+        let Some(channel) = crate::gui::cloud::main_channel(device) else { return };
+        let handle = spawn_tokio!(async move { cloud.latest_snapshot_image(channel).await });
+        let picture = picture.downgrade();
+        glib::spawn_future_local(async move {
+            let Ok(Ok(Some(bytes))) = handle.await else { return };
+            let Some(picture) = picture.upgrade() else { return };
+            match gdk::Texture::from_bytes(&glib::Bytes::from_owned(bytes)) {
+                Ok(texture) => picture.set_paintable(Some(&texture)),
+                Err(e) => tracing::debug!("thumbnail is not an image: {e}"),
+            }
+        });
+    }
+
+    pub(super) fn add_camera_dialog(&self) {
+        let Some(cloud) = self.cloud() else { return };
+        let dialog = adw::MessageDialog::new(
+            Some(self),
+            Some(&gettext("Add a Camera")),
+            Some(&gettext(
+                "On the camera, choose “Use This Computer as a Camera” (or run “eyrie camera”) and enter the code it shows.",
+            )),
+        );
+        let group = adw::PreferencesGroup::new();
+        let code_row = adw::EntryRow::builder().title(gettext("Pairing Code")).build();
+        let name_row = adw::EntryRow::builder().title(gettext("Name")).text(gettext("Camera")).build();
+        group.add(&code_row);
+        group.add(&name_row);
+        dialog.set_extra_child(Some(&group));
+        dialog.add_responses(&[("cancel", &gettext("_Cancel")), ("add", &gettext("_Add"))]);
+        dialog.set_response_appearance("add", adw::ResponseAppearance::Suggested);
+        dialog.set_default_response(Some("add"));
+        dialog.set_close_response("cancel");
+        dialog.connect_response(
+            Some("add"),
+            glib::clone!(
+                #[weak(rename_to = window)]
+                self,
+                move |_, _| {
+                    let code = code_row.text().trim().to_uppercase().replace([' ', '-'], "");
+                    let name = name_row.text().trim().to_owned();
+                    let cloud = cloud.clone();
+                    let handle = spawn_tokio!(async move { cloud.claim(&code, &name).await });
+                    glib::spawn_future_local(glib::clone!(
+                        #[weak]
+                        window,
+                        async move {
+                            match handle.await {
+                                Ok(Ok(device)) => {
+                                    window.toast(&gettext_f("Added {name}", &[("name", &device.name)]));
+                                    window.refresh_cameras();
+                                }
+                                Ok(Err(e)) => window.toast(&e.user_message()),
+                                Err(e) => window.toast(&e.to_string()),
+                            }
+                        }
+                    ));
+                }
+            ),
+        );
+        dialog.present();
+    }
+
+    pub(super) fn rename_camera_dialog(&self, id: &str) {
+        let Some(cloud) = self.cloud() else { return };
+        let Some(device) = self.imp().devices.borrow().get(id).cloned() else { return };
+        let dialog = adw::MessageDialog::new(Some(self), Some(&gettext("Rename Camera")), None);
+        let entry = gtk::Entry::builder().text(&device.name).activates_default(true).build();
+        entry.update_property(&[gtk::accessible::Property::Label(&gettext("Name"))]);
+        dialog.set_extra_child(Some(&entry));
+        dialog.add_responses(&[("cancel", &gettext("_Cancel")), ("rename", &gettext("_Rename"))]);
+        dialog.set_response_appearance("rename", adw::ResponseAppearance::Suggested);
+        dialog.set_default_response(Some("rename"));
+        dialog.connect_response(
+            Some("rename"),
+            glib::clone!(
+                #[weak(rename_to = window)]
+                self,
+                move |_, _| {
+                    let name = entry.text().trim().to_owned();
+                    if name.is_empty() {
+                        return;
+                    }
+                    let cloud = cloud.clone();
+                    let id = device.id;
+                    let handle = spawn_tokio!(async move { cloud.rename(id, &name).await });
+                    glib::spawn_future_local(glib::clone!(
+                        #[weak]
+                        window,
+                        async move {
+                            match handle.await {
+                                Ok(Ok(())) => window.refresh_cameras(),
+                                Ok(Err(e)) => window.toast(&e.user_message()),
+                                Err(e) => window.toast(&e.to_string()),
+                            }
+                        }
+                    ));
+                }
+            ),
+        );
+        dialog.present();
+    }
+
+    pub(super) fn remove_camera_dialog(&self, id: &str) {
+        let Some(cloud) = self.cloud() else { return };
+        let Some(device) = self.imp().devices.borrow().get(id).cloned() else { return };
+        let dialog = adw::MessageDialog::new(
+            Some(self),
+            Some(&gettext_f("Remove {name}?", &[("name", &device.name)])),
+            Some(&gettext("Its recordings and snapshots are deleted too. The camera has to be paired again to come back.")),
+        );
+        dialog.add_responses(&[("cancel", &gettext("_Cancel")), ("remove", &gettext("_Remove"))]);
+        dialog.set_response_appearance("remove", adw::ResponseAppearance::Destructive);
+        dialog.set_close_response("cancel");
+        dialog.connect_response(
+            Some("remove"),
+            glib::clone!(
+                #[weak(rename_to = window)]
+                self,
+                move |_, _| {
+                    let cloud = cloud.clone();
+                    let id = device.id;
+                    let handle = spawn_tokio!(async move { cloud.remove(id).await });
+                    glib::spawn_future_local(glib::clone!(
+                        #[weak]
+                        window,
+                        async move {
+                            match handle.await {
+                                Ok(Ok(())) => window.refresh_cameras(),
+                                Ok(Err(e)) => window.toast(&e.user_message()),
+                                Err(e) => window.toast(&e.to_string()),
+                            }
+                        }
+                    ));
+                }
+            ),
+        );
+        dialog.present();
+    }
+
+    pub(super) fn show_gallery(&self, id: &str) {
+        let Some(cloud) = self.cloud() else { return };
+        let Some(device) = self.imp().devices.borrow().get(id).cloned() else { return };
+        let gallery = crate::gui::gallery::EyrieGallery::new(self, cloud, &device);
+        gallery.present();
+    }
+}
