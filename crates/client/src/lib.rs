@@ -4,4 +4,5 @@ pub mod api;
 pub mod live;
 pub mod mqtt_link;
 pub mod pixel_clock;
+pub mod playback;
 pub mod rtc;

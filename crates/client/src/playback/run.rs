@@ -1,0 +1,489 @@
+//! One run of playback: from a seek (or a resume after a gap) to the end of a chain of
+//! contiguous segments. A run owns a fetch task, a feeder thread, a decode pipeline and a
+//! presenter thread; dropping it cancels all of them (in-flight downloads are aborted).
+//!
+//! ```text
+//!  fetch task (tokio)            feeder thread         decode pipeline
+//!  presigned GET ─► decrypt ─► mpsc(PREFETCH) ─► appsrc (video/mpegts, ≤ 2 MiB queued)
+//!   (whole segment authenticated                      │
+//!    before it is sent)                               ▼
+//!                                                 decodebin ─► videoconvert ─► I420 ─► appsink (3 frames)
+//!                                                     └─(audio)─► fakesink            │
+//!                                                                                     ▼
+//!  display pipeline (owned by the Player)       presenter thread: PTS → unix ms, drop < target,
+//!  appsrc (live, do-timestamp) ─► videoconvert ─► caller's sink ◄── pace at rate, pause, step
+//! ```
+//!
+//! The segments of one chain continue each other's timestamps (the recorder keeps its
+//! capture timeline), so the concatenated TS decodes as one stream: no gap, no jump at a
+//! boundary. The presenter maps a frame to wall time as `first segment start + (PTS −
+//! first PTS)`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use tokio::sync::mpsc;
+
+use super::fetch::{self, KeyRing};
+use super::timeline::Timeline;
+use super::{Notice, PlaybackError, make};
+use crate::api::ApiClient;
+
+/// Pause, rate and single steps, shared by the player and the presenter.
+#[derive(Debug)]
+pub(crate) struct Ctl {
+    pub paused: bool,
+    pub rate: f64,
+    pub steps: u32,
+    /// Bumped on every change of pace: the presenter re-anchors its clock.
+    pub epoch: u64,
+    pub position_ms: Option<i64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Control {
+    pub ctl: Mutex<Ctl>,
+    pub cv: Condvar,
+}
+
+impl Control {
+    pub fn new() -> Self {
+        Self {
+            ctl: Mutex::new(Ctl {
+                paused: false,
+                rate: 1.0,
+                steps: 0,
+                epoch: 0,
+                position_ms: None,
+            }),
+            cv: Condvar::new(),
+        }
+    }
+
+    pub fn update(&self, f: impl FnOnce(&mut Ctl)) {
+        if let Ok(mut c) = self.ctl.lock() {
+            f(&mut c);
+            c.epoch += 1;
+        }
+        self.cv.notify_all();
+    }
+}
+
+/// A run finished (chain ended, gap, skipped segment or decode error).
+#[derive(Debug)]
+pub(crate) struct RunEnd {
+    pub generation: u64,
+    pub last_ms: i64,
+    pub resume_at: Option<i64>,
+}
+
+pub(crate) struct RunCtx {
+    pub api: ApiClient,
+    pub keys: KeyRing,
+    pub channel: uuid::Uuid,
+    pub timeline: Timeline,
+    pub first: usize,
+    pub target_ms: i64,
+    pub generation: u64,
+    pub control: Arc<Control>,
+    pub display: gst_app::AppSrc,
+    pub notices: mpsc::UnboundedSender<Notice>,
+    pub ended: mpsc::UnboundedSender<RunEnd>,
+    pub rt: tokio::runtime::Handle,
+}
+
+#[derive(Default)]
+struct Shared {
+    first_unix: Option<i64>,
+    resume_at: Option<i64>,
+}
+
+pub(crate) struct Run {
+    cancel: Arc<AtomicBool>,
+    pipeline: gst::Pipeline,
+    fetch: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::SeqCst);
+        self.fetch.abort();
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+fn decode_pipeline() -> Result<(gst::Pipeline, gst_app::AppSrc, gst_app::AppSink), PlaybackError> {
+    let pipeline = gst::Pipeline::new();
+    let src = gst_app::AppSrc::builder()
+        .caps(
+            &gst::Caps::builder("video/mpegts")
+                .field("systemstream", true)
+                .field("packetsize", 188i32)
+                .build(),
+        )
+        .format(gst::Format::Bytes)
+        .is_live(false)
+        .block(true)
+        .max_bytes(2 * 1024 * 1024)
+        .build();
+    let decode = make("decodebin")?;
+    let convert = make("videoconvert")?;
+    let filter = gst::ElementFactory::make("capsfilter")
+        .property(
+            "caps",
+            gst::Caps::builder("video/x-raw")
+                .field("format", "I420")
+                .build(),
+        )
+        .build()
+        .map_err(|_| PlaybackError::MissingElement("capsfilter".into()))?;
+    let sink = gst_app::AppSink::builder()
+        .sync(false)
+        .max_buffers(3)
+        .drop(false)
+        .enable_last_sample(false)
+        .build();
+    pipeline.add_many([
+        src.upcast_ref(),
+        &decode,
+        &convert,
+        &filter,
+        sink.upcast_ref(),
+    ])?;
+    src.link(&decode)?;
+    gst::Element::link_many([&convert, &filter, sink.upcast_ref()])?;
+    let pipe_weak = pipeline.downgrade();
+    decode.connect_pad_added(move |_, pad| {
+        let is_video = pad
+            .current_caps()
+            .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
+            .unwrap_or(false);
+        if is_video {
+            if let Some(sinkpad) = convert.static_pad("sink") {
+                if let Err(e) = pad.link(&sinkpad) {
+                    tracing::warn!("cannot link decoded video: {e:?}");
+                }
+            }
+        } else if let (Some(pipe), Ok(fake)) = (
+            pipe_weak.upgrade(),
+            gst::ElementFactory::make("fakesink")
+                .property("sync", false)
+                .property("async", false)
+                .build(),
+        ) {
+            let _ = pipe.add(&fake);
+            let _ = fake.sync_state_with_parent();
+            if let Some(sinkpad) = fake.static_pad("sink") {
+                let _ = pad.link(&sinkpad);
+            }
+        }
+    });
+    Ok((pipeline, src, sink))
+}
+
+pub(crate) fn start(ctx: RunCtx) -> Result<Run, PlaybackError> {
+    let (pipeline, src, sink) = decode_pipeline()?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(super::PREFETCH.saturating_sub(1).max(1));
+
+    let fetch = ctx.rt.spawn(fetch_chain(
+        ctx.api.clone(),
+        ctx.keys.clone(),
+        ctx.channel,
+        ctx.timeline,
+        ctx.first,
+        tx,
+        shared.clone(),
+        ctx.notices.clone(),
+    ));
+
+    {
+        let cancel = cancel.clone();
+        let src = src.clone();
+        std::thread::Builder::new()
+            .name("eyrie-playback-feed".into())
+            .spawn(move || {
+                while let Some(ts) = rx.blocking_recv() {
+                    for piece in ts.chunks(188 * 348) {
+                        if cancel.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        if src
+                            .push_buffer(gst::Buffer::from_slice(piece.to_vec()))
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+                let _ = src.end_of_stream();
+            })?;
+    }
+
+    pipeline.set_state(gst::State::Playing)?;
+
+    let presenter = Presenter {
+        sink,
+        bus: pipeline
+            .bus()
+            .ok_or_else(|| PlaybackError::Gst("no bus".into()))?,
+        cancel: cancel.clone(),
+        shared,
+        control: ctx.control,
+        display: ctx.display,
+        notices: ctx.notices,
+        ended: ctx.ended,
+        generation: ctx.generation,
+        target_ms: ctx.target_ms,
+    };
+    std::thread::Builder::new()
+        .name("eyrie-playback-present".into())
+        .spawn(move || presenter.run())?;
+
+    Ok(Run {
+        cancel,
+        pipeline,
+        fetch,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fetch_chain(
+    api: ApiClient,
+    keys: KeyRing,
+    channel: uuid::Uuid,
+    mut tl: Timeline,
+    mut i: usize,
+    tx: mpsc::Sender<Vec<u8>>,
+    shared: Arc<Mutex<Shared>>,
+    notices: mpsc::UnboundedSender<Notice>,
+) {
+    let mut resume_at = None;
+    let mut fed_any = false;
+    while let Some(rec) = tl.recordings.get(i).cloned() {
+        match fetch::segment(&api, &keys, &rec).await {
+            Ok(ts) => {
+                if !fed_any {
+                    if let Ok(mut s) = shared.lock() {
+                        s.first_unix = Some(rec.start_ms);
+                    }
+                    fed_any = true;
+                }
+                if tx.send(ts).await.is_err() {
+                    return;
+                }
+            }
+            Err(reason) => {
+                let _ = notices.send(Notice::SegmentSkipped {
+                    recording_id: rec.id,
+                    start_ms: rec.start_ms,
+                    reason,
+                });
+                // Timestamps jump over the missing segment: resume with a new run.
+                resume_at = tl.recordings.get(i + 1).map(|r| r.start_ms);
+                break;
+            }
+        }
+        if tl.continues(i) {
+            i += 1;
+            continue;
+        }
+        if let Some(next) = tl.recordings.get(i + 1) {
+            resume_at = Some(next.start_ms);
+            break;
+        }
+        // End of the listing: the camera may have uploaded more since.
+        let Ok(more) = Timeline::fetch(&api, channel, rec.end_ms).await else {
+            break;
+        };
+        match more.recordings.iter().position(|r| r.id == rec.id) {
+            Some(k) if more.continues(k) => {
+                tl = more;
+                i = k + 1;
+            }
+            _ => {
+                resume_at = more
+                    .recordings
+                    .iter()
+                    .find(|r| r.start_ms >= rec.end_ms)
+                    .map(|r| r.start_ms);
+                break;
+            }
+        }
+    }
+    if let Ok(mut s) = shared.lock() {
+        s.resume_at = resume_at;
+    }
+    // Dropping `tx` ends the stream once the feeder has pushed what it has.
+}
+
+struct Presenter {
+    sink: gst_app::AppSink,
+    bus: gst::Bus,
+    cancel: Arc<AtomicBool>,
+    shared: Arc<Mutex<Shared>>,
+    control: Arc<Control>,
+    display: gst_app::AppSrc,
+    notices: mpsc::UnboundedSender<Notice>,
+    ended: mpsc::UnboundedSender<RunEnd>,
+    generation: u64,
+    target_ms: i64,
+}
+
+/// Frames this close before the target still count as "at" it.
+const SEEK_SLACK_MS: i64 = 20;
+/// A PTS jump larger than this re-anchors the clock instead of waiting it out.
+const MAX_STEP_MS: i64 = 2_000;
+
+impl Presenter {
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+
+    fn finish(&self, last_ms: i64) {
+        if self.cancelled() {
+            return;
+        }
+        let resume_at = self.shared.lock().ok().and_then(|s| s.resume_at);
+        let _ = self.ended.send(RunEnd {
+            generation: self.generation,
+            last_ms,
+            resume_at,
+        });
+    }
+
+    fn run(self) {
+        let mut map: Option<(i64, i64)> = None; // (first PTS ns, its unix ms)
+        let mut anchor: Option<(Instant, i64, u64)> = None; // (wall, unix ms, epoch)
+        let mut shown_first = false;
+        let mut last_ms = self.target_ms;
+        let mut caps: Option<gst::Caps> = None;
+        loop {
+            if self.cancelled() {
+                return;
+            }
+            if let Some(msg) = self.bus.pop_filtered(&[gst::MessageType::Error]) {
+                if let gst::MessageView::Error(e) = msg.view() {
+                    tracing::warn!("playback decode error: {}", e.error());
+                }
+                self.finish(last_ms);
+                return;
+            }
+            let Some(sample) = self
+                .sink
+                .try_pull_sample(gst::ClockTime::from_mseconds(100))
+            else {
+                if self.sink.is_eos() {
+                    self.finish(last_ms);
+                    return;
+                }
+                continue;
+            };
+            let Some(buffer) = sample.buffer_owned() else {
+                continue;
+            };
+            let Some(pts) = buffer.pts() else { continue };
+            let pts_ns = pts.nseconds() as i64;
+            let (p0, u0) = *map.get_or_insert_with(|| {
+                let u = self
+                    .shared
+                    .lock()
+                    .ok()
+                    .and_then(|s| s.first_unix)
+                    .unwrap_or(self.target_ms);
+                (pts_ns, u)
+            });
+            let unix = u0 + (pts_ns - p0) / 1_000_000;
+            if unix < self.target_ms - SEEK_SLACK_MS {
+                continue; // decoded only as a reference for the target frame
+            }
+            // Pause and single steps (the first frame after a seek always shows).
+            let (rate, epoch) = {
+                let Ok(mut c) = self.control.ctl.lock() else {
+                    return;
+                };
+                while c.paused && c.steps == 0 && shown_first {
+                    if self.cancelled() {
+                        return;
+                    }
+                    c = match self.control.cv.wait_timeout(c, Duration::from_millis(50)) {
+                        Ok((c, _)) => c,
+                        Err(_) => return,
+                    };
+                }
+                if c.paused {
+                    c.steps = c.steps.saturating_sub(u32::from(shown_first));
+                    anchor = None;
+                }
+                (c.rate.max(0.01), c.epoch)
+            };
+            // Pace against the wall clock.
+            let paused_step = anchor.is_none() && shown_first;
+            loop {
+                let a = match anchor {
+                    Some(a)
+                        if a.2 == epoch
+                            && (unix - a.1).abs() <= MAX_STEP_MS * rate as i64 + MAX_STEP_MS =>
+                    {
+                        a
+                    }
+                    _ => {
+                        let a = (Instant::now(), unix, epoch);
+                        anchor = Some(a);
+                        a
+                    }
+                };
+                let due =
+                    a.0 + Duration::from_secs_f64(((unix - a.1).max(0) as f64) / 1000.0 / rate);
+                let now = Instant::now();
+                if due <= now || paused_step || self.cancelled() {
+                    break;
+                }
+                std::thread::sleep((due - now).min(Duration::from_millis(20)));
+                let changed = self
+                    .control
+                    .ctl
+                    .lock()
+                    .map(|c| c.epoch != epoch)
+                    .unwrap_or(true);
+                if changed {
+                    break; // re-evaluated with the new pace on the next frame
+                }
+            }
+            if self.cancelled() {
+                return;
+            }
+            if caps.as_ref().map(|c| c.as_ref()) != sample.caps() {
+                caps = sample.caps_owned();
+                if let Some(c) = &caps {
+                    self.display.set_caps(Some(c));
+                }
+            }
+            let mut out = buffer;
+            {
+                let b = out.make_mut();
+                b.set_pts(gst::ClockTime::NONE);
+                b.set_dts(gst::ClockTime::NONE);
+            }
+            if self.display.push_buffer(out).is_err() {
+                return;
+            }
+            last_ms = unix;
+            if let Ok(mut c) = self.control.ctl.lock() {
+                c.position_ms = Some(unix);
+            }
+            if !shown_first {
+                shown_first = true;
+                let _ = self.notices.send(Notice::SeekDone {
+                    target_ms: self.target_ms,
+                    frame_ms: unix,
+                });
+            }
+        }
+    }
+}
