@@ -75,10 +75,11 @@ impl EyrieLiveView {
     fn set_hd(&self, hd: bool) {
         let imp = self.imp();
         if imp.hd.replace(hd) != hd {
-            // The quality is chosen when the session starts: reconnect on the other channel.
-            if imp.engine.borrow().is_some() {
-                self.start();
+            // Switches at the camera's next keyframe, without renegotiation.
+            if let Some(engine) = imp.engine.borrow().as_ref() {
+                engine.set_quality(if hd { super::engine::Quality::Hd } else { super::engine::Quality::Sd });
             }
+            test_hooks::report("quality", &serde_json::json!({ "hd": hd }));
         }
     }
 

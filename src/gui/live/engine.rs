@@ -8,7 +8,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use eyrie_client::live::{LiveViewer, Stage as ClientStage, ViewerConfig, ViewerError, ViewerEvent};
 use eyrie_protocol::api::Device;
+use eyrie_protocol::signalling::Stream;
+use gstreamer::prelude::*;
+
+use super::audio;
 
 use crate::gui::cloud::Cloud;
 use crate::gui::session::Session;
@@ -112,47 +117,143 @@ pub enum LiveEvent {
     Playing,
     /// Microphone level while talking, 0.0–1.0.
     MicLevel(f64),
+    /// The signalling link to the broker dropped (`false`) or came back (`true`);
+    /// media keeps flowing meanwhile.
+    Signalling(bool),
     Failed(Failure),
 }
 
-/// Controls one running attempt; dropping it does not stop it, [`LiveHandle::stop`] does.
+enum Command {
+    Mute(bool),
+    Talk(bool),
+    Quality(Quality),
+}
+
+/// Controls one running attempt; [`LiveHandle::stop`] ends it (and says bye).
 pub struct LiveHandle {
-    stopped: Arc<AtomicBool>,
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    talking: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl LiveHandle {
     pub fn stop(self) {
-        self.stopped.store(true, Ordering::SeqCst);
-        self.task.abort();
+        // Dropping the command sender ends the task's loop, which closes the session.
+        drop(self.commands);
+        let task = self.task;
+        spawn_tokio!(async move {
+            if tokio::time::timeout(std::time::Duration::from_secs(2), task).await.is_err() {
+                tracing::debug!("live session did not close in time");
+            }
+        });
     }
 
-    pub fn set_muted(&self, _muted: bool) {}
+    pub fn set_muted(&self, muted: bool) {
+        let _ = self.commands.send(Command::Mute(muted));
+    }
 
-    pub fn set_talking(&self, _talking: bool) {}
+    pub fn set_talking(&self, talking: bool) {
+        self.talking.store(talking, Ordering::SeqCst);
+        let _ = self.commands.send(Command::Talk(talking));
+    }
+
+    pub fn set_quality(&self, quality: Quality) {
+        let _ = self.commands.send(Command::Quality(quality));
+    }
+}
+
+fn classify(error: &ViewerError) -> Failure {
+    match error {
+        ViewerError::Busy { max } => Failure::Busy { limit: Some(*max) },
+        ViewerError::AuthFailed(_) | ViewerError::ForgedAnswer => Failure::AuthFailed,
+        ViewerError::Offline | ViewerError::Timeout => Failure::Offline,
+        ViewerError::BadRequest(e) | ViewerError::Signalling(e) => Failure::Network(e.clone()),
+        ViewerError::Media(e) => Failure::Setup(e.clone()),
+    }
 }
 
 /// Start an attempt: ticket from the cloud, then the engine with `sink`.
 pub fn start(
     session: &Session,
     device: &Device,
-    _quality: Quality,
-    _sink: gstreamer::Element,
+    quality: Quality,
+    sink: gstreamer::Element,
     events: async_channel::Sender<LiveEvent>,
 ) -> LiveHandle {
     let cloud = Cloud::new(&session.server, Some(&session.token));
     let device_id = device.id;
-    let online = device.online;
-    let stopped = Arc::new(AtomicBool::new(false));
+    let talking = Arc::new(AtomicBool::new(false));
+    let (commands, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (audio_sink, volume) = audio::output();
+    let talk_source = audio::talk_source(talking.clone(), events.clone());
     let task = spawn_tokio!(async move {
         let _ = events.send(LiveEvent::Stage(Stage::Ticket)).await;
-        let failure = match cloud.ticket(device_id).await {
-            Err(e) if e.is_unauthorized() => Failure::AuthFailed,
-            Err(e) => Failure::Network(e.to_string()),
-            Ok(_ticket) if !online => Failure::Offline,
-            Ok(_ticket) => Failure::Setup(gettext("the live engine is not part of this build yet")),
+        let ticket = match cloud.ticket(device_id).await {
+            Ok(t) => t,
+            Err(e) => {
+                let failure = if e.is_unauthorized() { Failure::AuthFailed } else { Failure::Network(e.to_string()) };
+                let _ = events.send(LiveEvent::Failed(failure)).await;
+                return;
+            }
         };
-        let _ = events.send(LiveEvent::Failed(failure)).await;
+        let mut config = ViewerConfig::new(ticket, sink);
+        config.stream = stream_of(quality);
+        config.audio_sink = audio_sink;
+        config.talk_source = talk_source;
+        let (viewer, mut viewer_events) = match LiveViewer::connect(config) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = events.send(LiveEvent::Failed(classify(&e))).await;
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                command = rx.recv() => match command {
+                    Some(Command::Mute(m)) => {
+                        if let Some(v) = &volume {
+                            v.set_property("mute", m);
+                        }
+                        viewer.set_audio(!m);
+                    }
+                    Some(Command::Talk(t)) => viewer.talk(t),
+                    Some(Command::Quality(q)) => viewer.set_stream(stream_of(q)),
+                    None => break,
+                },
+                event = viewer_events.recv() => {
+                    let Some(event) = event else {
+                        let _ = events.send(LiveEvent::Failed(Failure::Ended)).await;
+                        break;
+                    };
+                    let out = match event {
+                        ViewerEvent::Stage(ClientStage::EstablishingChannel) => Some(LiveEvent::Stage(Stage::EncryptedChannel)),
+                        ViewerEvent::Stage(ClientStage::RetrievingStream) => Some(LiveEvent::Stage(Stage::VideoStream)),
+                        ViewerEvent::Stage(ClientStage::Playing) | ViewerEvent::FirstFrame { .. } => Some(LiveEvent::Playing),
+                        ViewerEvent::Error(e) => Some(LiveEvent::Failed(classify(&e))),
+                        ViewerEvent::Ended { reason } if reason.contains("privacy") => Some(LiveEvent::Failed(Failure::Privacy)),
+                        ViewerEvent::Ended { .. } => Some(LiveEvent::Failed(Failure::Ended)),
+                        ViewerEvent::SignallingLost => Some(LiveEvent::Signalling(false)),
+                        ViewerEvent::SignallingRestored => Some(LiveEvent::Signalling(true)),
+                        _ => None,
+                    };
+                    if let Some(out) = out {
+                        let failed = matches!(out, LiveEvent::Failed(_));
+                        let _ = events.send(out).await;
+                        if failed {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        viewer.close().await;
     });
-    LiveHandle { stopped, task }
+    LiveHandle { commands, talking, task }
+}
+
+fn stream_of(quality: Quality) -> Stream {
+    match quality {
+        Quality::Sd => Stream::Sd,
+        Quality::Hd => Stream::Hd,
+    }
 }

@@ -14,6 +14,7 @@
 //! ```
 
 mod actions;
+mod audio;
 pub mod engine;
 mod frames;
 
@@ -228,6 +229,11 @@ impl EyrieLiveView {
                     imp.title.set_subtitle(&gettext("Live"));
                     let ms = imp.started_at.get().map(|t| t.elapsed().as_secs_f64() * 1000.0);
                     super::test_hooks::report("playing", &serde_json::json!({ "since_start_ms": ms }));
+                }
+            }
+            LiveEvent::Signalling(up) => {
+                if imp.playing.get() {
+                    imp.title.set_subtitle(&if up { gettext("Live") } else { gettext("Live, reconnecting to the cloud…") });
                 }
             }
             LiveEvent::MicLevel(level) => {
