@@ -48,12 +48,13 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Caller, ApiError> 
     let hash = digest(token);
     let now = now_ms();
     if token.starts_with(USER_TOKEN_PREFIX) {
-        let row = sqlx::query("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_ms > $2")
-            .bind(&hash)
-            .bind(now)
-            .fetch_optional(&state.db.pool)
-            .await?
-            .ok_or_else(unknown)?;
+        let row =
+            sqlx::query("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_ms > $2")
+                .bind(&hash)
+                .bind(now)
+                .fetch_optional(&state.db.pool)
+                .await?
+                .ok_or_else(unknown)?;
         Ok(Caller::User(row.try_get("user_id")?))
     } else if token.starts_with(DEVICE_TOKEN_PREFIX) {
         let row = sqlx::query(

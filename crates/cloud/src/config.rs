@@ -77,7 +77,10 @@ impl std::fmt::Debug for S3Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("S3Settings")
             .field("endpoint", &self.endpoint.as_str())
-            .field("public_endpoint", &self.public_endpoint.as_ref().map(url::Url::as_str))
+            .field(
+                "public_endpoint",
+                &self.public_endpoint.as_ref().map(url::Url::as_str),
+            )
             .field("bucket", &self.bucket)
             .field("region", &self.region)
             .field("access_key", &self.access_key)
@@ -127,7 +130,10 @@ impl Config {
             database_url: None,
             store: StoreConfig::Embedded { listen: any },
             mqtt: MqttConfig::Embedded { listen: any },
-            ice: IceConfig { turn_ttl: Duration::from_secs(6 * 3600), ..Default::default() },
+            ice: IceConfig {
+                turn_ttl: Duration::from_secs(6 * 3600),
+                ..Default::default()
+            },
             presign_ttl: Duration::from_secs(300),
             retention_days: Some(30),
             clip_wait: Duration::from_secs(120),
@@ -150,25 +156,31 @@ impl Config {
         c.listen = args.listen;
         c.database_url.clone_from(&args.database_url);
         c.store = match &args.s3_endpoint {
-            None => StoreConfig::Embedded { listen: args.s3_listen },
+            None => StoreConfig::Embedded {
+                listen: args.s3_listen,
+            },
             Some(endpoint) => StoreConfig::External(S3Settings {
                 endpoint: endpoint.parse()?,
-                public_endpoint: args.s3_public_endpoint.as_deref().map(str::parse).transpose()?,
+                public_endpoint: args
+                    .s3_public_endpoint
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()?,
                 bucket: args.s3_bucket.clone(),
                 region: args.s3_region.clone(),
-                access_key: args
-                    .s3_access_key
-                    .clone()
-                    .ok_or_else(|| anyhow::anyhow!("EYRIE_S3_ACCESS_KEY is required with --s3-endpoint"))?,
-                secret_key: args
-                    .s3_secret_key
-                    .clone()
-                    .ok_or_else(|| anyhow::anyhow!("EYRIE_S3_SECRET_KEY is required with --s3-endpoint"))?,
+                access_key: args.s3_access_key.clone().ok_or_else(|| {
+                    anyhow::anyhow!("EYRIE_S3_ACCESS_KEY is required with --s3-endpoint")
+                })?,
+                secret_key: args.s3_secret_key.clone().ok_or_else(|| {
+                    anyhow::anyhow!("EYRIE_S3_SECRET_KEY is required with --s3-endpoint")
+                })?,
                 virtual_host: args.s3_virtual_host,
             }),
         };
         c.mqtt = match &args.mqtt_host {
-            None => MqttConfig::Embedded { listen: args.mqtt_listen },
+            None => MqttConfig::Embedded {
+                listen: args.mqtt_listen,
+            },
             Some(host) => MqttConfig::External {
                 host: host.clone(),
                 port: args.mqtt_port,

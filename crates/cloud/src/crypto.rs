@@ -8,8 +8,8 @@
 //! AES-256-GCM under a 32-byte master key kept outside the database (a 0600 file under the
 //! data directory, or `EYRIE_MASTER_KEY`), bound to their row by the associated data.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -38,7 +38,11 @@ pub struct PasswordParams {
 impl Default for PasswordParams {
     /// OWASP 2023: Argon2id, 19 MiB, 2 iterations, 1 lane.
     fn default() -> Self {
-        Self { m_cost_kib: 19_456, t_cost: 2, p_cost: 1 }
+        Self {
+            m_cost_kib: 19_456,
+            t_cost: 2,
+            p_cost: 1,
+        }
     }
 }
 
@@ -62,8 +66,11 @@ impl PasswordParams {
 
     /// Check a password against a stored PHC string (the parameters come from the string).
     pub fn verify(self, password: &str, phc: &str) -> bool {
-        PasswordHash::new(phc)
-            .is_ok_and(|h| self.argon2().verify_password(password.as_bytes(), &h).is_ok())
+        PasswordHash::new(phc).is_ok_and(|h| {
+            self.argon2()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
     }
 }
 
@@ -88,7 +95,13 @@ impl MasterKey {
         rand::fill(&mut nonce);
         let ct = self
             .0
-            .encrypt(&nonce.into(), Payload { msg: plain, aad: context.as_bytes() })
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: plain,
+                    aad: context.as_bytes(),
+                },
+            )
             .expect("AES-GCM encryption does not fail for in-memory sizes");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
@@ -104,7 +117,13 @@ impl MasterKey {
         let (nonce, ct) = raw.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().ok()?;
         self.0
-            .decrypt(&nonce.into(), Payload { msg: ct, aad: context.as_bytes() })
+            .decrypt(
+                &nonce.into(),
+                Payload {
+                    msg: ct,
+                    aad: context.as_bytes(),
+                },
+            )
             .ok()
     }
 }
@@ -127,7 +146,8 @@ pub fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result
 pub fn load_master_key(env: Option<&str>, dir: &std::path::Path) -> anyhow::Result<MasterKey> {
     let decode = |s: &str| -> anyhow::Result<[u8; 32]> {
         let raw = URL_SAFE_NO_PAD.decode(s.trim())?;
-        raw.try_into().map_err(|_| anyhow::anyhow!("master key must be 32 bytes"))
+        raw.try_into()
+            .map_err(|_| anyhow::anyhow!("master key must be 32 bytes"))
     };
     if let Some(v) = env {
         return Ok(MasterKey::from_bytes(&decode(v)?));
@@ -160,7 +180,11 @@ mod tests {
 
     #[test]
     fn passwords() {
-        let p = PasswordParams { m_cost_kib: 64, t_cost: 1, p_cost: 1 };
+        let p = PasswordParams {
+            m_cost_kib: 64,
+            t_cost: 1,
+            p_cost: 1,
+        };
         let h = p.hash("hunter22").unwrap();
         assert!(p.verify("hunter22", &h));
         assert!(!p.verify("hunter23", &h));

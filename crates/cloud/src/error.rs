@@ -82,7 +82,8 @@ impl IntoResponse for ApiError {
         if let ApiError::TooManyRequests(secs) = self
             && let Ok(v) = secs.to_string().parse()
         {
-            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
         }
         resp
     }

@@ -23,7 +23,6 @@
 //! `Application::build(config).await?` and `run_until_stopped()`.
 
 pub mod auth;
-pub mod state;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -33,6 +32,7 @@ pub mod mqtt;
 pub mod openapi;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod testing;
 pub mod workers;
@@ -114,7 +114,11 @@ pub async fn run(args: CloudArgs) -> anyhow::Result<()> {
     let config = Config::from_args(&args)?;
     let app = Application::build(config).await?;
     println!("eyrie cloud: API   http://{}", app.api_addr());
-    println!("eyrie cloud: S3    {} (bucket {})", app.s3_endpoint(), app.s3_bucket());
+    println!(
+        "eyrie cloud: S3    {} (bucket {})",
+        app.s3_endpoint(),
+        app.s3_bucket()
+    );
     println!("eyrie cloud: MQTT  {}", app.mqtt_addr());
     println!("eyrie cloud: data  {}", app.data_dir().display());
     app.run_until_stopped().await

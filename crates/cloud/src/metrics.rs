@@ -13,7 +13,11 @@ pub struct Counter {
 
 impl Counter {
     const fn new(name: &'static str, help: &'static str) -> Self {
-        Self { name, help, value: AtomicU64::new(0) }
+        Self {
+            name,
+            help,
+            value: AtomicU64::new(0),
+        }
     }
 
     pub fn inc(&self) {
@@ -30,28 +34,43 @@ impl Counter {
 }
 
 pub static REQUESTS: Counter = Counter::new("eyrie_http_requests_total", "HTTP requests served");
-pub static RESPONSES_4XX: Counter =
-    Counter::new("eyrie_http_responses_4xx_total", "HTTP answers with a 4xx status");
-pub static RESPONSES_5XX: Counter =
-    Counter::new("eyrie_http_responses_5xx_total", "HTTP answers with a 5xx status");
-pub static REQUEST_MICROS: Counter =
-    Counter::new("eyrie_http_request_duration_microseconds_total", "Time spent answering");
+pub static RESPONSES_4XX: Counter = Counter::new(
+    "eyrie_http_responses_4xx_total",
+    "HTTP answers with a 4xx status",
+);
+pub static RESPONSES_5XX: Counter = Counter::new(
+    "eyrie_http_responses_5xx_total",
+    "HTTP answers with a 5xx status",
+);
+pub static REQUEST_MICROS: Counter = Counter::new(
+    "eyrie_http_request_duration_microseconds_total",
+    "Time spent answering",
+);
 pub static PRESIGNED: Counter = Counter::new("eyrie_presigned_urls_total", "Presigned URLs issued");
-pub static LOGIN_FAILURES: Counter =
-    Counter::new("eyrie_login_failures_total", "Failed or rate-limited logins");
-pub static RECORDINGS_COMPLETED: Counter =
-    Counter::new("eyrie_recordings_completed_total", "Recordings marked complete by notice");
+pub static LOGIN_FAILURES: Counter = Counter::new(
+    "eyrie_login_failures_total",
+    "Failed or rate-limited logins",
+);
+pub static RECORDINGS_COMPLETED: Counter = Counter::new(
+    "eyrie_recordings_completed_total",
+    "Recordings marked complete by notice",
+);
 pub static RECORDINGS_RECONCILED: Counter = Counter::new(
     "eyrie_recordings_reconciled_total",
     "Recordings completed by the reconciler (notice lost)",
 );
 pub static CLIPS_FINISHED: Counter = Counter::new("eyrie_clips_finished_total", "Clips finished");
 pub static CLIPS_FAILED: Counter = Counter::new("eyrie_clips_failed_total", "Clips failed");
-pub static OBJECTS_DELETED: Counter =
-    Counter::new("eyrie_objects_deleted_total", "Objects deleted (retention, deletions)");
-pub static TICKETS: Counter = Counter::new("eyrie_tickets_issued_total", "Signalling tickets issued");
-pub static MQTT_LOGINS_REFUSED: Counter =
-    Counter::new("eyrie_mqtt_logins_refused_total", "Embedded broker logins refused");
+pub static OBJECTS_DELETED: Counter = Counter::new(
+    "eyrie_objects_deleted_total",
+    "Objects deleted (retention, deletions)",
+);
+pub static TICKETS: Counter =
+    Counter::new("eyrie_tickets_issued_total", "Signalling tickets issued");
+pub static MQTT_LOGINS_REFUSED: Counter = Counter::new(
+    "eyrie_mqtt_logins_refused_total",
+    "Embedded broker logins refused",
+);
 
 const ALL: &[&Counter] = &[
     &REQUESTS,
@@ -73,7 +92,15 @@ const ALL: &[&Counter] = &[
 pub fn render() -> String {
     let mut out = String::new();
     for c in ALL {
-        let _ = writeln!(out, "# HELP {} {}\n# TYPE {} counter\n{} {}", c.name, c.help, c.name, c.name, c.get());
+        let _ = writeln!(
+            out,
+            "# HELP {} {}\n# TYPE {} counter\n{} {}",
+            c.name,
+            c.help,
+            c.name,
+            c.name,
+            c.get()
+        );
     }
     out
 }

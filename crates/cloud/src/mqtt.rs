@@ -57,30 +57,43 @@ pub fn start(listen: SocketAddr) -> anyhow::Result<(SocketAddr, mpsc::Receiver<L
     }))?;
     let (tx, rx) = mpsc::channel::<LoginCheck>(256);
     if let Some(server) = config.v4.as_mut().and_then(|v| v.get_mut("1")) {
-        server.set_auth_handler(move |_client_id: String, username: String, password: String| {
-            let tx = tx.clone();
-            async move {
-                let (reply, answer) = oneshot::channel();
-                if tx.send(LoginCheck { username, password, reply }).await.is_err() {
-                    return false;
+        server.set_auth_handler(
+            move |_client_id: String, username: String, password: String| {
+                let tx = tx.clone();
+                async move {
+                    let (reply, answer) = oneshot::channel();
+                    if tx
+                        .send(LoginCheck {
+                            username,
+                            password,
+                            reply,
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return false;
+                    }
+                    answer.await.unwrap_or(false)
                 }
-                answer.await.unwrap_or(false)
-            }
-        });
+            },
+        );
     }
-    std::thread::Builder::new().name("eyrie-mqtt".into()).spawn(move || {
-        let mut broker = rumqttd::Broker::new(config);
-        if let Err(e) = broker.start() {
-            tracing::error!("embedded MQTT broker stopped: {e}");
-        }
-    })?;
+    std::thread::Builder::new()
+        .name("eyrie-mqtt".into())
+        .spawn(move || {
+            let mut broker = rumqttd::Broker::new(config);
+            if let Err(e) = broker.start() {
+                tracing::error!("embedded MQTT broker stopped: {e}");
+            }
+        })?;
     Ok((addr, rx))
 }
 
 /// Answer the broker's login checks until the broker goes away.
 pub async fn serve_logins(state: AppState, mut rx: mpsc::Receiver<LoginCheck>) {
     while let Some(check) = rx.recv().await {
-        let ok = crate::routes::live::check_mqtt_login(&state, &check.username, &check.password).await;
+        let ok =
+            crate::routes::live::check_mqtt_login(&state, &check.username, &check.password).await;
         if !ok {
             tracing::info!(username = %check.username, "MQTT login refused");
         }

@@ -40,12 +40,18 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)?;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let master = crate::crypto::load_master_key(config.master_key.as_deref(), &config.data_dir)?;
-        let url = config.database_url.clone().unwrap_or_else(|| Db::sqlite_url(&config.data_dir));
+        let master =
+            crate::crypto::load_master_key(config.master_key.as_deref(), &config.data_dir)?;
+        let url = config
+            .database_url
+            .clone()
+            .unwrap_or_else(|| Db::sqlite_url(&config.data_dir));
         let db = Db::connect(&url).await?;
         let settings = match &config.store {
             StoreConfig::Embedded { listen } => {
-                crate::store::embedded::start(&config.data_dir, *listen, stop_rx.clone()).await?.1
+                crate::store::embedded::start(&config.data_dir, *listen, stop_rx.clone())
+                    .await?
+                    .1
             }
             StoreConfig::External(s) => s.clone(),
         };
@@ -57,19 +63,35 @@ impl Application {
             MqttConfig::Embedded { listen } => {
                 let (addr, rx) = crate::mqtt::start(*listen)?;
                 (
-                    BrokerEndpoint { host: addr.ip().to_string(), port: addr.port(), tls: false },
+                    BrokerEndpoint {
+                        host: addr.ip().to_string(),
+                        port: addr.port(),
+                        tls: false,
+                    },
                     format!("mqtt://{addr}"),
                     Some(rx),
                 )
             }
             MqttConfig::External { host, port, tls } => (
-                BrokerEndpoint { host: host.clone(), port: *port, tls: *tls },
-                format!("{}://{host}:{port} (external)", if *tls { "mqtts" } else { "mqtt" }),
+                BrokerEndpoint {
+                    host: host.clone(),
+                    port: *port,
+                    tls: *tls,
+                },
+                format!(
+                    "{}://{host}:{port} (external)",
+                    if *tls { "mqtts" } else { "mqtt" }
+                ),
                 None,
             ),
         };
         let listener = TcpListener::bind(config.listen).await?;
         let api_addr = listener.local_addr()?;
+        let params = config.password;
+        let dummy_hash =
+            tokio::task::spawn_blocking(move || params.hash(&crate::crypto::random_token(16)))
+                .await?
+                .map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
         let state = AppState(Arc::new(Inner {
             db,
             store,
@@ -78,8 +100,17 @@ impl Application {
             broker,
             clip_kick: Notify::new(),
             login_failures: Mutex::new(Default::default()),
+            dummy_hash,
         }));
-        Ok(Self { listener, state, api_addr, mqtt_addr, stop_tx, stop_rx, logins })
+        Ok(Self {
+            listener,
+            state,
+            api_addr,
+            mqtt_addr,
+            stop_tx,
+            stop_rx,
+            logins,
+        })
     }
 
     pub fn api_addr(&self) -> SocketAddr {
@@ -123,7 +154,10 @@ impl Application {
         if let Some(rx) = self.logins.take() {
             tokio::spawn(crate::mqtt::serve_logins(self.state.clone(), rx));
         }
-        tokio::spawn(crate::workers::run(self.state.clone(), self.stop_rx.clone()));
+        tokio::spawn(crate::workers::run(
+            self.state.clone(),
+            self.stop_rx.clone(),
+        ));
         let app = crate::routes::router(self.state.clone());
         let mut stop = self.stop_rx.clone();
         let shutdown = async move {

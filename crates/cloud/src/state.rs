@@ -33,6 +33,9 @@ pub struct Inner {
     pub clip_kick: Notify,
     /// Failed logins per key (user name, client address): (count, window start).
     pub login_failures: Mutex<HashMap<String, (u32, Instant)>>,
+    /// A real hash of a random password, verified against when the user is unknown so
+    /// that a login's timing does not tell whether the name exists.
+    pub dummy_hash: String,
 }
 
 impl std::ops::Deref for AppState {

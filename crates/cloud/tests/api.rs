@@ -15,7 +15,15 @@ async fn health_openapi_metrics(b: Backend) {
     assert!(v["openapi"].as_str().unwrap().starts_with("3."));
     assert!(v["paths"]["/api/v1/channels/{id}/recordings"]["get"].is_object());
     assert!(v["components"]["schemas"]["DeviceCredentials"].is_object());
-    let text = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("# TYPE eyrie_http_requests_total counter"));
     let (s, v) = app.get("/api/v1/nothing-here", None).await;
     assert_eq!((s, v["code"].as_str()), (404, Some("not_found")));
@@ -24,14 +32,38 @@ both_backends!(health_openapi_metrics);
 
 async fn accounts(b: Backend) {
     let app = spawn_app(b).await;
-    let (s, v) = app.post("/api/v1/accounts", None, json!({"username": "al", "password": "long enough"})).await;
+    let (s, v) = app
+        .post(
+            "/api/v1/accounts",
+            None,
+            json!({"username": "al", "password": "long enough"}),
+        )
+        .await;
     assert_eq!((s, v["code"].as_str()), (400, Some("bad_request")));
-    let (s, _) = app.post("/api/v1/accounts", None, json!({"username": "alice", "password": "short"})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/accounts",
+            None,
+            json!({"username": "alice", "password": "short"}),
+        )
+        .await;
     assert_eq!(s, 400);
-    let (s, v) = app.call(reqwest::Method::POST, "/api/v1/accounts", None, None).await;
-    assert_eq!((s, v["code"].as_str()), (400, Some("bad_request")), "missing body is a JSON 400");
+    let (s, v) = app
+        .call(reqwest::Method::POST, "/api/v1/accounts", None, None)
+        .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (400, Some("bad_request")),
+        "missing body is a JSON 400"
+    );
     let (uid, token) = app.user("alice").await;
-    let (s, _) = app.post("/api/v1/accounts", None, json!({"username": "ALICE", "password": "correct horse"})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/accounts",
+            None,
+            json!({"username": "ALICE", "password": "correct horse"}),
+        )
+        .await;
     assert_eq!(s, 409, "user names are case-insensitive");
     let (s, v) = app.get("/api/v1/me", Some(&token)).await;
     assert_eq!((s, v["id"].as_str()), (200, Some(uid.as_str())));
@@ -45,10 +77,22 @@ async fn accounts(b: Backend) {
     assert_eq!(s, 401, "logged out token refused");
     // Rate limit: five failures, then 429 even with the right password.
     for _ in 0..5 {
-        let (s, v) = app.post("/api/v1/login", None, json!({"username": "alice", "password": "wrong one"})).await;
+        let (s, v) = app
+            .post(
+                "/api/v1/login",
+                None,
+                json!({"username": "alice", "password": "wrong one"}),
+            )
+            .await;
         assert_eq!((s, v["code"].as_str()), (401, Some("unauthorized")));
     }
-    let (s, v) = app.post("/api/v1/login", None, json!({"username": "alice", "password": "correct horse"})).await;
+    let (s, v) = app
+        .post(
+            "/api/v1/login",
+            None,
+            json!({"username": "alice", "password": "correct horse"}),
+        )
+        .await;
     assert_eq!((s, v["code"].as_str()), (429, Some("too_many_requests")));
 }
 both_backends!(accounts);
@@ -57,21 +101,44 @@ async fn user_first_setup(b: Backend) {
     let app = spawn_app(b).await;
     let (_, alice) = app.user("alice").await;
     let (_, bob) = app.user("bob").await;
-    let (s, v) = app.post("/api/v1/devices", Some(&alice), json!({"name": "Porch"})).await;
+    let (s, v) = app
+        .post("/api/v1/devices", Some(&alice), json!({"name": "Porch"}))
+        .await;
     assert_eq!(s, 201);
     assert_eq!(v["device"]["activated"], false);
     assert_eq!(v["device"]["channels"].as_array().unwrap().len(), 2);
-    let code = v["activation_code"].as_str().unwrap().to_lowercase().replace('-', "");
-    let (s, creds) = app.post("/api/v1/activate", None, json!({"activation_code": code})).await;
-    assert_eq!(s, 200, "codes are accepted in any case, without the dash: {creds}");
+    let code = v["activation_code"]
+        .as_str()
+        .unwrap()
+        .to_lowercase()
+        .replace('-', "");
+    let (s, creds) = app
+        .post("/api/v1/activate", None, json!({"activation_code": code}))
+        .await;
+    assert_eq!(
+        s, 200,
+        "codes are accepted in any case, without the dash: {creds}"
+    );
     let id = creds["device_id"].as_str().unwrap().to_owned();
     assert_eq!(creds["name"], "Porch");
     assert_eq!(creds["mqtt"]["username"], id.as_str());
     assert_eq!(creds["mqtt"]["topic_prefix"], format!("eyrie/{id}"));
     assert_eq!(creds["recording_key"]["key_id"].as_str().unwrap().len(), 16);
-    let (s, v) = app.post("/api/v1/activate", None, json!({"activation_code": code})).await;
-    assert_eq!((s, v["code"].as_str()), (410, Some("gone")), "credentials are given once");
-    let (s, _) = app.post("/api/v1/activate", None, json!({"activation_code": "NOPE-NOPE"})).await;
+    let (s, v) = app
+        .post("/api/v1/activate", None, json!({"activation_code": code}))
+        .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (410, Some("gone")),
+        "credentials are given once"
+    );
+    let (s, _) = app
+        .post(
+            "/api/v1/activate",
+            None,
+            json!({"activation_code": "NOPE-NOPE"}),
+        )
+        .await;
     assert_eq!(s, 404);
     let (s, _) = app.post("/api/v1/activate", None, json!({})).await;
     assert_eq!(s, 400);
@@ -90,35 +157,96 @@ async fn user_first_setup(b: Backend) {
     let (s, _) = app.get("/api/v1/devices", Some(dev)).await;
     assert_eq!(s, 403);
     // Rename, store mode, heartbeat.
-    let (s, v) = app.call(reqwest::Method::PATCH, &format!("/api/v1/devices/{id}"), Some(&alice), Some(json!({"name": " Garden "}))).await;
+    let (s, v) = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/devices/{id}"),
+            Some(&alice),
+            Some(json!({"name": " Garden "})),
+        )
+        .await;
     assert_eq!((s, v["name"].as_str()), (200, Some("Garden")));
-    let (s, _) = app.call(reqwest::Method::PATCH, &format!("/api/v1/devices/{id}"), Some(&alice), Some(json!({"name": ""}))).await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/devices/{id}"),
+            Some(&alice),
+            Some(json!({"name": ""})),
+        )
+        .await;
     assert_eq!(s, 400);
     let path = format!("/api/v1/devices/{id}/store-mode");
     let (s, v) = app.get(&path, Some(dev)).await;
     assert_eq!((s, v["store_mode"].as_str()), (200, Some("event")));
-    let (s, _) = app.call(reqwest::Method::PUT, &path, Some(&alice), Some(json!({"store_mode": "sometimes"}))).await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::PUT,
+            &path,
+            Some(&alice),
+            Some(json!({"store_mode": "sometimes"})),
+        )
+        .await;
     assert_eq!(s, 400);
-    let (s, _) = app.call(reqwest::Method::PUT, &path, Some(&bob), Some(json!({"store_mode": "none"}))).await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::PUT,
+            &path,
+            Some(&bob),
+            Some(json!({"store_mode": "none"})),
+        )
+        .await;
     assert_eq!(s, 404);
-    let (s, _) = app.call(reqwest::Method::PUT, &path, Some(&alice), Some(json!({"store_mode": "continuous"}))).await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::PUT,
+            &path,
+            Some(&alice),
+            Some(json!({"store_mode": "continuous"})),
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, v) = app.post(&format!("/api/v1/devices/{id}/heartbeat"), Some(dev), json!({"dropped_segments": 3})).await;
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/devices/{id}/heartbeat"),
+            Some(dev),
+            json!({"dropped_segments": 3}),
+        )
+        .await;
     assert_eq!((s, v["store_mode"].as_str()), (200, Some("continuous")));
-    let (_, v) = app.get(&format!("/api/v1/devices/{id}"), Some(&alice)).await;
+    let (_, v) = app
+        .get(&format!("/api/v1/devices/{id}"), Some(&alice))
+        .await;
     assert_eq!(v["dropped_segments"], 3);
     // Recording keys: owner and device get the key handed out at activation.
     for t in [&alice, dev] {
-        let (s, v) = app.get(&format!("/api/v1/devices/{id}/keys"), Some(t)).await;
+        let (s, v) = app
+            .get(&format!("/api/v1/devices/{id}/keys"), Some(t))
+            .await;
         assert_eq!(s, 200);
         assert_eq!(v["keys"][0], creds["recording_key"]);
     }
-    let (s, _) = app.get(&format!("/api/v1/devices/{id}/keys"), Some(&bob)).await;
+    let (s, _) = app
+        .get(&format!("/api/v1/devices/{id}/keys"), Some(&bob))
+        .await;
     assert_eq!(s, 404);
     // Delete: gone for everyone, device token dead.
-    let (s, _) = app.call(reqwest::Method::DELETE, &format!("/api/v1/devices/{id}"), Some(&bob), None).await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/devices/{id}"),
+            Some(&bob),
+            None,
+        )
+        .await;
     assert_eq!(s, 404);
-    let (s, _) = app.call(reqwest::Method::DELETE, &format!("/api/v1/devices/{id}"), Some(&alice), None).await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/devices/{id}"),
+            Some(&alice),
+            None,
+        )
+        .await;
     assert_eq!(s, 204);
     let (s, _) = app.get(&format!("/api/v1/devices/{id}"), Some(dev)).await;
     assert_eq!(s, 401);
@@ -128,26 +256,58 @@ both_backends!(user_first_setup);
 async fn camera_first_pairing(b: Backend) {
     let app = spawn_app(b).await;
     let (_, alice) = app.user("alice").await;
-    let (s, p) = app.call(reqwest::Method::POST, "/api/v1/pairings", None, None).await;
+    let (s, p) = app
+        .call(reqwest::Method::POST, "/api/v1/pairings", None, None)
+        .await;
     assert_eq!(s, 201, "{p}");
     let token = p["pairing_token"].as_str().unwrap();
     let code = p["code"].as_str().unwrap();
     assert_eq!(code.len(), 9);
-    let (s, v) = app.post("/api/v1/activate", None, json!({"pairing_token": token})).await;
+    let (s, v) = app
+        .post("/api/v1/activate", None, json!({"pairing_token": token}))
+        .await;
     assert_eq!((s, v["status"].as_str()), (202, Some("pending")));
-    let (s, _) = app.post("/api/v1/devices/claim", Some(&alice), json!({"code": "ZZZZ-ZZZZ", "name": "x"})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/devices/claim",
+            Some(&alice),
+            json!({"code": "ZZZZ-ZZZZ", "name": "x"}),
+        )
+        .await;
     assert_eq!(s, 404);
-    let (s, d) = app.post("/api/v1/devices/claim", Some(&alice), json!({"code": code, "name": "Kitchen"})).await;
+    let (s, d) = app
+        .post(
+            "/api/v1/devices/claim",
+            Some(&alice),
+            json!({"code": code, "name": "Kitchen"}),
+        )
+        .await;
     assert_eq!(s, 201, "{d}");
-    let (s, _) = app.post("/api/v1/devices/claim", Some(&alice), json!({"code": code, "name": "Again"})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/devices/claim",
+            Some(&alice),
+            json!({"code": code, "name": "Again"}),
+        )
+        .await;
     assert_eq!(s, 410);
-    let (s, creds) = app.post("/api/v1/activate", None, json!({"pairing_token": token})).await;
+    let (s, creds) = app
+        .post("/api/v1/activate", None, json!({"pairing_token": token}))
+        .await;
     assert_eq!(s, 200, "{creds}");
     assert_eq!(creds["device_id"], d["id"]);
     assert_eq!(creds["name"], "Kitchen");
-    let (s, _) = app.post("/api/v1/activate", None, json!({"pairing_token": token})).await;
+    let (s, _) = app
+        .post("/api/v1/activate", None, json!({"pairing_token": token}))
+        .await;
     assert_eq!(s, 410);
-    let (s, _) = app.post("/api/v1/activate", None, json!({"pairing_token": "made-up"})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/activate",
+            None,
+            json!({"pairing_token": "made-up"}),
+        )
+        .await;
     assert_eq!(s, 404);
 }
 both_backends!(camera_first_pairing);
@@ -163,11 +323,18 @@ async fn tickets_and_ice(b: Backend) {
     let (_, bob) = app.user("bob").await;
     let creds = app.device(&alice, "Porch").await;
     let id = creds["device_id"].as_str().unwrap();
-    let (s, t) = app.post(&format!("/api/v1/devices/{id}/tickets"), Some(&alice), json!({"ttl_secs": 60})).await;
+    let (s, t) = app
+        .post(
+            &format!("/api/v1/devices/{id}/tickets"),
+            Some(&alice),
+            json!({"ttl_secs": 60}),
+        )
+        .await;
     assert_eq!(s, 200, "{t}");
     let secret = creds["device_secret"].as_str().unwrap().as_bytes();
     let now = eyrie_cloud::db::now_s() as u64;
-    let claims = ticket::verify(t["ticket"].as_str().unwrap(), secret, id, now).expect("camera accepts the ticket");
+    let claims = ticket::verify(t["ticket"].as_str().unwrap(), secret, id, now)
+        .expect("camera accepts the ticket");
     assert_eq!(claims.user_id, uid);
     assert!(claims.exp <= now + 61);
     assert!(ticket::verify(t["ticket"].as_str().unwrap(), b"other secret", id, now).is_err());
@@ -182,21 +349,60 @@ async fn tickets_and_ice(b: Backend) {
         m.update(user.as_bytes());
         use base64::Engine as _;
         let want = base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes());
-        assert_eq!(ice[1]["credential"].as_str(), Some(want.as_str()), "coturn REST API form");
+        assert_eq!(
+            ice[1]["credential"].as_str(),
+            Some(want.as_str()),
+            "coturn REST API form"
+        );
     }
-    let (s, _) = app.post(&format!("/api/v1/devices/{id}/tickets"), Some(&bob), json!({})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/devices/{id}/tickets"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, 404);
     let dev = creds["device_token"].as_str().unwrap();
-    let (s, _) = app.post(&format!("/api/v1/devices/{id}/tickets"), Some(dev), json!({})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/devices/{id}/tickets"),
+            Some(dev),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, 403, "devices do not issue tickets");
-    let (s, v) = app.get(&format!("/api/v1/devices/{id}/ice-servers"), Some(dev)).await;
-    assert_eq!((s, v["ice_servers"].as_array().map(Vec::len)), (200, Some(2)));
+    let (s, v) = app
+        .get(&format!("/api/v1/devices/{id}/ice-servers"), Some(dev))
+        .await;
+    assert_eq!(
+        (s, v["ice_servers"].as_array().map(Vec::len)),
+        (200, Some(2))
+    );
     // External-broker auth hook agrees with the embedded broker.
-    let (s, _) = app.post("/api/v1/mqtt/auth", None, json!({"username": creds["mqtt"]["username"], "password": creds["mqtt"]["password"]})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/mqtt/auth",
+            None,
+            json!({"username": creds["mqtt"]["username"], "password": creds["mqtt"]["password"]}),
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, _) = app.post("/api/v1/mqtt/auth", None, json!({"username": t["mqtt"]["username"], "password": t["mqtt"]["password"]})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/mqtt/auth",
+            None,
+            json!({"username": t["mqtt"]["username"], "password": t["mqtt"]["password"]}),
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, _) = app.post("/api/v1/mqtt/auth", None, json!({"username": creds["mqtt"]["username"], "password": "guess"})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/mqtt/auth",
+            None,
+            json!({"username": creds["mqtt"]["username"], "password": "guess"}),
+        )
+        .await;
     assert_eq!(s, 403);
 }
 both_backends!(tickets_and_ice);
@@ -229,12 +435,44 @@ async fn embedded_broker_checks_logins() {
     let (_, alice) = app.user("alice").await;
     let creds = app.device(&alice, "Porch").await;
     let m = &creds["mqtt"];
-    let (u, p, c) = (m["username"].as_str().unwrap(), m["password"].as_str().unwrap(), m["client_id"].as_str().unwrap());
-    assert!(mqtt_login(&app.mqtt, u, p, c).await, "device login accepted");
-    assert!(!mqtt_login(&app.mqtt, u, "wrong", "x1").await, "wrong password refused");
+    let (u, p, c) = (
+        m["username"].as_str().unwrap(),
+        m["password"].as_str().unwrap(),
+        m["client_id"].as_str().unwrap(),
+    );
+    assert!(
+        mqtt_login(&app.mqtt, u, p, c).await,
+        "device login accepted"
+    );
+    assert!(
+        !mqtt_login(&app.mqtt, u, "wrong", "x1").await,
+        "wrong password refused"
+    );
     let id = creds["device_id"].as_str().unwrap();
-    let (_, t) = app.post(&format!("/api/v1/devices/{id}/tickets"), Some(&alice), json!({})).await;
+    let (_, t) = app
+        .post(
+            &format!("/api/v1/devices/{id}/tickets"),
+            Some(&alice),
+            json!({}),
+        )
+        .await;
     let m = &t["mqtt"];
-    assert!(mqtt_login(&app.mqtt, m["username"].as_str().unwrap(), m["password"].as_str().unwrap(), m["client_id"].as_str().unwrap()).await);
-    assert!(!mqtt_login(&app.mqtt, "viewer-nobody", m["password"].as_str().unwrap(), "x2").await);
+    assert!(
+        mqtt_login(
+            &app.mqtt,
+            m["username"].as_str().unwrap(),
+            m["password"].as_str().unwrap(),
+            m["client_id"].as_str().unwrap()
+        )
+        .await
+    );
+    assert!(
+        !mqtt_login(
+            &app.mqtt,
+            "viewer-nobody",
+            m["password"].as_str().unwrap(),
+            "x2"
+        )
+        .await
+    );
 }

@@ -24,7 +24,15 @@ macro_rules! on_garage {
     };
 }
 
-on_garage!(recordings_on_garage, Duration::from_secs(300), |app| flows::recordings(&app));
-on_garage!(clips_on_garage, Duration::from_secs(300), |app| flows::clips(&app, true));
-on_garage!(snapshots_on_garage, Duration::from_secs(300), |app| flows::snapshots(&app));
-on_garage!(expired_url_on_garage, Duration::from_secs(1), |app| flows::expired_url(&app, Duration::from_secs(1)));
+on_garage!(recordings_on_garage, Duration::from_secs(300), |app| {
+    flows::recordings(&app)
+});
+on_garage!(clips_on_garage, Duration::from_secs(300), |app| {
+    flows::clips(&app, true)
+});
+on_garage!(snapshots_on_garage, Duration::from_secs(300), |app| {
+    flows::snapshots(&app)
+});
+on_garage!(expired_url_on_garage, Duration::from_secs(1), |app| {
+    flows::expired_url(&app, Duration::from_secs(1))
+});

@@ -25,14 +25,26 @@ async fn a_clip_is_claimed_by_one_instance() {
     let ch = creds["channels"]["main"].as_str().unwrap();
     let t0 = now_ms() - 300_000;
     for i in 0..4 {
-        a.segment(&creds, t0 + i * 10_000, t0 + (i + 1) * 10_000, &vec![i as u8; 200_000]).await;
+        a.segment(
+            &creds,
+            t0 + i * 10_000,
+            t0 + (i + 1) * 10_000,
+            &vec![i as u8; 200_000],
+        )
+        .await;
     }
     let before = eyrie_cloud::metrics::CLIPS_FINISHED.get();
     let mut ids = Vec::new();
     for k in 0..6 {
         // Alternate instances; both workers race for every clip.
         let app = if k % 2 == 0 { &a } else { &b };
-        let (s, c) = app.post(&format!("/api/v1/channels/{ch}/clips"), Some(&alice), json!({"start_ms": t0, "end_ms": t0 + 40_000})).await;
+        let (s, c) = app
+            .post(
+                &format!("/api/v1/channels/{ch}/clips"),
+                Some(&alice),
+                json!({"start_ms": t0, "end_ms": t0 + 40_000}),
+            )
+            .await;
         assert_eq!(s, 202);
         ids.push(c["id"].as_str().unwrap().to_owned());
     }
@@ -44,10 +56,17 @@ async fn a_clip_is_claimed_by_one_instance() {
                 assert_eq!(c["size"], 800_000);
                 break;
             }
-            assert!(t.elapsed() < Duration::from_secs(20), "clip not finished: {c}");
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "clip not finished: {c}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(eyrie_cloud::metrics::CLIPS_FINISHED.get() - before, ids.len() as u64, "each clip finished exactly once");
+    assert_eq!(
+        eyrie_cloud::metrics::CLIPS_FINISHED.get() - before,
+        ids.len() as u64,
+        "each clip finished exactly once"
+    );
 }

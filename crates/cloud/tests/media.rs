@@ -43,21 +43,72 @@ async fn events(b: Backend) {
     let dev = creds["device_token"].as_str().unwrap();
     let ch = creds["channels"]["main"].as_str().unwrap();
     let t0 = now_ms() - 60_000;
-    let (s, e) = app.post(&format!("/api/v1/channels/{ch}/events"), Some(dev), json!({"kind": "motion", "start_ms": t0})).await;
+    let (s, e) = app
+        .post(
+            &format!("/api/v1/channels/{ch}/events"),
+            Some(dev),
+            json!({"kind": "motion", "start_ms": t0}),
+        )
+        .await;
     assert_eq!((s, e["end_ms"].is_null()), (201, true), "{e}");
     let id = e["id"].as_str().unwrap();
-    let (s, _) = app.post(&format!("/api/v1/channels/{ch}/events"), Some(dev), json!({"kind": "earthquake", "start_ms": t0})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/channels/{ch}/events"),
+            Some(dev),
+            json!({"kind": "earthquake", "start_ms": t0}),
+        )
+        .await;
     assert_eq!(s, 400);
-    let (s, _) = app.post(&format!("/api/v1/events/{id}/end"), Some(dev), json!({"end_ms": t0 - 1})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/events/{id}/end"),
+            Some(dev),
+            json!({"end_ms": t0 - 1}),
+        )
+        .await;
     assert_eq!(s, 400);
-    let (s, e) = app.post(&format!("/api/v1/events/{id}/end"), Some(dev), json!({"end_ms": t0 + 5_000})).await;
+    let (s, e) = app
+        .post(
+            &format!("/api/v1/events/{id}/end"),
+            Some(dev),
+            json!({"end_ms": t0 + 5_000}),
+        )
+        .await;
     assert_eq!((s, e["end_ms"].as_i64()), (200, Some(t0 + 5_000)));
-    app.post(&format!("/api/v1/channels/{ch}/events"), Some(dev), json!({"kind": "manual", "start_ms": t0 + 20_000})).await;
-    let (s, l) = app.get(&format!("/api/v1/channels/{ch}/events?start_ms={}&end_ms={}", t0 + 1_000, t0 + 30_000), Some(&alice)).await;
+    app.post(
+        &format!("/api/v1/channels/{ch}/events"),
+        Some(dev),
+        json!({"kind": "manual", "start_ms": t0 + 20_000}),
+    )
+    .await;
+    let (s, l) = app
+        .get(
+            &format!(
+                "/api/v1/channels/{ch}/events?start_ms={}&end_ms={}",
+                t0 + 1_000,
+                t0 + 30_000
+            ),
+            Some(&alice),
+        )
+        .await;
     assert_eq!(s, 200);
-    let kinds: Vec<&str> = l["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = l["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["motion", "manual"]);
-    let (s, _) = app.get(&format!("/api/v1/channels/{ch}/events?start_ms={t0}&end_ms={}", t0 + 1), Some(&bob)).await;
+    let (s, _) = app
+        .get(
+            &format!(
+                "/api/v1/channels/{ch}/events?start_ms={t0}&end_ms={}",
+                t0 + 1
+            ),
+            Some(&bob),
+        )
+        .await;
     assert_eq!(s, 404);
 }
 both_backends!(events);
@@ -69,11 +120,30 @@ async fn reconciler_completes_lost_notices(b: Backend) {
     let dev = creds["device_token"].as_str().unwrap();
     let ch = creds["channels"]["main"].as_str().unwrap();
     let t0 = now_ms() - 60_000;
-    let (_, slot) = app.post(&format!("/api/v1/channels/{ch}/recordings"), Some(dev), json!({"start_ms": t0, "end_ms": t0 + 30_000})).await;
-    app.http.put(slot["upload"]["url"].as_str().unwrap()).body(vec![7u8; 4242]).send().await.unwrap();
+    let (_, slot) = app
+        .post(
+            &format!("/api/v1/channels/{ch}/recordings"),
+            Some(dev),
+            json!({"start_ms": t0, "end_ms": t0 + 30_000}),
+        )
+        .await;
+    app.http
+        .put(slot["upload"]["url"].as_str().unwrap())
+        .body(vec![7u8; 4242])
+        .send()
+        .await
+        .unwrap();
     // Never notified; a slot never uploaded stays out of the listing.
-    app.post(&format!("/api/v1/channels/{ch}/recordings"), Some(dev), json!({"start_ms": t0 + 30_000, "end_ms": t0 + 60_000})).await;
-    let path = format!("/api/v1/channels/{ch}/recordings?start_ms={t0}&end_ms={}", t0 + 60_000);
+    app.post(
+        &format!("/api/v1/channels/{ch}/recordings"),
+        Some(dev),
+        json!({"start_ms": t0 + 30_000, "end_ms": t0 + 60_000}),
+    )
+    .await;
+    let path = format!(
+        "/api/v1/channels/{ch}/recordings?start_ms={t0}&end_ms={}",
+        t0 + 60_000
+    );
     let t = std::time::Instant::now();
     loop {
         let (_, l) = app.get(&path, Some(&alice)).await;
@@ -84,7 +154,10 @@ async fn reconciler_completes_lost_notices(b: Backend) {
             assert_eq!(l["gaps"].as_array().unwrap().len(), 1);
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "reconciler did not complete the recording");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "reconciler did not complete the recording"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -99,16 +172,35 @@ async fn retention_deletes_old_recordings(b: Backend) {
     let recent = now_ms() - 60_000;
     app.segment(&creds, old, old + 30_000, b"old").await;
     app.segment(&creds, recent, recent + 30_000, b"new").await;
-    let path = format!("/api/v1/channels/{ch}/recordings?start_ms={}&end_ms={}", old - 1000, old + 60_000);
+    let path = format!(
+        "/api/v1/channels/{ch}/recordings?start_ms={}&end_ms={}",
+        old - 1000,
+        old + 60_000
+    );
     let (_, l) = app.get(&path, Some(&alice)).await;
-    let url = l["recordings"][0]["download"]["url"].as_str().unwrap().to_owned();
+    let url = l["recordings"][0]["download"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     eyrie_cloud::workers::retention(&app.state).await.unwrap();
     let (_, l) = app.get(&path, Some(&alice)).await;
     assert_eq!(l["recordings"].as_array().unwrap().len(), 0);
     let r = app.http.get(&url).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 404, "object deleted with its row");
-    let (_, l) = app.get(&format!("/api/v1/channels/{ch}/recordings?start_ms={recent}&end_ms={}", recent + 30_000), Some(&alice)).await;
-    assert_eq!(l["recordings"].as_array().unwrap().len(), 1, "recent recordings stay");
+    let (_, l) = app
+        .get(
+            &format!(
+                "/api/v1/channels/{ch}/recordings?start_ms={recent}&end_ms={}",
+                recent + 30_000
+            ),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(
+        l["recordings"].as_array().unwrap().len(),
+        1,
+        "recent recordings stay"
+    );
 }
 both_backends!(retention_deletes_old_recordings);
 
@@ -120,11 +212,37 @@ async fn deleting_a_device_removes_its_media(b: Backend) {
     let ch = creds["channels"]["main"].as_str().unwrap();
     let t0 = now_ms() - 60_000;
     app.segment(&creds, t0, t0 + 30_000, b"bytes").await;
-    let (_, l) = app.get(&format!("/api/v1/channels/{ch}/recordings?start_ms={t0}&end_ms={}", t0 + 30_000), Some(&alice)).await;
-    let url = l["recordings"][0]["download"]["url"].as_str().unwrap().to_owned();
-    let (s, _) = app.call(reqwest::Method::DELETE, &format!("/api/v1/devices/{id}"), Some(&alice), None).await;
+    let (_, l) = app
+        .get(
+            &format!(
+                "/api/v1/channels/{ch}/recordings?start_ms={t0}&end_ms={}",
+                t0 + 30_000
+            ),
+            Some(&alice),
+        )
+        .await;
+    let url = l["recordings"][0]["download"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/devices/{id}"),
+            Some(&alice),
+            None,
+        )
+        .await;
     assert_eq!(s, 204);
-    let (s, _) = app.get(&format!("/api/v1/channels/{ch}/recordings?start_ms={t0}&end_ms={}", t0 + 1), Some(&alice)).await;
+    let (s, _) = app
+        .get(
+            &format!(
+                "/api/v1/channels/{ch}/recordings?start_ms={t0}&end_ms={}",
+                t0 + 1
+            ),
+            Some(&alice),
+        )
+        .await;
     assert_eq!(s, 404);
     eyrie_cloud::workers::deletions(&app.state).await.unwrap();
     let r = app.http.get(&url).send().await.unwrap();

@@ -3,14 +3,14 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use eyrie_protocol::api::{LoginRequest, LoginResponse, RegisterRequest, User};
 use sqlx::Row as _;
 use uuid::Uuid;
 
-use crate::auth::{UserAuth, USER_TOKEN_PREFIX};
+use crate::auth::{USER_TOKEN_PREFIX, UserAuth};
 use crate::crypto::{digest, random_token};
 use crate::db::{new_id, now_ms};
 use crate::error::{ApiError, ApiJson, ApiResult};
@@ -22,11 +22,13 @@ const WINDOW: Duration = Duration::from_secs(300);
 
 fn valid_username(u: &str) -> bool {
     (3..=64).contains(&u.chars().count())
-        && u.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
 }
 
 pub(crate) fn parse_uuid(s: &str) -> ApiResult<Uuid> {
-    s.parse().map_err(|_| ApiError::Internal("stored id is not a UUID".into()))
+    s.parse()
+        .map_err(|_| ApiError::Internal("stored id is not a UUID".into()))
 }
 
 async fn hash_password(state: &AppState, password: String) -> ApiResult<String> {
@@ -69,7 +71,11 @@ pub async fn register(
     match res {
         Ok(_) => Ok((
             StatusCode::CREATED,
-            Json(User { id: parse_uuid(&id)?, username: req.username, created_ms: now }),
+            Json(User {
+                id: parse_uuid(&id)?,
+                username: req.username,
+                created_ms: now,
+            }),
         )),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             Err(ApiError::Conflict("username is taken".into()))
@@ -117,17 +123,16 @@ pub async fn login(
         crate::metrics::LOGIN_FAILURES.inc();
         return Err(ApiError::TooManyRequests(secs));
     }
-    let row = sqlx::query("SELECT id, username, password_hash, created_ms FROM users WHERE username_lc = $1")
-        .bind(&lc)
-        .fetch_optional(&state.db.pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, username, password_hash, created_ms FROM users WHERE username_lc = $1",
+    )
+    .bind(&lc)
+    .fetch_optional(&state.db.pool)
+    .await?;
     // Verify against a dummy hash when the user is unknown, so timing does not tell.
     let (phc, user) = match &row {
         Some(r) => (r.try_get::<String, _>("password_hash")?, true),
-        None => (
-            "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$2YbQ7lU0tLkHk4bUj6v2mqY1i4ZqJr5m0dF7n6yJ3oI".into(),
-            false,
-        ),
+        None => (state.dummy_hash.clone(), false),
     };
     let params = state.config.password;
     let password = req.password;

@@ -46,7 +46,9 @@ pub fn clip_from(state: &AppState, r: &AnyRow) -> ApiResult<(Clip, String)> {
             end_ms: r.try_get("end_ms")?,
             status,
             reason: r.try_get("reason")?,
-            size: r.try_get::<Option<i64>, _>("size")?.map(|s| s.max(0) as u64),
+            size: r
+                .try_get::<Option<i64>, _>("size")?
+                .map(|s| s.max(0) as u64),
             parts,
             created_ms: r.try_get("created_ms")?,
             finished_ms: r.try_get("finished_ms")?,
@@ -158,14 +160,26 @@ pub async fn list(
             let sql = format!(
                 "SELECT {CLIP_COLUMNS} FROM clips WHERE owner_id = $1 AND device_id = $2 ORDER BY created_ms DESC LIMIT 500"
             );
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&uid).bind(d.to_string()).fetch_all(&state.db.pool).await?
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&uid)
+                .bind(d.to_string())
+                .fetch_all(&state.db.pool)
+                .await?
         }
         None => {
-            let sql = format!("SELECT {CLIP_COLUMNS} FROM clips WHERE owner_id = $1 ORDER BY created_ms DESC LIMIT 500");
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&uid).fetch_all(&state.db.pool).await?
+            let sql = format!(
+                "SELECT {CLIP_COLUMNS} FROM clips WHERE owner_id = $1 ORDER BY created_ms DESC LIMIT 500"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&uid)
+                .fetch_all(&state.db.pool)
+                .await?
         }
     };
-    let clips = rows.iter().map(|r| clip_from(&state, r).map(|c| c.0)).collect::<ApiResult<_>>()?;
+    let clips = rows
+        .iter()
+        .map(|r| clip_from(&state, r).map(|c| c.0))
+        .collect::<ApiResult<_>>()?;
     Ok(Json(ClipList { clips }))
 }
 
@@ -179,9 +193,11 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let (_, key) = clip_for(&state, &uid, &id).await?;
     let mut tx = state.db.pool.begin().await?;
-    sqlx::query("DELETE FROM clips WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM clips WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
     crate::workers::queue_deletion(&mut tx, &key).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
-

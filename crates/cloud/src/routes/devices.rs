@@ -30,14 +30,19 @@ pub const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 pub fn new_code() -> String {
     let mut raw = [0u8; 8];
     rand::fill(&mut raw);
-    let chars: String =
-        raw.iter().map(|b| CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char).collect();
+    let chars: String = raw
+        .iter()
+        .map(|b| CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char)
+        .collect();
     format!("{}-{}", &chars[..4], &chars[4..])
 }
 
 /// Canonical form of a typed code: upper case, dash and spaces removed.
 pub fn normalize_code(code: &str) -> String {
-    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 pub fn valid_name(name: &str) -> ApiResult<String> {
@@ -116,9 +121,15 @@ pub async fn create(
 /// The caller's devices, by name.
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
     responses((status = 200, body = DeviceList)), security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>, UserAuth(uid): UserAuth) -> ApiResult<Json<DeviceList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    UserAuth(uid): UserAuth,
+) -> ApiResult<Json<DeviceList>> {
     let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE owner_id = $1 ORDER BY name, id");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&uid).fetch_all(&state.db.pool).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&uid)
+        .fetch_all(&state.db.pool)
+        .await?;
     let mut devices = Vec::with_capacity(rows.len());
     for r in &rows {
         devices.push(device_json(&state, &DeviceRow::from_row(r)?).await?);
@@ -193,7 +204,9 @@ pub async fn get_store_mode(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<StoreModeBody>> {
     let d = device_for(&state, &caller, &id).await?;
-    Ok(Json(StoreModeBody { store_mode: d.store_mode }))
+    Ok(Json(StoreModeBody {
+        store_mode: d.store_mode,
+    }))
 }
 
 /// Change the store mode; the camera learns it from its next heartbeat.
@@ -225,14 +238,18 @@ pub async fn heartbeat(
 ) -> ApiResult<Json<HeartbeatResponse>> {
     let d = device_for(&state, &Caller::Device(dev), &id).await?;
     let req: HeartbeatRequest = crate::error::optional_json(&body)?;
-    let dropped = req.dropped_segments.map_or(d.dropped_segments, |n| n.min(i64::MAX as u64) as i64);
+    let dropped = req
+        .dropped_segments
+        .map_or(d.dropped_segments, |n| n.min(i64::MAX as u64) as i64);
     sqlx::query("UPDATE devices SET last_seen_ms = $1, dropped_segments = $2 WHERE id = $3")
         .bind(now_ms())
         .bind(dropped)
         .bind(&d.id)
         .execute(&state.db.pool)
         .await?;
-    Ok(Json(HeartbeatResponse { store_mode: d.store_mode }))
+    Ok(Json(HeartbeatResponse {
+        store_mode: d.store_mode,
+    }))
 }
 
 /// Generate and store a new recording key for a device; returns it in clear.
@@ -284,7 +301,9 @@ pub async fn keys(
         let raw = state
             .master
             .unwrap(&format!("recording-key:{key_id}"), &sealed)
-            .ok_or_else(|| ApiError::Internal("recording key does not unseal (wrong master key?)".into()))?;
+            .ok_or_else(|| {
+                ApiError::Internal("recording key does not unseal (wrong master key?)".into())
+            })?;
         keys.push(RecordingKey {
             key_id,
             key: URL_SAFE_NO_PAD.encode(raw),

@@ -3,7 +3,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use eyrie_protocol::api::{ErrorBody, Event, EventEnd, EventKind, EventList, EventStart, RangeQuery};
+use eyrie_protocol::api::{
+    ErrorBody, Event, EventEnd, EventKind, EventList, EventStart, RangeQuery,
+};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -66,7 +68,13 @@ pub async fn start(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(Event { id: parse_uuid(&id)?, channel_id: channel, kind: req.kind, start_ms: req.start_ms, end_ms: None }),
+        Json(Event {
+            id: parse_uuid(&id)?,
+            channel_id: channel,
+            kind: req.kind,
+            start_ms: req.start_ms,
+            end_ms: None,
+        }),
     ))
 }
 
@@ -90,7 +98,9 @@ pub async fn end(
     .ok_or(ApiError::NotFound("event"))?;
     let mut ev = event_from(&row)?;
     if req.end_ms < ev.start_ms || req.end_ms - ev.start_ms > MAX_EVENT_MS {
-        return Err(ApiError::bad("end_ms must be after start_ms and within 24 h"));
+        return Err(ApiError::bad(
+            "end_ms must be after start_ms and within 24 h",
+        ));
     }
     sqlx::query("UPDATE events SET end_ms = $1 WHERE id = $2")
         .bind(req.end_ms)

@@ -51,7 +51,8 @@ pub fn mqtt_for_device(state: &AppState, device: &str, password: String) -> Mqtt
 
 fn turn_credentials(secret: &str, exp: i64, who: &str) -> (String, String) {
     let username = format!("{exp}:{who}");
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    let mut mac =
+        Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(username.as_bytes());
     (username, STANDARD.encode(mac.finalize().into_bytes()))
 }
@@ -61,7 +62,11 @@ pub fn ice_for(state: &AppState, who: &str) -> (Vec<IceServer>, i64) {
     let ice = &state.config.ice;
     let mut out = Vec::new();
     if !ice.stun_urls.is_empty() {
-        out.push(IceServer { urls: ice.stun_urls.clone(), username: None, credential: None });
+        out.push(IceServer {
+            urls: ice.stun_urls.clone(),
+            username: None,
+            credential: None,
+        });
     }
     let mut exp = now_s() + 365 * 24 * 3600;
     if let Some(secret) = &ice.turn_secret
@@ -150,7 +155,10 @@ pub async fn ice_servers(
 ) -> ApiResult<Json<IceServersResponse>> {
     let d = device_for(&state, &caller, &id).await?;
     let (ice_servers, expires_at) = ice_for(&state, &d.id);
-    Ok(Json(IceServersResponse { ice_servers, expires_at }))
+    Ok(Json(IceServersResponse {
+        ice_servers,
+        expires_at,
+    }))
 }
 
 /// Check a broker login: a device (username = device id, activation MQTT password) or a
@@ -194,7 +202,10 @@ pub struct MqttAuthRequest {
 /// For external brokers: 200 when the login is valid, 403 otherwise.
 #[utoipa::path(post, path = "/api/v1/mqtt/auth", tag = "live", request_body = MqttAuthRequest,
     responses((status = 200), (status = 403)))]
-pub async fn mqtt_auth(State(state): State<AppState>, ApiJson(req): ApiJson<MqttAuthRequest>) -> StatusCode {
+pub async fn mqtt_auth(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<MqttAuthRequest>,
+) -> StatusCode {
     if check_mqtt_login(&state, &req.username, &req.password).await {
         StatusCode::OK
     } else {

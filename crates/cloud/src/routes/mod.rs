@@ -39,9 +39,14 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/claim", post(setup::claim))
         .route(
             "/devices/{id}",
-            get(devices::get_one).patch(devices::rename).delete(devices::delete),
+            get(devices::get_one)
+                .patch(devices::rename)
+                .delete(devices::delete),
         )
-        .route("/devices/{id}/store-mode", get(devices::get_store_mode).put(devices::set_store_mode))
+        .route(
+            "/devices/{id}/store-mode",
+            get(devices::get_store_mode).put(devices::set_store_mode),
+        )
         .route("/devices/{id}/heartbeat", post(devices::heartbeat))
         .route("/devices/{id}/keys", get(devices::keys))
         .route("/devices/{id}/tickets", post(live::ticket))
@@ -54,13 +59,22 @@ pub fn router(state: AppState) -> Router {
             post(recordings::upload_slot).get(recordings::list),
         )
         .route("/recordings/{id}/complete", post(recordings::complete))
-        .route("/channels/{id}/events", post(events::start).get(events::list))
+        .route(
+            "/channels/{id}/events",
+            post(events::start).get(events::list),
+        )
         .route("/events/{id}/end", post(events::end))
         .route("/channels/{id}/clips", post(clips::create))
         .route("/clips", get(clips::list))
         .route("/clips/{id}", get(clips::get_one).delete(clips::delete))
-        .route("/channels/{id}/snapshots", post(snapshots::create).get(snapshots::list))
-        .route("/snapshots/{id}", get(snapshots::get_one).delete(snapshots::delete))
+        .route(
+            "/channels/{id}/snapshots",
+            post(snapshots::create).get(snapshots::list),
+        )
+        .route(
+            "/snapshots/{id}",
+            get(snapshots::get_one).delete(snapshots::delete),
+        )
         .route("/snapshots/{id}/confirm", post(snapshots::confirm));
     Router::new()
         .nest("/api/v1", api)
@@ -120,7 +134,11 @@ pub async fn device_for(state: &AppState, caller: &Caller, id: &Uuid) -> ApiResu
         Caller::User(u) => &d.owner_id == u,
         Caller::Device(dev) => &d.id == dev,
     };
-    if allowed { Ok(d) } else { Err(ApiError::NotFound("device")) }
+    if allowed {
+        Ok(d)
+    } else {
+        Err(ApiError::NotFound("device"))
+    }
 }
 
 pub fn channel_kind(s: &str) -> ChannelKind {
@@ -149,7 +167,9 @@ pub async fn device_json(state: &AppState, d: &DeviceRow) -> ApiResult<Device> {
         name: d.name.clone(),
         store_mode: d.store_mode,
         activated: d.activated,
-        online: d.last_seen_ms.is_some_and(|s| now_ms() - s < ONLINE_WINDOW_MS),
+        online: d
+            .last_seen_ms
+            .is_some_and(|s| now_ms() - s < ONLINE_WINDOW_MS),
         last_seen_ms: d.last_seen_ms,
         dropped_segments: d.dropped_segments.max(0) as u64,
         channels,
@@ -189,13 +209,19 @@ pub async fn channel_for(state: &AppState, caller: &Caller, id: &Uuid) -> ApiRes
         Caller::User(u) => &c.owner_id == u,
         Caller::Device(d) => &c.device_id == d,
     };
-    if allowed { Ok(c) } else { Err(ApiError::NotFound("channel")) }
+    if allowed {
+        Ok(c)
+    } else {
+        Err(ApiError::NotFound("channel"))
+    }
 }
 
 /// Validate a `[start_ms, end_ms)` range.
 pub fn check_range(start_ms: i64, end_ms: i64, max_ms: i64) -> ApiResult<()> {
     if start_ms < 0 || end_ms <= start_ms {
-        return Err(ApiError::bad("end_ms must be after start_ms, both non-negative"));
+        return Err(ApiError::bad(
+            "end_ms must be after start_ms, both non-negative",
+        ));
     }
     if end_ms - start_ms > max_ms {
         return Err(ApiError::bad(format!("range longer than {max_ms} ms")));

@@ -14,12 +14,18 @@ use crate::state::AppState;
     responses((status = 200, body = Health), (status = 503, body = eyrie_protocol::api::ErrorBody)))]
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     sqlx::query("SELECT 1").execute(&state.db.pool).await?;
-    Ok(Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() }))
+    Ok(Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
 }
 
 /// Prometheus text exposition.
 pub async fn metrics() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(),
+    )
 }
 
 /// The OpenAPI 3 document of this API.
@@ -30,4 +36,3 @@ pub async fn openapi() -> impl IntoResponse {
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("route")
 }
-

@@ -48,7 +48,9 @@ pub async fn upload_slot(
     let c = channel_for(&state, &Caller::Device(dev), &channel).await?;
     check_range(req.start_ms, req.end_ms, MAX_SEGMENT_MS)?;
     if let Some(k) = &req.key_id
-        && (k.is_empty() || k.len() > 64 || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && (k.is_empty()
+            || k.len() > 64
+            || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
     {
         return Err(ApiError::bad("key_id must be 1-64 letters, digits or '-'"));
     }
@@ -69,10 +71,18 @@ pub async fn upload_slot(
     .execute(&state.db.pool)
     .await?;
     let upload = state.store.presign_put(&key);
-    Ok((StatusCode::CREATED, Json(UploadSlot { recording_id: parse_uuid(&id)?, object_key: key, upload })))
+    Ok((
+        StatusCode::CREATED,
+        Json(UploadSlot {
+            recording_id: parse_uuid(&id)?,
+            object_key: key,
+            upload,
+        }),
+    ))
 }
 
-const REC_COLUMNS: &str = "id, channel_id, start_ms, end_ms, object_key, status, size, sha256, event, key_id";
+const REC_COLUMNS: &str =
+    "id, channel_id, start_ms, end_ms, object_key, status, size, sha256, event, key_id";
 
 fn recording_from(r: &AnyRow) -> ApiResult<(Recording, String)> {
     let status = match r.try_get::<String, _>("status")?.as_str() {
@@ -87,7 +97,9 @@ fn recording_from(r: &AnyRow) -> ApiResult<(Recording, String)> {
             start_ms: r.try_get("start_ms")?,
             end_ms: r.try_get("end_ms")?,
             status,
-            size: r.try_get::<Option<i64>, _>("size")?.map(|s| s.max(0) as u64),
+            size: r
+                .try_get::<Option<i64>, _>("size")?
+                .map(|s| s.max(0) as u64),
             sha256: r.try_get("sha256")?,
             event: r.try_get::<i64, _>("event")? != 0,
             key_id: r.try_get("key_id")?,
@@ -107,7 +119,12 @@ pub async fn complete(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<UploadNotice>,
 ) -> ApiResult<Json<Recording>> {
-    if req.sha256.len() != 64 || !req.sha256.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+    if req.sha256.len() != 64
+        || !req
+            .sha256
+            .chars()
+            .all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+    {
         return Err(ApiError::bad("sha256 must be 64 lowercase hex characters"));
     }
     let sql = format!(
@@ -125,12 +142,21 @@ pub async fn complete(
         if rec.size == Some(req.size) && rec.sha256.as_deref().is_none_or(|s| s == req.sha256) {
             return Ok(Json(rec));
         }
-        return Err(ApiError::Conflict("recording already complete with other size or digest".into()));
+        return Err(ApiError::Conflict(
+            "recording already complete with other size or digest".into(),
+        ));
     }
     match state.store.head(&key).await? {
-        None => return Err(ApiError::Conflict("object not found in the store: upload it first".into())),
+        None => {
+            return Err(ApiError::Conflict(
+                "object not found in the store: upload it first".into(),
+            ));
+        }
         Some(size) if size != req.size => {
-            return Err(ApiError::Conflict(format!("object has {size} bytes, notice says {}", req.size)));
+            return Err(ApiError::Conflict(format!(
+                "object has {size} bytes, notice says {}",
+                req.size
+            )));
         }
         Some(_) => {}
     }
@@ -145,7 +171,6 @@ pub async fn complete(
     .execute(&state.db.pool)
     .await?;
     crate::metrics::RECORDINGS_COMPLETED.inc();
-    state.clip_kick.notify_waiters();
     state.clip_kick.notify_one();
     rec.status = RecordingStatus::Complete;
     rec.size = Some(req.size);
@@ -182,7 +207,10 @@ pub fn gaps(start: i64, end: i64, recs: impl IntoIterator<Item = (i64, i64)>) ->
     let mut cursor = start;
     for (s, e) in recs {
         if s > cursor + GAP_TOLERANCE_MS {
-            out.push(Gap { start_ms: cursor, end_ms: s.min(end) });
+            out.push(Gap {
+                start_ms: cursor,
+                end_ms: s.min(end),
+            });
         }
         cursor = cursor.max(e);
         if cursor >= end {
@@ -190,7 +218,10 @@ pub fn gaps(start: i64, end: i64, recs: impl IntoIterator<Item = (i64, i64)>) ->
         }
     }
     if cursor + GAP_TOLERANCE_MS < end {
-        out.push(Gap { start_ms: cursor, end_ms: end });
+        out.push(Gap {
+            start_ms: cursor,
+            end_ms: end,
+        });
     }
     out
 }
@@ -207,7 +238,8 @@ pub async fn list(
 ) -> ApiResult<Json<RecordingList>> {
     let c = channel_for(&state, &caller, &channel).await?;
     check_range(q.start_ms, q.end_ms, MAX_LIST_MS)?;
-    let mut rows = complete_in_range(&state, &c.id, q.start_ms, q.end_ms, MAX_LIST_ITEMS + 1).await?;
+    let mut rows =
+        complete_in_range(&state, &c.id, q.start_ms, q.end_ms, MAX_LIST_ITEMS + 1).await?;
     let mut next_start_ms = None;
     let mut end = q.end_ms;
     if rows.len() > MAX_LIST_ITEMS {
@@ -216,7 +248,11 @@ pub async fn list(
         next_start_ms = Some(last_end);
         end = last_end.min(q.end_ms);
     }
-    let gaps = gaps(q.start_ms, end, rows.iter().map(|(r, _)| (r.start_ms, r.end_ms)));
+    let gaps = gaps(
+        q.start_ms,
+        end,
+        rows.iter().map(|(r, _)| (r.start_ms, r.end_ms)),
+    );
     let recordings = rows
         .into_iter()
         .map(|(mut r, key)| {
@@ -240,13 +276,34 @@ mod tests {
 
     #[test]
     fn gap_finding() {
-        assert_eq!(gaps(0, 100_000, []), vec![Gap { start_ms: 0, end_ms: 100_000 }]);
+        assert_eq!(
+            gaps(0, 100_000, []),
+            vec![Gap {
+                start_ms: 0,
+                end_ms: 100_000
+            }]
+        );
         let g = gaps(0, 90_000, [(0, 30_000), (30_100, 60_000), (70_000, 95_000)]);
-        assert_eq!(g, vec![Gap { start_ms: 60_000, end_ms: 70_000 }]);
+        assert_eq!(
+            g,
+            vec![Gap {
+                start_ms: 60_000,
+                end_ms: 70_000
+            }]
+        );
         let g = gaps(10_000, 90_000, [(0, 30_000), (40_000, 50_000)]);
         assert_eq!(
             g,
-            vec![Gap { start_ms: 30_000, end_ms: 40_000 }, Gap { start_ms: 50_000, end_ms: 90_000 }]
+            vec![
+                Gap {
+                    start_ms: 30_000,
+                    end_ms: 40_000
+                },
+                Gap {
+                    start_ms: 50_000,
+                    end_ms: 90_000
+                }
+            ]
         );
     }
 }

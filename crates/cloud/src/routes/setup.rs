@@ -11,10 +11,10 @@
 //! Activation is a compare-and-set (`activated = 0 → 1`), so two racing calls cannot both
 //! receive credentials; a used or expired code answers 410.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use eyrie_protocol::api::{
     ActivateRequest, ActivationPending, ClaimRequest, Device, DeviceChannels, DeviceCredentials,
     ErrorBody, PairingRequest, PairingResponse,
@@ -40,7 +40,9 @@ pub async fn pairing(
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<PairingResponse>)> {
     let req: PairingRequest = crate::error::optional_json(&body)?;
-    let hint = req.name_hint.map(|h| h.chars().take(64).collect::<String>());
+    let hint = req
+        .name_hint
+        .map(|h| h.chars().take(64).collect::<String>());
     let token = random_token(32);
     let expires_ms = now_ms() + PAIRING_TTL_MS;
     // Drop stale pairings now and then so codes stay unique and the table small.
@@ -63,14 +65,20 @@ pub async fn pairing(
             Ok(_) => {
                 return Ok((
                     StatusCode::CREATED,
-                    Json(PairingResponse { code, pairing_token: token, expires_at: expires_ms / 1000 }),
+                    Json(PairingResponse {
+                        code,
+                        pairing_token: token,
+                        expires_at: expires_ms / 1000,
+                    }),
                 ));
             }
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Internal("could not find a free pairing code".into()))
+    Err(ApiError::Internal(
+        "could not find a free pairing code".into(),
+    ))
 }
 
 /// Claim a camera that shows a pairing code.
@@ -92,19 +100,28 @@ pub async fn claim(
     let expires_ms: i64 = row.try_get("expires_ms")?;
     let device_id: Option<String> = row.try_get("device_id")?;
     if device_id.is_some() || expires_ms < now_ms() {
-        return Err(ApiError::Gone("pairing code expired or already used".into()));
+        return Err(ApiError::Gone(
+            "pairing code expired or already used".into(),
+        ));
     }
     let d = insert_device(&state, &uid, &name, None).await?;
-    let won = sqlx::query("UPDATE pairings SET device_id = $1 WHERE code = $2 AND device_id IS NULL")
-        .bind(&d.id)
-        .bind(&code)
-        .execute(&state.db.pool)
-        .await?
-        .rows_affected()
-        == 1;
+    let won =
+        sqlx::query("UPDATE pairings SET device_id = $1 WHERE code = $2 AND device_id IS NULL")
+            .bind(&d.id)
+            .bind(&code)
+            .execute(&state.db.pool)
+            .await?
+            .rows_affected()
+            == 1;
     if !won {
-        sqlx::query("DELETE FROM channels WHERE device_id = $1").bind(&d.id).execute(&state.db.pool).await?;
-        sqlx::query("DELETE FROM devices WHERE id = $1").bind(&d.id).execute(&state.db.pool).await?;
+        sqlx::query("DELETE FROM channels WHERE device_id = $1")
+            .bind(&d.id)
+            .execute(&state.db.pool)
+            .await?;
+        sqlx::query("DELETE FROM devices WHERE id = $1")
+            .bind(&d.id)
+            .execute(&state.db.pool)
+            .await?;
         return Err(ApiError::Gone("pairing code already used".into()));
     }
     Ok((StatusCode::CREATED, Json(device_json(&state, &d).await?)))
@@ -132,16 +149,20 @@ pub async fn activate(
             let d = DeviceRow::from_row(&row)?;
             let exp: Option<i64> = row.try_get("activation_expires_ms")?;
             if d.activated || exp.is_some_and(|e| e < now) {
-                return Err(ApiError::Gone("activation code expired or already used".into()));
+                return Err(ApiError::Gone(
+                    "activation code expired or already used".into(),
+                ));
             }
             Ok(Json(credentials(&state, &d).await?).into_response())
         }
         (None, Some(token)) => {
-            let row = sqlx::query("SELECT expires_ms, device_id, consumed FROM pairings WHERE token_hash = $1")
-                .bind(digest(&token))
-                .fetch_optional(&state.db.pool)
-                .await?
-                .ok_or(ApiError::NotFound("pairing"))?;
+            let row = sqlx::query(
+                "SELECT expires_ms, device_id, consumed FROM pairings WHERE token_hash = $1",
+            )
+            .bind(digest(&token))
+            .fetch_optional(&state.db.pool)
+            .await?
+            .ok_or(ApiError::NotFound("pairing"))?;
             let expires_ms: i64 = row.try_get("expires_ms")?;
             let device_id: Option<String> = row.try_get("device_id")?;
             let consumed = row.try_get::<i64, _>("consumed")? != 0;
@@ -154,18 +175,23 @@ pub async fn activate(
                 }
                 return Ok((
                     StatusCode::ACCEPTED,
-                    Json(ActivationPending { status: "pending".into(), expires_at: expires_ms / 1000 }),
+                    Json(ActivationPending {
+                        status: "pending".into(),
+                        expires_at: expires_ms / 1000,
+                    }),
                 )
                     .into_response());
             };
             if expires_ms + PAIRING_TTL_MS < now {
                 return Err(ApiError::Gone("pairing expired".into()));
             }
-            let won = sqlx::query("UPDATE pairings SET consumed = 1 WHERE token_hash = $1 AND consumed = 0")
-                .bind(digest(&token))
-                .execute(&state.db.pool)
-                .await?
-                .rows_affected()
+            let won = sqlx::query(
+                "UPDATE pairings SET consumed = 1 WHERE token_hash = $1 AND consumed = 0",
+            )
+            .bind(digest(&token))
+            .execute(&state.db.pool)
+            .await?
+            .rows_affected()
                 == 1;
             if !won {
                 return Err(ApiError::Gone("pairing already activated".into()));
@@ -179,7 +205,9 @@ pub async fn activate(
             let d = DeviceRow::from_row(&row)?;
             Ok(Json(credentials(&state, &d).await?).into_response())
         }
-        _ => Err(ApiError::bad("give exactly one of activation_code and pairing_token")),
+        _ => Err(ApiError::bad(
+            "give exactly one of activation_code and pairing_token",
+        )),
     }
 }
 

@@ -41,17 +41,24 @@ fn snapshot_from(state: &AppState, r: &AnyRow) -> ApiResult<(Snapshot, String)> 
             taken_at_ms: r.try_get("taken_at_ms")?,
             source,
             status,
-            size: r.try_get::<Option<i64>, _>("size")?.map(|s| s.max(0) as u64),
+            size: r
+                .try_get::<Option<i64>, _>("size")?
+                .map(|s| s.max(0) as u64),
             download: (status == SnapshotStatus::Complete).then(|| state.store.presign_get(&key)),
         },
         key,
     ))
 }
 
-const SNAP_COLUMNS: &str = "s.id, s.channel_id, s.taken_at_ms, s.source, s.status, s.size, s.object_key";
+const SNAP_COLUMNS: &str =
+    "s.id, s.channel_id, s.taken_at_ms, s.source, s.status, s.size, s.object_key";
 
 /// Load a snapshot the caller may see, else 404.
-async fn snapshot_for(state: &AppState, caller: &Caller, id: &Uuid) -> ApiResult<(Snapshot, String)> {
+async fn snapshot_for(
+    state: &AppState,
+    caller: &Caller,
+    id: &Uuid,
+) -> ApiResult<(Snapshot, String)> {
     let sql = format!(
         "SELECT {SNAP_COLUMNS}, c.device_id, d.owner_id FROM snapshots s JOIN channels c ON c.id = s.channel_id \
          JOIN devices d ON d.id = c.device_id WHERE s.id = $1"
@@ -175,7 +182,10 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let (_, key) = snapshot_for(&state, &caller, &id).await?;
     let mut tx = state.db.pool.begin().await?;
-    sqlx::query("DELETE FROM snapshots WHERE id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM snapshots WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
     crate::workers::queue_deletion(&mut tx, &key).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -59,7 +59,10 @@ pub async fn start(
     let fs = s3s_fs::FileSystem::new(&root).map_err(|e| anyhow::anyhow!("object store: {e:?}"))?;
     let service = {
         let mut b = S3ServiceBuilder::new(fs);
-        b.set_auth(SimpleAuth::from_single(keys.access_key.clone(), keys.secret_key.clone()));
+        b.set_auth(SimpleAuth::from_single(
+            keys.access_key.clone(),
+            keys.secret_key.clone(),
+        ));
         b.build()
     };
     let listener = TcpListener::bind(listen).await?;
@@ -74,7 +77,9 @@ pub async fn start(
                 },
                 _ = stop.changed() => break,
             };
-            let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+            let conn = http
+                .serve_connection(TokioIo::new(socket), service.clone())
+                .into_owned();
             tokio::spawn(async move {
                 let _ = conn.await;
             });

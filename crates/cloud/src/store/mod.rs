@@ -3,12 +3,14 @@
 //! assemble clips, DELETE for retention).
 //!
 //! Every request — the ones handed out and the ones the cloud makes — is a SigV4
-//! presigned URL from `rusty-s3` for one object and one method with a short expiry, sent
+//! presigned URL for one object and one method with a short expiry (`rusty-s3` for the
+//! cloud's own calls, [`presign`] for the hot path of URLs handed to clients), sent
 //! with reqwest. So one code path talks to the embedded s3s store, Garage and AWS alike.
 //! URLs for clients are signed for the *public* endpoint (the host clients will use);
 //! the cloud's own calls use the internal one.
 
 pub mod embedded;
+pub mod presign;
 
 use std::time::Duration;
 
@@ -42,7 +44,7 @@ pub struct Listed {
 #[derive(Clone)]
 pub struct Store {
     internal: Bucket,
-    public: Bucket,
+    presigner: std::sync::Arc<presign::Presigner>,
     creds: Credentials,
     http: reqwest::Client,
     ttl: Duration,
@@ -52,7 +54,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("endpoint", &self.endpoint.as_str()).finish()
+        f.debug_struct("Store")
+            .field("endpoint", &self.endpoint.as_str())
+            .finish()
     }
 }
 
@@ -61,24 +65,40 @@ const OWN_TTL: Duration = Duration::from_secs(120);
 
 impl Store {
     pub fn new(s: &S3Settings, ttl: Duration) -> Result<Self, StoreError> {
-        let style = if s.virtual_host { UrlStyle::VirtualHost } else { UrlStyle::Path };
+        let style = if s.virtual_host {
+            UrlStyle::VirtualHost
+        } else {
+            UrlStyle::Path
+        };
         let mk = |endpoint: &url::Url| {
             Bucket::new(endpoint.clone(), style, s.bucket.clone(), s.region.clone())
                 .map_err(|e| StoreError::Config(e.to_string()))
         };
         let internal = mk(&s.endpoint)?;
-        let public = mk(s.public_endpoint.as_ref().unwrap_or(&s.endpoint))?;
+        let public = s.public_endpoint.as_ref().unwrap_or(&s.endpoint);
+        let presigner = presign::Presigner::new(
+            public,
+            &s.bucket,
+            &s.region,
+            &s.access_key,
+            &s.secret_key,
+            s.virtual_host,
+        )
+        .ok_or_else(|| StoreError::Config("store endpoint has no host".into()))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(16)
             .build()?;
         Ok(Self {
             internal,
-            public,
+            presigner: std::sync::Arc::new(presigner),
             creds: Credentials::new(s.access_key.clone(), s.secret_key.clone()),
             http,
             ttl,
-            endpoint: s.public_endpoint.clone().unwrap_or_else(|| s.endpoint.clone()),
+            endpoint: s
+                .public_endpoint
+                .clone()
+                .unwrap_or_else(|| s.endpoint.clone()),
             bucket_name: s.bucket.clone(),
         })
     }
@@ -92,27 +112,33 @@ impl Store {
         &self.bucket_name
     }
 
-    fn expiry(&self) -> i64 {
-        crate::db::now_s() + self.ttl.as_secs() as i64
+    fn presign(&self, method: &'static str, key: &str) -> PresignedUrl {
+        let now = time::OffsetDateTime::now_utc();
+        let url = self.presigner.sign(method, key, self.ttl.as_secs(), now);
+        crate::metrics::PRESIGNED.inc();
+        PresignedUrl {
+            method: method.into(),
+            url,
+            expires_at: now.unix_timestamp() + self.ttl.as_secs() as i64,
+        }
     }
 
     /// Presigned GET of one object for clients.
     pub fn presign_get(&self, key: &str) -> PresignedUrl {
-        let url = self.public.get_object(Some(&self.creds), key).sign(self.ttl);
-        crate::metrics::PRESIGNED.inc();
-        PresignedUrl { method: "GET".into(), url: url.into(), expires_at: self.expiry() }
+        self.presign("GET", key)
     }
 
     /// Presigned PUT of one object for clients.
     pub fn presign_put(&self, key: &str) -> PresignedUrl {
-        let url = self.public.put_object(Some(&self.creds), key).sign(self.ttl);
-        crate::metrics::PRESIGNED.inc();
-        PresignedUrl { method: "PUT".into(), url: url.into(), expires_at: self.expiry() }
+        self.presign("PUT", key)
     }
 
     /// Size of an object, None when absent.
     pub async fn head(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        let url = self.internal.head_object(Some(&self.creds), key).sign(OWN_TTL);
+        let url = self
+            .internal
+            .head_object(Some(&self.creds), key)
+            .sign(OWN_TTL);
         let resp = self.http.head(url).send().await?;
         match resp.status().as_u16() {
             200 => Ok(resp
@@ -127,11 +153,17 @@ impl Store {
 
     /// Delete an object (absent is fine).
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let url = self.internal.delete_object(Some(&self.creds), key).sign(OWN_TTL);
+        let url = self
+            .internal
+            .delete_object(Some(&self.creds), key)
+            .sign(OWN_TTL);
         let resp = self.http.delete(url).send().await?;
         match resp.status().as_u16() {
             200..=299 | 404 => Ok(()),
-            status => Err(StoreError::Status { op: "DELETE", status }),
+            status => Err(StoreError::Status {
+                op: "DELETE",
+                status,
+            }),
         }
     }
 
@@ -151,13 +183,19 @@ impl Store {
         Ok(parsed
             .contents
             .into_iter()
-            .map(|c| Listed { key: c.key, size: c.size.unwrap_or(0) })
+            .map(|c| Listed {
+                key: c.key,
+                size: c.size.unwrap_or(0),
+            })
             .collect())
     }
 
     /// GET an object as a streaming response.
     pub async fn get(&self, key: &str) -> Result<reqwest::Response, StoreError> {
-        let url = self.internal.get_object(Some(&self.creds), key).sign(OWN_TTL);
+        let url = self
+            .internal
+            .get_object(Some(&self.creds), key)
+            .sign(OWN_TTL);
         let resp = self.http.get(url).send().await?;
         match resp.status().as_u16() {
             200 => Ok(resp),
@@ -167,7 +205,10 @@ impl Store {
 
     /// PUT a whole object.
     pub async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
-        let url = self.internal.put_object(Some(&self.creds), key).sign(OWN_TTL);
+        let url = self
+            .internal
+            .put_object(Some(&self.creds), key)
+            .sign(OWN_TTL);
         let resp = self.http.put(url).body(body).send().await?;
         match resp.status().as_u16() {
             200..=299 => Ok(()),
@@ -177,11 +218,17 @@ impl Store {
 
     /// Start a multipart upload; returns its upload id.
     pub async fn multipart_create(&self, key: &str) -> Result<String, StoreError> {
-        let url = self.internal.create_multipart_upload(Some(&self.creds), key).sign(OWN_TTL);
+        let url = self
+            .internal
+            .create_multipart_upload(Some(&self.creds), key)
+            .sign(OWN_TTL);
         let resp = self.http.post(url).send().await?;
         let status = resp.status().as_u16();
         if status != 200 {
-            return Err(StoreError::Status { op: "CreateMultipartUpload", status });
+            return Err(StoreError::Status {
+                op: "CreateMultipartUpload",
+                status,
+            });
         }
         let text = resp.text().await?;
         let parsed = CreateMultipartUpload::parse_response(&text)
@@ -197,11 +244,17 @@ impl Store {
         n: u16,
         body: Vec<u8>,
     ) -> Result<String, StoreError> {
-        let url = self.internal.upload_part(Some(&self.creds), key, n, upload_id).sign(OWN_TTL);
+        let url = self
+            .internal
+            .upload_part(Some(&self.creds), key, n, upload_id)
+            .sign(OWN_TTL);
         let resp = self.http.put(url).body(body).send().await?;
         let status = resp.status().as_u16();
         if status != 200 {
-            return Err(StoreError::Status { op: "UploadPart", status });
+            return Err(StoreError::Status {
+                op: "UploadPart",
+                status,
+            });
         }
         resp.headers()
             .get(reqwest::header::ETAG)
@@ -230,14 +283,20 @@ impl Store {
         // S3 may answer 200 with an error document; check for it.
         let text = resp.text().await.unwrap_or_default();
         if status != 200 || text.contains("<Error>") {
-            return Err(StoreError::Status { op: "CompleteMultipartUpload", status });
+            return Err(StoreError::Status {
+                op: "CompleteMultipartUpload",
+                status,
+            });
         }
         Ok(())
     }
 
     /// Abandon a multipart upload (best effort).
     pub async fn multipart_abort(&self, key: &str, upload_id: &str) {
-        let url = self.internal.abort_multipart_upload(Some(&self.creds), key, upload_id).sign(OWN_TTL);
+        let url = self
+            .internal
+            .abort_multipart_upload(Some(&self.creds), key, upload_id)
+            .sign(OWN_TTL);
         let _ = self.http.delete(url).send().await;
     }
 

@@ -97,10 +97,12 @@ async fn fail(state: &AppState, id: &str, reason: &str) -> Result<(), sqlx::Erro
 }
 
 async fn work(state: &AppState, id: &str) -> anyhow::Result<()> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CLIP_COLUMNS} FROM clips WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(&state.db.pool)
-        .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CLIP_COLUMNS} FROM clips WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&state.db.pool)
+    .await?;
     let Some(row) = row else { return Ok(()) };
     let channel: String = row.try_get("channel_id")?;
     let start: i64 = row.try_get("start_ms")?;
@@ -142,7 +144,10 @@ async fn work(state: &AppState, id: &str) -> anyhow::Result<()> {
         tracing::info!(clip = %id, size, segments = parts.len(), "clip finished");
     } else {
         // Deleted (or taken over) meanwhile: do not leave the object behind.
-        let still = sqlx::query("SELECT 1 AS x FROM clips WHERE id = $1").bind(id).fetch_optional(&state.db.pool).await?;
+        let still = sqlx::query("SELECT 1 AS x FROM clips WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&state.db.pool)
+            .await?;
         if still.is_none() {
             state.store.delete(&key).await?;
         }
@@ -216,10 +221,10 @@ async fn flush(
         *upload = Some((state.store.multipart_create(key).await?, Vec::new()));
     }
     if let Some((uid, etags)) = upload {
-        let n = u16::try_from(etags.len() + 1).map_err(|_| anyhow::anyhow!("clip has too many parts"))?;
+        let n = u16::try_from(etags.len() + 1)
+            .map_err(|_| anyhow::anyhow!("clip has too many parts"))?;
         let body = std::mem::replace(buf, Vec::with_capacity(PART_BYTES));
         etags.push(state.store.multipart_part(key, uid, n, body).await?);
     }
     Ok(())
 }
-

@@ -25,11 +25,11 @@ use crate::metrics;
 use crate::state::AppState;
 
 /// Queue an object key (or a prefix ending in `/`) for deletion, inside a transaction.
-pub async fn queue_deletion(
-    conn: &mut sqlx::AnyConnection,
-    key: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM store_deletions WHERE object_key = $1").bind(key).execute(&mut *conn).await?;
+pub async fn queue_deletion(conn: &mut sqlx::AnyConnection, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM store_deletions WHERE object_key = $1")
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("INSERT INTO store_deletions (object_key, created_ms) VALUES ($1, $2)")
         .bind(key)
         .bind(now_ms())
@@ -90,7 +90,10 @@ pub async fn retention(state: &AppState) -> anyhow::Result<()> {
         let id: String = r.try_get("id")?;
         let key: String = r.try_get("object_key")?;
         queue_deletion(&mut tx, &key).await?;
-        sqlx::query("DELETE FROM recordings WHERE id = $1").bind(&id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM recordings WHERE id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     tracing::info!(count = rows.len(), "retention removed recordings");

@@ -34,7 +34,9 @@ pub async fn round(state: &AppState) -> anyhow::Result<()> {
     let mut by_prefix: BTreeMap<String, Vec<(String, String, i64)>> = BTreeMap::new();
     for r in &rows {
         let key: String = r.try_get("object_key")?;
-        let Some(prefix) = recording_day_prefix(&key) else { continue };
+        let Some(prefix) = recording_day_prefix(&key) else {
+            continue;
+        };
         by_prefix.entry(prefix.to_owned()).or_default().push((
             r.try_get("id")?,
             key.clone(),
@@ -68,7 +70,10 @@ pub async fn round(state: &AppState) -> anyhow::Result<()> {
     }
     if found > 0 {
         metrics::RECORDINGS_RECONCILED.add(found);
-        tracing::info!(found, "reconciler completed recordings whose notice was lost");
+        tracing::info!(
+            found,
+            "reconciler completed recordings whose notice was lost"
+        );
         state.clip_kick.notify_one();
     }
     Ok(())

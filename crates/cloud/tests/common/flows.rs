@@ -22,77 +22,208 @@ pub async fn recordings(app: &TestApp) {
     let ch = creds["channels"]["main"].as_str().unwrap();
     let t0 = now_ms() - 600_000;
     // Bad input.
-    let (s, _) = app.post(&format!("/api/v1/channels/{ch}/recordings"), Some(dev), json!({"start_ms": t0, "end_ms": t0})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/channels/{ch}/recordings"),
+            Some(dev),
+            json!({"start_ms": t0, "end_ms": t0}),
+        )
+        .await;
     assert_eq!(s, 400);
     let other_ch = other["channels"]["main"].as_str().unwrap();
-    let (s, _) = app.post(&format!("/api/v1/channels/{other_ch}/recordings"), Some(dev), json!({"start_ms": t0, "end_ms": t0 + 1})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/channels/{other_ch}/recordings"),
+            Some(dev),
+            json!({"start_ms": t0, "end_ms": t0 + 1}),
+        )
+        .await;
     assert_eq!(s, 404, "a device only uploads to its own channels");
-    let (s, _) = app.post(&format!("/api/v1/channels/{ch}/recordings"), Some(&alice), json!({"start_ms": t0, "end_ms": t0 + 1})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/channels/{ch}/recordings"),
+            Some(&alice),
+            json!({"start_ms": t0, "end_ms": t0 + 1}),
+        )
+        .await;
     assert_eq!(s, 403, "users do not upload segments");
     // A slot, a notice before the upload (409), a wrong size (409), then the right one.
-    let (s, slot) = app.post(&format!("/api/v1/channels/{ch}/recordings"), Some(dev), json!({"start_ms": t0, "end_ms": t0 + 30_000, "key_id": "00aa"})).await;
+    let (s, slot) = app
+        .post(
+            &format!("/api/v1/channels/{ch}/recordings"),
+            Some(dev),
+            json!({"start_ms": t0, "end_ms": t0 + 30_000, "key_id": "00aa"}),
+        )
+        .await;
     assert_eq!(s, 201, "{slot}");
     let rid = slot["recording_id"].as_str().unwrap();
     let body = b"segment-one".repeat(100);
     let notice = json!({"size": body.len(), "sha256": sha256(&body)});
-    let (s, v) = app.post(&format!("/api/v1/recordings/{rid}/complete"), Some(dev), notice.clone()).await;
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/recordings/{rid}/complete"),
+            Some(dev),
+            notice.clone(),
+        )
+        .await;
     assert_eq!((s, v["code"].as_str()), (409, Some("conflict")));
     // The PUT URL is for that object and PUT only.
     let url = slot["upload"]["url"].as_str().unwrap();
     let tampered = url.replace(rid, &uuid::Uuid::new_v4().to_string());
-    let r = app.http.put(&tampered).body(body.clone()).send().await.unwrap();
-    assert!(refused(r.status().as_u16()), "PUT to another key refused: {}", r.status());
+    let r = app
+        .http
+        .put(&tampered)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        refused(r.status().as_u16()),
+        "PUT to another key refused: {}",
+        r.status()
+    );
     let r = app.http.put(url).body(body.clone()).send().await.unwrap();
     assert!(r.status().is_success(), "{}", r.status());
     let r = app.http.get(url).send().await.unwrap();
-    assert!(refused(r.status().as_u16()), "a PUT URL does not GET: {}", r.status());
-    let (s, _) = app.post(&format!("/api/v1/recordings/{rid}/complete"), Some(dev), json!({"size": 5, "sha256": sha256(b"x")})).await;
+    assert!(
+        refused(r.status().as_u16()),
+        "a PUT URL does not GET: {}",
+        r.status()
+    );
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/recordings/{rid}/complete"),
+            Some(dev),
+            json!({"size": 5, "sha256": sha256(b"x")}),
+        )
+        .await;
     assert_eq!(s, 409, "size mismatch");
-    let (s, _) = app.post(&format!("/api/v1/recordings/{rid}/complete"), Some(dev), json!({"size": body.len(), "sha256": "nothex"})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/recordings/{rid}/complete"),
+            Some(dev),
+            json!({"size": body.len(), "sha256": "nothex"}),
+        )
+        .await;
     assert_eq!(s, 400);
     let other_dev = other["device_token"].as_str().unwrap();
-    let (s, _) = app.post(&format!("/api/v1/recordings/{rid}/complete"), Some(other_dev), notice.clone()).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/recordings/{rid}/complete"),
+            Some(other_dev),
+            notice.clone(),
+        )
+        .await;
     assert_eq!(s, 404);
-    let (s, v) = app.post(&format!("/api/v1/recordings/{rid}/complete"), Some(dev), notice.clone()).await;
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/recordings/{rid}/complete"),
+            Some(dev),
+            notice.clone(),
+        )
+        .await;
     assert_eq!((s, v["status"].as_str()), (200, Some("complete")));
-    let (s, _) = app.post(&format!("/api/v1/recordings/{rid}/complete"), Some(dev), notice).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/recordings/{rid}/complete"),
+            Some(dev),
+            notice,
+        )
+        .await;
     assert_eq!(s, 200, "repeated notices are idempotent");
     // Two more segments with a hole between.
     app.segment(&creds, t0 + 30_000, t0 + 60_000, b"two").await;
-    app.segment(&creds, t0 + 90_000, t0 + 120_000, b"three").await;
-    let path = format!("/api/v1/channels/{ch}/recordings?start_ms={}&end_ms={}", t0 - 10_000, t0 + 130_000);
+    app.segment(&creds, t0 + 90_000, t0 + 120_000, b"three")
+        .await;
+    let path = format!(
+        "/api/v1/channels/{ch}/recordings?start_ms={}&end_ms={}",
+        t0 - 10_000,
+        t0 + 130_000
+    );
     let (s, list) = app.get(&path, Some(&alice)).await;
     assert_eq!(s, 200, "{list}");
     let recs = list["recordings"].as_array().unwrap();
     assert_eq!(recs.len(), 3);
-    assert!(recs.windows(2).all(|w| w[0]["start_ms"].as_i64() < w[1]["start_ms"].as_i64()));
+    assert!(
+        recs.windows(2)
+            .all(|w| w[0]["start_ms"].as_i64() < w[1]["start_ms"].as_i64())
+    );
     assert_eq!(recs[0]["key_id"], "00aa");
-    let gaps: Vec<(i64, i64)> = list["gaps"].as_array().unwrap().iter().map(|g| (g["start_ms"].as_i64().unwrap(), g["end_ms"].as_i64().unwrap())).collect();
-    assert_eq!(gaps, vec![(t0 - 10_000, t0), (t0 + 60_000, t0 + 90_000), (t0 + 120_000, t0 + 130_000)]);
+    let gaps: Vec<(i64, i64)> = list["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["start_ms"].as_i64().unwrap(),
+                g["end_ms"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        gaps,
+        vec![
+            (t0 - 10_000, t0),
+            (t0 + 60_000, t0 + 90_000),
+            (t0 + 120_000, t0 + 130_000)
+        ]
+    );
     let get = &recs[0]["download"];
     assert_eq!(get["method"], "GET");
-    let r = app.http.get(get["url"].as_str().unwrap()).send().await.unwrap();
+    let r = app
+        .http
+        .get(get["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.bytes().await.unwrap().as_ref(), &body[..]);
     // A tampered signature or expiry is refused.
     let gu = get["url"].as_str().unwrap();
     let sig_at = gu.find("X-Amz-Signature=").unwrap() + "X-Amz-Signature=".len();
     let mut bad = gu.to_owned();
-    let c = if &bad[sig_at..sig_at + 1] == "0" { "1" } else { "0" };
+    let c = if &bad[sig_at..sig_at + 1] == "0" {
+        "1"
+    } else {
+        "0"
+    };
     bad.replace_range(sig_at..sig_at + 1, c);
     let r = app.http.get(&bad).send().await.unwrap();
-    assert!(refused(r.status().as_u16()), "tampered signature: {}", r.status());
+    assert!(
+        refused(r.status().as_u16()),
+        "tampered signature: {}",
+        r.status()
+    );
     let longer = gu.replace("X-Amz-Expires=", "X-Amz-Expires=9");
     let r = app.http.get(&longer).send().await.unwrap();
-    assert!(refused(r.status().as_u16()), "tampered expiry: {}", r.status());
+    assert!(
+        refused(r.status().as_u16()),
+        "tampered expiry: {}",
+        r.status()
+    );
     // Other users and bad ranges.
     let (s, _) = app.get(&path, Some(&bob)).await;
     assert_eq!(s, 404);
-    let (s, _) = app.get(&format!("/api/v1/channels/{ch}/recordings?start_ms=10&end_ms=5"), Some(&alice)).await;
+    let (s, _) = app
+        .get(
+            &format!("/api/v1/channels/{ch}/recordings?start_ms=10&end_ms=5"),
+            Some(&alice),
+        )
+        .await;
     assert_eq!(s, 400);
-    let (s, _) = app.get(&format!("/api/v1/channels/{ch}/recordings?start_ms=abc&end_ms=5"), Some(&alice)).await;
+    let (s, _) = app
+        .get(
+            &format!("/api/v1/channels/{ch}/recordings?start_ms=abc&end_ms=5"),
+            Some(&alice),
+        )
+        .await;
     assert_eq!(s, 400);
-    let (s, _) = app.get(&format!("/api/v1/channels/{ch}/recordings?start_ms=0&end_ms=999999999999"), Some(&alice)).await;
+    let (s, _) = app
+        .get(
+            &format!("/api/v1/channels/{ch}/recordings?start_ms=0&end_ms=999999999999"),
+            Some(&alice),
+        )
+        .await;
     assert_eq!(s, 400, "range too long");
 }
 
@@ -103,13 +234,28 @@ pub async fn expired_url(app: &TestApp, ttl: Duration) {
     let ch = creds["channels"]["main"].as_str().unwrap();
     let t0 = now_ms() - 100_000;
     app.segment(&creds, t0, t0 + 30_000, b"expiring").await;
-    let (_, list) = app.get(&format!("/api/v1/channels/{ch}/recordings?start_ms={t0}&end_ms={}", t0 + 30_000), Some(&alice)).await;
-    let url = list["recordings"][0]["download"]["url"].as_str().unwrap().to_owned();
+    let (_, list) = app
+        .get(
+            &format!(
+                "/api/v1/channels/{ch}/recordings?start_ms={t0}&end_ms={}",
+                t0 + 30_000
+            ),
+            Some(&alice),
+        )
+        .await;
+    let url = list["recordings"][0]["download"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = app.http.get(&url).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     tokio::time::sleep(ttl + Duration::from_millis(1500)).await;
     let r = app.http.get(&url).send().await.unwrap();
-    assert!(refused(r.status().as_u16()), "expired URL answered {}", r.status());
+    assert!(
+        refused(r.status().as_u16()),
+        "expired URL answered {}",
+        r.status()
+    );
 }
 
 async fn wait_clip(app: &TestApp, token: &str, id: &str, secs: u64) -> Value {
@@ -132,18 +278,42 @@ pub async fn clips(app: &TestApp, big: bool) {
     let ch = creds["channels"]["main"].as_str().unwrap();
     let t0 = now_ms() - 300_000;
     let seg = |i: u8| -> Vec<u8> {
-        let n = if big { 3 * 1024 * 1024 + 17 } else { 1000 + i as usize };
-        (0..n).map(|j| (j as u8).wrapping_mul(31).wrapping_add(i)).collect()
+        let n = if big {
+            3 * 1024 * 1024 + 17
+        } else {
+            1000 + i as usize
+        };
+        (0..n)
+            .map(|j| (j as u8).wrapping_mul(31).wrapping_add(i))
+            .collect()
     };
     let mut want = Vec::new();
     for i in 0..3u8 {
         let b = seg(i);
-        app.segment(&creds, t0 + i as i64 * 10_000, t0 + (i as i64 + 1) * 10_000, &b).await;
+        app.segment(
+            &creds,
+            t0 + i as i64 * 10_000,
+            t0 + (i as i64 + 1) * 10_000,
+            &b,
+        )
+        .await;
         want.extend_from_slice(&b);
     }
-    let (s, c) = app.post(&format!("/api/v1/channels/{ch}/clips"), Some(&alice), json!({"start_ms": t0 + 2_000, "end_ms": t0 + 29_000, "name": "Fox"})).await;
+    let (s, c) = app
+        .post(
+            &format!("/api/v1/channels/{ch}/clips"),
+            Some(&alice),
+            json!({"start_ms": t0 + 2_000, "end_ms": t0 + 29_000, "name": "Fox"}),
+        )
+        .await;
     assert_eq!((s, c["status"].as_str()), (202, Some("in_progress")), "{c}");
-    let (s, _) = app.post(&format!("/api/v1/channels/{ch}/clips"), Some(&bob), json!({"start_ms": t0, "end_ms": t0 + 1})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/channels/{ch}/clips"),
+            Some(&bob),
+            json!({"start_ms": t0, "end_ms": t0 + 1}),
+        )
+        .await;
     assert_eq!(s, 404);
     let id = c["id"].as_str().unwrap();
     let c = wait_clip(app, &alice, id, 20).await;
@@ -152,13 +322,27 @@ pub async fn clips(app: &TestApp, big: bool) {
     let parts = c["parts"].as_array().unwrap();
     assert_eq!(parts.len(), 3);
     assert_eq!(parts[1]["offset"].as_u64(), parts[0]["size"].as_u64());
-    let r = app.http.get(c["download"]["url"].as_str().unwrap()).send().await.unwrap();
+    let r = app
+        .http
+        .get(c["download"]["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    assert!(r.bytes().await.unwrap().as_ref() == &want[..], "clip is the concatenation of its segments");
+    assert!(
+        r.bytes().await.unwrap().as_ref() == &want[..],
+        "clip is the concatenation of its segments"
+    );
     let (s, _) = app.get(&format!("/api/v1/clips/{id}"), Some(&bob)).await;
     assert_eq!(s, 404);
     // A clip asked before its last segment arrives waits for it.
-    let (_, c2) = app.post(&format!("/api/v1/channels/{ch}/clips"), Some(&alice), json!({"start_ms": t0 + 20_000, "end_ms": t0 + 40_000})).await;
+    let (_, c2) = app
+        .post(
+            &format!("/api/v1/channels/{ch}/clips"),
+            Some(&alice),
+            json!({"start_ms": t0 + 20_000, "end_ms": t0 + 40_000}),
+        )
+        .await;
     let id2 = c2["id"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, mid) = app.get(&format!("/api/v1/clips/{id2}"), Some(&alice)).await;
@@ -168,17 +352,33 @@ pub async fn clips(app: &TestApp, big: bool) {
     assert_eq!(c2["status"], "finished", "{c2}");
     assert_eq!(c2["parts"].as_array().unwrap().len(), 2);
     // A range with a hole fails after the bounded wait, with a reason.
-    let (_, c3) = app.post(&format!("/api/v1/channels/{ch}/clips"), Some(&alice), json!({"start_ms": t0 + 35_000, "end_ms": t0 + 60_000})).await;
+    let (_, c3) = app
+        .post(
+            &format!("/api/v1/channels/{ch}/clips"),
+            Some(&alice),
+            json!({"start_ms": t0 + 35_000, "end_ms": t0 + 60_000}),
+        )
+        .await;
     let c3 = wait_clip(app, &alice, c3["id"].as_str().unwrap(), 20).await;
     assert_eq!(c3["status"], "failed");
-    assert!(c3["reason"].as_str().unwrap().contains("no recording"), "{c3}");
+    assert!(
+        c3["reason"].as_str().unwrap().contains("no recording"),
+        "{c3}"
+    );
     assert!(c3.get("download").is_none());
     // List and delete.
     let (s, l) = app.get("/api/v1/clips", Some(&alice)).await;
     assert_eq!((s, l["clips"].as_array().map(Vec::len)), (200, Some(3)));
     let (s, l) = app.get("/api/v1/clips", Some(&bob)).await;
     assert_eq!((s, l["clips"].as_array().map(Vec::len)), (200, Some(0)));
-    let (s, _) = app.call(reqwest::Method::DELETE, &format!("/api/v1/clips/{id}"), Some(&alice), None).await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/clips/{id}"),
+            Some(&alice),
+            None,
+        )
+        .await;
     assert_eq!(s, 204);
     let (s, _) = app.get(&format!("/api/v1/clips/{id}"), Some(&alice)).await;
     assert_eq!(s, 404);
@@ -191,36 +391,116 @@ pub async fn snapshots(app: &TestApp) {
     let creds = app.device(&alice, "Porch").await;
     let dev = creds["device_token"].as_str().unwrap();
     let ch = creds["channels"]["sub"].as_str().unwrap();
-    let (s, slot) = app.call(reqwest::Method::POST, &format!("/api/v1/channels/{ch}/snapshots"), Some(&alice), None).await;
+    let (s, slot) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/channels/{ch}/snapshots"),
+            Some(&alice),
+            None,
+        )
+        .await;
     assert_eq!(s, 201, "{slot}");
     assert_eq!(slot["snapshot"]["source"], "client");
     let id = slot["snapshot"]["id"].as_str().unwrap();
-    let (s, _) = app.post(&format!("/api/v1/snapshots/{id}/confirm"), Some(&alice), json!({})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/snapshots/{id}/confirm"),
+            Some(&alice),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, 409, "not uploaded yet");
     let jpeg = b"\xff\xd8\xff\xe0fake jpeg\xff\xd9".to_vec();
-    let r = app.http.put(slot["upload"]["url"].as_str().unwrap()).body(jpeg.clone()).send().await.unwrap();
+    let r = app
+        .http
+        .put(slot["upload"]["url"].as_str().unwrap())
+        .body(jpeg.clone())
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success());
-    let (s, _) = app.post(&format!("/api/v1/snapshots/{id}/confirm"), Some(&bob), json!({})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/snapshots/{id}/confirm"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, 404);
-    let (s, snap) = app.post(&format!("/api/v1/snapshots/{id}/confirm"), Some(&alice), json!({})).await;
+    let (s, snap) = app
+        .post(
+            &format!("/api/v1/snapshots/{id}/confirm"),
+            Some(&alice),
+            json!({}),
+        )
+        .await;
     assert_eq!((s, snap["status"].as_str()), (200, Some("complete")));
-    let (s, agent) = app.post(&format!("/api/v1/channels/{ch}/snapshots"), Some(dev), json!({"taken_at_ms": now_ms() - 5_000})).await;
-    assert_eq!((s, agent["snapshot"]["source"].as_str()), (201, Some("agent")));
+    let (s, agent) = app
+        .post(
+            &format!("/api/v1/channels/{ch}/snapshots"),
+            Some(dev),
+            json!({"taken_at_ms": now_ms() - 5_000}),
+        )
+        .await;
+    assert_eq!(
+        (s, agent["snapshot"]["source"].as_str()),
+        (201, Some("agent"))
+    );
     let aid = agent["snapshot"]["id"].as_str().unwrap();
-    app.http.put(agent["upload"]["url"].as_str().unwrap()).body(b"png".to_vec()).send().await.unwrap();
-    let (s, _) = app.post(&format!("/api/v1/snapshots/{aid}/confirm"), Some(dev), json!({})).await;
+    app.http
+        .put(agent["upload"]["url"].as_str().unwrap())
+        .body(b"png".to_vec())
+        .send()
+        .await
+        .unwrap();
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/snapshots/{aid}/confirm"),
+            Some(dev),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, list) = app.get(&format!("/api/v1/channels/{ch}/snapshots?start_ms=0&end_ms={}", now_ms() + 1000), Some(&alice)).await;
+    let (s, list) = app
+        .get(
+            &format!(
+                "/api/v1/channels/{ch}/snapshots?start_ms=0&end_ms={}",
+                now_ms() + 1000
+            ),
+            Some(&alice),
+        )
+        .await;
     assert_eq!(s, 200);
     let snaps = list["snapshots"].as_array().unwrap();
     assert_eq!(snaps.len(), 2);
     assert_eq!(snaps[0]["id"], id, "newest first");
-    let r = app.http.get(snaps[0]["download"]["url"].as_str().unwrap()).send().await.unwrap();
+    let r = app
+        .http
+        .get(snaps[0]["download"]["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.bytes().await.unwrap().as_ref(), &jpeg[..]);
-    let (s, _) = app.call(reqwest::Method::DELETE, &format!("/api/v1/snapshots/{id}"), Some(&bob), None).await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/snapshots/{id}"),
+            Some(&bob),
+            None,
+        )
+        .await;
     assert_eq!(s, 404);
-    let (s, _) = app.call(reqwest::Method::DELETE, &format!("/api/v1/snapshots/{id}"), Some(&alice), None).await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/snapshots/{id}"),
+            Some(&alice),
+            None,
+        )
+        .await;
     assert_eq!(s, 204);
-    let (s, _) = app.get(&format!("/api/v1/snapshots/{id}"), Some(&alice)).await;
+    let (s, _) = app
+        .get(&format!("/api/v1/snapshots/{id}"), Some(&alice))
+        .await;
     assert_eq!(s, 404);
 }

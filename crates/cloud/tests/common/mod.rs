@@ -10,12 +10,12 @@
 
 use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::Mutex;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use eyrie_cloud::{Application, Config, S3Settings, StoreConfig};
 use eyrie_cloud::startup::StopHandle;
+use eyrie_cloud::{Application, Config, S3Settings, StoreConfig};
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,10 @@ impl Drop for TestApp {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 fn wait_port(port: u16, secs: u64) -> bool {
@@ -60,7 +63,11 @@ fn wait_port(port: u16, secs: u64) -> bool {
 struct Guarded(#[allow(dead_code)] Mutex<Child>);
 
 fn pg_bin() -> Option<std::path::PathBuf> {
-    let mut found: Vec<_> = std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).collect();
+    let mut found: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .collect();
     found.sort();
     found.pop().filter(|p| p.join("initdb").exists())
 }
@@ -219,7 +226,11 @@ pub fn garage() -> Option<S3Settings> {
 /// Fast settings for tests: cheap Argon2 (production keeps the default), short ticks.
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut c = Config::embedded(dir);
-    c.password = eyrie_cloud::crypto::PasswordParams { m_cost_kib: 256, t_cost: 1, p_cost: 1 };
+    c.password = eyrie_cloud::crypto::PasswordParams {
+        m_cost_kib: 256,
+        t_cost: 1,
+        p_cost: 1,
+    };
     c.tick = Duration::from_millis(200);
     c.clip_wait = Duration::from_secs(2);
     c
@@ -245,7 +256,8 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     let s3 = match &state.config.store {
         StoreConfig::External(s) => s.clone(),
         StoreConfig::Embedded { .. } => {
-            let raw = std::fs::read(dir.path().join("s3-credentials.json")).expect("s3 credentials");
+            let raw =
+                std::fs::read(dir.path().join("s3-credentials.json")).expect("s3 credentials");
             let v: Value = serde_json::from_slice(&raw).expect("json");
             S3Settings {
                 endpoint: app.s3_endpoint().parse().expect("url"),
@@ -259,14 +271,29 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         }
     };
     tokio::spawn(app.run_until_stopped());
-    TestApp { base, http: reqwest::Client::new(), state, mqtt, database_url, s3, stop, _dir: dir }
+    TestApp {
+        base,
+        http: reqwest::Client::new(),
+        state,
+        mqtt,
+        database_url,
+        s3,
+        stop,
+        _dir: dir,
+    }
 }
 
 /// A status and a JSON body (Null when empty).
 pub type Reply = (u16, Value);
 
 impl TestApp {
-    pub async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut rb = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
@@ -285,24 +312,44 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
-        self.call(reqwest::Method::POST, path, token, Some(body)).await
+        self.call(reqwest::Method::POST, path, token, Some(body))
+            .await
     }
 
     /// Register and log in a fresh user; returns (user id, token).
     pub async fn user(&self, name: &str) -> (String, String) {
-        let (s, _) = self.post("/api/v1/accounts", None, json!({"username": name, "password": "correct horse"})).await;
+        let (s, _) = self
+            .post(
+                "/api/v1/accounts",
+                None,
+                json!({"username": name, "password": "correct horse"}),
+            )
+            .await;
         assert_eq!(s, 201);
-        let (s, v) = self.post("/api/v1/login", None, json!({"username": name, "password": "correct horse"})).await;
+        let (s, v) = self
+            .post(
+                "/api/v1/login",
+                None,
+                json!({"username": name, "password": "correct horse"}),
+            )
+            .await;
         assert_eq!(s, 200, "{v}");
-        (v["user"]["id"].as_str().unwrap().into(), v["token"].as_str().unwrap().into())
+        (
+            v["user"]["id"].as_str().unwrap().into(),
+            v["token"].as_str().unwrap().into(),
+        )
     }
 
     /// A device of `token`'s user, activated; returns the credentials JSON.
     pub async fn device(&self, token: &str, name: &str) -> Value {
-        let (s, v) = self.post("/api/v1/devices", Some(token), json!({"name": name})).await;
+        let (s, v) = self
+            .post("/api/v1/devices", Some(token), json!({"name": name}))
+            .await;
         assert_eq!(s, 201, "{v}");
         let code = v["activation_code"].as_str().unwrap().to_owned();
-        let (s, creds) = self.post("/api/v1/activate", None, json!({"activation_code": code})).await;
+        let (s, creds) = self
+            .post("/api/v1/activate", None, json!({"activation_code": code}))
+            .await;
         assert_eq!(s, 200, "{creds}");
         creds
     }
@@ -312,14 +359,28 @@ impl TestApp {
         let dev = creds["device_token"].as_str().unwrap();
         let ch = creds["channels"]["main"].as_str().unwrap();
         let (s, slot) = self
-            .post(&format!("/api/v1/channels/{ch}/recordings"), Some(dev), json!({"start_ms": start_ms, "end_ms": end_ms}))
+            .post(
+                &format!("/api/v1/channels/{ch}/recordings"),
+                Some(dev),
+                json!({"start_ms": start_ms, "end_ms": end_ms}),
+            )
             .await;
         assert_eq!(s, 201, "{slot}");
-        let put = self.http.put(slot["upload"]["url"].as_str().unwrap()).body(body.to_vec()).send().await.unwrap();
+        let put = self
+            .http
+            .put(slot["upload"]["url"].as_str().unwrap())
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
         assert!(put.status().is_success(), "PUT {}", put.status());
         let id = slot["recording_id"].as_str().unwrap().to_owned();
         let (s, v) = self
-            .post(&format!("/api/v1/recordings/{id}/complete"), Some(dev), json!({"size": body.len(), "sha256": sha256(body)}))
+            .post(
+                &format!("/api/v1/recordings/{id}/complete"),
+                Some(dev),
+                json!({"size": body.len(), "sha256": sha256(body)}),
+            )
             .await;
         assert_eq!(s, 200, "{v}");
         id
