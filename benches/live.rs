@@ -90,7 +90,11 @@ type Samples = Arc<Mutex<Vec<i64>>>;
 fn appsink() -> (gst::Element, Samples) {
     let samples: Samples = Arc::default();
     let sink = gst_app::AppSink::builder()
-        .caps(&gst_video::VideoCapsBuilder::new().format(gst_video::VideoFormat::I420).build())
+        .caps(
+            &gst_video::VideoCapsBuilder::new()
+                .format(gst_video::VideoFormat::I420)
+                .build(),
+        )
         .sync(false)
         .max_buffers(2)
         .drop(true)
@@ -103,7 +107,8 @@ fn appsink() -> (gst::Element, Samples) {
                 let now = eyrie_client::pixel_clock::now_unix_ms() as i64;
                 if let (Some(buf), Some(caps)) = (sample.buffer(), sample.caps())
                     && let Ok(info) = gst_video::VideoInfo::from_caps(caps)
-                    && let Ok(frame) = gst_video::VideoFrameRef::from_buffer_ref_readable(buf, &info)
+                    && let Ok(frame) =
+                        gst_video::VideoFrameRef::from_buffer_ref_readable(buf, &info)
                     && let Some(c) = eyrie_client::pixel_clock::decode_pixel_clock(&frame)
                     && let Ok(mut v) = s.lock()
                 {
@@ -116,7 +121,13 @@ fn appsink() -> (gst::Element, Samples) {
     (sink.upcast(), samples)
 }
 
-fn open(port: u16) -> (LiveViewer, tokio::sync::mpsc::UnboundedReceiver<ViewerEvent>, Samples) {
+fn open(
+    port: u16,
+) -> (
+    LiveViewer,
+    tokio::sync::mpsc::UnboundedReceiver<ViewerEvent>,
+    Samples,
+) {
     let ticket = TicketResponse {
         ticket: TicketClaims::new("bench", DEVICE, now_s() + 120).sign(SECRET.as_bytes()),
         expires_at: (now_s() + 120) as i64,
@@ -131,7 +142,9 @@ fn open(port: u16) -> (LiveViewer, tokio::sync::mpsc::UnboundedReceiver<ViewerEv
     (v, rx, samples)
 }
 
-async fn first_frame(rx: &mut tokio::sync::mpsc::UnboundedReceiver<ViewerEvent>) -> Option<Duration> {
+async fn first_frame(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<ViewerEvent>,
+) -> Option<Duration> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -199,7 +212,11 @@ fn main() {
         .map(|a| a.port())
         .expect("port");
     let conf = dir.path().join("m.conf");
-    std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\n")).expect("conf");
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
+    )
+    .expect("conf");
     let mut broker = Command::new("mosquitto")
         .arg("-c")
         .arg(&conf)
@@ -238,7 +255,10 @@ fn main() {
         let c0 = cpu_ticks(cam_pid);
         tokio::time::sleep(Duration::from_secs(5)).await;
         let one = cpu_ticks(cam_pid) - c0;
-        let mut g2g: Vec<f64> = samples.lock().map(|s| s.iter().map(|&v| v as f64).collect()).unwrap_or_default();
+        let mut g2g: Vec<f64> = samples
+            .lock()
+            .map(|s| s.iter().map(|&v| v as f64).collect())
+            .unwrap_or_default();
         // Four more viewers.
         let mut more = Vec::new();
         for _ in 0..4 {
@@ -266,7 +286,10 @@ fn main() {
 
     let mut t = ttff.clone();
     let (p50, p95) = (pct(&mut t, 0.5), pct(&mut t, 0.95));
-    println!("ttff over {} sessions: p50 {p50:.0} ms, p95 {p95:.0} ms", ttff.len());
+    println!(
+        "ttff over {} sessions: p50 {p50:.0} ms, p95 {p95:.0} ms",
+        ttff.len()
+    );
     println!(
         "{}",
         serde_json::json!({

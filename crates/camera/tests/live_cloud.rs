@@ -25,12 +25,16 @@ async fn pair_then_watch_through_the_embedded_cloud() {
         t_cost: 1,
         p_cost: 1,
     };
-    let app = eyrie_cloud::startup::Application::build(config).await.expect("cloud builds");
+    let app = eyrie_cloud::startup::Application::build(config)
+        .await
+        .expect("cloud builds");
     let base = app.api_url();
     tokio::spawn(app.run_until_stopped());
 
     let api = ApiClient::new(base.clone());
-    api.register("alice", "correct horse battery").await.unwrap();
+    api.register("alice", "correct horse battery")
+        .await
+        .unwrap();
     let login = api.login("alice", "correct horse battery").await.unwrap();
     let user = api.with_token(login.token);
 
@@ -57,7 +61,10 @@ async fn pair_then_watch_through_the_embedded_cloud() {
         .unwrap();
     assert_eq!(creds.device_id, device.id);
     use std::os::unix::fs::PermissionsExt as _;
-    let mode = std::fs::metadata(state.path().join("credentials.json")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(state.path().join("credentials.json"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "credentials are private");
     // A second start reads them back without the cloud.
     let again = eyrie_camera::setup::load(state.path()).unwrap().unwrap();
@@ -89,9 +96,17 @@ async fn pair_then_watch_through_the_embedded_cloud() {
 
     // The same ticket cannot open a second session (replay).
     let (_v2, mut rx2, _) = viewer(ticket, Stream::Sd, false);
-    let ev = wait_event(&mut rx2, Duration::from_secs(10), |e| matches!(e, ViewerEvent::Error(_))).await;
+    let ev = wait_event(&mut rx2, Duration::from_secs(10), |e| {
+        matches!(e, ViewerEvent::Error(_))
+    })
+    .await;
     assert!(
-        matches!(ev, Some(ViewerEvent::Error(eyrie_client::live::ViewerError::AuthFailed(_)))),
+        matches!(
+            ev,
+            Some(ViewerEvent::Error(
+                eyrie_client::live::ViewerError::AuthFailed(_)
+            ))
+        ),
         "{ev:?}"
     );
     assert_eq!(cam.live().session_count(), 1);

@@ -276,10 +276,8 @@ impl Message {
             Message::Bye { reason, .. }
             | Message::Error {
                 message: reason, ..
-            } => {
-                if reason.len() > 1024 {
-                    return Err(SignallingError::BadField("message"));
-                }
+            } if reason.len() > 1024 => {
+                return Err(SignallingError::BadField("message"));
             }
             _ => {}
         }

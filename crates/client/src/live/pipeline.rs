@@ -118,7 +118,7 @@ pub(super) fn build(
                 .lock()
                 .ok()
                 .and_then(|mut s| s.take())
-                .map(|sink| link_video(&pipeline, pad, sink, on_first_frame.clone())),
+                .map(|sink| link_video(&pipeline, pad, &sink, on_first_frame.clone())),
             "audio" => audio_sink
                 .lock()
                 .ok()
@@ -140,14 +140,14 @@ pub(super) fn build(
 fn link_video(
     pipeline: &gst::Pipeline,
     pad: &gst::Pad,
-    sink: gst::Element,
+    sink: &gst::Element,
     on_first_frame: std::sync::Arc<dyn Fn() + Send + Sync>,
 ) -> Result<(), ViewerError> {
     let depay = make("rtph264depay")?;
     let parse = make("h264parse")?;
     let dec = make("avdec_h264")?;
     let conv = make("videoconvert")?;
-    let chain = [&depay, &parse, &dec, &conv, &sink];
+    let chain = [&depay, &parse, &dec, &conv, sink];
     pipeline.add_many(chain).map_err(perr)?;
     gst::Element::link_many(chain).map_err(perr)?;
     if let Some(src) = conv.static_pad("src") {
