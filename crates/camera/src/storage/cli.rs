@@ -53,17 +53,30 @@ pub struct StorageArgs {
 }
 
 fn secs(s: f64, min: f64, max: f64) -> Duration {
-    Duration::from_secs_f64(if s.is_finite() { s.clamp(min, max) } else { min })
+    Duration::from_secs_f64(if s.is_finite() {
+        s.clamp(min, max)
+    } else {
+        min
+    })
 }
 
 impl StorageArgs {
     pub fn tls(&self) -> TlsOptions {
-        TlsOptions { ca_file: self.ca_file.clone() }
+        TlsOptions {
+            ca_file: self.ca_file.clone(),
+        }
     }
 
     /// Apply the options over the defaults from the device credentials.
-    pub fn apply(&self, mut c: StorageConfig, state_dir: &std::path::Path) -> Result<StorageConfig, StorageError> {
-        c.spool_dir = self.spool_dir.clone().unwrap_or_else(|| state_dir.join("spool"));
+    pub fn apply(
+        &self,
+        mut c: StorageConfig,
+        state_dir: &std::path::Path,
+    ) -> Result<StorageConfig, StorageError> {
+        c.spool_dir = self
+            .spool_dir
+            .clone()
+            .unwrap_or_else(|| state_dir.join("spool"));
         c.spool_max_bytes = self.spool_max_mb.max(1) * 1024 * 1024;
         c.segment_length = secs(self.segment_secs, 1.0, 600.0);
         c.pre_record = secs(self.pre_record, 0.0, 3600.0);

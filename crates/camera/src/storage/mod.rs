@@ -47,7 +47,10 @@ pub enum StorageError {
     #[error(transparent)]
     Api(#[from] cloud::ApiError),
     #[error("pre-record of {asked:?} is longer than the ring buffer ({ring:?})")]
-    PreRecordTooLong { asked: std::time::Duration, ring: std::time::Duration },
+    PreRecordTooLong {
+        asked: std::time::Duration,
+        ring: std::time::Duration,
+    },
     #[error("cloud storage is not running")]
     NotRunning,
     #[error("event stop did not finish within {0:?}")]

@@ -43,7 +43,11 @@ pub struct MotionConfig {
 
 impl Default for MotionConfig {
     fn default() -> Self {
-        Self { sensitivity: 50, cooldown: Duration::from_secs(10), stride: 3 }
+        Self {
+            sensitivity: 50,
+            cooldown: Duration::from_secs(10),
+            stride: 3,
+        }
     }
 }
 
@@ -59,15 +63,26 @@ impl MotionDetector {
     pub fn new(sensitivity: u8) -> Self {
         // 100 → 0.2 % of the pixels, 50 → 5 %, 1 → ~10 %; 0 → never.
         let s = f64::from(sensitivity.min(100));
-        let threshold = if s == 0.0 { f64::INFINITY } else { 0.002 + (100.0 - s) / 100.0 * 0.098 };
-        Self { prev: None, threshold }
+        let threshold = if s == 0.0 {
+            f64::INFINITY
+        } else {
+            0.002 + (100.0 - s) / 100.0 * 0.098
+        };
+        Self {
+            prev: None,
+            threshold,
+        }
     }
 
     /// Share of pixels that changed since the last picture (0 for the first one).
     pub fn changed_share(&mut self, gray: &[u8]) -> f64 {
         let share = match &self.prev {
             Some(p) if p.len() == gray.len() && !gray.is_empty() => {
-                let moved = p.iter().zip(gray).filter(|(a, b)| a.abs_diff(**b) > PIXEL_STEP).count();
+                let moved = p
+                    .iter()
+                    .zip(gray)
+                    .filter(|(a, b)| a.abs_diff(**b) > PIXEL_STEP)
+                    .count();
                 moved as f64 / gray.len() as f64
             }
             _ => 0.0,
@@ -89,7 +104,11 @@ pub struct Motion {
 }
 
 impl Motion {
-    pub fn start(config: MotionConfig, sub: RingBuffer, commands: Sender<Command>) -> Result<Self, StorageError> {
+    pub fn start(
+        config: MotionConfig,
+        sub: RingBuffer,
+        commands: Sender<Command>,
+    ) -> Result<Self, StorageError> {
         let err = |e: &dyn std::fmt::Display| StorageError::Pipeline(format!("motion: {e}"));
         let pipeline = gst::parse::launch(&format!(
             "appsrc name=src format=time is-live=false block=true max-bytes=1048576 \
@@ -109,7 +128,9 @@ impl Motion {
             .by_name("sink")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
             .ok_or_else(|| err(&"no appsink"))?;
-        pipeline.set_state(gst::State::Playing).map_err(|e| err(&e))?;
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| err(&e))?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
@@ -159,7 +180,10 @@ impl Motion {
                 let _ = pipeline.set_state(gst::State::Null);
             })
             .map_err(|e| err(&e))?;
-        Ok(Self { stop, thread: Some(thread) })
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
     }
 
     pub fn stop(mut self) {
@@ -193,7 +217,13 @@ mod tests {
         // Sensor noise below the step is not motion.
         assert!(!d.feed(&picture(|i| (i % 200) as u8 + 3)));
         // A 40×40 block (11 % of the picture) changes.
-        let moved = picture(|i| if (i % 160) < 40 && (i / 160) < 40 { 255 } else { (i % 200) as u8 + 3 });
+        let moved = picture(|i| {
+            if (i % 160) < 40 && (i / 160) < 40 {
+                255
+            } else {
+                (i % 200) as u8 + 3
+            }
+        });
         assert!(d.feed(&moved));
     }
 

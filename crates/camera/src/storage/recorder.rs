@@ -205,7 +205,11 @@ impl Recorder {
         match c {
             Command::Mode(m) => {
                 if m != self.cfg.mode {
-                    tracing::info!(from = m.as_str(), to = self.cfg.mode.as_str(), "store mode changed");
+                    tracing::info!(
+                        from = m.as_str(),
+                        to = self.cfg.mode.as_str(),
+                        "store mode changed"
+                    );
                     self.cfg.mode = m;
                     if !self.wants_recording() {
                         self.finish_current();
@@ -250,7 +254,10 @@ impl Recorder {
             return;
         }
         self.sources.push(src);
-        let _ = self.notices.send(Notice::EventStarted { source: src, unix_ms: unix_ms() });
+        let _ = self.notices.send(Notice::EventStarted {
+            source: src,
+            unix_ms: unix_ms(),
+        });
         self.stop_at_us = None;
         if self.event_first_us.is_none() {
             self.event_first_us = self.main.newest_pts();
@@ -262,7 +269,9 @@ impl Recorder {
         }
         if self.cfg.mode == StoreMode::Event && !self.paused {
             // Go back by the pre-record time, to the keyframe at or before it.
-            self.video = self.main.reader(StartAt::SecondsBack(self.cfg.pre_record.as_secs_f64()));
+            self.video = self
+                .main
+                .reader(StartAt::SecondsBack(self.cfg.pre_record.as_secs_f64()));
             self.audio = None;
             self.audio_peek = None;
         }
@@ -272,7 +281,10 @@ impl Recorder {
         let before = self.sources.len();
         self.sources.retain(|s| *s != src);
         if self.sources.len() != before {
-            let _ = self.notices.send(Notice::EventEnded { source: src, unix_ms: unix_ms() });
+            let _ = self.notices.send(Notice::EventEnded {
+                source: src,
+                unix_ms: unix_ms(),
+            });
         }
         if self.sources.is_empty() && self.event_first_us.is_some() {
             self.event_first_us = None;
@@ -323,7 +335,8 @@ impl Recorder {
             None => f.keyframe,
             Some(cur) => {
                 f.keyframe
-                    && f.pts_us.saturating_sub(cur.first_pts_us) >= self.cfg.segment_length.as_micros() as u64
+                    && f.pts_us.saturating_sub(cur.first_pts_us)
+                        >= self.cfg.segment_length.as_micros() as u64
             }
         };
         if cut {
@@ -352,8 +365,21 @@ impl Recorder {
             self.audio = None;
             self.audio_peek = None;
         }
+        // The Opus TOC byte says mono or stereo (RFC 6716 §3.1).
+        let mut channels = None;
+        if let Some(reader) = self.audio.as_mut() {
+            if self.audio_peek.is_none() {
+                self.audio_peek = reader.next_blocking(Duration::from_millis(200)).ok();
+            }
+            channels = Some(
+                match self.audio_peek.as_ref().and_then(|a| a.data.first()) {
+                    Some(toc) if toc & 0x04 != 0 => 2,
+                    _ => 1,
+                },
+            );
+        }
         let writer = self.spool.begin(&self.cfg.key, self.cfg.key_id)?;
-        let mut mux = SegmentMux::new(writer, f, base, with_audio, self.frame_us())?;
+        let mut mux = SegmentMux::new(writer, f, base, channels, self.frame_us())?;
         mux.event = self.event_active();
         self.current = Some(mux);
         self.update_state(|s| s.recording = true);
@@ -363,7 +389,9 @@ impl Recorder {
 
     /// Move audio packets with PTS before `until_us` into the current segment.
     fn push_audio_until(&mut self, until_us: u64) {
-        let Some(reader) = self.audio.as_mut() else { return };
+        let Some(reader) = self.audio.as_mut() else {
+            return;
+        };
         loop {
             let next = match self.audio_peek.take() {
                 Some(a) => Some(a),
@@ -384,7 +412,9 @@ impl Recorder {
     }
 
     fn finish_current(&mut self) {
-        let Some(cur) = self.current.take() else { return };
+        let Some(cur) = self.current.take() else {
+            return;
+        };
         let end = cur.end_pts_us;
         self.push_audio_until_into(cur, end);
     }

@@ -12,8 +12,9 @@
 //!  appsrc "audio" (Opus, when audio is on) ─► opusparse ┘          (AES-256-GCM, 64 KiB chunks, to disk)
 //! ```
 //!
-//! Memory: the appsrcs block at 1 MiB queued, the appsink hands each muxed buffer to the
-//! encryptor at once, and the encryptor holds one chunk — so a segment in progress costs
+//! Memory: the muxer runs faster than real time, so the appsrc queues stay near empty
+//! (a muxer error is noticed on the next push, never waited on); the appsink hands each
+//! muxed buffer to the encryptor at once, and the encryptor holds one chunk — so a segment in progress costs
 //! well under a second of bitrate, whatever its length.
 
 use std::sync::{Arc, Mutex};
@@ -41,8 +42,8 @@ fn appsrc(name: &str, caps: gst::Caps) -> gst_app::AppSrc {
         .is_live(false)
         .format(gst::Format::Time)
         .do_timestamp(false)
-        .block(true)
-        .max_bytes(1024 * 1024)
+        .block(false)
+        .max_bytes(4 * 1024 * 1024)
         .caps(&caps)
         .build()
 }
@@ -73,9 +74,10 @@ impl SegmentMux {
         writer: SpoolWriter,
         first: &Frame,
         base_us: u64,
-        with_audio: bool,
+        audio_channels: Option<i32>,
         nominal_frame_us: u64,
     ) -> Result<Self, StorageError> {
+        let with_audio = audio_channels.is_some();
         let pipeline = gst::Pipeline::new();
         let video = appsrc(
             "video",
@@ -92,11 +94,15 @@ impl SegmentMux {
             .map_err(|e| StorageError::Pipeline(e.to_string()))?;
         gst::Element::link_many([video.upcast_ref(), &vparse, &mux, sink.upcast_ref()])
             .map_err(|e| StorageError::Pipeline(e.to_string()))?;
-        let audio = if with_audio {
+        let audio = if let Some(channels) = audio_channels {
             let a = appsrc(
                 "audio",
                 gst::Caps::builder("audio/x-opus")
+                    .field("rate", 48_000i32)
+                    .field("channels", channels)
                     .field("channel-mapping-family", 0i32)
+                    .field("stream-count", 1i32)
+                    .field("coupled-count", i32::from(channels == 2))
                     .build(),
             );
             let aparse = make("opusparse")?;
@@ -116,7 +122,9 @@ impl SegmentMux {
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {
                     let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    let Some(buffer) = sample.buffer() else { return Ok(gst::FlowSuccess::Ok) };
+                    let Some(buffer) = sample.buffer() else {
+                        return Ok(gst::FlowSuccess::Ok);
+                    };
                     let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
                     let mut guard = out.lock().map_err(|_| gst::FlowError::Error)?;
                     let (writer, err) = &mut *guard;
@@ -169,7 +177,17 @@ impl SegmentMux {
     }
 
     fn check(&self) -> Result<(), StorageError> {
-        let guard = self.shared.lock().map_err(|_| StorageError::Pipeline("poisoned".into()))?;
+        // A failed muxer stops consuming: notice it here rather than queueing forever.
+        if let Some(bus) = self.pipeline.bus()
+            && let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
+            && let gst::MessageView::Error(e) = msg.view()
+        {
+            return Err(StorageError::Pipeline(format!("muxer: {}", e.error())));
+        }
+        let guard = self
+            .shared
+            .lock()
+            .map_err(|_| StorageError::Pipeline("poisoned".into()))?;
         match &guard.1 {
             Some(e) => Err(StorageError::Pipeline(format!("writing the segment: {e}"))),
             None => Ok(()),
@@ -183,7 +201,11 @@ impl SegmentMux {
             .push_buffer(self.buffer(f))
             .map_err(|e| StorageError::Pipeline(format!("muxer refused video: {e:?}")))?;
         self.frames += 1;
-        let d = if f.duration_us > 0 { f.duration_us } else { self.nominal_frame_us };
+        let d = if f.duration_us > 0 {
+            f.duration_us
+        } else {
+            self.nominal_frame_us
+        };
         self.end_pts_us = f.pts_us + d;
         self.end_unix_ms = f.capture_unix_ms as i64 + (d / 1000) as i64;
         Ok(())
@@ -191,6 +213,7 @@ impl SegmentMux {
 
     /// Append an audio packet (ignored when the segment has no audio track).
     pub fn push_audio(&mut self, f: &Frame) -> Result<(), StorageError> {
+        self.check()?;
         let Some(a) = &self.audio else { return Ok(()) };
         if f.pts_us < self.base_us {
             return Ok(());
@@ -211,7 +234,10 @@ impl SegmentMux {
         if let Some(a) = &self.audio {
             let _ = a.end_of_stream();
         }
-        let bus = self.pipeline.bus().ok_or_else(|| StorageError::Pipeline("no bus".into()))?;
+        let bus = self
+            .pipeline
+            .bus()
+            .ok_or_else(|| StorageError::Pipeline("no bus".into()))?;
         let msg = bus.timed_pop_filtered(
             gst::ClockTime::from_seconds(10),
             &[gst::MessageType::Eos, gst::MessageType::Error],
@@ -222,7 +248,11 @@ impl SegmentMux {
             Some(gst::MessageView::Error(e)) => {
                 return Err(StorageError::Pipeline(format!("muxer: {}", e.error())));
             }
-            _ => return Err(StorageError::Pipeline("muxer did not drain within 10 s".into())),
+            _ => {
+                return Err(StorageError::Pipeline(
+                    "muxer did not drain within 10 s".into(),
+                ));
+            }
         }
         self.check()?;
         let writer = self

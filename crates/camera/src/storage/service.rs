@@ -54,7 +54,10 @@ pub struct StorageConfig {
 
 impl StorageConfig {
     /// Defaults for a device, with its key from its credentials.
-    pub fn from_credentials(creds: &DeviceCredentials, spool_dir: PathBuf) -> Result<Self, StorageError> {
+    pub fn from_credentials(
+        creds: &DeviceCredentials,
+        spool_dir: PathBuf,
+    ) -> Result<Self, StorageError> {
         Ok(Self {
             spool_dir,
             spool_max_bytes: 1024 * 1024 * 1024,
@@ -122,7 +125,11 @@ fn unix_ms() -> i64 {
 
 impl CloudStorage {
     /// Start cloud storage on `rings`. Must be called inside a tokio runtime.
-    pub fn init(config: StorageConfig, rings: &Rings, cloud: CloudClient) -> Result<Self, StorageError> {
+    pub fn init(
+        config: StorageConfig,
+        rings: &Rings,
+        cloud: CloudClient,
+    ) -> Result<Self, StorageError> {
         gstreamer::init().map_err(|e| StorageError::Pipeline(e.to_string()))?;
         let ring_duration = rings.main.config().effective_duration();
         check_pre_record(config.pre_record, ring_duration)?;
@@ -156,7 +163,9 @@ impl CloudStorage {
         let thread = std::thread::Builder::new()
             .name("eyrie-recorder".into())
             .spawn(move || recorder.run(&rx))
-            .map_err(|e| StorageError::Pipeline(format!("cannot start the recorder thread: {e}")))?;
+            .map_err(|e| {
+                StorageError::Pipeline(format!("cannot start the recorder thread: {e}"))
+            })?;
         let snap = super::snapshot::Snapshotter::new(
             rings.main.clone(),
             spool.clone(),
@@ -165,14 +174,22 @@ impl CloudStorage {
             config.channel_id,
         );
         let motion = match &config.motion {
-            Some(m) => Some(Motion::start(m.clone(), rings.sub.clone(), commands.clone())?),
+            Some(m) => Some(Motion::start(
+                m.clone(),
+                rings.sub.clone(),
+                commands.clone(),
+            )?),
             None => None,
         };
 
         let mut tasks = Vec::new();
         // Events to the cloud's timeline (+ the event snapshot).
-        let (cl, channel, snap2, on_event) =
-            (cloud.clone(), config.channel_id, snap.clone(), config.snapshot_on_event);
+        let (cl, channel, snap2, on_event) = (
+            cloud.clone(),
+            config.channel_id,
+            snap.clone(),
+            config.snapshot_on_event,
+        );
         tasks.push(tokio::spawn(async move {
             let mut open: Vec<(EventSource, Uuid)> = Vec::new();
             while let Some(n) = notice_rx.recv().await {
@@ -207,13 +224,21 @@ impl CloudStorage {
             }
         }));
         // Store mode follower (heartbeat also reports the spool).
-        let (cl, cmd, m, sp, every) = (cloud, commands.clone(), mode.clone(), spool.clone(), config.mode_poll);
+        let (cl, cmd, m, sp, every) = (
+            cloud,
+            commands.clone(),
+            mode.clone(),
+            spool.clone(),
+            config.mode_poll,
+        );
         tasks.push(tokio::spawn(async move {
             loop {
                 let st = sp.stats();
                 match cl.heartbeat(st.queued as u64, st.dropped).await {
                     Ok(hb) => {
-                        let changed = m.lock().map(|mut cur| std::mem::replace(&mut *cur, hb.store_mode) != hb.store_mode);
+                        let changed = m.lock().map(|mut cur| {
+                            std::mem::replace(&mut *cur, hb.store_mode) != hb.store_mode
+                        });
                         if changed.unwrap_or(false) {
                             let _ = cmd.send(Command::Mode(hb.store_mode));
                         }
@@ -249,7 +274,8 @@ impl CloudStorage {
     pub async fn uninit(mut self) {
         self.shutdown();
         let thread = self.thread.take();
-        let _ = tokio::task::spawn_blocking(move || thread.map(std::thread::JoinHandle::join)).await;
+        let _ =
+            tokio::task::spawn_blocking(move || thread.map(std::thread::JoinHandle::join)).await;
         if let Some(u) = self.uploader.take() {
             u.stop().await;
         }
@@ -293,7 +319,8 @@ impl CloudStorage {
         let (tx, rx) = std::sync::mpsc::channel();
         self.send(Command::EventStop(EventSource::Manual, Some(tx)))?;
         let limit = Duration::from_secs(30);
-        rx.recv_timeout(limit).map_err(|_| StorageError::StopTimeout(limit))
+        rx.recv_timeout(limit)
+            .map_err(|_| StorageError::StopTimeout(limit))
     }
 
     /// Stop the manual event without waiting.

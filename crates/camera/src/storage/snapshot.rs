@@ -29,8 +29,20 @@ pub struct Snapshotter {
 }
 
 impl Snapshotter {
-    pub fn new(main: RingBuffer, spool: Spool, key: SegmentKey, key_id: KeyId, channel_id: uuid::Uuid) -> Self {
-        Self { main, spool, key, key_id, channel_id }
+    pub fn new(
+        main: RingBuffer,
+        spool: Spool,
+        key: SegmentKey,
+        key_id: KeyId,
+        channel_id: uuid::Uuid,
+    ) -> Self {
+        Self {
+            main,
+            spool,
+            key,
+            key_id,
+            channel_id,
+        }
     }
 
     /// Encode the newest keyframe as JPEG and queue it (encrypted) for upload.
@@ -74,7 +86,9 @@ pub fn encode_jpeg(keyframe: &[u8]) -> Result<Vec<u8>, StorageError> {
         .by_name("sink")
         .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
         .ok_or_else(|| err(&"no appsink"))?;
-    pipeline.set_state(gst::State::Playing).map_err(|e| err(&e))?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| err(&e))?;
     let mut buf = gst::Buffer::from_slice(keyframe.to_vec());
     if let Some(b) = buf.get_mut() {
         b.set_pts(gst::ClockTime::ZERO);
