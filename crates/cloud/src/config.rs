@@ -50,6 +50,8 @@ pub struct Config {
 }
 
 /// Object store.
+// Built once at start-up: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum StoreConfig {
     /// s3s + s3s-fs served in-process.
