@@ -14,7 +14,9 @@
 use std::time::{Duration, Instant};
 
 use eyrie_client::api::{Activation, ApiClient};
-use eyrie_protocol::api::{ActivateRequest, ClipStatus, CreateClipRequest, UploadNotice, UploadSlotRequest};
+use eyrie_protocol::api::{
+    ActivateRequest, ClipStatus, CreateClipRequest, UploadNotice, UploadSlotRequest,
+};
 
 fn p50(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -23,11 +25,16 @@ fn p50(mut v: Vec<f64>) -> f64 {
 
 fn sha256_hex(b: &[u8]) -> String {
     use sha2::Digest as _;
-    sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 fn main() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(bench())
 }
 
@@ -39,25 +46,46 @@ async fn bench() -> anyhow::Result<()> {
     let app = eyrie_cloud::Application::build(config).await?;
     let base = app.api_url();
     let state = app.state();
-    let backend = if state.config.database_url.is_some() { "postgres" } else { "sqlite" };
+    let backend = if state.config.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     tokio::spawn(app.run_until_stopped());
 
     let anon = ApiClient::new(&base);
     anon.register("bench", "bench password").await?;
     let user = anon.with_token(anon.login("bench", "bench password").await?.token);
     let created = user.create_device("Bench cam").await?;
-    let req = ActivateRequest { activation_code: Some(created.activation_code), pairing_token: None };
-    let Activation::Ready(creds) = anon.activate(&req).await? else { anyhow::bail!("activation pending") };
+    let req = ActivateRequest {
+        activation_code: Some(created.activation_code),
+        pairing_token: None,
+    };
+    let Activation::Ready(creds) = anon.activate(&req).await? else {
+        anyhow::bail!("activation pending")
+    };
     let device = anon.with_token(creds.device_token.clone());
     let ch = creds.channels.main;
 
     // 24 h of 30 s segments ending an hour ago.
     let day_end = eyrie_cloud::db::now_ms() / 30_000 * 30_000 - 3_600_000;
     let day_start = day_end - 24 * 3_600_000;
-    let rows: Vec<(i64, i64, u64)> =
-        (0..2880).map(|i| (day_start + i * 30_000, day_start + (i + 1) * 30_000, 1_000_000)).collect();
-    eyrie_cloud::testing::seed_recordings(&state, &creds.device_id.to_string(), &ch.to_string(), &rows)
-        .await?;
+    let rows: Vec<(i64, i64, u64)> = (0..2880)
+        .map(|i| {
+            (
+                day_start + i * 30_000,
+                day_start + (i + 1) * 30_000,
+                1_000_000,
+            )
+        })
+        .collect();
+    eyrie_cloud::testing::seed_recordings(
+        &state,
+        &creds.device_id.to_string(),
+        &ch.to_string(),
+        &rows,
+    )
+    .await?;
 
     // list_24h
     let mut lat = Vec::new();
@@ -65,7 +93,10 @@ async fn bench() -> anyhow::Result<()> {
         let t = Instant::now();
         let l = user.recordings(ch, day_start, day_end).await?;
         let ms = t.elapsed().as_secs_f64() * 1e3;
-        anyhow::ensure!(l.recordings.len() == 2880 && l.gaps.is_empty(), "unexpected listing");
+        anyhow::ensure!(
+            l.recordings.len() == 2880 && l.gaps.is_empty(),
+            "unexpected listing"
+        );
         if i >= 5 {
             lat.push(ms);
         }
@@ -90,7 +121,10 @@ async fn bench() -> anyhow::Result<()> {
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
             while Instant::now() < until {
-                if c.recordings(ch, hour_start, day_end).await.is_ok_and(|l| l.recordings.len() == 120) {
+                if c.recordings(ch, hour_start, day_end)
+                    .await
+                    .is_ok_and(|l| l.recordings.len() == 120)
+                {
                     n += 1;
                 }
             }
@@ -110,21 +144,36 @@ async fn bench() -> anyhow::Result<()> {
     for round in 0..5i64 {
         let s0 = day_start - (round + 1) * 600_000;
         let clip = user
-            .create_clip(ch, &CreateClipRequest { start_ms: s0, end_ms: s0 + 90_000, name: None })
+            .create_clip(
+                ch,
+                &CreateClipRequest {
+                    start_ms: s0,
+                    end_ms: s0 + 90_000,
+                    name: None,
+                },
+            )
             .await?;
         let mut last = Instant::now();
         for k in 0..3 {
             let slot = device
-                .upload_slot(ch, &UploadSlotRequest {
-                    start_ms: s0 + k * 30_000,
-                    end_ms: s0 + (k + 1) * 30_000,
-                    event: false,
-                    key_id: None,
-                })
+                .upload_slot(
+                    ch,
+                    &UploadSlotRequest {
+                        start_ms: s0 + k * 30_000,
+                        end_ms: s0 + (k + 1) * 30_000,
+                        event: false,
+                        key_id: None,
+                    },
+                )
                 .await?;
             device.put_presigned(&slot.upload, seg.clone()).await?;
-            let notice = UploadNotice { size: seg.len() as u64, sha256: sha256_hex(&seg) };
-            device.complete_recording(slot.recording_id, &notice).await?;
+            let notice = UploadNotice {
+                size: seg.len() as u64,
+                sha256: sha256_hex(&seg),
+            };
+            device
+                .complete_recording(slot.recording_id, &notice)
+                .await?;
             last = Instant::now();
         }
         loop {
@@ -132,8 +181,15 @@ async fn bench() -> anyhow::Result<()> {
             if c.status == ClipStatus::Finished {
                 break;
             }
-            anyhow::ensure!(c.status == ClipStatus::InProgress, "clip failed: {:?}", c.reason);
-            anyhow::ensure!(last.elapsed() < Duration::from_secs(20), "clip did not finish");
+            anyhow::ensure!(
+                c.status == ClipStatus::InProgress,
+                "clip failed: {:?}",
+                c.reason
+            );
+            anyhow::ensure!(
+                last.elapsed() < Duration::from_secs(20),
+                "clip did not finish"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         clip_lat.push(last.elapsed().as_secs_f64() * 1e3);
@@ -141,10 +197,14 @@ async fn bench() -> anyhow::Result<()> {
     let clip_finish_ms = p50(clip_lat);
 
     println!("eyrie cloud API benchmark ({backend}, embedded object store, loopback)");
-    println!("  list 24 h (2,880 segments + presigned GETs), p50: {list_24h_p50_ms:.2} ms  (goal <= 20)");
+    println!(
+        "  list 24 h (2,880 segments + presigned GETs), p50: {list_24h_p50_ms:.2} ms  (goal <= 20)"
+    );
     println!("  presign one URL:                                {presign_us:.2} us");
     println!("  list 1 h at concurrency 16:                     {list_rps_c16:.0} req/s");
-    println!("  clip finish after last notice, p50:             {clip_finish_ms:.1} ms  (goal <= 1000)");
+    println!(
+        "  clip finish after last notice, p50:             {clip_finish_ms:.1} ms  (goal <= 1000)"
+    );
     println!(
         "{}",
         serde_json::json!({

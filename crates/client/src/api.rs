@@ -65,12 +65,19 @@ impl ApiClient {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .unwrap_or_default();
-        Self { http, base: base.into().trim_end_matches('/').to_owned(), token: None }
+        Self {
+            http,
+            base: base.into().trim_end_matches('/').to_owned(),
+            token: None,
+        }
     }
 
     /// The same client acting with `token` (session or device token).
     pub fn with_token(&self, token: impl Into<String>) -> Self {
-        Self { token: Some(token.into()), ..self.clone() }
+        Self {
+            token: Some(token.into()),
+            ..self.clone()
+        }
     }
 
     pub fn token(&self) -> Option<&str> {
@@ -99,7 +106,10 @@ impl ApiClient {
             code: ErrorCode::Unknown,
             message: text.chars().take(200).collect(),
         });
-        Err(ApiError::Status { status: status.as_u16(), body })
+        Err(ApiError::Status {
+            status: status.as_u16(),
+            body,
+        })
     }
 
     async fn send<T: DeserializeOwned>(&self, rb: reqwest::RequestBuilder) -> Result<T, ApiError> {
@@ -120,7 +130,9 @@ impl ApiClient {
     }
 
     async fn empty(&self, method: Method, path: &str) -> Result<(), ApiError> {
-        Self::check(self.request(method, path).send().await?).await.map(|_| ())
+        Self::check(self.request(method, path).send().await?)
+            .await
+            .map(|_| ())
     }
 
     // ── ops ──
@@ -130,13 +142,19 @@ impl ApiClient {
 
     // ── accounts ──
     pub async fn register(&self, username: &str, password: &str) -> Result<User, ApiError> {
-        let body = RegisterRequest { username: username.into(), password: password.into() };
+        let body = RegisterRequest {
+            username: username.into(),
+            password: password.into(),
+        };
         self.json(Method::POST, "/api/v1/accounts", &body).await
     }
 
     /// Log in; use `with_token(resp.token)` afterwards.
     pub async fn login(&self, username: &str, password: &str) -> Result<LoginResponse, ApiError> {
-        let body = LoginRequest { username: username.into(), password: password.into() };
+        let body = LoginRequest {
+            username: username.into(),
+            password: password.into(),
+        };
         self.json(Method::POST, "/api/v1/login", &body).await
     }
 
@@ -150,7 +168,12 @@ impl ApiClient {
 
     // ── devices ──
     pub async fn create_device(&self, name: &str) -> Result<CreateDeviceResponse, ApiError> {
-        self.json(Method::POST, "/api/v1/devices", &CreateDeviceRequest { name: name.into() }).await
+        self.json(
+            Method::POST,
+            "/api/v1/devices",
+            &CreateDeviceRequest { name: name.into() },
+        )
+        .await
     }
 
     pub async fn devices(&self) -> Result<DeviceList, ApiError> {
@@ -163,28 +186,45 @@ impl ApiClient {
 
     pub async fn rename_device(&self, id: Uuid, name: &str) -> Result<Device, ApiError> {
         let body = RenameDeviceRequest { name: name.into() };
-        self.json(Method::PATCH, &format!("/api/v1/devices/{id}"), &body).await
+        self.json(Method::PATCH, &format!("/api/v1/devices/{id}"), &body)
+            .await
     }
 
     pub async fn delete_device(&self, id: Uuid) -> Result<(), ApiError> {
-        self.empty(Method::DELETE, &format!("/api/v1/devices/{id}")).await
+        self.empty(Method::DELETE, &format!("/api/v1/devices/{id}"))
+            .await
     }
 
     pub async fn store_mode(&self, id: Uuid) -> Result<StoreMode, ApiError> {
-        let b: StoreModeBody = self.get(&format!("/api/v1/devices/{id}/store-mode")).await?;
+        let b: StoreModeBody = self
+            .get(&format!("/api/v1/devices/{id}/store-mode"))
+            .await?;
         Ok(b.store_mode)
     }
 
     pub async fn set_store_mode(&self, id: Uuid, mode: StoreMode) -> Result<StoreMode, ApiError> {
         let b: StoreModeBody = self
-            .json(Method::PUT, &format!("/api/v1/devices/{id}/store-mode"), &StoreModeBody { store_mode: mode })
+            .json(
+                Method::PUT,
+                &format!("/api/v1/devices/{id}/store-mode"),
+                &StoreModeBody { store_mode: mode },
+            )
             .await?;
         Ok(b.store_mode)
     }
 
     /// Device only.
-    pub async fn heartbeat(&self, id: Uuid, req: &HeartbeatRequest) -> Result<HeartbeatResponse, ApiError> {
-        self.json(Method::POST, &format!("/api/v1/devices/{id}/heartbeat"), req).await
+    pub async fn heartbeat(
+        &self,
+        id: Uuid,
+        req: &HeartbeatRequest,
+    ) -> Result<HeartbeatResponse, ApiError> {
+        self.json(
+            Method::POST,
+            &format!("/api/v1/devices/{id}/heartbeat"),
+            req,
+        )
+        .await
     }
 
     pub async fn recording_keys(&self, id: Uuid) -> Result<RecordingKeyList, ApiError> {
@@ -194,19 +234,31 @@ impl ApiClient {
     // ── set-up ──
     /// Camera-first: start a pairing (no auth).
     pub async fn pairing(&self, name_hint: Option<&str>) -> Result<PairingResponse, ApiError> {
-        let body = PairingRequest { name_hint: name_hint.map(Into::into) };
+        let body = PairingRequest {
+            name_hint: name_hint.map(Into::into),
+        };
         self.json(Method::POST, "/api/v1/pairings", &body).await
     }
 
     /// User: claim the camera showing `code`.
     pub async fn claim(&self, code: &str, name: &str) -> Result<Device, ApiError> {
-        let body = ClaimRequest { code: code.into(), name: name.into() };
-        self.json(Method::POST, "/api/v1/devices/claim", &body).await
+        let body = ClaimRequest {
+            code: code.into(),
+            name: name.into(),
+        };
+        self.json(Method::POST, "/api/v1/devices/claim", &body)
+            .await
     }
 
     /// Camera: activate with a code or a pairing token.
     pub async fn activate(&self, req: &ActivateRequest) -> Result<Activation, ApiError> {
-        let resp = Self::check(self.request(Method::POST, "/api/v1/activate").json(req).send().await?).await?;
+        let resp = Self::check(
+            self.request(Method::POST, "/api/v1/activate")
+                .json(req)
+                .send()
+                .await?,
+        )
+        .await?;
         if resp.status() == StatusCode::ACCEPTED {
             Ok(Activation::Pending(resp.json().await?))
         } else {
@@ -215,47 +267,113 @@ impl ApiClient {
     }
 
     // ── live ──
-    pub async fn ticket(&self, device: Uuid, ttl_secs: Option<u64>) -> Result<TicketResponse, ApiError> {
-        self.json(Method::POST, &format!("/api/v1/devices/{device}/tickets"), &TicketRequest { ttl_secs })
-            .await
+    pub async fn ticket(
+        &self,
+        device: Uuid,
+        ttl_secs: Option<u64>,
+    ) -> Result<TicketResponse, ApiError> {
+        self.json(
+            Method::POST,
+            &format!("/api/v1/devices/{device}/tickets"),
+            &TicketRequest { ttl_secs },
+        )
+        .await
     }
 
     pub async fn ice_servers(&self, device: Uuid) -> Result<IceServersResponse, ApiError> {
-        self.get(&format!("/api/v1/devices/{device}/ice-servers")).await
+        self.get(&format!("/api/v1/devices/{device}/ice-servers"))
+            .await
     }
 
     // ── recordings ──
     /// Device: ask for an upload slot.
-    pub async fn upload_slot(&self, channel: Uuid, req: &UploadSlotRequest) -> Result<UploadSlot, ApiError> {
-        self.json(Method::POST, &format!("/api/v1/channels/{channel}/recordings"), req).await
+    pub async fn upload_slot(
+        &self,
+        channel: Uuid,
+        req: &UploadSlotRequest,
+    ) -> Result<UploadSlot, ApiError> {
+        self.json(
+            Method::POST,
+            &format!("/api/v1/channels/{channel}/recordings"),
+            req,
+        )
+        .await
     }
 
     /// Device: the upload is done.
-    pub async fn complete_recording(&self, id: Uuid, notice: &UploadNotice) -> Result<Recording, ApiError> {
-        self.json(Method::POST, &format!("/api/v1/recordings/{id}/complete"), notice).await
+    pub async fn complete_recording(
+        &self,
+        id: Uuid,
+        notice: &UploadNotice,
+    ) -> Result<Recording, ApiError> {
+        self.json(
+            Method::POST,
+            &format!("/api/v1/recordings/{id}/complete"),
+            notice,
+        )
+        .await
     }
 
-    pub async fn recordings(&self, channel: Uuid, start_ms: i64, end_ms: i64) -> Result<RecordingList, ApiError> {
-        self.get(&format!("/api/v1/channels/{channel}/recordings?start_ms={start_ms}&end_ms={end_ms}")).await
+    pub async fn recordings(
+        &self,
+        channel: Uuid,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<RecordingList, ApiError> {
+        self.get(&format!(
+            "/api/v1/channels/{channel}/recordings?start_ms={start_ms}&end_ms={end_ms}"
+        ))
+        .await
     }
 
     // ── events ──
-    pub async fn start_event(&self, channel: Uuid, kind: EventKind, start_ms: i64) -> Result<Event, ApiError> {
-        self.json(Method::POST, &format!("/api/v1/channels/{channel}/events"), &EventStart { kind, start_ms })
-            .await
+    pub async fn start_event(
+        &self,
+        channel: Uuid,
+        kind: EventKind,
+        start_ms: i64,
+    ) -> Result<Event, ApiError> {
+        self.json(
+            Method::POST,
+            &format!("/api/v1/channels/{channel}/events"),
+            &EventStart { kind, start_ms },
+        )
+        .await
     }
 
     pub async fn end_event(&self, id: Uuid, end_ms: i64) -> Result<Event, ApiError> {
-        self.json(Method::POST, &format!("/api/v1/events/{id}/end"), &EventEnd { end_ms }).await
+        self.json(
+            Method::POST,
+            &format!("/api/v1/events/{id}/end"),
+            &EventEnd { end_ms },
+        )
+        .await
     }
 
-    pub async fn events(&self, channel: Uuid, start_ms: i64, end_ms: i64) -> Result<EventList, ApiError> {
-        self.get(&format!("/api/v1/channels/{channel}/events?start_ms={start_ms}&end_ms={end_ms}")).await
+    pub async fn events(
+        &self,
+        channel: Uuid,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<EventList, ApiError> {
+        self.get(&format!(
+            "/api/v1/channels/{channel}/events?start_ms={start_ms}&end_ms={end_ms}"
+        ))
+        .await
     }
 
     // ── clips ──
-    pub async fn create_clip(&self, channel: Uuid, req: &CreateClipRequest) -> Result<Clip, ApiError> {
-        self.json(Method::POST, &format!("/api/v1/channels/{channel}/clips"), req).await
+    pub async fn create_clip(
+        &self,
+        channel: Uuid,
+        req: &CreateClipRequest,
+    ) -> Result<Clip, ApiError> {
+        self.json(
+            Method::POST,
+            &format!("/api/v1/channels/{channel}/clips"),
+            req,
+        )
+        .await
     }
 
     pub async fn clip(&self, id: Uuid) -> Result<Clip, ApiError> {
@@ -270,11 +388,16 @@ impl ApiClient {
     }
 
     pub async fn delete_clip(&self, id: Uuid) -> Result<(), ApiError> {
-        self.empty(Method::DELETE, &format!("/api/v1/clips/{id}")).await
+        self.empty(Method::DELETE, &format!("/api/v1/clips/{id}"))
+            .await
     }
 
     /// Poll a clip until it leaves `in_progress` or `timeout` passes.
-    pub async fn wait_clip(&self, id: Uuid, timeout: std::time::Duration) -> Result<Clip, ApiError> {
+    pub async fn wait_clip(
+        &self,
+        id: Uuid,
+        timeout: std::time::Duration,
+    ) -> Result<Clip, ApiError> {
         let t0 = std::time::Instant::now();
         loop {
             let c = self.clip(id).await?;
@@ -286,7 +409,11 @@ impl ApiClient {
     }
 
     // ── snapshots ──
-    pub async fn create_snapshot(&self, channel: Uuid, taken_at_ms: Option<i64>) -> Result<SnapshotSlot, ApiError> {
+    pub async fn create_snapshot(
+        &self,
+        channel: Uuid,
+        taken_at_ms: Option<i64>,
+    ) -> Result<SnapshotSlot, ApiError> {
         self.json(
             Method::POST,
             &format!("/api/v1/channels/{channel}/snapshots"),
@@ -296,26 +423,40 @@ impl ApiClient {
     }
 
     pub async fn confirm_snapshot(&self, id: Uuid) -> Result<Snapshot, ApiError> {
-        self.send(self.request(Method::POST, &format!("/api/v1/snapshots/{id}/confirm"))).await
+        self.send(self.request(Method::POST, &format!("/api/v1/snapshots/{id}/confirm")))
+            .await
     }
 
     pub async fn snapshot(&self, id: Uuid) -> Result<Snapshot, ApiError> {
         self.get(&format!("/api/v1/snapshots/{id}")).await
     }
 
-    pub async fn snapshots(&self, channel: Uuid, start_ms: i64, end_ms: i64) -> Result<SnapshotList, ApiError> {
-        self.get(&format!("/api/v1/channels/{channel}/snapshots?start_ms={start_ms}&end_ms={end_ms}")).await
+    pub async fn snapshots(
+        &self,
+        channel: Uuid,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<SnapshotList, ApiError> {
+        self.get(&format!(
+            "/api/v1/channels/{channel}/snapshots?start_ms={start_ms}&end_ms={end_ms}"
+        ))
+        .await
     }
 
     pub async fn delete_snapshot(&self, id: Uuid) -> Result<(), ApiError> {
-        self.empty(Method::DELETE, &format!("/api/v1/snapshots/{id}")).await
+        self.empty(Method::DELETE, &format!("/api/v1/snapshots/{id}"))
+            .await
     }
 
     // ── presigned URLs ──
     /// PUT `body` to a presigned URL (no Authorization header).
     pub async fn put_presigned(&self, url: &PresignedUrl, body: Vec<u8>) -> Result<(), ApiError> {
         let resp = self.http.put(&url.url).body(body).send().await?;
-        if resp.status().is_success() { Ok(()) } else { Err(ApiError::Store(resp.status().as_u16())) }
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(ApiError::Store(resp.status().as_u16()))
+        }
     }
 
     /// GET a presigned URL's bytes.
