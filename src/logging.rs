@@ -10,7 +10,10 @@ fn filter_from(rust_log: Option<&str>, g_messages_debug: Option<&str>) -> String
         return v.to_owned();
     }
     match g_messages_debug {
-        Some(v) if v.split([',', ' ']).any(|d| d == "all" || d.starts_with("eyrie")) => {
+        Some(v)
+            if v.split([',', ' '])
+                .any(|d| d == "all" || d.starts_with("eyrie")) =>
+        {
             "debug".to_owned()
         }
         _ => "info".to_owned(),

@@ -76,5 +76,7 @@ fn run_demo() -> anyhow::Result<()> {
 
 #[cfg(not(feature = "gui"))]
 fn run_demo() -> anyhow::Result<()> {
-    anyhow::bail!("`eyrie demo` opens the viewer, and this eyrie was built without it (the `gui` feature)")
+    anyhow::bail!(
+        "`eyrie demo` opens the viewer, and this eyrie was built without it (the `gui` feature)"
+    )
 }

@@ -81,8 +81,13 @@ impl TicketClaims {
     }
 }
 
+/// HMAC-SHA256 keyed with `secret`; HMAC accepts keys of any length, so this cannot fail.
+fn keyed(secret: &[u8]) -> HmacSha256 {
+    HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length")
+}
+
 fn mac(secret: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+    let mut m = keyed(secret);
     m.update(data);
     m.finalize().into_bytes().to_vec()
 }
@@ -104,9 +109,10 @@ pub fn verify(
     let sig = URL_SAFE_NO_PAD
         .decode(sig)
         .map_err(|_| TicketError::Malformed)?;
-    let mut m = HmacSha256::new_from_slice(device_secret).expect("HMAC takes keys of any length");
+    let mut m = keyed(device_secret);
     m.update(head.as_bytes());
-    m.verify_slice(&sig).map_err(|_| TicketError::BadSignature)?;
+    m.verify_slice(&sig)
+        .map_err(|_| TicketError::BadSignature)?;
     let claims: TicketClaims = URL_SAFE_NO_PAD
         .decode(head)
         .ok()
@@ -131,7 +137,7 @@ pub fn verify(
 /// to sign its answer (over the DTLS fingerprint and the session id) so that the viewer can
 /// tell a real camera from an impostor on the broker. Hex-less: base64url, unpadded.
 pub fn device_proof(device_secret: &[u8], parts: &[&str]) -> String {
-    let mut m = HmacSha256::new_from_slice(device_secret).expect("HMAC takes keys of any length");
+    let mut m = keyed(device_secret);
     for p in parts {
         // Length-prefix every part so ("ab","c") and ("a","bc") differ.
         m.update(&(p.len() as u64).to_be_bytes());
@@ -145,7 +151,7 @@ pub fn verify_device_proof(device_secret: &[u8], parts: &[&str], proof: &str) ->
     let Ok(raw) = URL_SAFE_NO_PAD.decode(proof) else {
         return false;
     };
-    let mut m = HmacSha256::new_from_slice(device_secret).expect("HMAC takes keys of any length");
+    let mut m = keyed(device_secret);
     for p in parts {
         m.update(&(p.len() as u64).to_be_bytes());
         m.update(p.as_bytes());
@@ -169,11 +175,20 @@ mod tests {
     #[test]
     fn refusals() {
         let t = TicketClaims::new("u1", "d1", 1_060).sign(SECRET);
-        assert_eq!(verify(&t, b"other", "d1", 1_000), Err(TicketError::BadSignature));
-        assert_eq!(verify(&t, SECRET, "d2", 1_000), Err(TicketError::WrongDevice));
+        assert_eq!(
+            verify(&t, b"other", "d1", 1_000),
+            Err(TicketError::BadSignature)
+        );
+        assert_eq!(
+            verify(&t, SECRET, "d2", 1_000),
+            Err(TicketError::WrongDevice)
+        );
         assert_eq!(verify(&t, SECRET, "d1", 1_060), Err(TicketError::Expired));
         assert_eq!(verify(&t, SECRET, "d1", 0), Err(TicketError::TooLong));
-        assert_eq!(verify("nodot", SECRET, "d1", 1_000), Err(TicketError::Malformed));
+        assert_eq!(
+            verify("nodot", SECRET, "d1", 1_000),
+            Err(TicketError::Malformed)
+        );
         let mut bad = t.clone();
         bad.insert(3, 'x');
         assert!(verify(&bad, SECRET, "d1", 1_000).is_err());
