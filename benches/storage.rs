@@ -38,9 +38,14 @@ fn main() {
             let t1 = Instant::now();
             let plain = decrypt_to_vec(&seg, &key, Some(kid)).expect("decrypt");
             let dec_gbps = plain.len() as f64 * 8.0 / t1.elapsed().as_secs_f64() / 1e9;
-            println!("segment encryption: {enc_gbps:.2} Gbit/s ({:.2} GB/s) on one core", enc_gbps / 8.0);
+            println!(
+                "segment encryption: {enc_gbps:.2} Gbit/s ({:.2} GB/s) on one core",
+                enc_gbps / 8.0
+            );
             println!("segment decryption: {dec_gbps:.2} Gbit/s");
-            println!("storage_cpu_pct, storage_mem_bitrate_s, upload_vs_rclone: not measured in this build");
+            println!(
+                "storage_cpu_pct, storage_mem_bitrate_s, upload_vs_rclone: not measured in this build"
+            );
             println!(
                 "{{\"aes_gcm_gbps\": {enc_gbps:.3}, \"aes_gcm_gbytes_per_s\": {:.3}, \"seg_decrypt_gbps\": {dec_gbps:.3}, \"storage_cpu_pct\": null, \"storage_mem_bitrate_s\": null, \"upload_vs_rclone\": null}}",
                 enc_gbps / 8.0
