@@ -25,7 +25,9 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
 pub fn uri_encode(s: &str, keep_slash: bool, out: &mut String) {
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
             b'/' if keep_slash => out.push('/'),
             _ => {
                 let _ = write!(out, "%{b:02X}");
@@ -51,7 +53,9 @@ pub struct Presigner {
 
 impl std::fmt::Debug for Presigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Presigner").field("origin", &self.origin).finish()
+        f.debug_struct("Presigner")
+            .field("origin", &self.origin)
+            .finish()
     }
 }
 
@@ -65,8 +69,11 @@ impl Presigner {
         virtual_host: bool,
     ) -> Option<Self> {
         let host_name = endpoint.host_str()?;
-        let host_name =
-            if virtual_host { format!("{bucket}.{host_name}") } else { host_name.to_owned() };
+        let host_name = if virtual_host {
+            format!("{bucket}.{host_name}")
+        } else {
+            host_name.to_owned()
+        };
         let host = match endpoint.port() {
             Some(p) => format!("{host_name}:{p}"),
             None => host_name,
@@ -98,7 +105,10 @@ impl Presigner {
         {
             return *k;
         }
-        let k = hmac(format!("AWS4{}", self.secret_key).as_bytes(), day.as_bytes());
+        let k = hmac(
+            format!("AWS4{}", self.secret_key).as_bytes(),
+            day.as_bytes(),
+        );
         let k = hmac(&k, self.region.as_bytes());
         let k = hmac(&k, b"s3");
         let k = hmac(&k, b"aws4_request");
@@ -110,8 +120,18 @@ impl Presigner {
 
     /// Presign `method` on `key`, valid `expires` seconds from `now` (UTC).
     pub fn sign(&self, method: &str, key: &str, expires: u64, now: time::OffsetDateTime) -> String {
-        let day = format!("{:04}{:02}{:02}", now.year(), u8::from(now.month()), now.day());
-        let amz_date = format!("{day}T{:02}{:02}{:02}Z", now.hour(), now.minute(), now.second());
+        let day = format!(
+            "{:04}{:02}{:02}",
+            now.year(),
+            u8::from(now.month()),
+            now.day()
+        );
+        let amz_date = format!(
+            "{day}T{:02}{:02}{:02}Z",
+            now.hour(),
+            now.minute(),
+            now.second()
+        );
         let scope = format!("{day}/{}/s3/aws4_request", self.region);
         let mut path = String::with_capacity(self.path_prefix.len() + key.len() + 8);
         path.push_str(&self.path_prefix);
@@ -121,9 +141,21 @@ impl Presigner {
         uri_encode(&self.access_key, false, &mut query);
         query.push_str("%2F");
         uri_encode(&scope, false, &mut query);
-        let _ = write!(query, "&X-Amz-Date={amz_date}&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host");
+        let _ = write!(
+            query,
+            "&X-Amz-Date={amz_date}&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host"
+        );
         let mut h = Sha256::new();
-        for part in [method, "\n", &path, "\n", &query, "\nhost:", &self.host, "\n\nhost\nUNSIGNED-PAYLOAD"] {
+        for part in [
+            method,
+            "\n",
+            &path,
+            "\n",
+            &query,
+            "\nhost:",
+            &self.host,
+            "\n\nhost\nUNSIGNED-PAYLOAD",
+        ] {
             h.update(part.as_bytes());
         }
         let canonical = hex::encode(h.finalize());
@@ -152,9 +184,13 @@ mod tests {
         .unwrap();
         let now = time::macros::datetime!(2013-05-24 00:00:00 UTC);
         let url = p.sign("GET", "test.txt", 86400, now);
-        assert!(url.starts_with("https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm="));
         assert!(
-            url.ends_with("X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"),
+            url.starts_with("https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=")
+        );
+        assert!(
+            url.ends_with(
+                "X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+            ),
             "{url}"
         );
     }
