@@ -1,28 +1,212 @@
 //! `eyrie demo`: cloud, camera and viewer in one process.
 //!
-//! Starts the embedded cloud (SQLite, in-process S3 store, embedded MQTT broker) and a
-//! camera (webcam, or a test pattern without one) on the shared runtime, in a temporary
-//! data directory; creates a demo account, pairs the camera to it, and opens the viewer
-//! signed in on that camera. Everything it started stops, and the directory is deleted,
-//! when the last window closes.
+//! Starts the embedded cloud (SQLite, in-process S3 store, embedded MQTT broker, all on
+//! random loopback ports) and a camera (webcam, or a test pattern without one) on the
+//! shared runtime, in a temporary data directory; creates a demo account, pairs the camera
+//! to it the way a person would (the camera asks for a pairing code, the account claims
+//! it), and opens the viewer signed in on that camera. The session is kept in memory only,
+//! so a real saved session is never touched. Everything stops, and the directory is
+//! deleted, when the app shuts down.
+//!
+//! ```text
+//!  eyrie_cloud::Application ◄─REST── demo account (register, login, claim)
+//!        ▲  MQTT                         │
+//!        └── eyrie_camera::Camera ◄──────┘ pairing code → credentials
+//!                  ▲ WebRTC
+//!                  └──────── viewer window (EyrieLiveView)
+//! ```
 
 use std::sync::Mutex;
+use std::time::Duration;
 
+use anyhow::Context;
+
+use crate::gui::cloud::Cloud;
 use crate::gui::session::Session;
+use crate::runtime::RUNTIME;
 
-static CAMERA_ID: Mutex<Option<String>> = Mutex::new(None);
+/// What the demo started, kept until shutdown.
+struct Running {
+    camera: Option<eyrie_camera::CameraHandle>,
+    cloud_stop: eyrie_cloud::startup::StopHandle,
+    camera_id: String,
+    camera_config: eyrie_camera::CameraConfig,
+    _dir: tempfile::TempDir,
+}
 
-/// Start the demo services and return a signed-in session.
+static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
+
+/// Start the demo services (on the shared runtime) and return a signed-in session.
 pub async fn start() -> anyhow::Result<Session> {
-    anyhow::bail!("the embedded cloud and camera are not available in this build yet")
+    RUNTIME
+        .spawn(start_inner())
+        .await
+        .context("the demo task failed")?
+}
+
+async fn start_inner() -> anyhow::Result<Session> {
+    if let Some(r) = RUNNING
+        .lock()
+        .ok()
+        .and_then(|g| g.as_ref().map(|r| r.camera_id.clone()))
+    {
+        anyhow::bail!("the demo is already running (camera {r})");
+    }
+    let dir = tempfile::Builder::new().prefix("eyrie-demo-").tempdir()?;
+    let config = eyrie_cloud::Config::embedded(dir.path().join("cloud"));
+    let app = eyrie_cloud::Application::build(config).await?;
+    let api = app.api_url();
+    let cloud_stop = app.stop_handle();
+    tokio::spawn(async move {
+        if let Err(e) = app.run_until_stopped().await {
+            tracing::error!("demo cloud stopped: {e:#}");
+        }
+    });
+    tracing::info!("demo cloud at {api}");
+
+    // The account, created like the connect page does.
+    let user = "demo";
+    let password = format!("demo-{}", uuid::Uuid::new_v4());
+    let cloud = Cloud::new(&api, None);
+    cloud.register(user, &password).await?;
+    let login = cloud.login(user, &password).await?;
+    let account = Cloud::new(&api, Some(&login.token));
+
+    // The camera pairs: it shows a code, the account claims it.
+    let (code_tx, code_rx) = async_channel::bounded::<String>(1);
+    let state_dir = dir.path().join("camera");
+    let api_for_camera = api.clone();
+    let creds = tokio::spawn(async move {
+        eyrie_camera::setup::credentials(&api_for_camera, &state_dir, None, |code| {
+            let _ = code_tx.try_send(code.to_owned());
+        })
+        .await
+    });
+    let code = tokio::time::timeout(Duration::from_secs(15), code_rx.recv())
+        .await
+        .context("the camera showed no pairing code")??;
+    account.claim(&code, "Demo Camera").await?;
+    let creds = tokio::time::timeout(Duration::from_secs(30), creds)
+        .await
+        .context("the camera did not activate")???;
+
+    let source = std::env::var("EYRIE_DEMO_SOURCE").unwrap_or_else(|_| "v4l2".into());
+    let source: eyrie_camera::capture::Source =
+        source.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let mut live = eyrie_camera::live::LiveConfig::new(
+        creds.device_id.to_string(),
+        creds.secret_bytes().to_vec(),
+    );
+    live.speaker = eyrie_camera::live::Speaker::None;
+    let camera_config = eyrie_camera::CameraConfig {
+        capture: eyrie_camera::capture::CaptureConfig {
+            source,
+            ..Default::default()
+        },
+        live,
+        mqtt: creds.mqtt.clone(),
+    };
+    let camera = eyrie_camera::Camera::start(camera_config.clone())?;
+    watch_camera(&camera);
+    let camera_id = creds.device_id.to_string();
+    if let Ok(mut g) = RUNNING.lock() {
+        *g = Some(Running {
+            camera: Some(camera),
+            cloud_stop,
+            camera_id: camera_id.clone(),
+            camera_config,
+            _dir: dir,
+        });
+    }
+    // Let the camera's first heartbeat mark it online before the viewer lists it.
+    wait_online(&account, &camera_id).await;
+    Ok(Session {
+        server: api,
+        email: user.to_owned(),
+        token: login.token,
+    })
+}
+
+async fn wait_online(account: &Cloud, id: &str) {
+    for _ in 0..50 {
+        if let Ok(devices) = account.devices().await
+            && devices.iter().any(|d| d.id.to_string() == id && d.online)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Report what the camera hears and does (tests watch talk reaching the camera).
+fn watch_camera(camera: &eyrie_camera::CameraHandle) {
+    let mut events = camera.events();
+    tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            if crate::gui::test_hooks::enabled() {
+                crate::gui::test_hooks::report(
+                    "camera",
+                    &serde_json::json!({ "event": format!("{event:?}") }),
+                );
+            }
+        }
+    });
+}
+
+/// Stop the demo camera (`restart == false`) or start it again (tests of offline/recovery).
+pub async fn set_camera_running(run: bool) -> anyhow::Result<()> {
+    let taken = RUNNING.lock().ok().and_then(|mut g| {
+        g.as_mut()
+            .map(|r| (r.camera.take(), r.camera_config.clone()))
+    });
+    let Some((camera, config)) = taken else {
+        anyhow::bail!("the demo is not running")
+    };
+    if let Some(camera) = camera {
+        camera.stop().await;
+    }
+    if run {
+        let camera = eyrie_camera::Camera::start(config)?;
+        watch_camera(&camera);
+        if let Ok(mut g) = RUNNING.lock()
+            && let Some(r) = g.as_mut()
+        {
+            r.camera = Some(camera);
+        }
+    }
+    Ok(())
 }
 
 /// The demo camera's id, once the demo runs.
 pub fn camera_id() -> Option<String> {
-    CAMERA_ID.lock().ok().and_then(|g| g.clone())
+    RUNNING
+        .lock()
+        .ok()
+        .and_then(|g| g.as_ref().map(|r| r.camera_id.clone()))
 }
 
-/// `eyrie demo`: start everything, then the viewer.
+/// Stop everything the demo started and delete its directory.
+pub fn stop() {
+    let Some(running) = RUNNING.lock().ok().and_then(|mut g| g.take()) else {
+        return;
+    };
+    RUNTIME.block_on(async move {
+        if let Some(camera) = running.camera {
+            let _ = tokio::time::timeout(Duration::from_secs(3), camera.stop()).await;
+        }
+        running.cloud_stop.stop();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    });
+    tracing::info!("demo stopped");
+}
+
+/// `eyrie demo`: start everything, then the viewer signed in on the demo camera.
 pub fn run() -> anyhow::Result<()> {
-    crate::gui::run(false)
+    crate::gui::init()?;
+    let started = std::time::Instant::now();
+    let session = RUNTIME.block_on(start_inner())?;
+    tracing::info!("demo ready in {:?}", started.elapsed());
+    let result = crate::gui::run_with_session(session, camera_id());
+    stop();
+    result
 }

@@ -24,6 +24,7 @@ mod imp {
         pub settings: OnceCell<Option<gio::Settings>>,
         pub session: RefCell<Option<Session>>,
         pub kiosk: Cell<bool>,
+        pub open_camera: RefCell<Option<String>>,
     }
 
     #[glib::object_subclass]
@@ -82,6 +83,15 @@ impl EyrieApplication {
         self.imp().settings.get_or_init(open_settings).clone()
     }
 
+    /// A camera the first window opens as soon as the list arrives.
+    pub fn set_open_camera(&self, id: String) {
+        self.imp().open_camera.replace(Some(id));
+    }
+
+    pub fn take_open_camera(&self) -> Option<String> {
+        self.imp().open_camera.take()
+    }
+
     pub fn is_kiosk(&self) -> bool {
         self.imp().kiosk.get()
     }
@@ -95,7 +105,9 @@ impl EyrieApplication {
     }
 
     pub fn main_window(&self) -> Option<EyrieWindow> {
-        self.windows().into_iter().find_map(|w| w.downcast::<EyrieWindow>().ok())
+        self.windows()
+            .into_iter()
+            .find_map(|w| w.downcast::<EyrieWindow>().ok())
     }
 
     fn setup_actions(&self) {
@@ -120,7 +132,9 @@ impl EyrieApplication {
         let open_camera = gio::ActionEntry::builder("open-camera")
             .parameter_type(Some(glib::VariantTy::STRING))
             .activate(|app: &Self, _, param| {
-                let Some(id) = param.and_then(|p| p.get::<String>()) else { return };
+                let Some(id) = param.and_then(|p| p.get::<String>()) else {
+                    return;
+                };
                 app.activate();
                 if let Some(window) = app.main_window() {
                     window.open_camera_by_id(&id);
@@ -155,7 +169,9 @@ impl EyrieApplication {
             .website("https://github.com/eyrie-nvr/eyrie")
             .issue_url("https://github.com/eyrie-nvr/eyrie/issues")
             .license_type(gtk::License::Gpl30)
-            .comments(gettext("Watch your cameras live, talk through them and keep what they see"))
+            .comments(gettext(
+                "Watch your cameras live, talk through them and keep what they see",
+            ))
             // Translators: put your names here, one per line.
             .translator_credits(gettext("translator-credits"))
             .modal(true)
@@ -180,9 +196,16 @@ fn open_settings() -> Option<gio::Settings> {
                 .lookup(config::APP_ID, false)
         });
     match schema {
-        Some(schema) => Some(gio::Settings::new_full(&schema, None::<&gio::SettingsBackend>, None)),
+        Some(schema) => Some(gio::Settings::new_full(
+            &schema,
+            None::<&gio::SettingsBackend>,
+            None,
+        )),
         None => {
-            tracing::warn!("settings schema {} not found; settings will not be kept", config::APP_ID);
+            tracing::warn!(
+                "settings schema {} not found; settings will not be kept",
+                config::APP_ID
+            );
             None
         }
     }

@@ -81,17 +81,28 @@ impl EyrieCameraModeWindow {
     fn build_ui(&self) {
         let imp = self.imp();
         let header = adw::HeaderBar::new();
-        header.set_title_widget(Some(&adw::WindowTitle::new(&gettext("Camera Mode"), &gettext("This computer is a camera"))));
+        header.set_title_widget(Some(&adw::WindowTitle::new(
+            &gettext("Camera Mode"),
+            &gettext("This computer is a camera"),
+        )));
 
-        let picture = gtk::Picture::builder().content_fit(gtk::ContentFit::Contain).height_request(240).hexpand(true).build();
+        let picture = gtk::Picture::builder()
+            .content_fit(gtk::ContentFit::Contain)
+            .height_request(240)
+            .hexpand(true)
+            .build();
         picture.add_css_class("live-picture");
         picture.set_alternative_text(Some(&gettext("Preview of this computer’s camera")));
         let frame = gtk::Frame::builder().child(&picture).build();
         frame.add_css_class("view");
 
-        let devices = adw::PreferencesGroup::builder().title(gettext("Devices")).build();
+        let devices = adw::PreferencesGroup::builder()
+            .title(gettext("Devices"))
+            .build();
         let video_row = adw::ComboRow::builder().title(gettext("Webcam")).build();
-        let audio_row = adw::ComboRow::builder().title(gettext("Microphone")).build();
+        let audio_row = adw::ComboRow::builder()
+            .title(gettext("Microphone"))
+            .build();
         devices.add(&video_row);
         devices.add(&audio_row);
         video_row.connect_selected_notify(glib::clone!(
@@ -100,8 +111,13 @@ impl EyrieCameraModeWindow {
             move |_| window.restart_preview()
         ));
 
-        let status_group = adw::PreferencesGroup::builder().title(gettext("Status")).build();
-        let status = adw::ActionRow::builder().title(gettext("Camera")).subtitle(gettext("Preview only")).build();
+        let status_group = adw::PreferencesGroup::builder()
+            .title(gettext("Status"))
+            .build();
+        let status = adw::ActionRow::builder()
+            .title(gettext("Camera"))
+            .subtitle(gettext("Preview only"))
+            .build();
         status_group.add(&status);
 
         let column = gtk::Box::new(gtk::Orientation::Vertical, 18);
@@ -112,8 +128,15 @@ impl EyrieCameraModeWindow {
         column.append(&frame);
         column.append(&devices);
         column.append(&status_group);
-        let clamp = adw::Clamp::builder().maximum_size(720).child(&column).build();
-        let scrolled = gtk::ScrolledWindow::builder().hscrollbar_policy(gtk::PolicyType::Never).vexpand(true).child(&clamp).build();
+        let clamp = adw::Clamp::builder()
+            .maximum_size(720)
+            .child(&column)
+            .build();
+        let scrolled = gtk::ScrolledWindow::builder()
+            .hscrollbar_policy(gtk::PolicyType::Never)
+            .vexpand(true)
+            .child(&clamp)
+            .build();
         let content = gtk::Box::new(gtk::Orientation::Vertical, 0);
         content.append(&header);
         content.append(&scrolled);
@@ -131,7 +154,9 @@ impl EyrieCameraModeWindow {
         monitor.add_filter(Some("Video/Source"), None);
         monitor.add_filter(Some("Audio/Source"), None);
         let found = monitor.devices();
-        let (video, audio): (Vec<_>, Vec<_>) = found.into_iter().partition(|d| d.device_class().contains("Video"));
+        let (video, audio): (Vec<_>, Vec<_>) = found
+            .into_iter()
+            .partition(|d| d.device_class().contains("Video"));
         let mut video_names = vec![gettext("Test Pattern")];
         video_names.extend(video.iter().map(|d| d.display_name().to_string()));
         let mut audio_names = vec![gettext("Default Microphone")];
@@ -154,17 +179,22 @@ impl EyrieCameraModeWindow {
     pub fn selected_video_device(&self) -> Option<gst::Device> {
         let imp = self.imp();
         let selected = imp.video_row.get()?.selected() as usize;
-        selected.checked_sub(1).and_then(|i| imp.video_devices.borrow().get(i).cloned())
+        selected
+            .checked_sub(1)
+            .and_then(|i| imp.video_devices.borrow().get(i).cloned())
     }
 
     fn restart_preview(&self) {
         self.stop_preview();
         let imp = self.imp();
-        let Some(picture) = imp.picture.get() else { return };
+        let Some(picture) = imp.picture.get() else {
+            return;
+        };
         match self.build_preview() {
             Ok((pipeline, paintable)) => {
                 picture.set_paintable(Some(&paintable));
-                if let Err(e) = gst::prelude::ElementExt::set_state(&pipeline, gst::State::Playing) {
+                if let Err(e) = gst::prelude::ElementExt::set_state(&pipeline, gst::State::Playing)
+                {
                     tracing::warn!("camera preview does not start: {e}");
                 }
                 imp.preview.replace(Some(pipeline));
@@ -182,7 +212,9 @@ impl EyrieCameraModeWindow {
         let pipeline = gst::Pipeline::with_name("eyrie-camera-preview");
         let src = match self.selected_video_device() {
             Some(device) => device.create_element(None)?,
-            None => gst::ElementFactory::make("videotestsrc").property("is-live", true).build()?,
+            None => gst::ElementFactory::make("videotestsrc")
+                .property("is-live", true)
+                .build()?,
         };
         let convert = gst::ElementFactory::make("videoconvert").build()?;
         let sink = gst::ElementFactory::make("gtk4paintablesink").build()?;

@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use eyrie_protocol::api::{
-    ClaimRequest, CreateSnapshotRequest, Device, DeviceList, ErrorBody, ErrorCode, Event, EventList, LoginRequest,
-    LoginResponse, RegisterRequest, RenameDeviceRequest, Snapshot, SnapshotList, SnapshotSlot,
-    TicketRequest, TicketResponse, User,
+    ClaimRequest, CreateSnapshotRequest, Device, DeviceList, ErrorBody, ErrorCode, Event,
+    EventList, LoginRequest, LoginResponse, RegisterRequest, RenameDeviceRequest, Snapshot,
+    SnapshotList, SnapshotSlot, TicketRequest, TicketResponse, User,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,7 +22,11 @@ use crate::i18n::{gettext, gettext_f};
 #[derive(Debug, thiserror::Error)]
 pub enum CloudError {
     #[error("the cloud answered {status}: {message}")]
-    Api { status: u16, code: ErrorCode, message: String },
+    Api {
+        status: u16,
+        code: ErrorCode,
+        message: String,
+    },
     #[error("cannot reach the cloud: {0}")]
     Network(String),
     #[error("unexpected answer from the cloud: {0}")]
@@ -31,40 +35,64 @@ pub enum CloudError {
 
 impl CloudError {
     pub fn is_unauthorized(&self) -> bool {
-        matches!(self, Self::Api { code: ErrorCode::Unauthorized, .. })
+        matches!(
+            self,
+            Self::Api {
+                code: ErrorCode::Unauthorized,
+                ..
+            }
+        )
     }
 
     /// What to tell the person, translated.
     pub fn user_message(&self) -> String {
         match self {
-            Self::Api { code: ErrorCode::Unauthorized, .. } => {
-                gettext("The user name or password is not right")
+            Self::Api {
+                code: ErrorCode::Unauthorized,
+                ..
+            } => gettext("The user name or password is not right"),
+            Self::Api {
+                code: ErrorCode::Conflict,
+                ..
+            } => gettext("That already exists; try signing in instead"),
+            Self::Api {
+                code: ErrorCode::NotFound,
+                ..
+            } => gettext("Not found: the code may be wrong, or the camera was removed"),
+            Self::Api {
+                code: ErrorCode::Gone,
+                ..
+            } => gettext("That code has expired; ask the camera for a new one"),
+            Self::Api {
+                code: ErrorCode::TooManyRequests,
+                ..
+            } => gettext("Too many attempts; wait a minute and try again"),
+            Self::Api {
+                code: ErrorCode::BadRequest,
+                message,
+                ..
+            } => gettext_f("The cloud refused this: {reason}", &[("reason", message)]),
+            Self::Api {
+                code: ErrorCode::Unavailable,
+                ..
+            } => gettext("The cloud is having trouble with its storage; try again later"),
+            Self::Api { .. } | Self::Decode(_) => {
+                gettext("The cloud had a problem; try again later")
             }
-            Self::Api { code: ErrorCode::Conflict, .. } => {
-                gettext("That already exists; try signing in instead")
+            Self::Network(_) => {
+                gettext("Cannot reach the cloud; check the address and your network")
             }
-            Self::Api { code: ErrorCode::NotFound, .. } => {
-                gettext("Not found: the code may be wrong, or the camera was removed")
-            }
-            Self::Api { code: ErrorCode::Gone, .. } => gettext("That code has expired; ask the camera for a new one"),
-            Self::Api { code: ErrorCode::TooManyRequests, .. } => {
-                gettext("Too many attempts; wait a minute and try again")
-            }
-            Self::Api { code: ErrorCode::BadRequest, message, .. } => {
-                gettext_f("The cloud refused this: {reason}", &[("reason", message)])
-            }
-            Self::Api { code: ErrorCode::Unavailable, .. } => {
-                gettext("The cloud is having trouble with its storage; try again later")
-            }
-            Self::Api { .. } | Self::Decode(_) => gettext("The cloud had a problem; try again later"),
-            Self::Network(_) => gettext("Cannot reach the cloud; check the address and your network"),
         }
     }
 }
 
 impl From<reqwest::Error> for CloudError {
     fn from(e: reqwest::Error) -> Self {
-        if e.is_decode() { Self::Decode(e.to_string()) } else { Self::Network(e.to_string()) }
+        if e.is_decode() {
+            Self::Decode(e.to_string())
+        } else {
+            Self::Network(e.to_string())
+        }
     }
 }
 
@@ -100,14 +128,21 @@ impl Cloud {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap_or_default();
-        Self { base: base.trim_end_matches('/').to_owned(), token: token.map(str::to_owned), http }
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.map(str::to_owned),
+            http,
+        }
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.base)
     }
 
-    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, CloudError> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, CloudError> {
         let resp = self.check(req).await?;
         let bytes = resp.bytes().await?;
         serde_json::from_slice(&bytes).map_err(|e| CloudError::Decode(e.to_string()))
@@ -136,7 +171,11 @@ impl Cloud {
                 String::from_utf8_lossy(&bytes).into_owned(),
             ),
         };
-        Err(CloudError::Api { status: status.as_u16(), code, message })
+        Err(CloudError::Api {
+            status: status.as_u16(),
+            code,
+            message,
+        })
     }
 
     fn post<B: Serialize>(&self, path: &str, body: &B) -> reqwest::RequestBuilder {
@@ -144,12 +183,18 @@ impl Cloud {
     }
 
     pub async fn register(&self, username: &str, password: &str) -> Result<User, CloudError> {
-        let body = RegisterRequest { username: username.into(), password: password.into() };
+        let body = RegisterRequest {
+            username: username.into(),
+            password: password.into(),
+        };
         self.send(self.post("/accounts", &body)).await
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Result<LoginResponse, CloudError> {
-        let body = LoginRequest { username: username.into(), password: password.into() };
+        let body = LoginRequest {
+            username: username.into(),
+            password: password.into(),
+        };
         self.send(self.post("/login", &body)).await
     }
 
@@ -159,30 +204,45 @@ impl Cloud {
     }
 
     pub async fn claim(&self, code: &str, name: &str) -> Result<Device, CloudError> {
-        let body = ClaimRequest { code: code.into(), name: name.into() };
+        let body = ClaimRequest {
+            code: code.into(),
+            name: name.into(),
+        };
         self.send(self.post("/devices/claim", &body)).await
     }
 
     pub async fn rename(&self, id: Uuid, name: &str) -> Result<(), CloudError> {
         let body = RenameDeviceRequest { name: name.into() };
-        self.check(self.http.patch(self.url(&format!("/devices/{id}"))).json(&body)).await?;
+        self.check(
+            self.http
+                .patch(self.url(&format!("/devices/{id}")))
+                .json(&body),
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn remove(&self, id: Uuid) -> Result<(), CloudError> {
-        self.check(self.http.delete(self.url(&format!("/devices/{id}")))).await?;
+        self.check(self.http.delete(self.url(&format!("/devices/{id}"))))
+            .await?;
         Ok(())
     }
 
     pub async fn ticket(&self, id: Uuid) -> Result<TicketResponse, CloudError> {
-        self.send(self.post(&format!("/devices/{id}/tickets"), &TicketRequest { ttl_secs: None })).await
+        self.send(self.post(
+            &format!("/devices/{id}/tickets"),
+            &TicketRequest { ttl_secs: None },
+        ))
+        .await
     }
 
     /// Complete snapshots of the last week, newest first.
     pub async fn snapshots(&self, channel: Uuid) -> Result<Vec<Snapshot>, CloudError> {
         let end = now_ms() + 60_000;
         let start = end - 7 * 24 * 3600 * 1000 + 120_000;
-        let url = self.url(&format!("/channels/{channel}/snapshots?start_ms={start}&end_ms={end}"));
+        let url = self.url(&format!(
+            "/channels/{channel}/snapshots?start_ms={start}&end_ms={end}"
+        ));
         let list: SnapshotList = self.send(self.http.get(url)).await?;
         Ok(list.snapshots)
     }
@@ -204,7 +264,10 @@ impl Cloud {
         Ok(resp.bytes().await?.to_vec())
     }
 
-    pub async fn latest_snapshot_image(&self, channel: Uuid) -> Result<Option<Vec<u8>>, CloudError> {
+    pub async fn latest_snapshot_image(
+        &self,
+        channel: Uuid,
+    ) -> Result<Option<Vec<u8>>, CloudError> {
         let snaps = self.snapshots(channel).await?;
         match snaps.first() {
             Some(s) => Ok(Some(self.download(s).await?)),
@@ -213,9 +276,17 @@ impl Cloud {
     }
 
     /// Keep a snapshot in the cloud: ask for a slot, PUT the image to the store, confirm.
-    pub async fn upload_snapshot(&self, channel: Uuid, png: Vec<u8>) -> Result<Snapshot, CloudError> {
-        let req = CreateSnapshotRequest { taken_at_ms: Some(now_ms()) };
-        let slot: SnapshotSlot = self.send(self.post(&format!("/channels/{channel}/snapshots"), &req)).await?;
+    pub async fn upload_snapshot(
+        &self,
+        channel: Uuid,
+        png: Vec<u8>,
+    ) -> Result<Snapshot, CloudError> {
+        let req = CreateSnapshotRequest {
+            taken_at_ms: Some(now_ms()),
+        };
+        let slot: SnapshotSlot = self
+            .send(self.post(&format!("/channels/{channel}/snapshots"), &req))
+            .await?;
         let resp = self
             .http
             .put(&slot.upload.url)
@@ -231,19 +302,34 @@ impl Cloud {
             });
         }
         let id = slot.snapshot.id;
-        self.send(self.http.post(self.url(&format!("/snapshots/{id}/confirm")))).await
+        self.send(
+            self.http
+                .post(self.url(&format!("/snapshots/{id}/confirm"))),
+        )
+        .await
     }
 
     /// Events on a channel that started at or after `since_ms`.
-    pub async fn events_since(&self, channel: Uuid, since_ms: i64) -> Result<Vec<Event>, CloudError> {
+    pub async fn events_since(
+        &self,
+        channel: Uuid,
+        since_ms: i64,
+    ) -> Result<Vec<Event>, CloudError> {
         let end = now_ms() + 60_000;
-        let url = self.url(&format!("/channels/{channel}/events?start_ms={since_ms}&end_ms={end}"));
+        let url = self.url(&format!(
+            "/channels/{channel}/events?start_ms={since_ms}&end_ms={end}"
+        ));
         let list: EventList = self.send(self.http.get(url)).await?;
-        Ok(list.events.into_iter().filter(|e| e.start_ms >= since_ms).collect())
+        Ok(list
+            .events
+            .into_iter()
+            .filter(|e| e.start_ms >= since_ms)
+            .collect())
     }
 
     pub async fn delete_snapshot(&self, id: Uuid) -> Result<(), CloudError> {
-        self.check(self.http.delete(self.url(&format!("/snapshots/{id}")))).await?;
+        self.check(self.http.delete(self.url(&format!("/snapshots/{id}"))))
+            .await?;
         Ok(())
     }
 }

@@ -52,7 +52,10 @@ impl EyrieGallery {
             .property("transient-for", parent)
             .property("default-width", 720)
             .property("default-height", 520)
-            .property("title", gettext_f("Snapshots of {name}", &[("name", &device.name)]))
+            .property(
+                "title",
+                gettext_f("Snapshots of {name}", &[("name", &device.name)]),
+            )
             .build();
         let imp = gallery.imp();
         let _ = imp.cloud.set(cloud);
@@ -81,14 +84,26 @@ impl EyrieGallery {
             .margin_end(12)
             .selection_mode(gtk::SelectionMode::None)
             .build();
-        let scrolled = gtk::ScrolledWindow::builder().hscrollbar_policy(gtk::PolicyType::Never).child(&flowbox).build();
+        let scrolled = gtk::ScrolledWindow::builder()
+            .hscrollbar_policy(gtk::PolicyType::Never)
+            .child(&flowbox)
+            .build();
         let empty = adw::StatusPage::builder()
             .icon_name("camera-photo-symbolic")
             .title(gettext("No Snapshots"))
-            .description(gettext("Take one from the live view with the camera button"))
+            .description(gettext(
+                "Take one from the live view with the camera button",
+            ))
             .build();
-        let error = adw::StatusPage::builder().icon_name("network-error-symbolic").title(gettext("Cannot Load Snapshots")).build();
-        let spinner = gtk::Spinner::builder().spinning(true).halign(gtk::Align::Center).valign(gtk::Align::Center).build();
+        let error = adw::StatusPage::builder()
+            .icon_name("network-error-symbolic")
+            .title(gettext("Cannot Load Snapshots"))
+            .build();
+        let spinner = gtk::Spinner::builder()
+            .spinning(true)
+            .halign(gtk::Align::Center)
+            .valign(gtk::Align::Center)
+            .build();
         let stack = gtk::Stack::new();
         stack.add_named(&spinner, Some("loading"));
         stack.add_named(&empty, Some("empty"));
@@ -116,8 +131,13 @@ impl EyrieGallery {
 
     fn reload(&self) {
         let imp = self.imp();
-        let (Some(cloud), Some(device)) = (imp.cloud.get().cloned(), imp.device.borrow().clone()) else { return };
-        let Some(channel) = cloud::main_channel(&device) else { return };
+        let (Some(cloud), Some(device)) = (imp.cloud.get().cloned(), imp.device.borrow().clone())
+        else {
+            return;
+        };
+        let Some(channel) = cloud::main_channel(&device) else {
+            return;
+        };
         let handle = spawn_tokio!(async move {
             let snaps = cloud.snapshots(channel).await?;
             let mut out = Vec::new();
@@ -132,7 +152,9 @@ impl EyrieGallery {
             self,
             async move {
                 let imp = gallery.imp();
-                let (Some(stack), Some(flowbox)) = (imp.stack.get(), imp.flowbox.get()) else { return };
+                let (Some(stack), Some(flowbox)) = (imp.stack.get(), imp.flowbox.get()) else {
+                    return;
+                };
                 match handle.await {
                     Ok(Ok(items)) => {
                         while let Some(c) = flowbox.first_child() {
@@ -152,7 +174,10 @@ impl EyrieGallery {
                         stack.set_visible_child_name("list");
                     }
                     Ok(Err(e)) => {
-                        if let Some(page) = stack.child_by_name("error").and_downcast::<adw::StatusPage>() {
+                        if let Some(page) = stack
+                            .child_by_name("error")
+                            .and_downcast::<adw::StatusPage>()
+                        {
                             page.set_description(Some(&e.user_message()));
                         }
                         stack.set_visible_child_name("error");
@@ -168,13 +193,25 @@ impl EyrieGallery {
             .and_then(|d| d.format("%x %X"))
             .map(|s| s.to_string())
             .unwrap_or_default();
-        let picture = gtk::Picture::builder().content_fit(gtk::ContentFit::Cover).height_request(140).build();
-        picture.set_alternative_text(Some(&gettext_f("Snapshot taken {when}", &[("when", &when)])));
-        let texture = bytes.as_ref().and_then(|b| gdk::Texture::from_bytes(&glib::Bytes::from(b)).ok());
+        let picture = gtk::Picture::builder()
+            .content_fit(gtk::ContentFit::Cover)
+            .height_request(140)
+            .build();
+        picture.set_alternative_text(Some(&gettext_f(
+            "Snapshot taken {when}",
+            &[("when", &when)],
+        )));
+        let texture = bytes
+            .as_ref()
+            .and_then(|b| gdk::Texture::from_bytes(&glib::Bytes::from(b)).ok());
         if let Some(t) = &texture {
             picture.set_paintable(Some(t));
         }
-        let label = gtk::Label::builder().label(&when).xalign(0.0).hexpand(true).build();
+        let label = gtk::Label::builder()
+            .label(&when)
+            .xalign(0.0)
+            .hexpand(true)
+            .build();
         label.add_css_class("caption");
         let save = gtk::Button::from_icon_name("document-save-symbolic");
         save.set_tooltip_text(Some(&gettext("Save to a File")));
@@ -257,7 +294,10 @@ impl EyrieGallery {
                 let Some(file) = chooser.file() else { return };
                 let png = png.clone();
                 glib::spawn_future_local(async move {
-                    match file.replace_contents_future(png, None, false, gio::FileCreateFlags::NONE).await {
+                    match file
+                        .replace_contents_future(png, None, false, gio::FileCreateFlags::NONE)
+                        .await
+                    {
                         Ok(_) => gallery.toast(&gettext("Snapshot saved to a file")),
                         Err((_, e)) => gallery.toast(&e.to_string()),
                     }
@@ -268,7 +308,9 @@ impl EyrieGallery {
     }
 
     fn delete(&self, id: uuid::Uuid) {
-        let Some(cloud) = self.imp().cloud.get().cloned() else { return };
+        let Some(cloud) = self.imp().cloud.get().cloned() else {
+            return;
+        };
         let handle = spawn_tokio!(async move { cloud.delete_snapshot(id).await });
         glib::spawn_future_local(glib::clone!(
             #[weak(rename_to = gallery)]

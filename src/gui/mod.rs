@@ -30,6 +30,32 @@ use application::EyrieApplication;
 pub fn run(kiosk: bool) -> anyhow::Result<()> {
     init()?;
     let app = EyrieApplication::new(kiosk);
+    main_loop(&app)
+}
+
+/// Run the viewer already signed in (the demo), opening `camera` when given. The session
+/// is not saved.
+pub fn run_with_session(session: session::Session, camera: Option<String>) -> anyhow::Result<()> {
+    let app = EyrieApplication::new(false);
+    app.set_session(Some(session));
+    if let Some(camera) = camera {
+        app.set_open_camera(camera);
+    }
+    main_loop(&app)
+}
+
+fn main_loop(app: &EyrieApplication) -> anyhow::Result<()> {
+    test_hooks::mark_start();
+    // Whatever the "Try the demo" button started stops with the app.
+    app.connect_shutdown(|_| crate::demo::stop());
+    // The embedded cloud listens for SIGTERM too; make it end the app (and so the demo).
+    let weak = app.downgrade();
+    glib::unix_signal_add_local(15, move || {
+        if let Some(app) = weak.upgrade() {
+            app.quit();
+        }
+        glib::ControlFlow::Break
+    });
     // GApplication parses argv itself; clap has already handled ours.
     let status = app.run_with_args::<&str>(&[]);
     if status == glib::ExitCode::SUCCESS {
@@ -42,6 +68,7 @@ pub fn run(kiosk: bool) -> anyhow::Result<()> {
 /// Process-wide set-up shared by the viewer and `eyrie demo`: translations, GStreamer and
 /// its GTK sink, and a DTLS certificate generated ahead of the first live view.
 pub fn init() -> anyhow::Result<()> {
+    test_hooks::mark_start();
     crate::i18n::init();
     gtk::gio::resources_register_include!("eyrie.gresource")?;
     glib::set_application_name("Eyrie");
@@ -54,17 +81,19 @@ pub fn init() -> anyhow::Result<()> {
 /// The first WebRTC offer pays 60–350 ms for a DTLS certificate; make one now on a
 /// throw-away thread so that the first live view does not wait for it.
 fn prewarm_dtls() {
-    let spawned = std::thread::Builder::new().name("eyrie-dtls-warm".into()).spawn(|| {
-        let started = std::time::Instant::now();
-        match gstreamer::ElementFactory::make("dtlsdec").build() {
-            Ok(dec) => {
-                // Reading the property forces the certificate to be generated.
-                let _pem: Option<String> = dec.property("pem");
-                tracing::debug!("DTLS certificate ready in {:?}", started.elapsed());
+    let spawned = std::thread::Builder::new()
+        .name("eyrie-dtls-warm".into())
+        .spawn(|| {
+            let started = std::time::Instant::now();
+            match gstreamer::ElementFactory::make("dtlsdec").build() {
+                Ok(dec) => {
+                    // Reading the property forces the certificate to be generated.
+                    let _pem: Option<String> = dec.property("pem");
+                    tracing::debug!("DTLS certificate ready in {:?}", started.elapsed());
+                }
+                Err(e) => tracing::warn!("no dtlsdec element (gst-plugins-bad dtls): {e}"),
             }
-            Err(e) => tracing::warn!("no dtlsdec element (gst-plugins-bad dtls): {e}"),
-        }
-    });
+        });
     if let Err(e) = spawned {
         tracing::debug!("cannot pre-warm DTLS: {e}");
     }

@@ -41,9 +41,14 @@ pub fn watch(app: &EyrieApplication, devices: &[Device]) {
             loop {
                 glib::timeout_future(POLL).await;
                 let Some(app) = app.upgrade() else { break };
-                let Some(session) = app.session() else { continue };
+                let Some(session) = app.session() else {
+                    continue;
+                };
                 let devices = WATCHED.with(|w| w.borrow().clone());
-                let devices: Vec<Device> = devices.into_iter().filter(|d| enabled_for(&app, &d.id.to_string())).collect();
+                let devices: Vec<Device> = devices
+                    .into_iter()
+                    .filter(|d| enabled_for(&app, &d.id.to_string()))
+                    .collect();
                 if devices.is_empty() {
                     continue;
                 }
@@ -76,15 +81,27 @@ pub fn watch(app: &EyrieApplication, devices: &[Device]) {
 }
 
 fn enabled_for(app: &EyrieApplication, id: &str) -> bool {
-    let Some(settings) = app.settings() else { return true };
+    let Some(settings) = app.settings() else {
+        return true;
+    };
     settings.boolean("notifications-enabled")
-        && !settings.strv("notify-disabled-cameras").iter().any(|s| s.as_str() == id)
+        && !settings
+            .strv("notify-disabled-cameras")
+            .iter()
+            .any(|s| s.as_str() == id)
 }
 
 /// Turn notifications for one camera on or off.
 pub fn set_enabled_for(app: &EyrieApplication, id: &str, enabled: bool) {
-    let Some(settings) = app.settings() else { return };
-    let mut ids: Vec<String> = settings.strv("notify-disabled-cameras").iter().map(|s| s.to_string()).filter(|s| s != id).collect();
+    let Some(settings) = app.settings() else {
+        return;
+    };
+    let mut ids: Vec<String> = settings
+        .strv("notify-disabled-cameras")
+        .iter()
+        .map(|s| s.to_string())
+        .filter(|s| s != id)
+        .collect();
     if !enabled {
         ids.push(id.to_owned());
     }
@@ -103,8 +120,14 @@ fn notify(app: &EyrieApplication, device: &Device, kind: EventKind) {
     };
     let notification = gio::Notification::new(&title);
     notification.set_body(Some(&gettext("Open the camera to see what is happening")));
-    notification.set_default_action_and_target_value("app.open-camera", Some(&device.id.to_string().to_variant()));
+    notification.set_default_action_and_target_value(
+        "app.open-camera",
+        Some(&device.id.to_string().to_variant()),
+    );
     notification.set_priority(gio::NotificationPriority::High);
     app.send_notification(Some(&format!("event-{}", device.id)), &notification);
-    super::test_hooks::report("notification", &serde_json::json!({ "device": device.id, "title": title }));
+    super::test_hooks::report(
+        "notification",
+        &serde_json::json!({ "device": device.id, "title": title }),
+    );
 }

@@ -24,7 +24,9 @@ pub fn session_path() -> PathBuf {
     if let Some(p) = std::env::var_os("EYRIE_SESSION_FILE") {
         return PathBuf::from(p);
     }
-    gtk::glib::user_config_dir().join("eyrie").join("session.json")
+    gtk::glib::user_config_dir()
+        .join("eyrie")
+        .join("session.json")
 }
 
 /// Read the saved session; `None` when there is none or it cannot be read.
@@ -44,7 +46,10 @@ pub fn load() -> Option<Session> {
 pub fn store(session: &Session) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let path = session_path();
-    let dir = path.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let dir = path
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&dir)?;
     let tmp = dir.join(".session.json.tmp");
     let mut f = std::fs::OpenOptions::new()

@@ -13,7 +13,12 @@ static START: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 static FILE: LazyLock<Option<Mutex<std::fs::File>>> = LazyLock::new(|| {
     let path = std::env::var_os("EYRIE_TEST_REPORT")?;
-    std::fs::OpenOptions::new().create(true).append(true).open(path).ok().map(Mutex::new)
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .ok()
+        .map(Mutex::new)
 });
 
 /// Whether reports are being written (lets callers skip expensive measurements).

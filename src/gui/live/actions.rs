@@ -17,7 +17,9 @@ impl EyrieLiveView {
     pub(super) fn setup_actions(&self) {
         let group = gio::SimpleActionGroup::new();
         let weak = self.downgrade();
-        let add = |name: &str, state: Option<bool>, f: Box<dyn Fn(&EyrieLiveView, &gio::SimpleAction)>| {
+        let add = |name: &str,
+                   state: Option<bool>,
+                   f: Box<dyn Fn(&EyrieLiveView, &gio::SimpleAction)>| {
             let action = match state {
                 Some(s) => gio::SimpleAction::new_stateful(name, None, &s.to_variant()),
                 None => gio::SimpleAction::new(name, None),
@@ -33,21 +35,54 @@ impl EyrieLiveView {
             });
             group.add_action(&action);
         };
-        add("hd", Some(false), Box::new(|view, a| view.set_hd(state_of(a))));
-        add("mute", Some(false), Box::new(|view, a| view.set_muted(state_of(a))));
-        add("talk", Some(false), Box::new(|view, a| view.set_talking(state_of(a))));
-        add("snapshot", None, Box::new(|view, _| view.take_snapshot(false)));
-        add("snapshot-to-file", None, Box::new(|view, _| view.take_snapshot(true)));
-        add("fullscreen", None, Box::new(|view, _| view.toggle_fullscreen()));
-        add("retry", None, Box::new(|view, _| {
-            view.imp().attempt.set(0);
-            view.start();
-        }));
-        add("gallery", None, Box::new(|view, _| {
-            if let Some(device) = view.device() {
-                let _ = view.activate_action("win.gallery", Some(&device.id.to_string().to_variant()));
-            }
-        }));
+        add(
+            "hd",
+            Some(false),
+            Box::new(|view, a| view.set_hd(state_of(a))),
+        );
+        add(
+            "mute",
+            Some(false),
+            Box::new(|view, a| view.set_muted(state_of(a))),
+        );
+        add(
+            "talk",
+            Some(false),
+            Box::new(|view, a| view.set_talking(state_of(a))),
+        );
+        add(
+            "snapshot",
+            None,
+            Box::new(|view, _| view.take_snapshot(false)),
+        );
+        add(
+            "snapshot-to-file",
+            None,
+            Box::new(|view, _| view.take_snapshot(true)),
+        );
+        add(
+            "fullscreen",
+            None,
+            Box::new(|view, _| view.toggle_fullscreen()),
+        );
+        add(
+            "retry",
+            None,
+            Box::new(|view, _| {
+                view.imp().attempt.set(0);
+                view.start();
+            }),
+        );
+        add(
+            "gallery",
+            None,
+            Box::new(|view, _| {
+                if let Some(device) = view.device() {
+                    let _ = view
+                        .activate_action("win.gallery", Some(&device.id.to_string().to_variant()));
+                }
+            }),
+        );
         self.imp().actions.replace(Some(group));
     }
 
@@ -77,7 +112,11 @@ impl EyrieLiveView {
         if imp.hd.replace(hd) != hd {
             // Switches at the camera's next keyframe, without renegotiation.
             if let Some(engine) = imp.engine.borrow().as_ref() {
-                engine.set_quality(if hd { super::engine::Quality::Hd } else { super::engine::Quality::Sd });
+                engine.set_quality(if hd {
+                    super::engine::Quality::Hd
+                } else {
+                    super::engine::Quality::Sd
+                });
             }
             test_hooks::report("quality", &serde_json::json!({ "hd": hd }));
         }
@@ -85,8 +124,16 @@ impl EyrieLiveView {
 
     fn set_muted(&self, muted: bool) {
         let imp = self.imp();
-        imp.mute_button.set_icon_name(if muted { "audio-volume-muted-symbolic" } else { "audio-volume-high-symbolic" });
-        imp.mute_button.set_tooltip_text(Some(&if muted { gettext("Unmute") } else { gettext("Mute") }));
+        imp.mute_button.set_icon_name(if muted {
+            "audio-volume-muted-symbolic"
+        } else {
+            "audio-volume-high-symbolic"
+        });
+        imp.mute_button.set_tooltip_text(Some(&if muted {
+            gettext("Unmute")
+        } else {
+            gettext("Mute")
+        }));
         if let Some(engine) = imp.engine.borrow().as_ref() {
             engine.set_muted(muted);
         }
@@ -105,7 +152,9 @@ impl EyrieLiveView {
     }
 
     fn toggle_fullscreen(&self) {
-        let Some(window) = self.root().and_downcast::<gtk::Window>() else { return };
+        let Some(window) = self.root().and_downcast::<gtk::Window>() else {
+            return;
+        };
         let full = !window.is_fullscreen();
         window.set_fullscreened(full);
         self.imp().header_revealer.set_reveal_child(!full);
@@ -121,8 +170,12 @@ impl EyrieLiveView {
         if to_file {
             self.save_png_to_file(png.clone());
         }
-        let (Some(session), Some(device)) = (self.session(), self.device()) else { return };
-        let Some(channel) = cloud::main_channel(&device) else { return };
+        let (Some(session), Some(device)) = (self.session(), self.device()) else {
+            return;
+        };
+        let Some(channel) = cloud::main_channel(&device) else {
+            return;
+        };
         let cloud = Cloud::new(&session.server, Some(&session.token));
         let handle = spawn_tokio!(async move { cloud.upload_snapshot(channel, png).await });
         glib::spawn_future_local(glib::clone!(
@@ -150,7 +203,14 @@ impl EyrieLiveView {
             Some(&gettext("_Save")),
             Some(&gettext("_Cancel")),
         );
-        let name = format!("{}-{}.png", self.device().map(|d| d.name).unwrap_or_default(), glib::DateTime::now_local().and_then(|d| d.format("%Y%m%d-%H%M%S")).map(|s| s.to_string()).unwrap_or_default());
+        let name = format!(
+            "{}-{}.png",
+            self.device().map(|d| d.name).unwrap_or_default(),
+            glib::DateTime::now_local()
+                .and_then(|d| d.format("%Y%m%d-%H%M%S"))
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        );
         chooser.set_current_name(&name);
         let keep = std::rc::Rc::new(std::cell::RefCell::new(Some(chooser.clone())));
         chooser.connect_response(glib::clone!(
@@ -164,7 +224,10 @@ impl EyrieLiveView {
                 let Some(file) = chooser.file() else { return };
                 let png = png.clone();
                 glib::spawn_future_local(async move {
-                    match file.replace_contents_future(png, None, false, gio::FileCreateFlags::NONE).await {
+                    match file
+                        .replace_contents_future(png, None, false, gio::FileCreateFlags::NONE)
+                        .await
+                    {
                         Ok(_) => view.toast(&gettext("Snapshot saved to a file")),
                         Err((_, e)) => view.toast(&e.to_string()),
                     }
@@ -175,13 +238,18 @@ impl EyrieLiveView {
     }
 
     pub(super) fn toast(&self, message: &str) {
-        if let Some(window) = self.root().and_downcast::<crate::gui::window::EyrieWindow>() {
+        if let Some(window) = self
+            .root()
+            .and_downcast::<crate::gui::window::EyrieWindow>()
+        {
             window.toast(message);
         }
     }
 }
 
 fn state_of(action: &gio::SimpleAction) -> bool {
-    action.state().and_then(|s| s.get::<bool>()).unwrap_or(false)
+    action
+        .state()
+        .and_then(|s| s.get::<bool>())
+        .unwrap_or(false)
 }
-

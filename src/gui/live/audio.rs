@@ -22,6 +22,9 @@ use super::engine::LiveEvent;
 /// output.
 pub fn output() -> (Option<gst::Element>, Option<gst::Element>) {
     let make = || -> Result<(gst::Element, gst::Element), anyhow::Error> {
+        if !have_sound_server() {
+            anyhow::bail!("no sound card or sound server");
+        }
         let out = gst::ElementFactory::make("autoaudiosink").build()?;
         if out.set_state(gst::State::Ready).is_err() {
             let _ = out.set_state(gst::State::Null);
@@ -33,7 +36,9 @@ pub fn output() -> (Option<gst::Element>, Option<gst::Element>) {
         let volume = gst::ElementFactory::make("volume").build()?;
         bin.add_many([&convert, &volume, &out])?;
         gst::Element::link_many([&convert, &volume, &out])?;
-        let pad = convert.static_pad("sink").ok_or_else(|| anyhow::anyhow!("no sink pad"))?;
+        let pad = convert
+            .static_pad("sink")
+            .ok_or_else(|| anyhow::anyhow!("no sink pad"))?;
         bin.add_pad(&gst::GhostPad::with_target(&pad)?)?;
         Ok((bin.upcast(), volume))
     };
@@ -47,25 +52,44 @@ pub fn output() -> (Option<gst::Element>, Option<gst::Element>) {
 }
 
 /// The talk source bin; reports the microphone's peak level (0–1) while `talking`.
-pub fn talk_source(talking: Arc<AtomicBool>, events: async_channel::Sender<LiveEvent>) -> Option<gst::Element> {
+pub fn talk_source(
+    talking: Arc<AtomicBool>,
+    events: async_channel::Sender<LiveEvent>,
+) -> Option<gst::Element> {
     let make = || -> Result<gst::Element, anyhow::Error> {
         let test = std::env::var("EYRIE_TALK_SOURCE").is_ok_and(|v| v == "test");
+        if !test && !have_sound_server() {
+            anyhow::bail!("no sound card or sound server");
+        }
         let src = if test {
-            gst::ElementFactory::make("audiotestsrc").property("is-live", true).property("freq", 440.0f64).build()?
+            gst::ElementFactory::make("audiotestsrc")
+                .property("is-live", true)
+                .property("freq", 440.0f64)
+                .build()?
         } else {
             gst::ElementFactory::make("autoaudiosrc").build()?
         };
         let convert = gst::ElementFactory::make("audioconvert").build()?;
         let caps = gst::ElementFactory::make("capsfilter")
-            .property("caps", gst::Caps::builder("audio/x-raw").field("format", "S16LE").build())
+            .property(
+                "caps",
+                gst::Caps::builder("audio/x-raw")
+                    .field("format", "S16LE")
+                    .build(),
+            )
             .build()?;
         let bin = gst::Bin::with_name("eyrie-talk-source");
         bin.add_many([&src, &convert, &caps])?;
         gst::Element::link_many([&src, &convert, &caps])?;
-        let pad = caps.static_pad("src").ok_or_else(|| anyhow::anyhow!("no src pad"))?;
+        let pad = caps
+            .static_pad("src")
+            .ok_or_else(|| anyhow::anyhow!("no src pad"))?;
         let last = std::sync::Mutex::new(std::time::Instant::now());
         pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            let due = last.lock().map(|l| l.elapsed() >= std::time::Duration::from_millis(100)).unwrap_or(true);
+            let due = last
+                .lock()
+                .map(|l| l.elapsed() >= std::time::Duration::from_millis(100))
+                .unwrap_or(true);
             if !talking.load(Ordering::Relaxed) || !due {
                 return gst::PadProbeReturn::Ok;
             }
@@ -94,4 +118,11 @@ pub fn talk_source(talking: Arc<AtomicBool>, events: async_channel::Sender<LiveE
             None
         }
     }
+}
+
+/// Whether sound can work here at all (a sound card, or a PulseAudio/PipeWire socket).
+fn have_sound_server() -> bool {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from);
+    std::path::Path::new("/dev/snd").exists()
+        || runtime.is_some_and(|d| d.join("pulse/native").exists() || d.join("pipewire-0").exists())
 }

@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use eyrie_client::live::{LiveViewer, Stage as ClientStage, ViewerConfig, ViewerError, ViewerEvent};
+use eyrie_client::live::{
+    LiveViewer, Stage as ClientStage, ViewerConfig, ViewerError, ViewerEvent,
+};
 use eyrie_protocol::api::Device;
 use eyrie_protocol::signalling::Stream;
 use gstreamer::prelude::*;
@@ -59,7 +61,10 @@ pub enum Failure {
 impl Failure {
     /// Whether waiting and trying again can help.
     pub fn retries_by_itself(&self) -> bool {
-        matches!(self, Self::Busy { .. } | Self::Offline | Self::Network(_) | Self::Ended | Self::Privacy)
+        matches!(
+            self,
+            Self::Busy { .. } | Self::Offline | Self::Network(_) | Self::Ended | Self::Privacy
+        )
     }
 
     /// Title, description and icon for the status page.
@@ -72,23 +77,31 @@ impl Failure {
                         "The camera is already showing its video to {limit} viewers, its limit. Try again when one of them stops watching.",
                         &[("limit", &n.to_string())],
                     ),
-                    None => gettext("The camera is showing its video to as many viewers as it can. Try again when one of them stops watching."),
+                    None => gettext(
+                        "The camera is showing its video to as many viewers as it can. Try again when one of them stops watching.",
+                    ),
                 },
                 "system-users-symbolic",
             ),
             Self::AuthFailed => (
                 gettext("Authentication Failed"),
-                gettext("The camera did not accept this viewer. Sign out and in again, or pair the camera again."),
+                gettext(
+                    "The camera did not accept this viewer. Sign out and in again, or pair the camera again.",
+                ),
                 "dialog-password-symbolic",
             ),
             Self::Offline => (
                 gettext("Camera Offline"),
-                gettext("The camera does not answer. Check that it is switched on and connected to the network."),
+                gettext(
+                    "The camera does not answer. Check that it is switched on and connected to the network.",
+                ),
                 "network-offline-symbolic",
             ),
             Self::Privacy => (
                 gettext("Privacy Mode On"),
-                gettext("The camera’s owner has paused it. Live video comes back when privacy mode is turned off."),
+                gettext(
+                    "The camera’s owner has paused it. Live video comes back when privacy mode is turned off.",
+                ),
                 "eye-not-looking-symbolic",
             ),
             Self::Network(_) => (
@@ -98,7 +111,10 @@ impl Failure {
             ),
             Self::Setup(detail) => (
                 gettext("Cannot Show Video"),
-                gettext_f("This computer is missing a part needed for live video: {detail}", &[("detail", detail)]),
+                gettext_f(
+                    "This computer is missing a part needed for live video: {detail}",
+                    &[("detail", detail)],
+                ),
                 "dialog-warning-symbolic",
             ),
             Self::Ended => (
@@ -142,7 +158,10 @@ impl LiveHandle {
         drop(self.commands);
         let task = self.task;
         spawn_tokio!(async move {
-            if tokio::time::timeout(std::time::Duration::from_secs(2), task).await.is_err() {
+            if tokio::time::timeout(std::time::Duration::from_secs(2), task)
+                .await
+                .is_err()
+            {
                 tracing::debug!("live session did not close in time");
             }
         });
@@ -191,7 +210,11 @@ pub fn start(
         let ticket = match cloud.ticket(device_id).await {
             Ok(t) => t,
             Err(e) => {
-                let failure = if e.is_unauthorized() { Failure::AuthFailed } else { Failure::Network(e.to_string()) };
+                let failure = if e.is_unauthorized() {
+                    Failure::AuthFailed
+                } else {
+                    Failure::Network(e.to_string())
+                };
                 let _ = events.send(LiveEvent::Failed(failure)).await;
                 return;
             }
@@ -248,7 +271,11 @@ pub fn start(
         }
         viewer.close().await;
     });
-    LiveHandle { commands, talking, task }
+    LiveHandle {
+        commands,
+        talking,
+        task,
+    }
 }
 
 fn stream_of(quality: Quality) -> Stream {

@@ -54,13 +54,18 @@ pub fn current_frame(view: &EyrieLiveView) -> Option<gdk::Texture> {
     paintable.snapshot(&snapshot, f64::from(w), f64::from(h));
     let node = snapshot.to_node()?;
     let renderer = view.native()?.renderer()?;
-    Some(renderer.render_texture(&node, Some(&graphene::Rect::new(0.0, 0.0, w as f32, h as f32))))
+    Some(renderer.render_texture(
+        &node,
+        Some(&graphene::Rect::new(0.0, 0.0, w as f32, h as f32)),
+    ))
 }
 
 /// Pixel statistics of a frame: size, mean brightness, distinct colours on a grid, and a
 /// checksum of the grid that changes when the picture changes.
 fn report_frame(view: &EyrieLiveView, paintable: &gdk::Paintable, n: u64) {
-    let Some(texture) = current_frame(view) else { return };
+    let Some(texture) = current_frame(view) else {
+        return;
+    };
     let (w, h) = (texture.width() as usize, texture.height() as usize);
     let stride = w * 4;
     let mut data = vec![0u8; stride * h];
@@ -77,10 +82,16 @@ fn report_frame(view: &EyrieLiveView, paintable: &gdk::Paintable, n: u64) {
             sum += (u64::from(px[0]) + u64::from(px[1]) + u64::from(px[2])) / 3;
             samples += 1;
             colours.insert([px[0] >> 4, px[1] >> 4, px[2] >> 4]);
-            checksum = checksum.wrapping_mul(31).wrapping_add(u64::from(u32::from_le_bytes([px[0], px[1], px[2], px[3]])));
+            checksum = checksum
+                .wrapping_mul(31)
+                .wrapping_add(u64::from(u32::from_le_bytes([px[0], px[1], px[2], px[3]])));
         }
     }
-    let since_start = view.imp().started_at.get().map(|t| t.elapsed().as_secs_f64() * 1000.0);
+    let since_start = view
+        .imp()
+        .started_at
+        .get()
+        .map(|t| t.elapsed().as_secs_f64() * 1000.0);
     test_hooks::report(
         "frame",
         &serde_json::json!({

@@ -17,6 +17,7 @@ mod actions;
 mod audio;
 pub mod engine;
 mod frames;
+mod script;
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
@@ -113,7 +114,10 @@ mod imp {
         fn root(&self) {
             self.parent_root();
             let obj = self.obj();
-            if let (Some(window), Some(group)) = (obj.root().and_downcast::<gtk::Window>(), self.actions.borrow().as_ref()) {
+            if let (Some(window), Some(group)) = (
+                obj.root().and_downcast::<gtk::Window>(),
+                self.actions.borrow().as_ref(),
+            ) {
                 window.insert_action_group("live", Some(group));
             }
         }
@@ -138,7 +142,10 @@ impl EyrieLiveView {
         let view: Self = glib::Object::new();
         let imp = view.imp();
         imp.title.set_title(&device.name);
-        imp.picture.set_alternative_text(Some(&gettext_f("Live video of {name}", &[("name", &device.name)])));
+        imp.picture.set_alternative_text(Some(&gettext_f(
+            "Live video of {name}",
+            &[("name", &device.name)],
+        )));
         imp.session.replace(Some(session));
         imp.device.replace(Some(device));
         view
@@ -159,7 +166,9 @@ impl EyrieLiveView {
         if let Some(id) = imp.retry_source.take() {
             id.remove();
         }
-        let (Some(session), Some(device)) = (self.session(), self.device()) else { return };
+        let (Some(session), Some(device)) = (self.session(), self.device()) else {
+            return;
+        };
         let generation = imp.generation.get() + 1;
         imp.generation.set(generation);
         imp.playing.set(false);
@@ -176,7 +185,11 @@ impl EyrieLiveView {
         };
         imp.sink.replace(Some(sink.clone()));
         let (tx, rx) = async_channel::unbounded();
-        let quality = if imp.hd.get() { engine::Quality::Hd } else { engine::Quality::Sd };
+        let quality = if imp.hd.get() {
+            engine::Quality::Hd
+        } else {
+            engine::Quality::Sd
+        };
         let handle = engine::start(&session, &device, quality, sink, tx);
         if imp.mute_button.is_active() {
             handle.set_muted(true);
@@ -227,13 +240,24 @@ impl EyrieLiveView {
                     imp.error_page.set_visible(false);
                     imp.controls.set_visible(true);
                     imp.title.set_subtitle(&gettext("Live"));
-                    let ms = imp.started_at.get().map(|t| t.elapsed().as_secs_f64() * 1000.0);
-                    super::test_hooks::report("playing", &serde_json::json!({ "since_start_ms": ms }));
+                    let ms = imp
+                        .started_at
+                        .get()
+                        .map(|t| t.elapsed().as_secs_f64() * 1000.0);
+                    super::test_hooks::report(
+                        "playing",
+                        &serde_json::json!({ "since_start_ms": ms }),
+                    );
+                    self.run_test_script();
                 }
             }
             LiveEvent::Signalling(up) => {
                 if imp.playing.get() {
-                    imp.title.set_subtitle(&if up { gettext("Live") } else { gettext("Live, reconnecting to the cloud…") });
+                    imp.title.set_subtitle(&if up {
+                        gettext("Live")
+                    } else {
+                        gettext("Live, reconnecting to the cloud…")
+                    });
                 }
             }
             LiveEvent::MicLevel(level) => {
@@ -269,7 +293,10 @@ impl EyrieLiveView {
         imp.stage_spinner.set_spinning(true);
         imp.stage_label.set_label(&text);
         imp.title.set_subtitle(&text);
-        super::test_hooks::report("stage", &serde_json::json!({ "stage": format!("{stage:?}"), "text": text }));
+        super::test_hooks::report(
+            "stage",
+            &serde_json::json!({ "stage": format!("{stage:?}"), "text": text }),
+        );
     }
 
     fn show_failure(&self, failure: &Failure) {
@@ -311,7 +338,11 @@ impl EyrieLiveView {
         }
         let secs = delay.as_secs().to_string();
         let text = gettext_f("Trying again in {seconds} s", &[("seconds", &secs)]);
-        let description = imp.error_page.description().map(|d| format!("{d}\n{text}")).unwrap_or(text);
+        let description = imp
+            .error_page
+            .description()
+            .map(|d| format!("{d}\n{text}"))
+            .unwrap_or(text);
         imp.error_page.set_description(Some(&description));
     }
 }

@@ -78,10 +78,15 @@ impl EyrieWindow {
                 map.insert(d.id.to_string(), d.clone());
             }
         }
-        crate::gui::test_hooks::report("cameras", &serde_json::json!(devices
-            .iter()
-            .map(|d| serde_json::json!({"id": d.id, "name": d.name, "online": d.online}))
-            .collect::<Vec<_>>()));
+        crate::gui::test_hooks::report(
+            "cameras",
+            &serde_json::json!(
+                devices
+                    .iter()
+                    .map(|d| serde_json::json!({"id": d.id, "name": d.name, "online": d.online}))
+                    .collect::<Vec<_>>()
+            ),
+        );
         if devices.is_empty() {
             imp.cameras_stack.set_visible_child_name("empty");
             return;
@@ -109,7 +114,10 @@ impl EyrieWindow {
             .hexpand(true)
             .build();
         picture.add_css_class("card-thumbnail");
-        picture.set_alternative_text(Some(&gettext_f("Latest snapshot of {name}", &[("name", &device.name)])));
+        picture.set_alternative_text(Some(&gettext_f(
+            "Latest snapshot of {name}",
+            &[("name", &device.name)],
+        )));
         let placeholder = gtk::Image::from_icon_name("camera-web-symbolic");
         placeholder.set_pixel_size(48);
         placeholder.add_css_class("dim-label");
@@ -124,10 +132,18 @@ impl EyrieWindow {
             .hexpand(true)
             .build();
         name.add_css_class("heading");
-        let state_text = if device.online { gettext("Online") } else { gettext("Offline") };
+        let state_text = if device.online {
+            gettext("Online")
+        } else {
+            gettext("Offline")
+        };
         let state = gtk::Label::builder().label(&state_text).xalign(0.0).build();
         state.add_css_class("caption");
-        state.add_css_class(if device.online { "success" } else { "dim-label" });
+        state.add_css_class(if device.online {
+            "success"
+        } else {
+            "dim-label"
+        });
         let labels = gtk::Box::new(gtk::Orientation::Vertical, 2);
         labels.append(&name);
         labels.append(&state);
@@ -182,12 +198,18 @@ impl EyrieWindow {
 
     fn load_thumbnail(&self, device: &Device, picture: &gtk::Picture) {
         let Some(cloud) = self.cloud() else { return };
-        let Some(channel) = crate::gui::cloud::main_channel(device) else { return };
+        let Some(channel) = crate::gui::cloud::main_channel(device) else {
+            return;
+        };
         let handle = spawn_tokio!(async move { cloud.latest_snapshot_image(channel).await });
         let picture = picture.downgrade();
         glib::spawn_future_local(async move {
-            let Ok(Ok(Some(bytes))) = handle.await else { return };
-            let Some(picture) = picture.upgrade() else { return };
+            let Ok(Ok(Some(bytes))) = handle.await else {
+                return;
+            };
+            let Some(picture) = picture.upgrade() else {
+                return;
+            };
             match gdk::Texture::from_bytes(&glib::Bytes::from_owned(bytes)) {
                 Ok(texture) => picture.set_paintable(Some(&texture)),
                 Err(e) => tracing::debug!("thumbnail is not an image: {e}"),
@@ -205,8 +227,13 @@ impl EyrieWindow {
             )),
         );
         let group = adw::PreferencesGroup::new();
-        let code_row = adw::EntryRow::builder().title(gettext("Pairing Code")).build();
-        let name_row = adw::EntryRow::builder().title(gettext("Name")).text(gettext("Camera")).build();
+        let code_row = adw::EntryRow::builder()
+            .title(gettext("Pairing Code"))
+            .build();
+        let name_row = adw::EntryRow::builder()
+            .title(gettext("Name"))
+            .text(gettext("Camera"))
+            .build();
         group.add(&code_row);
         group.add(&name_row);
         dialog.set_extra_child(Some(&group));
@@ -220,7 +247,11 @@ impl EyrieWindow {
                 #[weak(rename_to = window)]
                 self,
                 move |_, _| {
-                    let code = code_row.text().trim().to_uppercase().replace([' ', '-'], "");
+                    let code = code_row
+                        .text()
+                        .trim()
+                        .to_uppercase()
+                        .replace([' ', '-'], "");
                     let name = name_row.text().trim().to_owned();
                     let cloud = cloud.clone();
                     let handle = spawn_tokio!(async move { cloud.claim(&code, &name).await });
@@ -230,7 +261,10 @@ impl EyrieWindow {
                         async move {
                             match handle.await {
                                 Ok(Ok(device)) => {
-                                    window.toast(&gettext_f("Added {name}", &[("name", &device.name)]));
+                                    window.toast(&gettext_f(
+                                        "Added {name}",
+                                        &[("name", &device.name)],
+                                    ));
                                     window.refresh_cameras();
                                 }
                                 Ok(Err(e)) => window.toast(&e.user_message()),
@@ -246,12 +280,20 @@ impl EyrieWindow {
 
     pub(super) fn rename_camera_dialog(&self, id: &str) {
         let Some(cloud) = self.cloud() else { return };
-        let Some(device) = self.imp().devices.borrow().get(id).cloned() else { return };
+        let Some(device) = self.imp().devices.borrow().get(id).cloned() else {
+            return;
+        };
         let dialog = adw::MessageDialog::new(Some(self), Some(&gettext("Rename Camera")), None);
-        let entry = gtk::Entry::builder().text(&device.name).activates_default(true).build();
+        let entry = gtk::Entry::builder()
+            .text(&device.name)
+            .activates_default(true)
+            .build();
         entry.update_property(&[gtk::accessible::Property::Label(&gettext("Name"))]);
         dialog.set_extra_child(Some(&entry));
-        dialog.add_responses(&[("cancel", &gettext("_Cancel")), ("rename", &gettext("_Rename"))]);
+        dialog.add_responses(&[
+            ("cancel", &gettext("_Cancel")),
+            ("rename", &gettext("_Rename")),
+        ]);
         dialog.set_response_appearance("rename", adw::ResponseAppearance::Suggested);
         dialog.set_default_response(Some("rename"));
         dialog.connect_response(
@@ -286,13 +328,20 @@ impl EyrieWindow {
 
     pub(super) fn remove_camera_dialog(&self, id: &str) {
         let Some(cloud) = self.cloud() else { return };
-        let Some(device) = self.imp().devices.borrow().get(id).cloned() else { return };
+        let Some(device) = self.imp().devices.borrow().get(id).cloned() else {
+            return;
+        };
         let dialog = adw::MessageDialog::new(
             Some(self),
             Some(&gettext_f("Remove {name}?", &[("name", &device.name)])),
-            Some(&gettext("Its recordings and snapshots are deleted too. The camera has to be paired again to come back.")),
+            Some(&gettext(
+                "Its recordings and snapshots are deleted too. The camera has to be paired again to come back.",
+            )),
         );
-        dialog.add_responses(&[("cancel", &gettext("_Cancel")), ("remove", &gettext("_Remove"))]);
+        dialog.add_responses(&[
+            ("cancel", &gettext("_Cancel")),
+            ("remove", &gettext("_Remove")),
+        ]);
         dialog.set_response_appearance("remove", adw::ResponseAppearance::Destructive);
         dialog.set_close_response("cancel");
         dialog.connect_response(
@@ -323,7 +372,9 @@ impl EyrieWindow {
 
     pub(super) fn show_gallery(&self, id: &str) {
         let Some(cloud) = self.cloud() else { return };
-        let Some(device) = self.imp().devices.borrow().get(id).cloned() else { return };
+        let Some(device) = self.imp().devices.borrow().get(id).cloned() else {
+            return;
+        };
         let gallery = crate::gui::gallery::EyrieGallery::new(self, cloud, &device);
         gallery.present();
     }

@@ -14,11 +14,18 @@ impl EyrieWindow {
     /// Sign in (or first create the account, then sign in) with the form's values.
     pub(super) fn sign_in(&self, create_account: bool) {
         let imp = self.imp();
-        let server = imp.server_row.text().trim().trim_end_matches('/').to_owned();
+        let server = imp
+            .server_row
+            .text()
+            .trim()
+            .trim_end_matches('/')
+            .to_owned();
         let username = imp.email_row.text().trim().to_owned();
         let password = imp.password_row.text().to_string();
         let problem = if url::Url::parse(&server).is_err() {
-            Some(gettext("Enter the cloud’s address, for example http://192.168.1.2:8080"))
+            Some(gettext(
+                "Enter the cloud’s address, for example http://192.168.1.2:8080",
+            ))
         } else if username.is_empty() {
             Some(gettext("Enter your email or user name"))
         } else if password.is_empty() {
@@ -54,7 +61,9 @@ impl EyrieWindow {
                         };
                         if let Err(e) = session::store(&session) {
                             tracing::warn!("cannot keep the session: {e}");
-                            window.toast(&gettext("Signed in, but the session cannot be kept for next time"));
+                            window.toast(&gettext(
+                                "Signed in, but the session cannot be kept for next time",
+                            ));
                         }
                         if let Some(app) = window.app() {
                             if let Some(settings) = app.settings() {
@@ -68,7 +77,9 @@ impl EyrieWindow {
                     Ok(Err(e)) => window.show_connect_error(Some(&e.user_message())),
                     Err(e) => {
                         tracing::error!("sign-in task failed: {e}");
-                        window.show_connect_error(Some(&gettext("Something went wrong; please try again")));
+                        window.show_connect_error(Some(&gettext(
+                            "Something went wrong; please try again",
+                        )));
                     }
                 }
             }
@@ -80,7 +91,10 @@ impl EyrieWindow {
         imp.connect_spinner.set_visible(busy);
         imp.connect_spinner.set_spinning(busy);
         for name in ["sign-in", "register"] {
-            if let Some(action) = self.lookup_action(name).and_downcast::<gtk::gio::SimpleAction>() {
+            if let Some(action) = self
+                .lookup_action(name)
+                .and_downcast::<gtk::gio::SimpleAction>()
+            {
                 action.set_enabled(!busy);
             }
         }

@@ -123,9 +123,10 @@ impl EyrieWindow {
         if app.is_kiosk() {
             window.fullscreen();
         }
-        if let Ok(id) = std::env::var("EYRIE_OPEN_CAMERA") {
+        if let Some(id) = app.take_open_camera() {
             window.imp().pending_open.replace(Some(id));
         }
+        window.connect_map(|_| super::test_hooks::report("window-shown", &serde_json::json!({})));
         window.restore_session();
         window
     }
@@ -224,7 +225,8 @@ impl EyrieWindow {
                 .and_then(|a| a.settings())
                 .map(|s| s.string("cloud-url").to_string())
                 .filter(|s| !s.is_empty());
-            imp.server_row.set_text(saved.as_deref().unwrap_or("http://127.0.0.1:8080"));
+            imp.server_row
+                .set_text(saved.as_deref().unwrap_or("http://127.0.0.1:8080"));
         }
         imp.connect_error.set_visible(false);
         imp.stack.set_visible_child_name("connect");
@@ -292,7 +294,9 @@ impl EyrieWindow {
     }
 
     fn open_live(&self, device: &eyrie_protocol::api::Device) {
-        let Some(session) = self.app().and_then(|a| a.session()) else { return };
+        let Some(session) = self.app().and_then(|a| a.session()) else {
+            return;
+        };
         self.close_live();
         let live = EyrieLiveView::new(session, device.clone());
         let imp = self.imp();
