@@ -4,7 +4,7 @@
 //! [`gettext_f`], whose placeholders are named (`"Camera {name} is offline"`) so that a
 //! translator can move them around freely — the convention Fractal uses.
 
-pub use gettextrs::{gettext, ngettext};
+pub use gettextrs::gettext;
 
 use crate::config;
 
@@ -39,11 +39,6 @@ pub fn freplace(s: String, args: &[(&str, &str)]) -> String {
 /// ```
 pub fn gettext_f(msgid: &str, args: &[(&str, &str)]) -> String {
     freplace(gettext(msgid), args)
-}
-
-/// Plural form of [`gettext_f`]; `n` picks the form and is usually also a placeholder.
-pub fn ngettext_f(msgid: &str, msgid_plural: &str, n: u32, args: &[(&str, &str)]) -> String {
-    freplace(ngettext(msgid, msgid_plural, n), args)
 }
 
 #[cfg(test)]

@@ -16,14 +16,23 @@ fn events(path: &Path) -> Vec<serde_json::Value> {
 }
 
 /// Run `eyrie demo` under Xvfb with these extra variables until `done` holds or `secs` pass.
-fn run_demo(env: &[(&str, &str)], secs: u64, done: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
+fn run_demo(
+    env: &[(&str, &str)],
+    secs: u64,
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.jsonl");
     let mut cmd = if std::env::var_os("DISPLAY").is_some() {
         Command::new(env!("CARGO_BIN_EXE_eyrie"))
     } else {
         let mut c = Command::new("xvfb-run");
-        c.args(["-a", "-s", "-screen 0 1280x800x24", env!("CARGO_BIN_EXE_eyrie")]);
+        c.args([
+            "-a",
+            "-s",
+            "-screen 0 1280x800x24",
+            env!("CARGO_BIN_EXE_eyrie"),
+        ]);
         c
     };
     cmd.arg("demo")
@@ -57,53 +66,126 @@ fn named<'a>(ev: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Val
 #[test]
 fn demo_signs_in_lists_the_camera_and_renders_live_frames_and_talks() {
     let ev = run_demo(&[("EYRIE_TEST_TALK", "1")], 40, |ev| {
-        named(ev, "frame").len() >= 4 && ev.iter().filter(|e| e["event"] == "camera" && e["data"]["event"].as_str().is_some_and(|s| s.contains("TalkLevel"))).count() >= 3
+        named(ev, "frame").len() >= 4
+            && ev
+                .iter()
+                .filter(|e| {
+                    e["event"] == "camera"
+                        && e["data"]["event"]
+                            .as_str()
+                            .is_some_and(|s| s.contains("TalkLevel"))
+                })
+                .count()
+                >= 3
     });
     assert!(!named(&ev, "window-shown").is_empty(), "no window: {ev:?}");
     let cameras = named(&ev, "cameras");
-    assert_eq!(cameras.first().map(|c| c["data"][0]["name"].clone()), Some("Demo Camera".into()), "{ev:?}");
-    let stages: Vec<_> = named(&ev, "stage").iter().map(|s| s["data"]["stage"].as_str().unwrap_or("").to_owned()).collect();
-    assert!(stages.contains(&"EncryptedChannel".to_owned()) && stages.contains(&"VideoStream".to_owned()), "{stages:?}");
+    assert_eq!(
+        cameras.first().map(|c| c["data"][0]["name"].clone()),
+        Some("Demo Camera".into()),
+        "{ev:?}"
+    );
+    let stages: Vec<_> = named(&ev, "stage")
+        .iter()
+        .map(|s| s["data"]["stage"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        stages.contains(&"EncryptedChannel".to_owned())
+            && stages.contains(&"VideoStream".to_owned()),
+        "{stages:?}"
+    );
     let frames = named(&ev, "frame");
     assert!(frames.len() >= 4, "too few frames rendered: {ev:?}");
     for f in &frames {
         assert_eq!(f["data"]["paintable"], serde_json::json!([640, 360]), "{f}");
         // A test pattern with a clock: not a uniform (black or empty) picture.
-        assert!(f["data"]["colours"].as_u64().unwrap_or(0) >= 2, "uniform frame: {f}");
+        assert!(
+            f["data"]["colours"].as_u64().unwrap_or(0) >= 2,
+            "uniform frame: {f}"
+        );
     }
-    let sums: std::collections::HashSet<_> = frames.iter().map(|f| f["data"]["checksum"].as_u64()).collect();
+    let sums: std::collections::HashSet<_> = frames
+        .iter()
+        .map(|f| f["data"]["checksum"].as_u64())
+        .collect();
     assert!(sums.len() >= 2, "the picture never changed: {frames:?}");
     // Talk: the microphone level shows in the app and the camera decodes our audio.
-    assert!(named(&ev, "mic-level").iter().any(|m| m["data"]["level"].as_f64().unwrap_or(0.0) > 0.1), "no mic level");
-    let heard = ev.iter().filter(|e| e["event"] == "camera" && e["data"]["event"].as_str().is_some_and(|s| s.contains("TalkLevel"))).count();
+    assert!(
+        named(&ev, "mic-level")
+            .iter()
+            .any(|m| m["data"]["level"].as_f64().unwrap_or(0.0) > 0.1),
+        "no mic level"
+    );
+    let heard = ev
+        .iter()
+        .filter(|e| {
+            e["event"] == "camera"
+                && e["data"]["event"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("TalkLevel"))
+        })
+        .count();
     assert!(heard >= 3, "the camera heard no talk: {heard}");
 }
 
 #[test]
 fn snapshot_taken_in_live_view_shows_in_the_gallery() {
     let ev = run_demo(&[("EYRIE_TEST_SNAPSHOT", "1")], 40, |ev| {
-        named(ev, "gallery").iter().any(|g| g["data"]["snapshots"].as_array().is_some_and(|a| !a.is_empty()))
+        named(ev, "gallery").iter().any(|g| {
+            g["data"]["snapshots"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
     });
     let snap = named(&ev, "snapshot");
     assert_eq!(snap.len(), 1, "no snapshot saved: {ev:?}");
     let id = snap[0]["data"]["id"].clone();
     let gallery = named(&ev, "gallery");
-    let listed = gallery.iter().flat_map(|g| g["data"]["snapshots"].as_array().cloned().unwrap_or_default()).collect::<Vec<_>>();
-    let item = listed.iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("snapshot {id} not in gallery: {gallery:?}"));
-    assert!(item["bytes"].as_u64().unwrap_or(0) > 1000, "image not downloaded: {item}");
+    let listed = gallery
+        .iter()
+        .flat_map(|g| {
+            g["data"]["snapshots"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>();
+    let item = listed
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("snapshot {id} not in gallery: {gallery:?}"));
+    assert!(
+        item["bytes"].as_u64().unwrap_or(0) > 1000,
+        "image not downloaded: {item}"
+    );
 }
 
 #[test]
 fn camera_stopped_shows_a_failure_then_recovers_by_itself() {
     let ev = run_demo(&[("EYRIE_TEST_CAMERA_RESTART", "1")], 60, |ev| {
-        let restarted = ev.iter().position(|e| e["event"] == "test-camera" && e["data"]["running"] == true);
+        let restarted = ev
+            .iter()
+            .position(|e| e["event"] == "test-camera" && e["data"]["running"] == true);
         restarted.is_some_and(|i| ev[i..].iter().any(|e| e["event"] == "playing"))
     });
-    let stop = ev.iter().position(|e| e["event"] == "test-camera" && e["data"]["running"] == false).expect("camera never stopped");
-    let failed = ev[stop..].iter().position(|e| e["event"] == "failed").map(|i| i + stop).unwrap_or_else(|| panic!("no failure shown: {ev:?}"));
+    let stop = ev
+        .iter()
+        .position(|e| e["event"] == "test-camera" && e["data"]["running"] == false)
+        .expect("camera never stopped");
+    let failed = ev[stop..]
+        .iter()
+        .position(|e| e["event"] == "failed")
+        .map(|i| i + stop)
+        .unwrap_or_else(|| panic!("no failure shown: {ev:?}"));
     let title = ev[failed]["data"]["title"].as_str().unwrap_or("");
-    assert!(["Camera Offline", "Video Stopped", "Connection Lost"].contains(&title), "{title}");
-    assert!(ev[failed..].iter().any(|e| e["event"] == "playing"), "never recovered: {ev:?}");
+    assert!(
+        ["Camera Offline", "Video Stopped", "Connection Lost"].contains(&title),
+        "{title}"
+    );
+    assert!(
+        ev[failed..].iter().any(|e| e["event"] == "playing"),
+        "never recovered: {ev:?}"
+    );
 }
 
 /// The metainfo's screenshots are taken from the running app, so they stay current.
@@ -119,6 +201,11 @@ fn screenshots_are_taken_and_are_not_blank() {
         let png = top.join(format!("data/screenshots/{name}.png"));
         let meta = std::fs::metadata(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
         // A blank 960×640 PNG compresses to a few KiB; a real window is far larger.
-        assert!(meta.len() > 20_000, "{} looks blank ({} bytes)", png.display(), meta.len());
+        assert!(
+            meta.len() > 20_000,
+            "{} looks blank ({} bytes)",
+            png.display(),
+            meta.len()
+        );
     }
 }

@@ -71,7 +71,7 @@ impl EyrieApplication {
         let app: Self = glib::Object::builder()
             .property("application-id", config::APP_ID)
             .property("flags", gio::ApplicationFlags::NON_UNIQUE)
-            .property("resource-base-path", "/io/github/eyrie/Eyrie/")
+            .property("resource-base-path", config::RESOURCES_PATH)
             .build();
         app.imp().kiosk.set(kiosk);
         app

@@ -91,28 +91,6 @@ fn enabled_for(app: &EyrieApplication, id: &str) -> bool {
             .any(|s| s.as_str() == id)
 }
 
-/// Turn notifications for one camera on or off.
-pub fn set_enabled_for(app: &EyrieApplication, id: &str, enabled: bool) {
-    let Some(settings) = app.settings() else {
-        return;
-    };
-    let mut ids: Vec<String> = settings
-        .strv("notify-disabled-cameras")
-        .iter()
-        .map(|s| s.to_string())
-        .filter(|s| s != id)
-        .collect();
-    if !enabled {
-        ids.push(id.to_owned());
-    }
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let _ = settings.set_strv("notify-disabled-cameras", refs.as_slice());
-}
-
-pub fn is_enabled_for(app: &EyrieApplication, id: &str) -> bool {
-    enabled_for(app, id)
-}
-
 fn notify(app: &EyrieApplication, device: &Device, kind: EventKind) {
     let title = match kind {
         EventKind::Motion => gettext_f("Motion at {name}", &[("name", &device.name)]),

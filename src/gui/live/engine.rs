@@ -104,9 +104,12 @@ impl Failure {
                 ),
                 "eye-not-looking-symbolic",
             ),
-            Self::Network(_) => (
+            Self::Network(detail) => (
                 gettext("Connection Lost"),
-                gettext("The connection to the camera failed. Check your network."),
+                gettext_f(
+                    "The connection to the camera failed ({detail}). Check your network.",
+                    &[("detail", detail)],
+                ),
                 "network-error-symbolic",
             ),
             Self::Setup(detail) => (
