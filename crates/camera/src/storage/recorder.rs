@@ -371,12 +371,25 @@ impl Recorder {
             if self.audio_peek.is_none() {
                 self.audio_peek = reader.next_blocking(Duration::from_millis(200)).ok();
             }
-            channels = Some(
-                match self.audio_peek.as_ref().and_then(|a| a.data.first()) {
-                    Some(toc) if toc & 0x04 != 0 => 2,
-                    _ => 1,
-                },
-            );
+            // A track that gets no packet makes the muxer fail at the end: only add audio
+            // when a packet near this frame's time is there.
+            channels = match self.audio_peek.as_ref() {
+                Some(a) if a.pts_us.abs_diff(f.pts_us) < 2_000_000 => {
+                    Some(if a.data.first().is_some_and(|toc| toc & 0x04 != 0) {
+                        2
+                    } else {
+                        1
+                    })
+                }
+                other => {
+                    tracing::warn!(
+                        audio_pts = other.map(|a| a.pts_us),
+                        video_pts = f.pts_us,
+                        "no audio near the segment start: this segment has no audio"
+                    );
+                    None
+                }
+            };
         }
         let writer = self.spool.begin(&self.cfg.key, self.cfg.key_id)?;
         let mut mux = SegmentMux::new(writer, f, base, channels, self.frame_us())?;
