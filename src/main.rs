@@ -32,6 +32,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the cloud service (REST API, metadata database, presigned storage).
     Cloud(eyrie_cloud::CloudArgs),

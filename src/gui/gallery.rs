@@ -169,7 +169,7 @@ impl EyrieGallery {
                             return;
                         }
                         for (snapshot, bytes) in items {
-                            flowbox.append(&gallery.tile(snapshot, bytes));
+                            flowbox.append(&gallery.tile(&snapshot, bytes));
                         }
                         stack.set_visible_child_name("list");
                     }
@@ -188,7 +188,7 @@ impl EyrieGallery {
         ));
     }
 
-    fn tile(&self, snapshot: Snapshot, bytes: Option<Vec<u8>>) -> gtk::Widget {
+    fn tile(&self, snapshot: &Snapshot, bytes: Option<Vec<u8>>) -> gtk::Widget {
         let when = glib::DateTime::from_unix_local(snapshot.taken_at_ms / 1000)
             .and_then(|d| d.format("%x %X"))
             .map(|s| s.to_string())

@@ -17,6 +17,7 @@ impl EyrieLiveView {
     pub(super) fn setup_actions(&self) {
         let group = gio::SimpleActionGroup::new();
         let weak = self.downgrade();
+        #[allow(clippy::type_complexity)]
         let add = |name: &str,
                    state: Option<bool>,
                    f: Box<dyn Fn(&EyrieLiveView, &gio::SimpleAction)>| {

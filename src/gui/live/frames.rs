@@ -35,7 +35,7 @@ pub fn make_sink(view: &EyrieLiveView) -> anyhow::Result<gstreamer::Element> {
             if n == 1 {
                 view.frames_started();
             }
-            if test_hooks::enabled() && (n <= 3 || n % 30 == 0) {
+            if test_hooks::enabled() && (n <= 3 || n.is_multiple_of(30)) {
                 report_frame(&view, paintable, n);
             }
         }

@@ -42,7 +42,7 @@ impl EyrieWindow {
                 let result = handle.await;
                 window.imp().cameras_spinner.set_spinning(false);
                 match result {
-                    Ok(Ok(devices)) => window.show_devices(devices),
+                    Ok(Ok(devices)) => window.show_devices(&devices),
                     Ok(Err(e)) if e.is_unauthorized() => {
                         window.toast(&gettext("Your session has ended; please sign in again"));
                         window.sign_out();
@@ -65,7 +65,7 @@ impl EyrieWindow {
         }
     }
 
-    fn show_devices(&self, devices: Vec<Device>) {
+    fn show_devices(&self, devices: &[Device]) {
         let imp = self.imp();
         let flowbox = &imp.cameras_flowbox;
         while let Some(child) = flowbox.first_child() {
@@ -74,7 +74,7 @@ impl EyrieWindow {
         {
             let mut map = imp.devices.borrow_mut();
             map.clear();
-            for d in &devices {
+            for d in devices {
                 map.insert(d.id.to_string(), d.clone());
             }
         }
@@ -91,17 +91,17 @@ impl EyrieWindow {
             imp.cameras_stack.set_visible_child_name("empty");
             return;
         }
-        for device in &devices {
+        for device in devices {
             flowbox.append(&self.camera_card(device));
         }
         imp.cameras_stack.set_visible_child_name("list");
-        if let Some(id) = imp.pending_open.take() {
-            if imp.devices.borrow().contains_key(&id) {
-                self.open_camera_by_id(&id);
-            }
+        if let Some(id) = imp.pending_open.take()
+            && imp.devices.borrow().contains_key(&id)
+        {
+            self.open_camera_by_id(&id);
         }
         if let Some(app) = self.app() {
-            crate::gui::notifications::watch(&app, &devices);
+            crate::gui::notifications::watch(&app, devices);
         }
     }
 
