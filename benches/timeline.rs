@@ -19,7 +19,11 @@ use eyrie_client::playback::{Player, create_clip, export_clip, poll_clip};
 use timeline_support::*;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let r = record(5, Duration::from_secs(2)).await;
         let recs = &r.recs;
@@ -28,7 +32,8 @@ fn main() {
         let mut seeks = Vec::new();
         for k in 0..5 {
             let (sink, shown) = clock_sink();
-            let (player, _n) = Player::open(r.api.clone(), r.keys.clone(), channel, &sink).expect("player");
+            let (player, _n) =
+                Player::open(r.api.clone(), r.keys.clone(), channel, &sink).expect("player");
             let target = recs[k % 3].start_ms + 500 + 97 * k as i64;
             let t0 = Instant::now();
             player.seek(target).await.expect("seek");
@@ -40,37 +45,70 @@ fn main() {
         let seek_ms = seeks[seeks.len() / 2];
 
         let (sink, shown) = clock_sink();
-        let (player, _n) = Player::open(r.api.clone(), r.keys.clone(), channel, &sink).expect("player");
+        let (player, _n) =
+            Player::open(r.api.clone(), r.keys.clone(), channel, &sink).expect("player");
         player.seek(recs[0].start_ms + 1_000).await.expect("seek");
         let until = recs[3].start_ms + 200;
-        assert!(wait_for(&shown, Duration::from_secs(20), |s| s.last().and_then(|f| f.clock_ms).is_some_and(|c| c >= until)).await);
+        assert!(
+            wait_for(&shown, Duration::from_secs(20), |s| s
+                .last()
+                .and_then(|f| f.clock_ms)
+                .is_some_and(|c| c >= until))
+            .await
+        );
         drop(player);
         let frames = shown.lock().unwrap().clone();
         let mut gap_ms = 0f64;
         for b in &recs[1..=3] {
             for w in frames.windows(2) {
-                if let (Some(a), Some(c)) = (w[0].clock_ms, w[1].clock_ms) {
-                    if a < b.start_ms && c >= b.start_ms {
-                        gap_ms = gap_ms.max(w[1].at.duration_since(w[0].at).as_secs_f64() * 1000.0);
-                    }
+                if let (Some(a), Some(c)) = (w[0].clock_ms, w[1].clock_ms)
+                    && a < b.start_ms
+                    && c >= b.start_ms
+                {
+                    gap_ms = gap_ms.max(w[1].at.duration_since(w[0].at).as_secs_f64() * 1000.0);
                 }
             }
         }
 
-        let clip = create_clip(&r.api, channel, recs[0].start_ms, recs[4].end_ms - 100, None).await.expect("clip");
-        let clip = poll_clip(&r.api, clip.id, Duration::from_millis(100), Duration::from_secs(30)).await.expect("poll");
+        let clip = create_clip(
+            &r.api,
+            channel,
+            recs[0].start_ms,
+            recs[4].end_ms - 100,
+            None,
+        )
+        .await
+        .expect("clip");
+        let clip = poll_clip(
+            &r.api,
+            clip.id,
+            Duration::from_millis(100),
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("poll");
         let dir = tempfile::tempdir().expect("tmp");
         let t0 = Instant::now();
-        let report = export_clip(&r.api, &r.keys, &clip, &dir.path().join("c.mp4"), |_| {}, Arc::new(AtomicBool::new(false)))
-            .await
-            .expect("export");
+        let report = export_clip(
+            &r.api,
+            &r.keys,
+            &clip,
+            &dir.path().join("c.mp4"),
+            |_| {},
+            Arc::new(AtomicBool::new(false)),
+        )
+        .await
+        .expect("export");
         let secs = t0.elapsed().as_secs_f64();
         let mb_s = report.input_bytes as f64 / 1e6 / secs;
 
         println!("timeline bench: 2-s segments of the 30 fps test pattern, embedded cloud");
         println!("  seek → first frame: median {seek_ms:.0} ms of {seeks:?}");
         println!("  largest frame gap across 3 boundaries at 1x: {gap_ms:.1} ms");
-        println!("  export: {} bytes in {secs:.2} s → {} bytes MP4, {} frames", report.input_bytes, report.bytes, report.frames);
+        println!(
+            "  export: {} bytes in {secs:.2} s → {} bytes MP4, {} frames",
+            report.input_bytes, report.bytes, report.frames
+        );
         println!(
             "{}",
             serde_json::json!({

@@ -7,6 +7,8 @@
 //! `<target>/<profile>/eyrie`, which the window test runs, hence the lock: the tests of
 //! this file take turns, and the headless check puts the normal binary back afterwards.
 
+// The window test and its X helpers exist only with the viewer.
+#![cfg_attr(not(feature = "gui"), allow(unused_imports))]
 mod foundation_support;
 
 use std::io::{BufRead, BufReader};
@@ -220,6 +222,7 @@ fn meson_builds_and_installs_a_complete_tree() {
 }
 
 /// Start a private X server and return it with its display name (`:N`).
+#[cfg(feature = "gui")]
 fn start_xvfb() -> (std::process::Child, String) {
     let mut xvfb = Command::new("Xvfb")
         .args([
@@ -244,6 +247,7 @@ fn start_xvfb() -> (std::process::Child, String) {
     (xvfb, format!(":{number}"))
 }
 
+#[cfg(feature = "gui")]
 fn stop_group(child: &mut std::process::Child) {
     let group = format!("-{}", child.id());
     let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
@@ -259,6 +263,7 @@ fn stop_group(child: &mut std::process::Child) {
 }
 
 /// Names of the visible top-level windows on `display` whose title contains `title`.
+#[cfg(feature = "gui")]
 fn visible_windows(display: &str, title: &str) -> Vec<String> {
     let Ok(out) = Command::new("xdotool")
         .env("DISPLAY", display)

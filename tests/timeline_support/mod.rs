@@ -44,11 +44,20 @@ pub async fn record(n: usize, segment: Duration) -> Recorded {
     assert!(got.len() >= n, "{n} segments recorded: {}", got.len());
     let api = ApiClient::new(cloud.base.clone()).with_token(cloud.user_token.clone());
     let list = api
-        .recordings(cloud.creds.channels.main, now_ms() - 3_600_000, now_ms() + 60_000)
+        .recordings(
+            cloud.creds.channels.main,
+            now_ms() - 3_600_000,
+            now_ms() + 60_000,
+        )
         .await
         .expect("list");
     let keys = KeyRing::single(&cloud.creds.recording_key.key_id, cloud.key());
-    Recorded { recs: list.recordings, cloud, api, keys }
+    Recorded {
+        recs: list.recordings,
+        cloud,
+        api,
+        keys,
+    }
 }
 
 /// One frame that reached the sink.
@@ -63,13 +72,20 @@ pub fn clock_sink() -> (gst::Element, Arc<Mutex<Vec<Shown>>>) {
     let shown = Arc::new(Mutex::new(Vec::new()));
     let s2 = shown.clone();
     let sink = gst_app::AppSink::builder()
-        .caps(&gst::Caps::builder("video/x-raw").field("format", "I420").build())
+        .caps(
+            &gst::Caps::builder("video/x-raw")
+                .field("format", "I420")
+                .build(),
+        )
         .callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {
                     let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                     let clock = clock_of(&sample);
-                    s2.lock().unwrap().push(Shown { clock_ms: clock, at: Instant::now() });
+                    s2.lock().unwrap().push(Shown {
+                        clock_ms: clock,
+                        at: Instant::now(),
+                    });
                     Ok(gst::FlowSuccess::Ok)
                 })
                 .build(),
@@ -87,7 +103,11 @@ pub fn clock_of(sample: &gst::Sample) -> Option<i64> {
 }
 
 /// Wait until `f` holds over the shown frames.
-pub async fn wait_for(shown: &Arc<Mutex<Vec<Shown>>>, within: Duration, f: impl Fn(&[Shown]) -> bool) -> bool {
+pub async fn wait_for(
+    shown: &Arc<Mutex<Vec<Shown>>>,
+    within: Duration,
+    f: impl Fn(&[Shown]) -> bool,
+) -> bool {
     let t0 = Instant::now();
     while t0.elapsed() < within {
         if f(&shown.lock().unwrap()) {
@@ -107,7 +127,11 @@ pub fn file_clocks(path: &Path) -> Vec<i64> {
     .expect("pipeline")
     .downcast::<gst::Pipeline>()
     .unwrap();
-    let sink = pipeline.by_name("s").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    let sink = pipeline
+        .by_name("s")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut out = Vec::new();
     while let Ok(sample) = sink.pull_sample() {
@@ -125,7 +149,9 @@ pub fn tamper(dir: &Path, rec: &Recording) -> bool {
     let size = rec.size.unwrap_or(0);
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -145,12 +171,28 @@ pub fn tamper(dir: &Path, rec: &Recording) -> bool {
 /// ffprobe's video duration (seconds) of a file.
 pub fn probe_duration(path: &Path) -> f64 {
     let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=duration,codec_name", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=duration,codec_name",
+            "-of",
+            "json",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe");
-    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffprobe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["streams"][0]["codec_name"], "h264", "{v}");
-    v["streams"][0]["duration"].as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
+    v["streams"][0]["duration"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::NAN)
 }

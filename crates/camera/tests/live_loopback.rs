@@ -261,7 +261,7 @@ async fn silent_viewer_times_out_and_offline_camera_is_reported() {
     drop(_v);
 
     let cam = camera(broker.mqtt(DEVICE, &prefix()), |c| {
-        c.heartbeat_timeout = Duration::from_secs(2)
+        c.heartbeat_timeout = Duration::from_secs(2);
     });
     tokio::time::sleep(Duration::from_millis(800)).await;
     let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);

@@ -156,7 +156,7 @@ impl Motion {
                     }
                     while let Some(sample) = sink.try_pull_sample(gst::ClockTime::ZERO) {
                         n = n.wrapping_add(1);
-                        if n % config.stride.max(1) != 0 {
+                        if !n.is_multiple_of(config.stride.max(1)) {
                             continue;
                         }
                         let Some(b) = sample.buffer() else { continue };

@@ -232,10 +232,8 @@ impl Spool {
                         }
                     }
                 }
-                Some("json") => {
-                    if !pending.join(format!("{name}.seg")).exists() {
-                        fs::remove_file(&path).map_err(io_at(&path))?;
-                    }
+                Some("json") if !pending.join(format!("{name}.seg")).exists() => {
+                    fs::remove_file(&path).map_err(io_at(&path))?;
                 }
                 _ => {}
             }

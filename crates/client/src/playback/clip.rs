@@ -137,12 +137,12 @@ pub async fn export_clip(
         .unwrap_or(clip.start_ms);
     let (start_ms, end_ms) = (clip.start_ms, clip.end_ms);
     let out = out.to_path_buf();
-    let progress = Arc::new(progress);
+    let progress: Arc<dyn Fn(ExportProgress) + Send + Sync> = Arc::new(progress);
     let cancel2 = cancel.clone();
     let out2 = out.clone();
     let res = tokio::task::spawn_blocking(move || {
         remux(
-            parts, first_unix, start_ms, end_ms, &out2, progress, &cancel2,
+            parts, first_unix, start_ms, end_ms, &out2, &progress, &cancel2,
         )
     })
     .await
@@ -165,7 +165,7 @@ fn remux(
     start_ms: i64,
     end_ms: i64,
     out: &Path,
-    progress: Arc<dyn Fn(ExportProgress) + Send + Sync>,
+    progress: &Arc<dyn Fn(ExportProgress) + Send + Sync>,
     cancel: &Arc<AtomicBool>,
 ) -> Result<ExportReport, PlaybackError> {
     // Demux half.
@@ -267,10 +267,10 @@ fn remux(
             if cancel.load(Ordering::SeqCst) {
                 return Err(PlaybackError::Cancelled);
             }
-            if let Some(m) = demux_bus.pop_filtered(&[gst::MessageType::Error]) {
-                if let gst::MessageView::Error(e) = m.view() {
-                    return Err(PlaybackError::Gst(e.error().to_string()));
-                }
+            if let Some(m) = demux_bus.pop_filtered(&[gst::MessageType::Error])
+                && let gst::MessageView::Error(e) = m.view()
+            {
+                return Err(PlaybackError::Gst(e.error().to_string()));
             }
             let Some(sample) = au_sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) else {
                 if au_sink.is_eos() {
@@ -278,11 +278,9 @@ fn remux(
                 }
                 continue;
             };
-            if !caps_set {
-                if let Some(c) = sample.caps_owned() {
-                    mux_src.set_caps(Some(&c));
-                    caps_set = true;
-                }
+            if !caps_set && let Some(c) = sample.caps_owned() {
+                mux_src.set_caps(Some(&c));
+                caps_set = true;
             }
             let Some(buf) = sample.buffer_owned() else {
                 continue;

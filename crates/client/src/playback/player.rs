@@ -279,10 +279,10 @@ async fn seek(inner: &Arc<Inner>, unix_ms: i64, announce_gap: bool) -> Result<()
         ended: inner.ended.clone(),
         rt: inner.rt.clone(),
     })?;
-    if let Ok(mut r) = inner.run.lock() {
-        if inner.generation.load(Ordering::SeqCst) == generation {
-            *r = Some(run);
-        }
+    if let Ok(mut r) = inner.run.lock()
+        && inner.generation.load(Ordering::SeqCst) == generation
+    {
+        *r = Some(run);
     }
     Ok(())
 }

@@ -163,10 +163,10 @@ fn decode_pipeline() -> Result<(gst::Pipeline, gst_app::AppSrc, gst_app::AppSink
             .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
             .unwrap_or(false);
         if is_video {
-            if let Some(sinkpad) = convert.static_pad("sink") {
-                if let Err(e) = pad.link(&sinkpad) {
-                    tracing::warn!("cannot link decoded video: {e:?}");
-                }
+            if let Some(sinkpad) = convert.static_pad("sink")
+                && let Err(e) = pad.link(&sinkpad)
+            {
+                tracing::warn!("cannot link decoded video: {e:?}");
             }
         } else if let (Some(pipe), Ok(fake)) = (
             pipe_weak.upgrade(),

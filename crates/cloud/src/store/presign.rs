@@ -26,7 +26,7 @@ pub fn uri_encode(s: &str, keep_slash: bool, out: &mut String) {
     for b in s.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
+                out.push(b as char);
             }
             b'/' if keep_slash => out.push('/'),
             _ => {
