@@ -31,7 +31,11 @@ fn run(args: &[&str], until: &str, secs: u64) -> (Vec<serde_json::Value>, Option
         .expect("xvfb-run eyrie");
     let deadline = Instant::now() + Duration::from_secs(secs);
     let read = || -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&report).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        std::fs::read_to_string(&report)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     };
     let mut rss = None;
     while Instant::now() < deadline {
@@ -54,7 +58,13 @@ fn rss_mb() -> Option<f64> {
         let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
         if comm.trim() == "eyrie" {
             let status = std::fs::read_to_string(entry.path().join("status")).ok()?;
-            let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+            let kb: f64 = status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
             return Some(kb / 1024.0);
         }
     }
@@ -63,12 +73,20 @@ fn rss_mb() -> Option<f64> {
 
 fn main() {
     let (ev, _) = run(&[], "window-shown", 20);
-    let app_start_ms = ev.iter().find(|e| e["event"] == "window-shown").and_then(|e| e["t_ms"].as_f64());
+    let app_start_ms = ev
+        .iter()
+        .find(|e| e["event"] == "window-shown")
+        .and_then(|e| e["t_ms"].as_f64());
     let (ev, rss) = run(&["demo"], "frame", 40);
-    let click_to_frame = ev.iter().find(|e| e["event"] == "frame").and_then(|e| e["data"]["since_start_ms"].as_f64());
+    let click_to_frame = ev
+        .iter()
+        .find(|e| e["event"] == "frame")
+        .and_then(|e| e["data"]["since_start_ms"].as_f64());
     println!("app start (launch → window shown): {app_start_ms:?} ms");
     println!("live click → first frame on screen: {click_to_frame:?} ms (goal ≤ 400)");
-    println!("viewer RSS with one live view (demo: includes cloud and camera in-process): {rss:?} MiB");
+    println!(
+        "viewer RSS with one live view (demo: includes cloud and camera in-process): {rss:?} MiB"
+    );
     println!(
         "{}",
         serde_json::json!({ "app_start_ms": app_start_ms, "live_click_to_frame_ms": click_to_frame, "viewer_rss_mb": rss })
