@@ -340,6 +340,11 @@ fn appsink_into(name: &str, ring: RingBuffer) -> gst_app::AppSink {
                     }
                     return Ok(gst::FlowSuccess::Ok);
                 };
+                let running = sample
+                    .segment()
+                    .and_then(|seg| seg.downcast_ref::<gst::ClockTime>())
+                    .and_then(|seg| seg.to_running_time(pts))
+                    .unwrap_or(pts);
                 let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
                 let duration_us = buffer.duration().map(|d| d.useconds()).unwrap_or(0);
                 let Ok(mapped) = buffer.into_mapped_buffer_readable() else {
@@ -350,7 +355,9 @@ fn appsink_into(name: &str, ring: RingBuffer) -> gst_app::AppSink {
                     duration_us,
                     keyframe,
                     data: Bytes::from_owner(mapped),
-                    capture_unix_ms: (base + pts.nseconds()) / 1_000_000,
+                    // Encoders shift PTS by 1000 h (room for DTS < PTS): the capture
+                    // time is base_time + running time, not base_time + PTS.
+                    capture_unix_ms: (base + running.nseconds()) / 1_000_000,
                 });
                 Ok(gst::FlowSuccess::Ok)
             })
