@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 
-use eyrie_client::mqtt_link::{self, LinkEvent, LinkOptions};
+use eyrie_rtc::mqtt_link::{self, LinkEvent, LinkOptions};
 use eyrie_protocol::api::MqttConnection;
 use eyrie_protocol::signalling::{self, topics};
 

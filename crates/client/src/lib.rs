@@ -2,7 +2,7 @@
 
 pub mod api;
 pub mod live;
-pub mod mqtt_link;
-pub mod pixel_clock;
 pub mod playback;
-pub mod rtc;
+
+// Shared with the camera; re-exported so viewer code keeps its paths.
+pub use eyrie_rtc::{mqtt_link, pixel_clock, rtc};

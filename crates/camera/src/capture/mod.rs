@@ -19,7 +19,7 @@
 //! interval × fps, SPS/PPS repeated on every keyframe (`h264parse config-interval=-1`), so
 //! any reader can start at any keyframe. The pipeline runs on a realtime (wall) clock:
 //! `base_time + PTS` of a buffer is its capture time in Unix nanoseconds; that is the
-//! time the test pattern burns in (readable clock and [`eyrie_client::pixel_clock`]) and
+//! time the test pattern burns in (readable clock and [`eyrie_rtc::pixel_clock`]) and
 //! the `capture_unix_ms` of every ring [`Frame`].
 
 mod source;
@@ -308,7 +308,7 @@ fn add_pixel_clock_probe(element: &gst::Element, width: usize, height: usize) {
             if let Ok(mut frame) = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info) {
                 let stride = frame.plane_stride()[0] as usize;
                 if let Ok(plane) = frame.plane_data_mut(0) {
-                    eyrie_client::pixel_clock::encode_luma(plane, stride, width, height, unix_ms);
+                    eyrie_rtc::pixel_clock::encode_luma(plane, stride, width, height, unix_ms);
                 }
             }
         }

@@ -165,7 +165,7 @@ impl LiveManager {
         events: tokio::sync::broadcast::Sender<LiveEvent>,
         out: tokio::sync::mpsc::UnboundedSender<Outgoing>,
     ) -> Self {
-        eyrie_client::rtc::prewarm_dtls();
+        eyrie_rtc::rtc::prewarm_dtls();
         let m = Self {
             inner: Arc::new(Mutex::new(Inner {
                 sessions: HashMap::new(),
@@ -328,7 +328,7 @@ impl LiveManager {
         if !signalling::verify_offer_proof(&key, session_id, &offer_fp, ticket_proof) {
             return refuse(ErrorCode::AuthFailed, "ticket proof does not match");
         }
-        let desc = match eyrie_client::rtc::description(gst_webrtc::WebRTCSDPType::Offer, sdp) {
+        let desc = match eyrie_rtc::rtc::description(gst_webrtc::WebRTCSDPType::Offer, sdp) {
             Ok(d) => d,
             Err(e) => return refuse(ErrorCode::BadRequest, &e.to_string()),
         };

@@ -58,7 +58,7 @@ impl WeakManager {
         let Some(inner) = self.inner.upgrade() else {
             return;
         };
-        let now_ms = eyrie_client::pixel_clock::now_unix_ms();
+        let now_ms = eyrie_rtc::pixel_clock::now_unix_ms();
         let mut expired = Vec::new();
         {
             let inner = inner

@@ -86,7 +86,7 @@ pub(super) struct MediaParams<'a> {
 
 pub(super) fn build(p: MediaParams<'_>) -> Result<Media, LiveError> {
     let pipeline = gst::Pipeline::with_name(&format!("live-{}", p.session_id));
-    let webrtc = eyrie_client::rtc::make_webrtcbin("webrtc", p.stun, p.turn, 50)
+    let webrtc = eyrie_rtc::rtc::make_webrtcbin("webrtc", p.stun, p.turn, 50)
         .map_err(|e| LiveError::MissingElement(e.to_string()))?;
 
     let vsrc = gst_app::AppSrc::builder()
@@ -172,7 +172,7 @@ pub(super) fn build(p: MediaParams<'_>) -> Result<Media, LiveError> {
     let talk_valve = build_talk_branch(&pipeline, &webrtc, p.speaker, p.session_id, p.events)?;
 
     let (feed, rx) = tokio::sync::mpsc::unbounded_channel();
-    let last_data_ms = Arc::new(AtomicU64::new(eyrie_client::pixel_clock::now_unix_ms()));
+    let last_data_ms = Arc::new(AtomicU64::new(eyrie_rtc::pixel_clock::now_unix_ms()));
     let feeder = tokio::spawn(feed_task(
         p.rings.clone(),
         vsrc,
@@ -316,7 +316,7 @@ async fn feed_task(
                 if vsrc.push_buffer(gst::Buffer::from_slice(f.data)).is_err() {
                     break;
                 }
-                last_data_ms.store(eyrie_client::pixel_clock::now_unix_ms(), Ordering::Relaxed);
+                last_data_ms.store(eyrie_rtc::pixel_clock::now_unix_ms(), Ordering::Relaxed);
             }
             f = audio.next() => {
                 let Some(f) = f else { break };
