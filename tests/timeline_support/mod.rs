@@ -7,7 +7,7 @@
 pub mod storage_support;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use eyrie_client::api::ApiClient;
@@ -58,6 +58,76 @@ pub async fn record(n: usize, segment: Duration) -> Recorded {
         api,
         keys,
     }
+}
+
+/// A camera that keeps recording 2-second segments into a cloud for the life of the test
+/// process, shared by every test of a binary (recording once is what makes the suite fast).
+/// Tests run `fx.rt.block_on(…)`: the cloud, the camera and every client live on this
+/// one runtime.
+pub struct LiveFixture {
+    pub rt: tokio::runtime::Runtime,
+    pub cloud: Cloud,
+    pub api: ApiClient,
+    pub keys: KeyRing,
+    /// The first `FIXTURE_SEGMENTS` complete recordings, contiguous, sorted.
+    pub recs: Vec<Recording>,
+}
+
+/// Segments the fixture waits for before tests start.
+pub const FIXTURE_SEGMENTS: usize = 9;
+/// Segment length of the fixture's recorder.
+pub const FIXTURE_SEGMENT: Duration = Duration::from_secs(2);
+
+static FIXTURE: OnceLock<LiveFixture> = OnceLock::new();
+
+pub fn live_fixture() -> &'static LiveFixture {
+    FIXTURE.get_or_init(|| {
+        gst::init().expect("gst init");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (cloud, recs, api, keys) = rt.block_on(async {
+            let cloud = Cloud::start(StoreMode::Continuous).await;
+            let cap = capture(1.0);
+            let spool = tempfile::tempdir().unwrap();
+            let st = start_storage(
+                &cloud,
+                &cap,
+                storage_config(&cloud, spool.path(), StoreMode::Continuous, FIXTURE_SEGMENT),
+            );
+            // The camera records on until the process ends.
+            std::mem::forget(st);
+            std::mem::forget(cap);
+            std::mem::forget(spool);
+            let got = cloud
+                .wait_recordings(FIXTURE_SEGMENTS, Duration::from_secs(120))
+                .await;
+            assert!(got.len() >= FIXTURE_SEGMENTS, "{} segments", got.len());
+            let api = ApiClient::new(cloud.base.clone()).with_token(cloud.user_token.clone());
+            let mut recs = api
+                .recordings(
+                    cloud.creds.channels.main,
+                    now_ms() - 3_600_000,
+                    now_ms() + 60_000,
+                )
+                .await
+                .expect("list")
+                .recordings;
+            recs.sort_by_key(|r| r.start_ms);
+            recs.truncate(FIXTURE_SEGMENTS);
+            let keys = KeyRing::single(&cloud.creds.recording_key.key_id, cloud.key());
+            (cloud, recs, api, keys)
+        });
+        LiveFixture {
+            rt,
+            cloud,
+            api,
+            keys,
+            recs,
+        }
+    })
 }
 
 /// One frame that reached the sink.
@@ -143,10 +213,28 @@ pub fn file_clocks(path: &Path) -> Vec<i64> {
     out
 }
 
-/// Flip a byte in the middle of the stored object of `rec` (found by its size in the
-/// embedded store's directory).
+/// Flip a byte in the middle of the stored object of `rec` (found by the recording id in
+/// its object key, else by its size, in the embedded store's directory).
 pub fn tamper(dir: &Path, rec: &Recording) -> bool {
+    let id = rec.id.to_string();
     let size = rec.size.unwrap_or(0);
+    if let Some(p) = find_file(dir, &|p, len| {
+        p.to_string_lossy().contains(&id) && (size == 0 || len == size)
+    }) {
+        return flip(&p);
+    }
+    find_file(dir, &|_, len| len == size).is_some_and(|p| flip(&p))
+}
+
+fn flip(p: &Path) -> bool {
+    let mut bytes = std::fs::read(p).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(p, bytes).unwrap();
+    true
+}
+
+fn find_file(dir: &Path, f: &dyn Fn(&Path, u64) -> bool) -> Option<std::path::PathBuf> {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(&d) else {
@@ -156,16 +244,12 @@ pub fn tamper(dir: &Path, rec: &Recording) -> bool {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if e.metadata().map(|m| m.len() == size).unwrap_or(false) {
-                let mut bytes = std::fs::read(&p).unwrap();
-                let mid = bytes.len() / 2;
-                bytes[mid] ^= 0x40;
-                std::fs::write(&p, bytes).unwrap();
-                return true;
+            } else if f(&p, e.metadata().map(|m| m.len()).unwrap_or(0)) {
+                return Some(p);
             }
         }
     }
-    false
+    None
 }
 
 /// ffprobe's video duration (seconds) of a file.
