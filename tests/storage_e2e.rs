@@ -1,8 +1,8 @@
 //! Cloud storage end to end: the test pattern, the real recorder, spool and uploader, the
 //! embedded cloud and store; what arrives is downloaded, decrypted and read by ffprobe.
 //!
-//! STATUS: these tests currently FAIL (segments are listed now, but audio is missing from the first segment), so
-//! they are ignored until that is fixed; run them with `cargo test --test storage_e2e -- --ignored`.
+//! Each test encodes 720p + 360p H.264 in real time; they take the `heavy()` lock so that
+//! on a 2-core machine they run one after another instead of starving each other.
 
 mod storage_support;
 
@@ -41,8 +41,8 @@ async fn check_contiguous(cloud: &Cloud, recs: &[serde_json::Value], seg_secs: f
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "FAILING: recordings are now listed (capture times fixed), but the continuous test finds no audio track in the first segment; the others are not yet re-checked"]
 async fn continuous_short_segments_meet_and_tampering_fails() {
+    let _heavy = heavy().await;
     let cloud = Cloud::start(StoreMode::Continuous).await;
     let cap = capture(1.0);
     let spool = tempfile::tempdir().unwrap();
@@ -78,8 +78,8 @@ async fn continuous_short_segments_meet_and_tampering_fails() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "FAILING: recordings are now listed (capture times fixed), but the continuous test finds no audio track in the first segment; the others are not yet re-checked"]
 async fn audio_off_leaves_no_audio_track() {
+    let _heavy = heavy().await;
     let cloud = Cloud::start(StoreMode::Continuous).await;
     let cap = capture(1.0);
     let spool = tempfile::tempdir().unwrap();
@@ -99,8 +99,8 @@ async fn audio_off_leaves_no_audio_track() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "FAILING: recordings are now listed (capture times fixed), but the continuous test finds no audio track in the first segment; the others are not yet re-checked"]
 async fn event_starts_at_pre_record_keyframe() {
+    let _heavy = heavy().await;
     let cloud = Cloud::start(StoreMode::Event).await;
     let gop = 1.0;
     let cap = capture(gop);
@@ -154,8 +154,8 @@ async fn event_starts_at_pre_record_keyframe() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "FAILING: recordings are now listed (capture times fixed), but the continuous test finds no audio track in the first segment; the others are not yet re-checked"]
 async fn privacy_pause_records_nothing_and_resume_starts_from_now() {
+    let _heavy = heavy().await;
     let cloud = Cloud::start(StoreMode::Continuous).await;
     let cap = capture(1.0);
     let spool = tempfile::tempdir().unwrap();
@@ -197,8 +197,8 @@ async fn privacy_pause_records_nothing_and_resume_starts_from_now() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "FAILING: recordings are now listed (capture times fixed), but the continuous test finds no audio track in the first segment; the others are not yet re-checked"]
 async fn store_mode_change_applies_without_restart() {
+    let _heavy = heavy().await;
     let cloud = Cloud::start(StoreMode::None).await;
     let cap = capture(1.0);
     let spool = tempfile::tempdir().unwrap();

@@ -14,6 +14,13 @@ use eyrie_protocol::api::{DeviceCredentials, StoreMode};
 use eyrie_protocol::segment::{SegmentKey, decrypt_to_vec};
 use serde_json::{Value, json};
 
+/// Tests that run a capture pipeline hold this so they run one at a time.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub async fn heavy() -> tokio::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().await
+}
+
 pub struct Cloud {
     pub base: String,
     pub http: reqwest::Client,

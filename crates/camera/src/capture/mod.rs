@@ -351,7 +351,10 @@ fn appsink_into(name: &str, ring: RingBuffer) -> gst_app::AppSink {
                     return Ok(gst::FlowSuccess::Ok);
                 };
                 ring.push(Frame {
-                    pts_us: pts.useconds(),
+                    // Running time, not PTS: video encoders shift PTS by 1000 h while the
+                    // Opus encoder does not, and every ring must share one clock so that
+                    // audio lines up with video (ring docs, `StartAt::Pts`).
+                    pts_us: running.useconds(),
                     duration_us,
                     keyframe,
                     data: Bytes::from_owner(mapped),
