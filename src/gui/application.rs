@@ -51,6 +51,10 @@ mod imp {
                 window.present();
                 return;
             }
+            if obj.is_kiosk() || obj.settings().is_some_and(|s| s.boolean("kiosk")) {
+                crate::gui::kiosk::EyrieKioskWindow::new(&obj).present();
+                return;
+            }
             let window = EyrieWindow::new(&obj);
             window.present();
         }

@@ -15,6 +15,7 @@ mod application;
 mod camera_mode;
 pub mod cloud;
 mod gallery;
+mod kiosk;
 mod live;
 mod notifications;
 pub mod session;

@@ -194,6 +194,14 @@ fn classify(error: &ViewerError) -> Failure {
     }
 }
 
+/// What an attempt carries besides video. The kiosk's grid tiles take neither the
+/// camera's sound nor a microphone (four tiles would open four of each).
+#[derive(Debug, Clone, Copy)]
+pub struct Media {
+    pub audio: bool,
+    pub talk: bool,
+}
+
 /// Start an attempt: ticket from the cloud, then the engine with `sink`.
 pub fn start(
     session: &Session,
@@ -202,12 +210,36 @@ pub fn start(
     sink: gstreamer::Element,
     events: async_channel::Sender<LiveEvent>,
 ) -> LiveHandle {
+    let media = Media {
+        audio: true,
+        talk: true,
+    };
+    start_with(session, device, quality, media, sink, events)
+}
+
+/// [`start`] with a choice of sound and talk.
+pub fn start_with(
+    session: &Session,
+    device: &Device,
+    quality: Quality,
+    media: Media,
+    sink: gstreamer::Element,
+    events: async_channel::Sender<LiveEvent>,
+) -> LiveHandle {
     let cloud = Cloud::new(&session.server, Some(&session.token));
     let device_id = device.id;
     let talking = Arc::new(AtomicBool::new(false));
     let (commands, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let (audio_sink, volume) = audio::output();
-    let talk_source = audio::talk_source(talking.clone(), events.clone());
+    let (audio_sink, volume) = if media.audio {
+        audio::output()
+    } else {
+        (None, None)
+    };
+    let talk_source = if media.talk {
+        audio::talk_source(talking.clone(), events.clone())
+    } else {
+        None
+    };
     let task = spawn_tokio!(async move {
         let _ = events.send(LiveEvent::Stage(Stage::Ticket)).await;
         let ticket = match cloud.ticket(device_id).await {
