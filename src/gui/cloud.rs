@@ -1,20 +1,21 @@
 //! The app's handle on the cloud's REST API (`docs/api.md`).
 //!
 //! A `Cloud` is cheap to clone and is moved into futures that run on the shared tokio
-//! runtime; it never touches widgets. Errors come back as [`CloudError`], which knows how
-//! to say what went wrong in words a person understands ([`CloudError::user_message`]).
-//!
-//! The requests are plain `reqwest` calls on the shared DTOs of `eyrie_protocol::api`.
+//! runtime; it never touches widgets. The requests themselves are
+//! `eyrie_client::api::ApiClient`'s (one implementation of the REST API for the app, the
+//! camera and the tests); this module adds what only the app needs: one pooled HTTP client
+//! per cloud for the whole process (a new `reqwest::Client` loads the CA roots and opens
+//! new connections, tens of milliseconds on the path of the first live frame), a few
+//! conveniences over the raw calls, and [`CloudError`], which knows how to say what went
+//! wrong in words a person understands ([`CloudError::user_message`]).
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
+use eyrie_client::api::{ApiClient, ApiError};
 use eyrie_protocol::api::{
-    ClaimRequest, CreateSnapshotRequest, Device, DeviceList, ErrorBody, ErrorCode, Event,
-    EventList, LoginRequest, LoginResponse, RegisterRequest, RenameDeviceRequest, Snapshot,
-    SnapshotList, SnapshotSlot, TicketRequest, TicketResponse, User,
+    Device, ErrorCode, Event, LoginResponse, Snapshot, TicketResponse, User,
 };
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::i18n::{gettext, gettext_f};
@@ -86,21 +87,28 @@ impl CloudError {
     }
 }
 
-impl From<reqwest::Error> for CloudError {
-    fn from(e: reqwest::Error) -> Self {
-        if e.is_decode() {
-            Self::Decode(e.to_string())
-        } else {
-            Self::Network(e.to_string())
+impl From<ApiError> for CloudError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Http(e) if e.is_decode() => Self::Decode(e.to_string()),
+            ApiError::Http(e) => Self::Network(e.to_string()),
+            ApiError::Status { status, body } => Self::Api {
+                status,
+                code: body.code,
+                message: body.message,
+            },
+            ApiError::Store(status) => Self::Api {
+                status,
+                code: ErrorCode::Unknown,
+                message: "the store refused the transfer".into(),
+            },
         }
     }
 }
 
 #[derive(Clone)]
 pub struct Cloud {
-    base: String,
-    token: Option<String>,
-    http: reqwest::Client,
+    api: ApiClient,
 }
 
 /// The device's main (HD) channel, where snapshots are kept.
@@ -121,130 +129,70 @@ pub fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
+/// The process's client of the cloud at `base` (connections pooled across calls).
+fn shared(base: &str) -> ApiClient {
+    static CLIENTS: OnceLock<Mutex<HashMap<String, ApiClient>>> = OnceLock::new();
+    let base = base.trim_end_matches('/');
+    let mut clients = CLIENTS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    clients
+        .entry(base.to_owned())
+        .or_insert_with(|| ApiClient::new(base))
+        .clone()
+}
+
 impl Cloud {
     pub fn new(base: &str, token: Option<&str>) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap_or_default();
+        let api = shared(base);
         Self {
-            base: base.trim_end_matches('/').to_owned(),
-            token: token.map(str::to_owned),
-            http,
+            api: match token {
+                Some(t) => api.with_token(t),
+                None => api,
+            },
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}/api/v1{path}", self.base)
-    }
-
-    async fn send<T: DeserializeOwned>(
-        &self,
-        req: reqwest::RequestBuilder,
-    ) -> Result<T, CloudError> {
-        let resp = self.check(req).await?;
-        let bytes = resp.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|e| CloudError::Decode(e.to_string()))
-    }
-
-    async fn check(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, CloudError> {
-        let req = match &self.token {
-            Some(t) => req.bearer_auth(t),
-            None => req,
-        };
-        let resp = req.send().await?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(resp);
-        }
-        let bytes = resp.bytes().await.unwrap_or_default();
-        let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(b) => (b.code, b.message),
-            Err(_) => (
-                match status.as_u16() {
-                    401 => ErrorCode::Unauthorized,
-                    404 => ErrorCode::NotFound,
-                    409 => ErrorCode::Conflict,
-                    _ => ErrorCode::Unknown,
-                },
-                String::from_utf8_lossy(&bytes).into_owned(),
-            ),
-        };
-        Err(CloudError::Api {
-            status: status.as_u16(),
-            code,
-            message,
-        })
-    }
-
-    fn post<B: Serialize>(&self, path: &str, body: &B) -> reqwest::RequestBuilder {
-        self.http.post(self.url(path)).json(body)
+    /// The underlying typed client, for calls this wrapper does not repeat.
+    pub fn api(&self) -> &ApiClient {
+        &self.api
     }
 
     pub async fn register(&self, username: &str, password: &str) -> Result<User, CloudError> {
-        let body = RegisterRequest {
-            username: username.into(),
-            password: password.into(),
-        };
-        self.send(self.post("/accounts", &body)).await
+        Ok(self.api.register(username, password).await?)
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Result<LoginResponse, CloudError> {
-        let body = LoginRequest {
-            username: username.into(),
-            password: password.into(),
-        };
-        self.send(self.post("/login", &body)).await
+        Ok(self.api.login(username, password).await?)
     }
 
     pub async fn devices(&self) -> Result<Vec<Device>, CloudError> {
-        let list: DeviceList = self.send(self.http.get(self.url("/devices"))).await?;
-        Ok(list.devices)
+        Ok(self.api.devices().await?.devices)
     }
 
     pub async fn claim(&self, code: &str, name: &str) -> Result<Device, CloudError> {
-        let body = ClaimRequest {
-            code: code.into(),
-            name: name.into(),
-        };
-        self.send(self.post("/devices/claim", &body)).await
+        Ok(self.api.claim(code, name).await?)
     }
 
     pub async fn rename(&self, id: Uuid, name: &str) -> Result<(), CloudError> {
-        let body = RenameDeviceRequest { name: name.into() };
-        self.check(
-            self.http
-                .patch(self.url(&format!("/devices/{id}")))
-                .json(&body),
-        )
-        .await?;
+        self.api.rename_device(id, name).await?;
         Ok(())
     }
 
     pub async fn remove(&self, id: Uuid) -> Result<(), CloudError> {
-        self.check(self.http.delete(self.url(&format!("/devices/{id}"))))
-            .await?;
-        Ok(())
+        Ok(self.api.delete_device(id).await?)
     }
 
     pub async fn ticket(&self, id: Uuid) -> Result<TicketResponse, CloudError> {
-        self.send(self.post(
-            &format!("/devices/{id}/tickets"),
-            &TicketRequest { ttl_secs: None },
-        ))
-        .await
+        Ok(self.api.ticket(id, None).await?)
     }
 
     /// Complete snapshots of the last week, newest first.
     pub async fn snapshots(&self, channel: Uuid) -> Result<Vec<Snapshot>, CloudError> {
         let end = now_ms() + 60_000;
         let start = end - 7 * 24 * 3600 * 1000 + 120_000;
-        let url = self.url(&format!(
-            "/channels/{channel}/snapshots?start_ms={start}&end_ms={end}"
-        ));
-        let list: SnapshotList = self.send(self.http.get(url)).await?;
-        Ok(list.snapshots)
+        Ok(self.api.snapshots(channel, start, end).await?.snapshots)
     }
 
     /// The image bytes behind a snapshot's presigned GET.
@@ -252,16 +200,7 @@ impl Cloud {
         let Some(get) = &snapshot.download else {
             return Err(CloudError::Decode("snapshot has no download URL".into()));
         };
-        // Presigned: no Authorization header.
-        let resp = self.http.get(&get.url).send().await?;
-        if !resp.status().is_success() {
-            return Err(CloudError::Api {
-                status: resp.status().as_u16(),
-                code: ErrorCode::Unknown,
-                message: "store refused the download".into(),
-            });
-        }
-        Ok(resp.bytes().await?.to_vec())
+        Ok(self.api.get_presigned(get).await?)
     }
 
     pub async fn latest_snapshot_image(
@@ -281,32 +220,9 @@ impl Cloud {
         channel: Uuid,
         png: Vec<u8>,
     ) -> Result<Snapshot, CloudError> {
-        let req = CreateSnapshotRequest {
-            taken_at_ms: Some(now_ms()),
-        };
-        let slot: SnapshotSlot = self
-            .send(self.post(&format!("/channels/{channel}/snapshots"), &req))
-            .await?;
-        let resp = self
-            .http
-            .put(&slot.upload.url)
-            .header("content-type", "image/png")
-            .body(png)
-            .send()
-            .await?;
-        if !resp.status().is_success() {
-            return Err(CloudError::Api {
-                status: resp.status().as_u16(),
-                code: ErrorCode::Unknown,
-                message: "store refused the upload".into(),
-            });
-        }
-        let id = slot.snapshot.id;
-        self.send(
-            self.http
-                .post(self.url(&format!("/snapshots/{id}/confirm"))),
-        )
-        .await
+        let slot = self.api.create_snapshot(channel, Some(now_ms())).await?;
+        self.api.put_presigned(&slot.upload, png).await?;
+        Ok(self.api.confirm_snapshot(slot.snapshot.id).await?)
     }
 
     /// Events on a channel that started at or after `since_ms`.
@@ -316,10 +232,7 @@ impl Cloud {
         since_ms: i64,
     ) -> Result<Vec<Event>, CloudError> {
         let end = now_ms() + 60_000;
-        let url = self.url(&format!(
-            "/channels/{channel}/events?start_ms={since_ms}&end_ms={end}"
-        ));
-        let list: EventList = self.send(self.http.get(url)).await?;
+        let list = self.api.events(channel, since_ms, end).await?;
         Ok(list
             .events
             .into_iter()
@@ -328,8 +241,6 @@ impl Cloud {
     }
 
     pub async fn delete_snapshot(&self, id: Uuid) -> Result<(), CloudError> {
-        self.check(self.http.delete(self.url(&format!("/snapshots/{id}"))))
-            .await?;
-        Ok(())
+        Ok(self.api.delete_snapshot(id).await?)
     }
 }

@@ -79,22 +79,13 @@ pub fn init() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The first WebRTC offer pays 60–350 ms for a DTLS certificate; make one now on a
-/// throw-away thread so that the first live view does not wait for it.
+/// The first WebRTC offer pays 60–350 ms for a DTLS certificate; make it now on a
+/// throw-away thread (the engine's own [`eyrie_client::rtc::prewarm_dtls`], which the
+/// engine then finds done) so that the first live view does not wait for it.
 fn prewarm_dtls() {
     let spawned = std::thread::Builder::new()
         .name("eyrie-dtls-warm".into())
-        .spawn(|| {
-            let started = std::time::Instant::now();
-            match gstreamer::ElementFactory::make("dtlsdec").build() {
-                Ok(dec) => {
-                    // Reading the property forces the certificate to be generated.
-                    let _pem: Option<String> = dec.property("pem");
-                    tracing::debug!("DTLS certificate ready in {:?}", started.elapsed());
-                }
-                Err(e) => tracing::warn!("no dtlsdec element (gst-plugins-bad dtls): {e}"),
-            }
-        });
+        .spawn(eyrie_client::rtc::prewarm_dtls);
     if let Err(e) = spawned {
         tracing::debug!("cannot pre-warm DTLS: {e}");
     }

@@ -15,12 +15,16 @@ use eyrie_protocol::api::Device;
 use eyrie_protocol::signalling::Stream;
 use gstreamer::prelude::*;
 
-use super::audio;
+use super::{audio, tickets};
 
 use crate::gui::cloud::Cloud;
 use crate::gui::session::Session;
 use crate::i18n::{gettext, gettext_f};
 use crate::spawn_tokio;
+
+/// Receive jitter-buffer latency. It dominates the time to the first frame on a good
+/// network (GStreamer's default is 200 ms); 50 ms still absorbs ordinary Wi-Fi jitter.
+const LATENCY_MS: u32 = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quality {
@@ -189,6 +193,7 @@ fn classify(error: &ViewerError) -> Failure {
         ViewerError::Busy { max } => Failure::Busy { limit: Some(*max) },
         ViewerError::AuthFailed(_) | ViewerError::ForgedAnswer => Failure::AuthFailed,
         ViewerError::Offline | ViewerError::Timeout => Failure::Offline,
+        ViewerError::Privacy => Failure::Privacy,
         ViewerError::BadRequest(e) | ViewerError::Signalling(e) => Failure::Network(e.clone()),
         ViewerError::Media(e) => Failure::Setup(e.clone()),
     }
@@ -227,22 +232,30 @@ pub fn start_with(
     events: async_channel::Sender<LiveEvent>,
 ) -> LiveHandle {
     let cloud = Cloud::new(&session.server, Some(&session.token));
+    let server = session.server.clone();
     let device_id = device.id;
     let talking = Arc::new(AtomicBool::new(false));
     let (commands, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let (audio_sink, volume) = if media.audio {
-        audio::output()
-    } else {
-        (None, None)
-    };
-    let talk_source = if media.talk {
-        audio::talk_source(talking.clone(), events.clone())
-    } else {
-        None
-    };
+    let talk_flag = talking.clone();
     let task = spawn_tokio!(async move {
-        let _ = events.send(LiveEvent::Stage(Stage::Ticket)).await;
-        let ticket = match cloud.ticket(device_id).await {
+        // The ticket round trip and the sound devices (opening them can take tens of
+        // milliseconds) run side by side, neither on the main loop.
+        let audio_events = events.clone();
+        let sound = tokio::task::spawn_blocking(move || {
+            let (audio_sink, volume) = if media.audio {
+                audio::output()
+            } else {
+                (None, None)
+            };
+            let talk_source = if media.talk {
+                audio::talk_source(talk_flag, audio_events)
+            } else {
+                None
+            };
+            (audio_sink, volume, talk_source)
+        });
+        let (ticket, sound) = tokio::join!(tickets::take(&cloud, &server, device_id), sound);
+        let ticket = match ticket {
             Ok(t) => t,
             Err(e) => {
                 let failure = if e.is_unauthorized() {
@@ -254,7 +267,9 @@ pub fn start_with(
                 return;
             }
         };
+        let (audio_sink, volume, talk_source) = sound.unwrap_or((None, None, None));
         let mut config = ViewerConfig::new(ticket, sink);
+        config.latency_ms = LATENCY_MS;
         config.stream = stream_of(quality);
         config.audio_sink = audio_sink;
         config.talk_source = talk_source;

@@ -18,6 +18,7 @@ mod audio;
 pub mod engine;
 mod frames;
 mod script;
+pub mod tickets;
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;

@@ -91,6 +91,11 @@ impl EyrieWindow {
             imp.cameras_stack.set_visible_child_name("empty");
             return;
         }
+        if let (Some(cloud), Some(session)) = (self.cloud(), self.app().and_then(|a| a.session())) {
+            for device in devices.iter().filter(|d| d.online) {
+                crate::gui::live::tickets::prefetch(&cloud, &session.server, device.id);
+            }
+        }
         for device in devices {
             flowbox.append(&self.camera_card(device));
         }

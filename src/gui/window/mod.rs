@@ -274,6 +274,7 @@ impl EyrieWindow {
     fn sign_out(&self) {
         self.close_live();
         super::session::clear();
+        super::live::tickets::clear();
         if let Some(app) = self.app() {
             app.set_session(None);
         }
