@@ -31,6 +31,8 @@ struct Running {
     cloud_stop: eyrie_cloud::startup::StopHandle,
     camera_id: String,
     camera_config: eyrie_camera::CameraConfig,
+    /// Continuous cloud recording of the first camera (what the timeline plays).
+    storage: Option<eyrie_camera::storage::CloudStorage>,
     _dir: tempfile::TempDir,
 }
 
@@ -108,6 +110,7 @@ async fn start_inner() -> anyhow::Result<Session> {
     };
     let camera = eyrie_camera::Camera::start(camera_config.clone())?;
     watch_camera(&camera);
+    let storage = start_recording(&api, &login.token, &creds, &camera, dir.path()).await;
     let camera_id = creds.device_id.to_string();
     if let Ok(mut g) = RUNNING.lock() {
         *g = Some(Running {
@@ -115,6 +118,7 @@ async fn start_inner() -> anyhow::Result<Session> {
             cloud_stop,
             camera_id: camera_id.clone(),
             camera_config,
+            storage,
             _dir: dir,
         });
     }
@@ -125,6 +129,42 @@ async fn start_inner() -> anyhow::Result<Session> {
         email: user.to_owned(),
         token: login.token,
     })
+}
+
+/// Record the camera continuously to the demo cloud, in segments of
+/// `EYRIE_DEMO_SEGMENT_SECS` (default 30) seconds. A failure only costs the timeline.
+async fn start_recording(
+    api: &str,
+    token: &str,
+    creds: &eyrie_protocol::api::DeviceCredentials,
+    camera: &eyrie_camera::CameraHandle,
+    dir: &std::path::Path,
+) -> Option<eyrie_camera::storage::CloudStorage> {
+    use eyrie_camera::storage::{CloudStorage, StorageConfig, cloud};
+    use eyrie_protocol::api::StoreMode;
+    let user = eyrie_client::api::ApiClient::new(api).with_token(token);
+    if let Err(e) = user
+        .set_store_mode(creds.device_id, StoreMode::Continuous)
+        .await
+    {
+        tracing::warn!("demo: cannot turn recording on: {e}");
+    }
+    let secs = std::env::var("EYRIE_DEMO_SEGMENT_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(30)
+        .clamp(2, 600);
+    let result = (|| {
+        let mut config = StorageConfig::from_credentials(creds, dir.join("spool"))?;
+        config.segment_length = Duration::from_secs(secs);
+        config.initial_mode = StoreMode::Continuous;
+        let http = cloud::http_client(&cloud::TlsOptions::default())?;
+        let client = cloud::CloudClient::new(http, api, &creds.device_token, creds.device_id)?;
+        anyhow::Ok(CloudStorage::init(config, camera.rings(), client)?)
+    })();
+    result
+        .inspect_err(|e| tracing::warn!("demo: cloud recording is off: {e:#}"))
+        .ok()
 }
 
 async fn wait_online(account: &Cloud, id: &str) {
@@ -191,6 +231,9 @@ pub fn stop() {
         return;
     };
     RUNTIME.block_on(async move {
+        if let Some(storage) = running.storage {
+            let _ = tokio::time::timeout(Duration::from_secs(3), storage.uninit()).await;
+        }
         if let Some(camera) = running.camera {
             let _ = tokio::time::timeout(Duration::from_secs(3), camera.stop()).await;
         }

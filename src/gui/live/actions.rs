@@ -84,6 +84,15 @@ impl EyrieLiveView {
                 }
             }),
         );
+        add(
+            "timeline",
+            None,
+            Box::new(|view, _| {
+                if let (Some(session), Some(device)) = (view.session(), view.device()) {
+                    crate::gui::timeline::open(view, &session, &device);
+                }
+            }),
+        );
         self.imp().actions.replace(Some(group));
     }
 

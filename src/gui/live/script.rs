@@ -4,6 +4,7 @@
 //!
 //! - `EYRIE_TEST_TALK=1`: talk for three seconds;
 //! - `EYRIE_TEST_SNAPSHOT=1`: take a snapshot, then open the gallery;
+//! - `EYRIE_TEST_TIMELINE=1`: open the timeline (its own script then clicks the ruler);
 //! - `EYRIE_TEST_CAMERA_RESTART=1` (demo only): stop the demo camera, start it again 4 s later.
 
 use std::cell::Cell;
@@ -63,6 +64,9 @@ impl EyrieLiveView {
                     }
                 ),
             );
+        }
+        if on("EYRIE_TEST_TIMELINE") {
+            let _ = self.activate_action("live.timeline", None);
         }
         if on("EYRIE_TEST_CAMERA_RESTART") {
             glib::timeout_add_local_once(Duration::from_secs(2), || {

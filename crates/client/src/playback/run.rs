@@ -252,6 +252,16 @@ pub(crate) fn start(ctx: RunCtx) -> Result<Run, PlaybackError> {
     })
 }
 
+/// How long past its due time the next segment at the present is waited for.
+const LIVE_EDGE_SLACK_MS: i64 = 10_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn fetch_chain(
     api: ApiClient,
@@ -297,23 +307,35 @@ async fn fetch_chain(
             resume_at = Some(next.start_ms);
             break;
         }
-        // End of the listing: the camera may have uploaded more since.
-        let Ok(more) = Timeline::fetch(&api, channel, rec.end_ms).await else {
-            break;
+        // End of the listing: the camera may have uploaded more since. Near the present
+        // the next segment is still being recorded: wait for it (the picture holds on the
+        // last frame) rather than end, as long as it is due.
+        let due_by = rec.end_ms + (rec.end_ms - rec.start_ms).max(1_000) * 2 + LIVE_EDGE_SLACK_MS;
+        let next = loop {
+            let Ok(more) = Timeline::fetch(&api, channel, rec.end_ms).await else {
+                break None;
+            };
+            match more.recordings.iter().position(|r| r.id == rec.id) {
+                Some(k) if more.continues(k) => break Some((more, k + 1)),
+                _ => {}
+            }
+            let later = more
+                .recordings
+                .iter()
+                .find(|r| r.start_ms >= rec.end_ms)
+                .map(|r| r.start_ms);
+            if later.is_some() || now_ms() > due_by {
+                resume_at = later;
+                break None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         };
-        match more.recordings.iter().position(|r| r.id == rec.id) {
-            Some(k) if more.continues(k) => {
+        match next {
+            Some((more, k)) => {
                 tl = more;
-                i = k + 1;
+                i = k;
             }
-            _ => {
-                resume_at = more
-                    .recordings
-                    .iter()
-                    .find(|r| r.start_ms >= rec.end_ms)
-                    .map(|r| r.start_ms);
-                break;
-            }
+            None => break,
         }
     }
     if let Ok(mut s) = shared.lock() {
@@ -337,6 +359,8 @@ struct Presenter {
 
 /// Frames this close before the target still count as "at" it.
 const SEEK_SLACK_MS: i64 = 20;
+/// A frame later than this re-anchors the clock instead of being rushed out.
+const LATE: Duration = Duration::from_millis(250);
 /// A PTS jump larger than this re-anchors the clock instead of waiting it out.
 const MAX_STEP_MS: i64 = 2_000;
 
@@ -441,6 +465,12 @@ impl Presenter {
                 let due =
                     a.0 + Duration::from_secs_f64(((unix - a.1).max(0) as f64) / 1000.0 / rate);
                 let now = Instant::now();
+                if now > due + LATE {
+                    // Stalled (waiting for a segment at the present, or a slow machine):
+                    // carry on from here instead of rushing to catch up.
+                    anchor = Some((now, unix, epoch));
+                    break;
+                }
                 if due <= now || paused_step || self.cancelled() {
                     break;
                 }

@@ -1,0 +1,629 @@
+//! `EyrieTimelineWindow`: one camera's cloud recordings — a ruler to find a moment,
+//! stitched playback from any instant, and clips.
+//!
+//! ```text
+//!  EyrieTimelineWindow (adw::Window, opened from the live view's "Timeline" button)
+//!   ├─ GtkPicture ◄─paintable─ gtk4paintablesink ◄─ eyrie_client::playback::Player
+//!   ├─ controls: previous/next event, step, play/pause, 1×/2×/4×/8×, time, back to live
+//!   ├─ EyrieRuler (ruler.rs): recordings, gaps, events, selection, playhead
+//!   └─ clip list (clips.rs): in progress / finished (polled), play, export, delete
+//! ```
+//!
+//! The widgets only show state. The player runs its downloads on the shared tokio runtime
+//! and its pipelines in GStreamer threads; its typed notices come back to the main loop
+//! through its channel and become toasts ([`player`]). The ruler's data ([`data`]) is
+//! loaded for the visible range plus a margin on either side, and again when the view
+//! leaves it.
+
+mod clips;
+mod data;
+mod player;
+mod ruler;
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::sync::Arc;
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use eyrie_client::api::ApiClient;
+use eyrie_client::playback::Player;
+use eyrie_protocol::api::Device;
+use gtk::glib;
+use uuid::Uuid;
+
+use super::session::Session;
+use crate::i18n::{gettext, gettext_f};
+use crate::spawn_tokio;
+pub use ruler::EyrieRuler;
+
+/// The rates offered (the player accepts any).
+const RATES: [f64; 4] = [1.0, 2.0, 4.0, 8.0];
+
+mod imp {
+    use super::*;
+
+    #[derive(Default)]
+    pub struct EyrieTimelineWindow {
+        pub api: OnceCell<ApiClient>,
+        pub channel: Cell<Option<Uuid>>,
+        pub device: RefCell<Option<Device>>,
+        pub player: RefCell<Option<Arc<Player>>>,
+        pub picture: OnceCell<gtk::Picture>,
+        pub hint: OnceCell<gtk::Label>,
+        pub spinner: OnceCell<gtk::Spinner>,
+        pub ruler: OnceCell<EyrieRuler>,
+        pub time_label: OnceCell<gtk::Label>,
+        pub play_button: OnceCell<gtk::Button>,
+        pub clip_button: OnceCell<gtk::Button>,
+        pub toasts: OnceCell<adw::ToastOverlay>,
+        pub clips: OnceCell<clips::ClipList>,
+        pub loaded: Cell<(i64, i64)>,
+        /// When the ruler's data was last loaded (the present keeps growing).
+        pub loaded_at: Cell<i64>,
+        pub loading: Cell<bool>,
+        pub paused: Cell<bool>,
+        pub tick: RefCell<Option<glib::SourceId>>,
+        pub hover_loading: Cell<Option<Uuid>>,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for EyrieTimelineWindow {
+        const NAME: &'static str = "EyrieTimelineWindow";
+        type Type = super::EyrieTimelineWindow;
+        type ParentType = adw::Window;
+    }
+
+    impl ObjectImpl for EyrieTimelineWindow {
+        fn dispose(&self) {
+            if let Some(id) = self.tick.take() {
+                id.remove();
+            }
+            self.player.take();
+        }
+    }
+    impl WidgetImpl for EyrieTimelineWindow {}
+    impl WindowImpl for EyrieTimelineWindow {
+        fn close_request(&self) -> glib::Propagation {
+            // Stop downloads and pipelines now rather than when the window is finalised.
+            self.player.take();
+            if let Some(id) = self.tick.take() {
+                id.remove();
+            }
+            self.parent_close_request()
+        }
+    }
+    impl AdwWindowImpl for EyrieTimelineWindow {}
+}
+
+glib::wrapper! {
+    pub struct EyrieTimelineWindow(ObjectSubclass<imp::EyrieTimelineWindow>)
+        @extends adw::Window, gtk::Window, gtk::Widget,
+        @implements gtk::Accessible, gtk::Buildable, gtk::ConstraintTarget, gtk::Native, gtk::Root, gtk::ShortcutManager;
+}
+
+/// Open the timeline of `device` over `parent` (the entry point from the live view).
+pub fn open(parent: &impl IsA<gtk::Widget>, session: &Session, device: &Device) {
+    let window = EyrieTimelineWindow::new(
+        parent.root().and_downcast_ref::<gtk::Window>(),
+        session,
+        device,
+    );
+    window.present();
+}
+
+fn icon_button(icon: &str, tooltip: &str) -> gtk::Button {
+    let b = gtk::Button::from_icon_name(icon);
+    b.set_tooltip_text(Some(tooltip));
+    b
+}
+
+impl EyrieTimelineWindow {
+    pub fn new(parent: Option<&gtk::Window>, session: &Session, device: &Device) -> Self {
+        let window: Self = glib::Object::builder()
+            .property("default-width", 1000)
+            .property("default-height", 700)
+            .property(
+                "title",
+                gettext_f("Timeline of {name}", &[("name", &device.name)]),
+            )
+            .build();
+        if let Some(p) = parent {
+            window.set_transient_for(Some(p));
+        }
+        let imp = window.imp();
+        let _ = imp
+            .api
+            .set(ApiClient::new(session.server.clone()).with_token(session.token.clone()));
+        imp.channel.set(crate::gui::cloud::main_channel(device));
+        imp.device.replace(Some(device.clone()));
+        window.build_ui(device);
+        window.start_player();
+        window.reload_ruler(true);
+        window.imp().clips.get().map(clips::ClipList::reload);
+        let tick = glib::timeout_add_local(
+            std::time::Duration::from_millis(100),
+            glib::clone!(
+                #[weak]
+                window,
+                #[upgrade_or]
+                glib::ControlFlow::Break,
+                move || {
+                    window.on_tick();
+                    glib::ControlFlow::Continue
+                }
+            ),
+        );
+        imp.tick.replace(Some(tick));
+        window
+    }
+
+    fn build_ui(&self, device: &Device) {
+        let imp = self.imp();
+        let header = adw::HeaderBar::new();
+        header.set_title_widget(Some(&adw::WindowTitle::new(
+            &device.name,
+            &gettext("Recordings"),
+        )));
+        let live = gtk::Button::with_label(&gettext("Back to Live"));
+        live.set_tooltip_text(Some(&gettext("Close the timeline and watch live")));
+        live.add_css_class("suggested-action");
+        live.connect_clicked(glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            move |_| window.close()
+        ));
+        header.pack_start(&live);
+
+        // The picture, with a hint or a spinner over it.
+        let picture = gtk::Picture::builder()
+            .content_fit(gtk::ContentFit::Contain)
+            .hexpand(true)
+            .vexpand(true)
+            .build();
+        picture.set_alternative_text(Some(&gettext_f(
+            "Recorded video of {name}",
+            &[("name", &device.name)],
+        )));
+        let hint = gtk::Label::new(Some(&gettext(
+            "Click the timeline to play from that moment",
+        )));
+        hint.add_css_class("dim-label");
+        hint.set_wrap(true);
+        let spinner = gtk::Spinner::builder()
+            .width_request(32)
+            .height_request(32)
+            .visible(false)
+            .build();
+        let centre = gtk::Box::new(gtk::Orientation::Vertical, 12);
+        centre.set_halign(gtk::Align::Center);
+        centre.set_valign(gtk::Align::Center);
+        centre.append(&spinner);
+        centre.append(&hint);
+        let overlay = gtk::Overlay::new();
+        overlay.set_child(Some(&picture));
+        overlay.add_overlay(&centre);
+        let frame = gtk::Frame::new(None);
+        frame.set_child(Some(&overlay));
+
+        // Controls.
+        let prev = icon_button("go-first-symbolic", &gettext("Previous Event"));
+        let step = icon_button("go-next-symbolic", &gettext("Next Frame"));
+        let play = icon_button("media-playback-pause-symbolic", &gettext("Pause"));
+        let next = icon_button("go-last-symbolic", &gettext("Next Event"));
+        let labels: Vec<String> = RATES.iter().map(|r| format!("{r}×")).collect();
+        let rate =
+            gtk::DropDown::from_strings(&labels.iter().map(String::as_str).collect::<Vec<_>>());
+        rate.set_tooltip_text(Some(&gettext("Playback Speed")));
+        let time = gtk::Label::new(None);
+        time.add_css_class("numeric");
+        time.set_width_chars(20);
+        let zoom_out = icon_button("zoom-out-symbolic", &gettext("Zoom Out"));
+        let zoom_in = icon_button("zoom-in-symbolic", &gettext("Zoom In"));
+        let earlier = icon_button("go-previous-symbolic", &gettext("Earlier"));
+        let later = icon_button("go-next-symbolic", &gettext("Later"));
+        let clip = gtk::Button::with_label(&gettext("Create Clip"));
+        clip.set_tooltip_text(Some(&gettext(
+            "Shift-drag on the timeline to select a range first",
+        )));
+        clip.set_sensitive(false);
+        let controls = gtk::Box::new(gtk::Orientation::Horizontal, 6);
+        for w in [
+            prev.upcast_ref::<gtk::Widget>(),
+            step.upcast_ref(),
+            play.upcast_ref(),
+            next.upcast_ref(),
+            rate.upcast_ref(),
+            time.upcast_ref(),
+        ] {
+            controls.append(w);
+        }
+        let spacer = gtk::Box::new(gtk::Orientation::Horizontal, 0);
+        spacer.set_hexpand(true);
+        controls.append(&spacer);
+        for w in [
+            earlier.upcast_ref::<gtk::Widget>(),
+            zoom_out.upcast_ref(),
+            zoom_in.upcast_ref(),
+            later.upcast_ref(),
+            clip.upcast_ref(),
+        ] {
+            controls.append(w);
+        }
+
+        let ruler = EyrieRuler::new();
+        let main = gtk::Box::new(gtk::Orientation::Vertical, 6);
+        main.set_margin_top(6);
+        main.set_margin_bottom(6);
+        main.set_margin_start(6);
+        main.set_margin_end(6);
+        main.append(&frame);
+        main.append(&controls);
+        main.append(&ruler);
+
+        let clip_list = clips::ClipList::new(self);
+        let paned = gtk::Paned::new(gtk::Orientation::Horizontal);
+        paned.set_start_child(Some(&main));
+        paned.set_end_child(Some(clip_list.widget()));
+        paned.set_resize_end_child(false);
+        paned.set_shrink_end_child(false);
+        paned.set_position(720);
+
+        let toasts = adw::ToastOverlay::new();
+        toasts.set_child(Some(&paned));
+        let content = gtk::Box::new(gtk::Orientation::Vertical, 0);
+        content.append(&header);
+        content.append(&toasts);
+        toasts.set_vexpand(true);
+        self.set_content(Some(&content));
+
+        // Wiring.
+        prev.connect_clicked(glib::clone!(
+            #[weak(rename_to = w)]
+            self,
+            move |_| w.jump_event(false)
+        ));
+        next.connect_clicked(glib::clone!(
+            #[weak(rename_to = w)]
+            self,
+            move |_| w.jump_event(true)
+        ));
+        step.connect_clicked(glib::clone!(
+            #[weak(rename_to = w)]
+            self,
+            move |_| w.step()
+        ));
+        play.connect_clicked(glib::clone!(
+            #[weak(rename_to = w)]
+            self,
+            move |_| w.toggle_pause()
+        ));
+        rate.connect_selected_notify(glib::clone!(
+            #[weak(rename_to = w)]
+            self,
+            move |d| {
+                let r = RATES.get(d.selected() as usize).copied().unwrap_or(1.0);
+                if let Some(p) = w.imp().player.borrow().as_ref() {
+                    p.set_rate(r);
+                }
+            }
+        ));
+        zoom_in.connect_clicked(glib::clone!(
+            #[weak]
+            ruler,
+            move |_| ruler.zoom(0.5, None)
+        ));
+        zoom_out.connect_clicked(glib::clone!(
+            #[weak]
+            ruler,
+            move |_| ruler.zoom(2.0, None)
+        ));
+        earlier.connect_clicked(glib::clone!(
+            #[weak]
+            ruler,
+            move |_| ruler.pan(-0.5)
+        ));
+        later.connect_clicked(glib::clone!(
+            #[weak]
+            ruler,
+            move |_| ruler.pan(0.5)
+        ));
+        clip.connect_clicked(glib::clone!(
+            #[weak(rename_to = w)]
+            self,
+            move |_| w.create_clip()
+        ));
+        ruler.connect_seek(glib::clone!(
+            #[weak(rename_to = w)]
+            self,
+            move |t| w.seek(t)
+        ));
+        ruler.connect_selection(glib::clone!(
+            #[weak]
+            clip,
+            move |sel| clip.set_sensitive(sel.is_some())
+        ));
+        ruler.connect_view(glib::clone!(
+            #[weak(rename_to = w)]
+            self,
+            move |_, _| w.reload_ruler(false)
+        ));
+        ruler.connect_hover_marker(glib::clone!(
+            #[weak(rename_to = w)]
+            self,
+            move |m| w.load_hover_snapshot(m)
+        ));
+
+        let _ = imp.picture.set(picture);
+        let _ = imp.hint.set(hint);
+        let _ = imp.spinner.set(spinner);
+        let _ = imp.ruler.set(ruler);
+        let _ = imp.time_label.set(time);
+        let _ = imp.play_button.set(play);
+        let _ = imp.clip_button.set(clip);
+        let _ = imp.toasts.set(toasts);
+        let _ = imp.clips.set(clip_list);
+    }
+
+    pub(crate) fn api(&self) -> Option<ApiClient> {
+        self.imp().api.get().cloned()
+    }
+
+    pub(crate) fn channel(&self) -> Option<Uuid> {
+        self.imp().channel.get()
+    }
+
+    pub(crate) fn toast(&self, text: &str) {
+        if let Some(t) = self.imp().toasts.get() {
+            t.add_toast(adw::Toast::new(text));
+        }
+    }
+
+    fn ruler(&self) -> Option<EyrieRuler> {
+        self.imp().ruler.get().cloned()
+    }
+
+    /// Load what the ruler shows when the view left the loaded range (or `force`).
+    fn reload_ruler(&self, force: bool) {
+        let imp = self.imp();
+        let (Some(ruler), Some(api), Some(channel)) = (self.ruler(), self.api(), self.channel())
+        else {
+            return;
+        };
+        let (vs, ve) = ruler.view();
+        let (ls, le) = imp.loaded.get();
+        if imp.loading.get() || (!force && vs >= ls && ve <= le) {
+            return;
+        }
+        let span = ve - vs;
+        let now = crate::gui::cloud::now_ms();
+        let (from, to) = (vs - span, (ve + span).min(now + 60_000));
+        imp.loading.set(true);
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            async move {
+                let res =
+                    spawn_tokio!(async move { data::load(&api, channel, from, to).await }).await;
+                let imp = window.imp();
+                imp.loading.set(false);
+                match res {
+                    Ok(Ok(loaded)) => {
+                        // Up to now is all there is; the tick refreshes the present.
+                        let end = if loaded.to_ms >= now {
+                            i64::MAX
+                        } else {
+                            loaded.to_ms
+                        };
+                        imp.loaded.set((loaded.from_ms, end));
+                        imp.loaded_at.set(crate::gui::cloud::now_ms());
+                        super::test_hooks::report(
+                            "timeline-loaded",
+                            &serde_json::json!({ "runs": loaded.runs, "markers": loaded.markers.len() }),
+                        );
+                        ruler.set_runs(loaded.runs);
+                        ruler.set_markers(loaded.markers);
+                        window.run_test_script();
+                        // The view may have moved on while loading.
+                        window.reload_ruler(false);
+                    }
+                    Ok(Err(e)) => window.toast(&gettext_f(
+                        "Cannot load the recordings: {error}",
+                        &[("error", &e.to_string())],
+                    )),
+                    Err(e) => tracing::error!("timeline load task: {e}"),
+                }
+            }
+        ));
+    }
+
+    /// Refresh the playhead, the time label and the play button from the player.
+    fn on_tick(&self) {
+        let imp = self.imp();
+        let state = imp.player.borrow().as_ref().map(|p| p.state());
+        // New recordings arrive every segment: refresh a view that shows the present.
+        let now = crate::gui::cloud::now_ms();
+        if let Some(ruler) = self.ruler()
+            && ruler.view().1 >= now - 60_000
+            && now - imp.loaded_at.get() > 10_000
+        {
+            imp.loaded_at.set(now);
+            self.reload_ruler(true);
+        }
+        let Some(state) = state else { return };
+        if let Some(ruler) = self.ruler() {
+            ruler.set_playhead(state.position_ms);
+            if let Some(p) = state.position_ms
+                && !state.paused
+            {
+                ruler.follow(p);
+            }
+        }
+        if let (Some(label), Some(p)) = (imp.time_label.get(), state.position_ms) {
+            let day = ruler::format_time(p, false, true);
+            label.set_label(&format!("{day} {}", ruler::format_time(p, true, false)));
+        }
+        if imp.paused.replace(state.paused) != state.paused
+            && let Some(b) = imp.play_button.get()
+        {
+            let (icon, tip) = if state.paused {
+                ("media-playback-start-symbolic", gettext("Play"))
+            } else {
+                ("media-playback-pause-symbolic", gettext("Pause"))
+            };
+            b.set_icon_name(icon);
+            b.set_tooltip_text(Some(&tip));
+        }
+    }
+
+    fn toggle_pause(&self) {
+        if let Some(p) = self.imp().player.borrow().as_ref() {
+            if p.state().paused {
+                p.play();
+            } else {
+                p.pause();
+            }
+        }
+    }
+
+    fn step(&self) {
+        if let Some(p) = self.imp().player.borrow().as_ref() {
+            p.step();
+        }
+    }
+
+    fn jump_event(&self, forward: bool) {
+        let Some(player) = self.imp().player.borrow().clone() else {
+            return;
+        };
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            async move {
+                let res = spawn_tokio!(async move {
+                    if forward {
+                        player.next_event().await
+                    } else {
+                        player.previous_event().await
+                    }
+                })
+                .await;
+                match res {
+                    Ok(Ok(Some(_))) => window.show_loading(),
+                    Ok(Ok(None)) => window.toast(&if forward {
+                        gettext("No later event")
+                    } else {
+                        gettext("No earlier event")
+                    }),
+                    Ok(Err(e)) => window.toast(&e.to_string()),
+                    Err(e) => tracing::error!("event jump task: {e}"),
+                }
+            }
+        ));
+    }
+
+    /// Play from `t`.
+    pub(crate) fn seek(&self, t: i64) {
+        let Some(player) = self.imp().player.borrow().clone() else {
+            self.toast(&gettext("Playback is not ready yet"));
+            return;
+        };
+        self.show_loading();
+        super::test_hooks::report("timeline-seek", &serde_json::json!({ "target_ms": t }));
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            async move {
+                match spawn_tokio!(async move { player.seek(t).await }).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(eyrie_client::playback::PlaybackError::NothingToPlay)) => {
+                        window.hide_loading();
+                    }
+                    Ok(Err(e)) => {
+                        window.hide_loading();
+                        window.toast(&e.to_string());
+                    }
+                    Err(e) => tracing::error!("seek task: {e}"),
+                }
+            }
+        ));
+    }
+
+    fn show_loading(&self) {
+        let imp = self.imp();
+        if let Some(s) = imp.spinner.get() {
+            s.set_visible(true);
+            s.set_spinning(true);
+        }
+        if let Some(h) = imp.hint.get() {
+            h.set_visible(false);
+        }
+    }
+
+    fn hide_loading(&self) {
+        if let Some(s) = self.imp().spinner.get() {
+            s.set_visible(false);
+            s.set_spinning(false);
+        }
+    }
+
+    fn create_clip(&self) {
+        let (Some(ruler), Some(api), Some(channel)) = (self.ruler(), self.api(), self.channel())
+        else {
+            return;
+        };
+        let Some((a, b)) = ruler.selection() else {
+            return;
+        };
+        let b = b.min(a + 3_600_000);
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            async move {
+                let res = spawn_tokio!(async move {
+                    eyrie_client::playback::create_clip(&api, channel, a, b, None).await
+                })
+                .await;
+                match res {
+                    Ok(Ok(_)) => {
+                        window.toast(&gettext("Clip requested; it is listed on the right"));
+                        ruler.set_selection(None);
+                        if let Some(c) = window.imp().clips.get() {
+                            c.reload();
+                        }
+                    }
+                    Ok(Err(e)) => window.toast(&e.to_string()),
+                    Err(e) => tracing::error!("clip task: {e}"),
+                }
+            }
+        ));
+    }
+
+    /// Fetch the snapshot nearest to an event for the ruler's tooltip (once per event).
+    fn load_hover_snapshot(&self, marker: &ruler::Marker) {
+        let imp = self.imp();
+        if imp.hover_loading.get() == Some(marker.id) {
+            return;
+        }
+        imp.hover_loading.set(Some(marker.id));
+        let (Some(api), Some(channel)) = (self.api(), self.channel()) else {
+            return;
+        };
+        let (id, at) = (marker.id, marker.start_ms);
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            async move {
+                let bytes =
+                    spawn_tokio!(async move { data::snapshot_near(&api, channel, at).await })
+                        .await
+                        .ok()
+                        .flatten();
+                let texture = bytes
+                    .and_then(|b| gtk::gdk::Texture::from_bytes(&glib::Bytes::from_owned(b)).ok());
+                if let (Some(t), Some(r)) = (texture, window.ruler()) {
+                    r.set_hover_image(id, t);
+                }
+            }
+        ));
+    }
+}

@@ -1,0 +1,257 @@
+//! The timeline window's side of the [`Player`]: the `gtk4paintablesink` it plays into,
+//! its notices turned into toasts, and — for the black-box tests — the rendered frames
+//! read back and their pixel clock reported (so a test sees the time a person would see).
+//!
+//! ```text
+//!  Player (tokio + GStreamer) ─► … ! videoconvert ! gtk4paintablesink ─paintable─► GtkPicture
+//!        └─ Notice ─► tokio mpsc ─► glib future (main loop) ─► toast / spinner / report
+//! ```
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use eyrie_client::playback::{KeyRing, Notice, Player, SkipReason};
+use gtk::{gdk, glib, graphene};
+
+use super::EyrieTimelineWindow;
+use super::ruler::format_time;
+use crate::gui::test_hooks;
+use crate::i18n::{gettext, gettext_f};
+use crate::runtime::RUNTIME;
+use crate::spawn_tokio;
+
+impl EyrieTimelineWindow {
+    /// Fetch the device's recording keys, then open the player on a paintable sink.
+    pub(super) fn start_player(&self) {
+        let imp = self.imp();
+        let (Some(api), Some(device)) = (self.api(), imp.device.borrow().clone()) else {
+            return;
+        };
+        let Some(channel) = self.channel() else {
+            self.toast(&gettext("This camera has no recording channel"));
+            return;
+        };
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            async move {
+                let api2 = api.clone();
+                let keys = spawn_tokio!(async move { api2.recording_keys(device.id).await }).await;
+                let keys = match keys {
+                    Ok(Ok(list)) => KeyRing::from_list(&list),
+                    Ok(Err(e)) => {
+                        window.toast(&gettext_f(
+                            "Cannot get the recording keys: {error}",
+                            &[("error", &e.to_string())],
+                        ));
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::error!("keys task: {e}");
+                        return;
+                    }
+                };
+                let sink = match window.make_sink() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        window.toast(&gettext_f(
+                            "Cannot show video: {error}",
+                            &[("error", &e.to_string())],
+                        ));
+                        return;
+                    }
+                };
+                let opened = {
+                    let _guard = RUNTIME.enter();
+                    Player::open(api, keys, channel, &sink)
+                };
+                match opened {
+                    Ok((player, mut notices)) => {
+                        window.imp().player.replace(Some(Arc::new(player)));
+                        test_hooks::report("timeline-player", &serde_json::json!({}));
+                        window.run_test_script();
+                        glib::spawn_future_local(glib::clone!(
+                            #[weak]
+                            window,
+                            async move {
+                                while let Some(n) = notices.recv().await {
+                                    window.on_notice(n);
+                                }
+                            }
+                        ));
+                    }
+                    Err(e) => window.toast(&e.to_string()),
+                }
+            }
+        ));
+    }
+
+    fn make_sink(&self) -> anyhow::Result<gstreamer::Element> {
+        let sink = gstreamer::ElementFactory::make("gtk4paintablesink").build()?;
+        let paintable = sink.property::<gdk::Paintable>("paintable");
+        if let Some(p) = self.imp().picture.get() {
+            p.set_paintable(Some(&paintable));
+        }
+        let frames = Rc::new(Cell::new(0u64));
+        paintable.connect_invalidate_contents(glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            move |paintable| {
+                if paintable.intrinsic_width() <= 0 {
+                    return;
+                }
+                let n = frames.get() + 1;
+                frames.set(n);
+                if n == 1 {
+                    window.hide_loading();
+                }
+                if test_hooks::enabled() && (n <= 5 || n.is_multiple_of(15)) {
+                    window.report_frame(paintable, n);
+                }
+            }
+        ));
+        Ok(sink)
+    }
+
+    fn on_notice(&self, notice: Notice) {
+        test_hooks::report(
+            "timeline-notice",
+            &serde_json::json!({ "notice": format!("{notice:?}") }),
+        );
+        match notice {
+            Notice::SeekDone { .. } => self.hide_loading(),
+            Notice::GapSkipped { from_ms, to_ms } => {
+                let secs = (to_ms - from_ms) > 0 && (to_ms - from_ms) < 3_600_000;
+                self.toast(&gettext_f(
+                    "No recording from {from} to {to}: skipped",
+                    &[
+                        ("from", &format_time(from_ms, secs, false)),
+                        ("to", &format_time(to_ms, secs, false)),
+                    ],
+                ));
+            }
+            Notice::SegmentSkipped {
+                start_ms, reason, ..
+            } => {
+                let why = match reason {
+                    SkipReason::Tampered => gettext("it failed its integrity check"),
+                    SkipReason::Missing => gettext("it is no longer stored"),
+                    SkipReason::Expired => gettext("its download link was refused"),
+                    SkipReason::Unreachable => gettext("the storage could not be reached"),
+                };
+                self.toast(&gettext_f(
+                    "The recording at {time} was skipped: {reason}",
+                    &[
+                        ("time", &format_time(start_ms, true, false)),
+                        ("reason", &why),
+                    ],
+                ));
+            }
+            Notice::EndOfRecordings { .. } => {
+                self.hide_loading();
+                let toast = adw::Toast::new(&gettext("No more recordings"));
+                toast.set_button_label(Some(&gettext("Back to Live")));
+                toast.connect_button_clicked(glib::clone!(
+                    #[weak(rename_to = window)]
+                    self,
+                    move |_| window.close()
+                ));
+                if let Some(t) = self.imp().toasts.get() {
+                    t.add_toast(toast);
+                }
+            }
+            Notice::Error(e) => {
+                self.hide_loading();
+                self.toast(&e);
+            }
+        }
+    }
+
+    /// Render the current frame back, read its pixel clock and report it (tests only).
+    fn report_frame(&self, paintable: &gdk::Paintable, n: u64) {
+        let (w, h) = (paintable.intrinsic_width(), paintable.intrinsic_height());
+        let Some(renderer) = self.native().and_then(|n| n.renderer()) else {
+            return;
+        };
+        let snapshot = gtk::Snapshot::new();
+        paintable.snapshot(&snapshot, f64::from(w), f64::from(h));
+        let Some(node) = snapshot.to_node() else {
+            return;
+        };
+        let texture = renderer.render_texture(
+            &node,
+            Some(&graphene::Rect::new(0.0, 0.0, w as f32, h as f32)),
+        );
+        let (tw, th) = (texture.width() as usize, texture.height() as usize);
+        let stride = tw * 4;
+        let mut data = vec![0u8; stride * th];
+        texture.download(&mut data, stride);
+        // GDK_MEMORY_DEFAULT is premultiplied B8G8R8A8 on little-endian.
+        let luma: Vec<u8> = data
+            .chunks_exact(4)
+            .map(|p| {
+                ((u32::from(p[2]) * 77 + u32::from(p[1]) * 150 + u32::from(p[0]) * 29) >> 8) as u8
+            })
+            .collect();
+        let clock = eyrie_client::pixel_clock::decode_luma(&luma, tw, tw, th);
+        let mean = luma.iter().map(|&v| u64::from(v)).sum::<u64>() / luma.len().max(1) as u64;
+        let position = self
+            .imp()
+            .player
+            .borrow()
+            .as_ref()
+            .and_then(|p| p.state().position_ms);
+        test_hooks::report(
+            "timeline-frame",
+            &serde_json::json!({
+                "n": n,
+                "width": tw,
+                "height": th,
+                "clock_ms": clock,
+                "position_ms": position,
+                "mean": mean,
+            }),
+        );
+    }
+
+    /// `EYRIE_TEST_TIMELINE=1`: once the player is open and recordings are listed, click
+    /// the ruler 2.5 s into the first recording (as a person would).
+    pub(super) fn run_test_script(&self) {
+        thread_local! {
+            static DONE: Cell<bool> = const { Cell::new(false) };
+        }
+        if !test_hooks::enabled() || std::env::var("EYRIE_TEST_TIMELINE").map_or(true, |v| v != "1")
+        {
+            return;
+        }
+        let imp = self.imp();
+        let Some(ruler) = self.ruler() else { return };
+        let run = ruler.runs().into_iter().find(|(s, e)| e - s >= 4_000);
+        let (Some((start, _)), true) = (run, imp.player.borrow().is_some()) else {
+            if imp.player.borrow().is_some() {
+                // Not recorded enough yet: look again in a second.
+                glib::timeout_add_local_once(
+                    std::time::Duration::from_secs(1),
+                    glib::clone!(
+                        #[weak(rename_to = window)]
+                        self,
+                        move || window.reload_ruler(true)
+                    ),
+                );
+            }
+            return;
+        };
+        if DONE.with(|d| d.replace(true)) {
+            return;
+        }
+        let target = start + 2_500;
+        test_hooks::report(
+            "timeline-click",
+            &serde_json::json!({ "target_ms": target }),
+        );
+        ruler.click_at_time(target);
+    }
+}

@@ -1,0 +1,555 @@
+//! `EyrieRuler`: the horizontal time ruler of the timeline window.
+//!
+//! It shows a window of time (`start_ms`, `span_ms`, from one minute to one week) and
+//! draws, from the bottom up: the recordings as bars (the gaps between them stay empty),
+//! event markers, the selected range, the playhead and "now". It only draws what it is
+//! given; the window loads recordings and events for the visible range and hands them in
+//! as merged runs, so a week stays a few hundred rectangles.
+//!
+//! Input: a click or a drag plays from that instant (the playhead follows the pointer
+//! while dragging and playback starts on release); Shift + drag selects a range for a
+//! clip; the wheel zooms around the pointer; Shift + wheel or a horizontal scroll pans.
+//! Hovering shows the time under the pointer, and over an event marker its kind and
+//! snapshot (loaded on demand by the window through [`EyrieRuler::set_hover_image`]).
+//!
+//! Drawing uses `GtkSnapshot` colour nodes and Pango layouts (no cairo surface).
+
+use std::cell::{Cell, RefCell};
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use gtk::{gdk, glib, graphene};
+
+use crate::i18n::gettext;
+
+pub const MIN_SPAN_MS: f64 = 60_000.0;
+pub const MAX_SPAN_MS: f64 = 7.0 * 86_400_000.0;
+const HEIGHT: i32 = 84;
+/// Pixels of pointer travel before a press becomes a drag.
+const CLICK_SLOP: f64 = 4.0;
+
+/// An event marker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    pub id: uuid::Uuid,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+    pub label: String,
+}
+
+type TimeFn = Box<dyn Fn(i64)>;
+type RangeFn = Box<dyn Fn(Option<(i64, i64)>)>;
+type ViewFn = Box<dyn Fn(i64, i64)>;
+type MarkerFn = Box<dyn Fn(&Marker)>;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Drag {
+    Scrub,
+    Select(i64),
+}
+
+mod imp {
+    use super::*;
+
+    #[derive(Default)]
+    pub struct EyrieRuler {
+        pub start_ms: Cell<f64>,
+        pub span_ms: Cell<f64>,
+        pub runs: RefCell<Vec<(i64, i64)>>,
+        pub markers: RefCell<Vec<Marker>>,
+        pub playhead: Cell<Option<i64>>,
+        pub scrub: Cell<Option<i64>>,
+        pub selection: Cell<Option<(i64, i64)>>,
+        pub drag: Cell<Option<Drag>>,
+        pub drag_x: Cell<f64>,
+        pub hover_x: Cell<Option<f64>>,
+        pub hover_image: RefCell<Option<(uuid::Uuid, gdk::Texture)>>,
+        pub on_seek: RefCell<Option<TimeFn>>,
+        pub on_select: RefCell<Option<RangeFn>>,
+        pub on_view: RefCell<Option<ViewFn>>,
+        pub on_hover_marker: RefCell<Option<MarkerFn>>,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for EyrieRuler {
+        const NAME: &'static str = "EyrieRuler";
+        type Type = super::EyrieRuler;
+        type ParentType = gtk::Widget;
+
+        fn class_init(klass: &mut Self::Class) {
+            klass.set_css_name("eyrie-ruler");
+            klass.set_accessible_role(gtk::AccessibleRole::Slider);
+        }
+    }
+
+    impl ObjectImpl for EyrieRuler {
+        fn constructed(&self) {
+            self.parent_constructed();
+            self.span_ms.set(3_600_000.0);
+            self.start_ms
+                .set(crate::gui::cloud::now_ms() as f64 - 3_000_000.0);
+            let obj = self.obj();
+            obj.set_focusable(true);
+            obj.set_has_tooltip(true);
+            obj.set_hexpand(true);
+            obj.setup_input();
+        }
+    }
+
+    impl WidgetImpl for EyrieRuler {
+        fn measure(&self, orientation: gtk::Orientation, _for_size: i32) -> (i32, i32, i32, i32) {
+            match orientation {
+                gtk::Orientation::Horizontal => (240, 800, -1, -1),
+                _ => (HEIGHT, HEIGHT, -1, -1),
+            }
+        }
+
+        fn snapshot(&self, snapshot: &gtk::Snapshot) {
+            self.obj().draw(snapshot);
+        }
+    }
+}
+
+glib::wrapper! {
+    pub struct EyrieRuler(ObjectSubclass<imp::EyrieRuler>)
+        @extends gtk::Widget,
+        @implements gtk::Accessible, gtk::Buildable, gtk::ConstraintTarget;
+}
+
+impl Default for EyrieRuler {
+    fn default() -> Self {
+        glib::Object::new()
+    }
+}
+
+fn rgba(r: f32, g: f32, b: f32, a: f32) -> gdk::RGBA {
+    gdk::RGBA::new(r, g, b, a)
+}
+
+/// Tick spacing (ms) and whether labels need seconds, for a span drawn over `width` px.
+fn tick_step(span_ms: f64, width: f64) -> (i64, bool) {
+    const STEPS: [i64; 15] = [
+        1_000,
+        5_000,
+        10_000,
+        30_000,
+        60_000,
+        300_000,
+        600_000,
+        1_800_000,
+        3_600_000,
+        10_800_000,
+        21_600_000,
+        43_200_000,
+        86_400_000,
+        172_800_000,
+        604_800_000,
+    ];
+    let per_px = span_ms / width.max(1.0);
+    let step = STEPS
+        .iter()
+        .copied()
+        .find(|s| *s as f64 / per_px >= 90.0)
+        .unwrap_or(604_800_000);
+    (step, step < 60_000)
+}
+
+/// Local time of `ms` as text: seconds when asked, the weekday and date at day steps.
+pub fn format_time(ms: i64, seconds: bool, day: bool) -> String {
+    let Ok(t) = glib::DateTime::from_unix_local(ms.div_euclid(1000)) else {
+        return String::new();
+    };
+    let fmt = if day {
+        "%a %e %b"
+    } else if seconds {
+        "%H:%M:%S"
+    } else {
+        "%H:%M"
+    };
+    t.format(fmt).map(|s| s.to_string()).unwrap_or_default()
+}
+
+impl EyrieRuler {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The visible range `[start, end)` in unix ms.
+    pub fn view(&self) -> (i64, i64) {
+        let imp = self.imp();
+        let s = imp.start_ms.get();
+        (s as i64, (s + imp.span_ms.get()) as i64)
+    }
+
+    /// Show `span_ms` (clamped to a minute … a week) starting at `start_ms`.
+    pub fn set_view(&self, start_ms: f64, span_ms: f64) {
+        let imp = self.imp();
+        let span = span_ms.clamp(MIN_SPAN_MS, MAX_SPAN_MS);
+        let now = crate::gui::cloud::now_ms() as f64;
+        // Never scroll further than a little past now.
+        let start = start_ms.min(now + span * 0.1 - span);
+        imp.start_ms.set(start);
+        imp.span_ms.set(span);
+        self.queue_draw();
+        if let Some(f) = imp.on_view.borrow().as_ref() {
+            let (a, b) = self.view();
+            f(a, b);
+        }
+    }
+
+    /// Zoom by `factor` (< 1 zooms in) keeping the instant at `x` in place.
+    pub fn zoom(&self, factor: f64, x: Option<f64>) {
+        let imp = self.imp();
+        let width = f64::from(self.width().max(1));
+        let x = x.unwrap_or(width / 2.0);
+        let at = self.time_at(x) as f64;
+        let span = (imp.span_ms.get() * factor).clamp(MIN_SPAN_MS, MAX_SPAN_MS);
+        self.set_view(at - span * x / width, span);
+    }
+
+    /// Pan by a fraction of the visible span.
+    pub fn pan(&self, fraction: f64) {
+        let imp = self.imp();
+        self.set_view(
+            imp.start_ms.get() + imp.span_ms.get() * fraction,
+            imp.span_ms.get(),
+        );
+    }
+
+    /// Centre the view on `ms` if it is outside the middle 90 %.
+    pub fn follow(&self, ms: i64) {
+        let imp = self.imp();
+        let (s, span) = (imp.start_ms.get(), imp.span_ms.get());
+        let t = ms as f64;
+        if t < s + span * 0.05 || t > s + span * 0.95 {
+            self.set_view(t - span * 0.3, span);
+        }
+    }
+
+    pub fn set_runs(&self, runs: Vec<(i64, i64)>) {
+        self.imp().runs.replace(runs);
+        self.queue_draw();
+    }
+
+    pub fn runs(&self) -> Vec<(i64, i64)> {
+        self.imp().runs.borrow().clone()
+    }
+
+    pub fn set_markers(&self, markers: Vec<Marker>) {
+        self.imp().markers.replace(markers);
+        self.queue_draw();
+    }
+
+    pub fn set_playhead(&self, ms: Option<i64>) {
+        if self.imp().playhead.replace(ms) != ms {
+            self.queue_draw();
+        }
+    }
+
+    pub fn selection(&self) -> Option<(i64, i64)> {
+        self.imp().selection.get()
+    }
+
+    pub fn set_selection(&self, sel: Option<(i64, i64)>) {
+        let imp = self.imp();
+        imp.selection.set(sel);
+        if let Some(f) = imp.on_select.borrow().as_ref() {
+            f(sel);
+        }
+        self.queue_draw();
+    }
+
+    pub fn connect_seek(&self, f: impl Fn(i64) + 'static) {
+        self.imp().on_seek.replace(Some(Box::new(f)));
+    }
+
+    pub fn connect_selection(&self, f: impl Fn(Option<(i64, i64)>) + 'static) {
+        self.imp().on_select.replace(Some(Box::new(f)));
+    }
+
+    pub fn connect_view(&self, f: impl Fn(i64, i64) + 'static) {
+        self.imp().on_view.replace(Some(Box::new(f)));
+    }
+
+    pub fn connect_hover_marker(&self, f: impl Fn(&Marker) + 'static) {
+        self.imp().on_hover_marker.replace(Some(Box::new(f)));
+    }
+
+    /// The snapshot to show in the tooltip of marker `id`.
+    pub fn set_hover_image(&self, id: uuid::Uuid, texture: gdk::Texture) {
+        self.imp().hover_image.replace(Some((id, texture)));
+        self.trigger_tooltip_query();
+    }
+
+    /// Unix ms under x (widget coordinates).
+    pub fn time_at(&self, x: f64) -> i64 {
+        let imp = self.imp();
+        let w = f64::from(self.width().max(1));
+        (imp.start_ms.get() + x / w * imp.span_ms.get()) as i64
+    }
+
+    fn x_of(&self, ms: i64) -> f64 {
+        let imp = self.imp();
+        let w = f64::from(self.width().max(1));
+        (ms as f64 - imp.start_ms.get()) / imp.span_ms.get() * w
+    }
+
+    /// Act as if the user clicked at `ms` (the test script uses it).
+    pub fn click_at_time(&self, ms: i64) {
+        if let Some(f) = self.imp().on_seek.borrow().as_ref() {
+            f(ms);
+        }
+    }
+
+    fn marker_near(&self, x: f64) -> Option<Marker> {
+        self.imp()
+            .markers
+            .borrow()
+            .iter()
+            .map(|m| ((self.x_of(m.start_ms) - x).abs(), m))
+            .filter(|(d, _)| *d <= 6.0)
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, m)| m.clone())
+    }
+
+    fn setup_input(&self) {
+        let drag = gtk::GestureDrag::new();
+        drag.set_button(gdk::BUTTON_PRIMARY);
+        drag.connect_drag_begin(glib::clone!(
+            #[weak(rename_to = ruler)]
+            self,
+            move |g, x, _| {
+                let imp = ruler.imp();
+                let shift = g
+                    .current_event_state()
+                    .contains(gdk::ModifierType::SHIFT_MASK);
+                imp.drag_x.set(x);
+                imp.drag.set(Some(if shift {
+                    Drag::Select(ruler.time_at(x))
+                } else {
+                    Drag::Scrub
+                }));
+                ruler.grab_focus();
+            }
+        ));
+        drag.connect_drag_update(glib::clone!(
+            #[weak(rename_to = ruler)]
+            self,
+            move |_, dx, _| {
+                let imp = ruler.imp();
+                if dx.abs() < CLICK_SLOP {
+                    return;
+                }
+                let t = ruler.time_at(imp.drag_x.get() + dx);
+                match imp.drag.get() {
+                    Some(Drag::Scrub) => imp.scrub.set(Some(t)),
+                    Some(Drag::Select(a)) => imp.selection.set(Some((a.min(t), a.max(t)))),
+                    None => {}
+                }
+                ruler.queue_draw();
+            }
+        ));
+        drag.connect_drag_end(glib::clone!(
+            #[weak(rename_to = ruler)]
+            self,
+            move |_, dx, _| {
+                let imp = ruler.imp();
+                let t = ruler.time_at(imp.drag_x.get() + dx);
+                imp.scrub.set(None);
+                match imp.drag.take() {
+                    Some(Drag::Select(a)) if dx.abs() >= CLICK_SLOP => {
+                        ruler.set_selection(Some((a.min(t), a.max(t))));
+                    }
+                    Some(_) => ruler.click_at_time(t),
+                    None => {}
+                }
+                ruler.queue_draw();
+            }
+        ));
+        self.add_controller(drag);
+
+        let scroll = gtk::EventControllerScroll::new(gtk::EventControllerScrollFlags::BOTH_AXES);
+        scroll.connect_scroll(glib::clone!(
+            #[weak(rename_to = ruler)]
+            self,
+            #[upgrade_or]
+            glib::Propagation::Proceed,
+            move |c, dx, dy| {
+                let shift = c
+                    .current_event_state()
+                    .contains(gdk::ModifierType::SHIFT_MASK);
+                if shift || dx.abs() > dy.abs() {
+                    ruler.pan(if shift { dy } else { dx } * 0.1);
+                } else {
+                    ruler.zoom(1.25f64.powf(dy), ruler.imp().hover_x.get());
+                }
+                glib::Propagation::Stop
+            }
+        ));
+        self.add_controller(scroll);
+
+        let motion = gtk::EventControllerMotion::new();
+        motion.connect_motion(glib::clone!(
+            #[weak(rename_to = ruler)]
+            self,
+            move |_, x, _| ruler.imp().hover_x.set(Some(x))
+        ));
+        motion.connect_leave(glib::clone!(
+            #[weak(rename_to = ruler)]
+            self,
+            move |_| ruler.imp().hover_x.set(None)
+        ));
+        self.add_controller(motion);
+
+        self.connect_query_tooltip(|ruler, x, _, _, tooltip| {
+            let x = f64::from(x);
+            let imp = ruler.imp();
+            let t = ruler.time_at(x);
+            let secs = imp.span_ms.get() <= 3_600_000.0;
+            let mut text = format_time(t, secs, false);
+            if let Some(m) = ruler.marker_near(x) {
+                text = format!("{} · {}", m.label, format_time(m.start_ms, true, false));
+                let image = imp
+                    .hover_image
+                    .borrow()
+                    .as_ref()
+                    .filter(|(id, _)| *id == m.id)
+                    .map(|(_, t)| t.clone());
+                match image {
+                    Some(texture) => {
+                        let b = gtk::Box::new(gtk::Orientation::Vertical, 4);
+                        let pic = gtk::Picture::for_paintable(&texture);
+                        pic.set_size_request(240, 135);
+                        b.append(&pic);
+                        b.append(&gtk::Label::new(Some(&text)));
+                        tooltip.set_custom(Some(&b));
+                        return true;
+                    }
+                    None => {
+                        if let Some(f) = imp.on_hover_marker.borrow().as_ref() {
+                            f(&m);
+                        }
+                    }
+                }
+            }
+            tooltip.set_text(Some(&text));
+            true
+        });
+
+        let keys = gtk::EventControllerKey::new();
+        keys.connect_key_pressed(glib::clone!(
+            #[weak(rename_to = ruler)]
+            self,
+            #[upgrade_or]
+            glib::Propagation::Proceed,
+            move |_, key, _, _| {
+                match key {
+                    gdk::Key::plus | gdk::Key::equal | gdk::Key::KP_Add => ruler.zoom(0.5, None),
+                    gdk::Key::minus | gdk::Key::KP_Subtract => ruler.zoom(2.0, None),
+                    gdk::Key::Left => ruler.pan(-0.2),
+                    gdk::Key::Right => ruler.pan(0.2),
+                    gdk::Key::Escape => ruler.set_selection(None),
+                    _ => return glib::Propagation::Proceed,
+                }
+                glib::Propagation::Stop
+            }
+        ));
+        self.add_controller(keys);
+        self.update_property(&[gtk::accessible::Property::Label(&gettext(
+            "Timeline of recordings",
+        ))]);
+    }
+
+    fn draw(&self, snapshot: &gtk::Snapshot) {
+        let imp = self.imp();
+        let (w, h) = (self.width() as f32, self.height() as f32);
+        if w <= 0.0 {
+            return;
+        }
+        #[allow(deprecated)] // GtkWidget::color() needs GTK 4.10
+        let fg = self.style_context().color();
+        let dim = gdk::RGBA::new(fg.red(), fg.green(), fg.blue(), 0.12);
+        let rect = |x0: f64, y: f32, x1: f64, hh: f32| {
+            let (a, b) = (x0.max(-2.0) as f32, x1.min(f64::from(w) + 2.0) as f32);
+            graphene::Rect::new(a, y, (b - a).max(1.0), hh)
+        };
+        // Background band where recordings would be.
+        let band_y = h * 0.45;
+        let band_h = h * 0.32;
+        snapshot.append_color(&dim, &graphene::Rect::new(0.0, band_y, w, band_h));
+        // The future.
+        let now_x = self.x_of(crate::gui::cloud::now_ms());
+        if now_x < f64::from(w) {
+            snapshot.append_color(
+                &gdk::RGBA::new(fg.red(), fg.green(), fg.blue(), 0.06),
+                &rect(now_x.max(0.0), 0.0, f64::from(w), h),
+            );
+        }
+        // Ticks and labels.
+        let (step, secs) = tick_step(imp.span_ms.get(), f64::from(w));
+        let (vs, ve) = self.view();
+        let offset = glib::DateTime::now_local()
+            .map(|d| d.utc_offset().as_milliseconds())
+            .unwrap_or(0);
+        let mut t = (vs + offset).div_euclid(step) * step - offset;
+        let tick = gdk::RGBA::new(fg.red(), fg.green(), fg.blue(), 0.45);
+        while t <= ve {
+            let x = self.x_of(t);
+            snapshot.append_color(&tick, &graphene::Rect::new(x as f32, 0.0, 1.0, h * 0.18));
+            let day = step >= 86_400_000
+                || ((t + offset).rem_euclid(86_400_000) == 0 && step >= 3_600_000);
+            let layout = self.create_pango_layout(Some(&format_time(t, secs, day)));
+            snapshot.save();
+            snapshot.translate(&graphene::Point::new(x as f32 + 3.0, h * 0.18 - 2.0));
+            snapshot.append_layout(&layout, &tick);
+            snapshot.restore();
+            t += step;
+        }
+        // Recordings.
+        let rec = rgba(0.21, 0.52, 0.89, 1.0);
+        for &(s, e) in imp.runs.borrow().iter() {
+            if e < vs || s > ve {
+                continue;
+            }
+            let (x0, x1) = (self.x_of(s), self.x_of(e));
+            snapshot.append_color(&rec, &rect(x0, band_y, x1.max(x0 + 1.0), band_h));
+        }
+        // Events.
+        let ev = rgba(0.96, 0.47, 0.0, 1.0);
+        for m in imp.markers.borrow().iter() {
+            let end = m.end_ms.unwrap_or(m.start_ms);
+            if end < vs || m.start_ms > ve {
+                continue;
+            }
+            let (x0, x1) = (self.x_of(m.start_ms), self.x_of(end));
+            snapshot.append_color(
+                &gdk::RGBA::new(0.96, 0.47, 0.0, 0.35),
+                &rect(x0, band_y - 6.0, x1.max(x0 + 2.0), 6.0),
+            );
+            snapshot.append_color(&ev, &rect(x0 - 1.5, band_y - 12.0, x0 + 1.5, 12.0 + band_h));
+        }
+        // Selection.
+        if let Some((a, b)) = imp.selection.get() {
+            let (x0, x1) = (self.x_of(a), self.x_of(b));
+            snapshot.append_color(&rgba(0.55, 0.35, 0.85, 0.3), &rect(x0, 0.0, x1, h));
+            for x in [x0, x1] {
+                snapshot.append_color(
+                    &rgba(0.55, 0.35, 0.85, 1.0),
+                    &rect(x - 1.0, 0.0, x + 1.0, h),
+                );
+            }
+        }
+        // Now.
+        if (0.0..f64::from(w)).contains(&now_x) {
+            snapshot.append_color(&tick, &rect(now_x, 0.0, now_x + 1.0, h));
+        }
+        // Playhead (or where a drag would play from).
+        if let Some(p) = imp.scrub.get().or(imp.playhead.get()) {
+            let x = self.x_of(p);
+            snapshot.append_color(
+                &rgba(0.88, 0.11, 0.14, 1.0),
+                &rect(x - 1.0, 0.0, x + 1.0, h),
+            );
+        }
+    }
+}
