@@ -55,6 +55,9 @@ pub const HEARTBEAT_TIMEOUT_SECS: u64 = 30;
 /// Seconds without media flowing after which the camera ends a session (seed: 20 min).
 pub const NO_DATA_TIMEOUT_SECS: u64 = 20 * 60;
 
+/// The `message` of an `error` with code [`ErrorCode::Privacy`].
+pub const PRIVACY_MESSAGE: &str = "privacy mode on";
+
 /// Which encoded stream a session watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -80,6 +83,10 @@ pub enum ErrorCode {
     BadRequest,
     /// The camera failed on its side (pipeline error).
     Internal,
+    /// The owner has paused the camera for privacy: no picture and no sound leave it until
+    /// privacy mode is turned off. Sent for an offer while paused, and to every open
+    /// session when the pause starts (the camera then frees the session).
+    Privacy,
     /// A code this side does not know yet.
     #[serde(other)]
     Unknown,
@@ -465,6 +472,18 @@ mod tests {
         let raw = c.encode();
         assert!(String::from_utf8_lossy(&raw).contains(r#""action":"set_stream""#));
         assert_eq!(decode(&raw).unwrap(), c);
+    }
+
+    #[test]
+    fn privacy_error_wire_form() {
+        let m = Message::Error {
+            session_id: "abcdefgh1234".into(),
+            code: ErrorCode::Privacy,
+            message: "privacy mode on".into(),
+        };
+        let raw = m.encode();
+        assert!(String::from_utf8_lossy(&raw).contains(r#""code":"privacy""#));
+        assert_eq!(decode(&raw).unwrap(), m);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!   of the first frame; one throw-away `dtlsdec` makes it once for the whole process.
 //! - [`make_webrtcbin`]: a `webrtcbin` with max-bundle, the given ICE servers and the
 //!   loopback address added to its ICE agent (libnice gathers nothing on `lo` by itself,
-//!   and viewer and camera on one machine must still find each other).
+//!   and viewer and camera on one machine must still find each other), and libnice's UPnP
+//!   port mapping turned off.
 //! - [`description`]: parse an SDP string into a session description.
 
 use std::sync::OnceLock;
@@ -69,7 +70,34 @@ pub fn make_webrtcbin(
     if let Some(ice) = webrtc.property::<Option<gst_webrtc::WebRTCICE>>("ice-agent") {
         ice.emit_add_local_ip_address("127.0.0.1");
     }
+    disable_upnp(&webrtc);
     Ok(webrtc)
+}
+
+/// Turn off libnice's UPnP on the agent `webrtcbin` made. libnice enables it by default:
+/// every agent then starts a GUPnP context manager and an IGD thread to ask the home
+/// router to open ports — not something a camera should do behind its owner's back, and
+/// per session it costs threads, sockets and a wait for the router's reply. The agent is
+/// reachable only through the `nicesrc`/`nicesink` `webrtcbin` adds for its transport,
+/// before candidate gathering starts (at set-local-description).
+fn disable_upnp(webrtc: &gst::Element) {
+    let Some(bin) = webrtc.downcast_ref::<gst::Bin>() else {
+        return;
+    };
+    bin.connect_deep_element_added(|_, _, element| {
+        let is_nice = element
+            .factory()
+            .is_some_and(|f| f.name() == "nicesrc" || f.name() == "nicesink");
+        if !is_nice {
+            return;
+        }
+        if let Some(agent) = element.property::<Option<gst::glib::Object>>("agent")
+            && agent.find_property("upnp").is_some()
+        {
+            agent.set_property("upnp", false);
+            tracing::trace!(element = %element.name(), "libnice UPnP off");
+        }
+    });
 }
 
 /// Parse an SDP text as an offer or answer.

@@ -14,6 +14,13 @@
 //! with no media flowing, when ICE fails, or when the camera stops; every end frees the
 //! pipeline right away, so a viewer that leaves and comes back does not hold two slots.
 //!
+//! Privacy mode (the owner paused the camera): while it is on, an offer that passes the
+//! ticket checks is refused with `error privacy`, and turning it on ends every open
+//! session with that same error, so a viewer shows "privacy mode on" rather than a
+//! picture or a generic failure. The manager learns of it through [`LiveManager::set_privacy`]
+//! or by following the capture's switch ([`LiveManager::follow_privacy`], read on every
+//! offer and every reaper tick).
+//!
 //! Everything the app wants to show — live start/stop, stream switches, talk start/stop
 //! and level, the viewer count — goes out as [`LiveEvent`]s on a broadcast channel and
 //! to the log.
@@ -103,10 +110,14 @@ pub enum LiveEvent {
         session_id: String,
         rms_db: f64,
     },
-    /// An offer was refused (`auth_failed`, `busy`, `bad_request`).
+    /// An offer was refused (`auth_failed`, `busy`, `bad_request`, `privacy`).
     Refused {
         session_id: String,
         code: ErrorCode,
+    },
+    /// Privacy mode went on (open sessions were ended) or off.
+    Privacy {
+        on: bool,
     },
     Viewers(usize),
 }
@@ -133,10 +144,17 @@ pub struct LiveSession {
     last_heard: Instant,
 }
 
+/// Reads whether privacy mode is on (e.g. the capture's privacy switch).
+pub type PrivacySource = Arc<dyn Fn() -> bool + Send + Sync>;
+
 struct Inner {
     sessions: HashMap<String, LiveSession>,
     /// Accepted ticket nonces → expiry (unix s), to refuse replays.
     nonces: HashMap<String, u64>,
+    /// Privacy mode as last applied.
+    privacy: bool,
+    /// Followed on every offer and reaper tick.
+    privacy_source: Option<PrivacySource>,
 }
 
 /// The session table and its rules. Cheap to clone.
@@ -170,6 +188,8 @@ impl LiveManager {
             inner: Arc::new(Mutex::new(Inner {
                 sessions: HashMap::new(),
                 nonces: HashMap::new(),
+                privacy: false,
+                privacy_source: None,
             })),
             config: Arc::new(config),
             rings,
@@ -211,6 +231,31 @@ impl LiveManager {
     /// Sessions open now.
     pub fn session_count(&self) -> usize {
         self.lock().sessions.len()
+    }
+
+    /// Turn privacy mode on or off. On: every open session ends with `error privacy`
+    /// (no picture leaves the camera from then on) and offers are refused the same way
+    /// until it is turned off.
+    pub fn set_privacy(&self, on: bool) {
+        self.clone_with_weak().apply_privacy(on);
+    }
+
+    /// Whether privacy mode is on now (following the source, if one is set).
+    pub fn privacy(&self) -> bool {
+        let inner = self.lock();
+        match &inner.privacy_source {
+            Some(f) => f(),
+            None => inner.privacy,
+        }
+    }
+
+    /// Follow a privacy switch: read on every offer and every reaper tick (500 ms), so
+    /// turning it on ends open sessions within half a second.
+    pub fn follow_privacy(&self, source: impl Fn() -> bool + Send + Sync + 'static) {
+        let source: PrivacySource = Arc::new(source);
+        let on = source();
+        self.lock().privacy_source = Some(source);
+        self.set_privacy(on);
     }
 
     /// Subscribe to events.
@@ -341,6 +386,14 @@ impl LiveManager {
         if inner.sessions.contains_key(session_id) {
             drop(inner);
             return refuse(ErrorCode::BadRequest, "session id in use");
+        }
+        let private = match &inner.privacy_source {
+            Some(f) => f(),
+            None => inner.privacy,
+        };
+        if private {
+            drop(inner);
+            return refuse(ErrorCode::Privacy, signalling::PRIVACY_MESSAGE);
         }
         if inner.sessions.len() >= cfg.max_sessions {
             drop(inner);

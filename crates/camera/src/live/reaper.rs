@@ -1,13 +1,14 @@
 //! Closing sessions and the timeout reaper, without keeping the session table alive:
 //! heartbeat silence, no media for too long, or a failed ICE/DTLS connection end a
-//! session exactly as a `bye` does.
+//! session exactly as a `bye` does; privacy mode going on ends every session with
+//! `error privacy`.
 
 use std::sync::{Arc, Mutex};
 
 use gstreamer::prelude::*;
 use gstreamer_webrtc as gst_webrtc;
 
-use eyrie_protocol::signalling::Message;
+use eyrie_protocol::signalling::{ErrorCode, Message, PRIVACY_MESSAGE};
 
 use super::{Inner, LiveConfig, LiveEvent, Outgoing, emit};
 
@@ -54,10 +55,62 @@ impl WeakManager {
         emit(&self.events, LiveEvent::Viewers(n));
     }
 
+    /// Privacy mode on: end every session with `error privacy`; off: accept offers again.
+    pub(super) fn apply_privacy(&self, on: bool) {
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        let ended: Vec<(String, String)> = {
+            let mut inner = inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if inner.privacy == on {
+                return;
+            }
+            inner.privacy = on;
+            if on {
+                inner
+                    .sessions
+                    .iter()
+                    .map(|(id, s)| (id.clone(), s.viewer.clone()))
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        };
+        tracing::info!(on, sessions_ended = ended.len(), "live: privacy mode");
+        emit(&self.events, LiveEvent::Privacy { on });
+        for (sid, viewer) in ended {
+            let _ = self.out.send((
+                viewer,
+                Message::Error {
+                    session_id: sid.clone(),
+                    code: ErrorCode::Privacy,
+                    message: PRIVACY_MESSAGE.to_owned(),
+                },
+            ));
+            self.close(&sid, PRIVACY_MESSAGE, false);
+        }
+    }
+
     pub(super) fn reap(&self) {
         let Some(inner) = self.inner.upgrade() else {
             return;
         };
+        // Follow the privacy switch, if one is set.
+        let follow = {
+            let inner = inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            inner
+                .privacy_source
+                .as_ref()
+                .map(|f| f())
+                .filter(|on| *on != inner.privacy)
+        };
+        if let Some(on) = follow {
+            self.apply_privacy(on);
+        }
         let now_ms = eyrie_rtc::pixel_clock::now_unix_ms();
         let mut expired = Vec::new();
         {

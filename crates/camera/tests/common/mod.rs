@@ -4,6 +4,8 @@
 //! decoded frames land in an appsink the test reads.
 #![allow(dead_code)]
 
+pub mod mem;
+
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

@@ -6,8 +6,9 @@
 //! the camera's answer proof (a forged answer is refused before it touches `webrtcbin`),
 //! and hands decoded video to the sink the caller gave. Progress goes out as the seed's
 //! stages — establishing the encrypted channel, retrieving the video stream, playing —
-//! and failures as typed [`ViewerError`]s, all on one channel of [`ViewerEvent`]s, so a
-//! GTK page only has to watch that channel.
+//! and failures as typed [`ViewerError`]s (busy, auth failed, offline, timeout, privacy
+//! mode on, …), all on one channel of [`ViewerEvent`]s, so a GTK page only has to watch
+//! that channel.
 //!
 //! The MQTT link reconnects by itself (broker restarts); the media keeps flowing peer to
 //! peer meanwhile, heartbeats resume on the new connection, and controls sent while the
@@ -50,6 +51,10 @@ pub enum ViewerError {
     AuthFailed(String),
     #[error("the camera is offline")]
     Offline,
+    /// The owner paused the camera (privacy mode): no picture until it is turned off.
+    /// Comes instead of an answer, or ends a session that was playing.
+    #[error("privacy mode on")]
+    Privacy,
     #[error("the camera did not answer in time")]
     Timeout,
     #[error("an answer that did not come from the camera was refused")]
@@ -542,6 +547,7 @@ impl SessionTask {
                     ErrorCode::AuthFailed => ViewerError::AuthFailed(message),
                     ErrorCode::Busy => ViewerError::Busy { max: 0 },
                     ErrorCode::Offline => ViewerError::Offline,
+                    ErrorCode::Privacy => ViewerError::Privacy,
                     _ => ViewerError::BadRequest(message),
                 };
                 return self.fail(e);
