@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 
-use eyrie_rtc::mqtt_link::{self, LinkEvent, LinkOptions};
 use eyrie_protocol::api::MqttConnection;
 use eyrie_protocol::signalling::{self, topics};
+use eyrie_rtc::mqtt_link::{self, LinkEvent, LinkOptions};
 
 use crate::capture::{Capture, CaptureConfig, CaptureError, Rings};
 use crate::live::{LiveConfig, LiveEvent, LiveManager};
@@ -159,6 +159,11 @@ impl CameraHandle {
     /// The encoded-stream rings (the recorder reads them).
     pub fn rings(&self) -> &Rings {
         self.capture.rings()
+    }
+
+    /// Privacy mode at the source: live viewers see a notice instead of the picture.
+    pub fn privacy(&self) -> crate::capture::PrivacySwitch {
+        self.capture.privacy()
     }
 
     /// The live session table.

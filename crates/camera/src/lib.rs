@@ -3,8 +3,10 @@
 //! module) record to the cloud.
 //!
 //! [`Camera::start`] runs it all as a library (the app's camera mode, `eyrie demo`, the
-//! tests); [`run`] is `eyrie camera`: it adds set-up with the cloud ([`setup`]) and
-//! runs until Ctrl-C.
+//! tests); [`run`] is `eyrie camera`: it adds set-up with the cloud ([`setup`]), cloud
+//! storage ([`storage::CloudStorage`]) and the local control socket
+//! ([`storage::control`]), and runs until Ctrl-C or SIGTERM. `eyrie camera <command>`
+//! sends one command to the camera already running with that state dir.
 
 pub mod camera;
 pub mod capture;
@@ -16,6 +18,7 @@ pub mod storage;
 pub use camera::{Camera, CameraConfig, CameraEvent, CameraHandle};
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -50,6 +53,14 @@ pub struct CameraArgs {
     /// Seconds without a viewer heartbeat before a session is closed.
     #[arg(long, default_value_t = eyrie_protocol::signalling::HEARTBEAT_TIMEOUT_SECS)]
     pub heartbeat_timeout: u64,
+    /// Seconds of media the ring buffer keeps (the longest possible pre-record).
+    #[arg(long, default_value_t = 10.0)]
+    pub ring_secs: f64,
+    #[command(flatten)]
+    pub storage: storage::cli::StorageArgs,
+    /// A command to the camera already running with this state dir (instead of running one).
+    #[command(subcommand)]
+    pub command: Option<storage::control::ControlCommand>,
 }
 
 /// Run camera mode until it is stopped.
@@ -58,6 +69,13 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
         .state_dir
         .clone()
         .unwrap_or_else(setup::default_state_dir);
+    if let Some(cmd) = &args.command {
+        let answer = storage::control::send(&state_dir, cmd).await?;
+        if !answer.is_empty() {
+            println!("{answer}");
+        }
+        return Ok(());
+    }
     let creds = setup::credentials(
         &args.cloud,
         &state_dir,
@@ -85,6 +103,7 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
             source: args.source,
             fps: args.fps,
             keyframe_interval: Duration::from_secs_f64(args.keyframe_interval.clamp(0.5, 10.0)),
+            ring_duration: Duration::from_secs_f64(args.ring_secs.clamp(1.0, 120.0)),
             ..Default::default()
         },
         live,
@@ -92,16 +111,50 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
     };
     let camera = Camera::start(config)?;
     let mut events = camera.events();
+
+    // Cloud storage and the control socket.
+    let privacy = camera.privacy();
+    privacy.set(args.storage.privacy);
+    let http = storage::cloud::http_client(&args.storage.tls())?;
+    let client =
+        storage::cloud::CloudClient::new(http, &args.cloud, &creds.device_token, creds.device_id)?;
+    let mut scfg = args.storage.apply(
+        storage::StorageConfig::from_credentials(&creds, state_dir.join("spool"))?,
+        &state_dir,
+    )?;
+    scfg.fps = args.fps.max(1);
+    let cloud_storage = Arc::new(storage::CloudStorage::init(scfg, camera.rings(), client)?);
+    let socket = storage::control::socket_path(&state_dir);
+    let control = storage::control::serve(
+        &socket,
+        Arc::new(storage::control::ControlTarget {
+            storage: cloud_storage.clone(),
+            privacy: Box::new(move |on| privacy.set(on)),
+        }),
+    )?;
+
     println!("camera {} running", creds.device_id);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
             e = events.recv() => match e {
                 Ok(CameraEvent::Live(live::LiveEvent::TalkLevel { .. })) => {}
                 Ok(e) => tracing::info!(event = ?e, "camera"),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(_) => break,
             }
+        }
+    }
+    control.abort();
+    let _ = std::fs::remove_file(&socket);
+    // The control task held the other reference; it is gone once aborted.
+    let _ = control.await;
+    match Arc::try_unwrap(cloud_storage) {
+        Ok(s) => s.uninit().await,
+        Err(_) => {
+            tracing::warn!("cloud storage still in use at exit; its segment in progress is lost")
         }
     }
     camera.stop().await;

@@ -9,10 +9,10 @@
 //! ```text
 //!  videotestsrc is-live ─┐     (or v4l2src / pipewiresrc ─► videoconvert ─► videoscale ─► videorate)
 //!                        ▼
-//!  capsfilter I420 1280x720@30 ─► clockoverlay ─► timeoverlay ─► [probe: pixel clock] ─► tee
+//!  capsfilter I420 1280x720@30 ─► [privacy: blank + notice] ─► clockoverlay ─► timeoverlay ─► [probe: pixel clock] ─► tee
 //!     tee ─► queue ─► x264enc 2000k ─► h264parse ─► caps(constrained-baseline, au) ─► appsink "main" ─► RingBuffer main
 //!     tee ─► queue ─► videoscale ─► caps 640x360 ─► x264enc 500k ─► h264parse ─► caps ─► appsink "sub" ─► RingBuffer sub
-//!  audiotestsrc is-live (440 Hz) ─► audioconvert ─► audioresample ─► opusenc ─► appsink "audio" ─► RingBuffer audio
+//!  audiotestsrc is-live (440 Hz) ─► volume (privacy mute) ─► audioconvert ─► audioresample ─► opusenc ─► appsink "audio" ─► RingBuffer audio
 //! ```
 //!
 //! Both encoders: `tune=zerolatency speed-preset=ultrafast`, `key-int-max` = keyframe
@@ -22,8 +22,10 @@
 //! time the test pattern burns in (readable clock and [`eyrie_rtc::pixel_clock`]) and
 //! the `capture_unix_ms` of every ring [`Frame`].
 
+mod privacy;
 mod source;
 
+pub use privacy::{CARD_LUMA, PRIVACY_NOTICE, PrivacySwitch};
 pub use source::Source;
 
 use std::time::Duration;
@@ -95,6 +97,7 @@ pub struct Capture {
     pipeline: gst::Pipeline,
     rings: Rings,
     source: Source,
+    privacy: PrivacySwitch,
 }
 
 impl std::fmt::Debug for Capture {
@@ -174,13 +177,14 @@ impl Capture {
         timeov.set_property_from_str("time-mode", "running-time");
         timeov.set_property("font-desc", "Sans 20");
         let tee = make("tee")?;
+        let (notice, mute, privacy) = privacy::elements(w, h)?;
         pipeline.add_many(src_chain.iter())?;
-        pipeline.add_many([&capsf, &clockov, &timeov, &tee])?;
+        pipeline.add_many([&capsf, &notice, &clockov, &timeov, &tee])?;
         gst::Element::link_many(src_chain.iter())?;
         let last = src_chain
             .last()
             .ok_or_else(|| CaptureError::Pipeline("empty source".into()))?;
-        gst::Element::link_many([last, &capsf, &clockov, &timeov, &tee])?;
+        gst::Element::link_many([last, &capsf, &notice, &clockov, &timeov, &tee])?;
         if source.draws_clock() {
             add_pixel_clock_probe(&timeov, w as usize, h as usize);
         }
@@ -238,12 +242,12 @@ impl Capture {
         opus.set_property_from_str("frame-size", "20");
         let asink = appsink_into("audio", rings.audio.clone());
         pipeline.add_many(audio_chain.iter())?;
-        pipeline.add_many([&aconv, &ares, &opus, asink.upcast_ref()])?;
+        pipeline.add_many([&mute, &aconv, &ares, &opus, asink.upcast_ref()])?;
         gst::Element::link_many(audio_chain.iter())?;
         let alast = audio_chain
             .last()
             .ok_or_else(|| CaptureError::Pipeline("empty audio source".into()))?;
-        gst::Element::link_many([alast, &aconv, &ares, &opus, asink.upcast_ref()])?;
+        gst::Element::link_many([alast, &mute, &aconv, &ares, &opus, asink.upcast_ref()])?;
 
         pipeline
             .set_state(gst::State::Playing)
@@ -254,12 +258,18 @@ impl Capture {
             pipeline,
             rings,
             source,
+            privacy,
         })
     }
 
     /// The rings the encoders fill.
     pub fn rings(&self) -> &Rings {
         &self.rings
+    }
+
+    /// Privacy mode for everything that reads the rings (live view shows a notice).
+    pub fn privacy(&self) -> PrivacySwitch {
+        self.privacy.clone()
     }
 
     /// The source actually in use (after any fallback).
