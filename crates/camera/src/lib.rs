@@ -113,8 +113,13 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
     let mut events = camera.events();
 
     // Cloud storage and the control socket.
+    // Privacy mode: the capture shows the notice card, live sessions end with
+    // `error privacy` and new offers are refused while it is on, recording pauses.
     let privacy = camera.privacy();
     privacy.set(args.storage.privacy);
+    let sw = privacy.clone();
+    camera.live().follow_privacy(move || sw.is_on());
+    let live = camera.live().clone();
     let http = storage::cloud::http_client(&args.storage.tls())?;
     let client =
         storage::cloud::CloudClient::new(http, &args.cloud, &creds.device_token, creds.device_id)?;
@@ -129,7 +134,10 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
         &socket,
         Arc::new(storage::control::ControlTarget {
             storage: cloud_storage.clone(),
-            privacy: Box::new(move |on| privacy.set(on)),
+            privacy: Box::new(move |on| {
+                privacy.set(on);
+                live.set_privacy(on);
+            }),
         }),
     )?;
 
@@ -154,7 +162,7 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
     match Arc::try_unwrap(cloud_storage) {
         Ok(s) => s.uninit().await,
         Err(_) => {
-            tracing::warn!("cloud storage still in use at exit; its segment in progress is lost")
+            tracing::warn!("cloud storage still in use at exit; its segment in progress is lost");
         }
     }
     camera.stop().await;
