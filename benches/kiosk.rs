@@ -11,7 +11,7 @@
 //!   `recover_after_cloud_s` the same for broker and cloud restarts (all four tiles).
 //!
 //! A live frame is one whose pixel clock (the capture time drawn into the picture) was at
-//! most 1.5 s old when it reached the sink. Last line: one JSON object.
+//! most 2 s old when it reached the sink. Last line: one JSON object.
 
 #[path = "../tests/kiosk_support/mod.rs"]
 mod kiosk_support;

@@ -19,7 +19,7 @@ fn hd_live_since(ev: &[serde_json::Value], camera: &str, since: u64) -> bool {
             && e["data"]["camera"] == camera
             && e["data"]["hd"] == true
             && e["data"]["size"] == serde_json::json!([1280, 720])
-            && e["data"]["age_ms"].as_i64().is_some_and(|a| a < 1500)
+            && e["data"]["age_ms"].as_i64().is_some_and(|a| a < 2000)
             && e["data"]["clock_ms"].as_u64().is_some_and(|c| c >= since)
     })
 }

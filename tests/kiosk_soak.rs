@@ -2,12 +2,12 @@
 //! minutes under Xvfb while the test restarts the broker, one camera and the cloud, twice
 //! each. After every restart all four tiles must show live frames again within 10 s of the
 //! restarted service being started (a live frame: its pixel clock, the capture time drawn
-//! into the picture, was at most 1.5 s old when it reached the screen's sink, and it was
+//! into the picture, was under 2 s old when it reached the screen's sink, and it was
 //! captured after the restart); a restarted camera's tile must have been marked not live in
 //! between; and the viewer's memory must stay flat.
 //!
 //! Real processes throughout (tests/kiosk_support): mosquitto, `eyrie cloud`, four
-//! `eyrie camera --source test --fps 8`, and the kiosk reading its settings from a
+//! `eyrie camera --source test --fps 5`, and the kiosk reading its settings from a
 //! GSettings key file. The time figures go to `cargo bench --bench kiosk`; here the bounds
 //! are the issue's.
 
@@ -38,7 +38,7 @@ enum Restart {
 #[test]
 fn kiosk_grid_heals_through_ten_minutes_of_restarts() {
     let started = Instant::now();
-    let mut house = House::start(std::path::Path::new(env!("CARGO_BIN_EXE_eyrie")), 4, 8);
+    let mut house = House::start(std::path::Path::new(env!("CARGO_BIN_EXE_eyrie")), 4, 5);
     let cameras = house.camera_ids();
     let report = house.dir.path().join("kiosk.jsonl");
     let list = cameras

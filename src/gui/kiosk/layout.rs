@@ -111,9 +111,12 @@ pub fn retry_delay(attempt: u32, curable: bool) -> Duration {
 /// A frame older than this marks a tile stale.
 pub const STALE_AFTER: Duration = Duration::from_secs(2);
 /// A stale tile is reconnected after this long without a frame.
-pub const RECONNECT_STALE_AFTER: Duration = Duration::from_secs(6);
+pub const RECONNECT_STALE_AFTER: Duration = Duration::from_secs(4);
+/// How long a tile waits for the camera's answer to its offer. An offer sent while the
+/// camera restarts is lost (nobody subscribed yet); waiting less repeats it sooner.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(4);
 /// A connection attempt that brought no frame in this time is started again.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[cfg(test)]
 mod tests {

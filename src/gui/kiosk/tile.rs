@@ -30,7 +30,9 @@ use eyrie_protocol::api::Device;
 use gstreamer::prelude::*;
 use gtk::{gdk, glib};
 
-use super::layout::{CONNECT_TIMEOUT, RECONNECT_STALE_AFTER, STALE_AFTER, retry_delay};
+use super::layout::{
+    ANSWER_TIMEOUT, CONNECT_TIMEOUT, RECONNECT_STALE_AFTER, STALE_AFTER, retry_delay,
+};
 use crate::gui::live::engine::{self, Failure, LiveEvent, Media, Quality, Stage};
 use crate::gui::session::Session;
 use crate::gui::test_hooks;
@@ -308,6 +310,7 @@ impl KioskTile {
         let media = Media {
             audio: false,
             talk: inner.talk_allowed,
+            answer_timeout: Some(ANSWER_TIMEOUT),
         };
         let device = inner.device.borrow().clone();
         let handle = engine::start_with(&inner.session, &device, inner.quality, media, sink, tx);

@@ -205,6 +205,9 @@ fn classify(error: &ViewerError) -> Failure {
 pub struct Media {
     pub audio: bool,
     pub talk: bool,
+    /// How long to wait for the camera's answer (`None`: the engine's default). The kiosk
+    /// waits less, so that an offer sent while a camera restarts is repeated sooner.
+    pub answer_timeout: Option<std::time::Duration>,
 }
 
 /// Start an attempt: ticket from the cloud, then the engine with `sink`.
@@ -218,6 +221,7 @@ pub fn start(
     let media = Media {
         audio: true,
         talk: true,
+        answer_timeout: None,
     };
     start_with(session, device, quality, media, sink, events)
 }
@@ -270,6 +274,9 @@ pub fn start_with(
         let (audio_sink, volume, talk_source) = sound.unwrap_or((None, None, None));
         let mut config = ViewerConfig::new(ticket, sink);
         config.latency_ms = LATENCY_MS;
+        if let Some(timeout) = media.answer_timeout {
+            config.answer_timeout = timeout;
+        }
         config.stream = stream_of(quality);
         config.audio_sink = audio_sink;
         config.talk_source = talk_source;
