@@ -44,3 +44,16 @@ pub fn report(event: &str, data: &serde_json::Value) {
         let _ = f.flush();
     }
 }
+
+/// `EYRIE_TEST_OPEN_CAMERA=<device id>`: open that camera's live view as soon as the
+/// camera list has it (tests that run the plain viewer with a saved session).
+pub fn camera_to_open() -> Option<String> {
+    std::env::var("EYRIE_TEST_OPEN_CAMERA")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// `EYRIE_TEST_CAMERA_MODE=1`: open the camera-mode window at start.
+pub fn open_camera_mode() -> bool {
+    std::env::var("EYRIE_TEST_CAMERA_MODE").is_ok_and(|v| v == "1")
+}

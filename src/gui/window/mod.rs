@@ -123,10 +123,17 @@ impl EyrieWindow {
         if app.is_kiosk() {
             window.fullscreen();
         }
-        if let Some(id) = app.take_open_camera() {
+        if let Some(id) = app
+            .take_open_camera()
+            .or_else(super::test_hooks::camera_to_open)
+        {
             window.imp().pending_open.replace(Some(id));
         }
         window.connect_map(|_| super::test_hooks::report("window-shown", &serde_json::json!({})));
+        if super::test_hooks::open_camera_mode() {
+            let app = app.clone();
+            glib::idle_add_local_once(move || app.activate_action("camera-mode", None));
+        }
         window.restore_session();
         window
     }
