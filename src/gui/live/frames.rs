@@ -45,7 +45,11 @@ pub fn make_sink(view: &EyrieLiveView) -> anyhow::Result<gstreamer::Element> {
 
 /// Render the current frame at its natural size.
 pub fn current_frame(view: &EyrieLiveView) -> Option<gdk::Texture> {
-    let paintable = view.imp().picture.paintable()?;
+    render(view.upcast_ref(), &view.imp().picture.paintable()?)
+}
+
+/// Render `paintable` at its natural size with the renderer of `widget`'s window.
+pub fn render(widget: &gtk::Widget, paintable: &gdk::Paintable) -> Option<gdk::Texture> {
     let (w, h) = (paintable.intrinsic_width(), paintable.intrinsic_height());
     if w <= 0 || h <= 0 {
         return None;
@@ -53,7 +57,7 @@ pub fn current_frame(view: &EyrieLiveView) -> Option<gdk::Texture> {
     let snapshot = gtk::Snapshot::new();
     paintable.snapshot(&snapshot, f64::from(w), f64::from(h));
     let node = snapshot.to_node()?;
-    let renderer = view.native()?.renderer()?;
+    let renderer = widget.native()?.renderer()?;
     Some(renderer.render_texture(
         &node,
         Some(&graphene::Rect::new(0.0, 0.0, w as f32, h as f32)),
@@ -62,10 +66,7 @@ pub fn current_frame(view: &EyrieLiveView) -> Option<gdk::Texture> {
 
 /// Pixel statistics of a frame: size, mean brightness, distinct colours on a grid, and a
 /// checksum of the grid that changes when the picture changes.
-fn report_frame(view: &EyrieLiveView, paintable: &gdk::Paintable, n: u64) {
-    let Some(texture) = current_frame(view) else {
-        return;
-    };
+pub fn pixel_stats(texture: &gdk::Texture) -> serde_json::Value {
     let (w, h) = (texture.width() as usize, texture.height() as usize);
     let stride = w * 4;
     let mut data = vec![0u8; stride * h];
@@ -78,7 +79,9 @@ fn report_frame(view: &EyrieLiveView, paintable: &gdk::Paintable, n: u64) {
         for gx in 0..16 {
             let (x, y) = (gx * w / 16 + w / 32, gy * h / 16 + h / 32);
             let i = y * stride + x * 4;
-            let px = &data[i..i + 4];
+            let Some(px) = data.get(i..i + 4) else {
+                continue;
+            };
             sum += (u64::from(px[0]) + u64::from(px[1]) + u64::from(px[2])) / 3;
             samples += 1;
             colours.insert([px[0] >> 4, px[1] >> 4, px[2] >> 4]);
@@ -87,22 +90,28 @@ fn report_frame(view: &EyrieLiveView, paintable: &gdk::Paintable, n: u64) {
                 .wrapping_add(u64::from(u32::from_le_bytes([px[0], px[1], px[2], px[3]])));
         }
     }
+    serde_json::json!({
+        "width": w,
+        "height": h,
+        "mean": sum / samples.max(1),
+        "colours": colours.len(),
+        "checksum": checksum,
+    })
+}
+
+fn report_frame(view: &EyrieLiveView, paintable: &gdk::Paintable, n: u64) {
+    let Some(texture) = current_frame(view) else {
+        return;
+    };
+    let mut data = pixel_stats(&texture);
     let since_start = view
         .imp()
         .started_at
         .get()
         .map(|t| t.elapsed().as_secs_f64() * 1000.0);
-    test_hooks::report(
-        "frame",
-        &serde_json::json!({
-            "n": n,
-            "paintable": [paintable.intrinsic_width(), paintable.intrinsic_height()],
-            "width": w,
-            "height": h,
-            "mean": sum / samples.max(1),
-            "colours": colours.len(),
-            "checksum": checksum,
-            "since_start_ms": since_start,
-        }),
-    );
+    data["n"] = n.into();
+    data["paintable"] =
+        serde_json::json!([paintable.intrinsic_width(), paintable.intrinsic_height()]);
+    data["since_start_ms"] = serde_json::json!(since_start);
+    test_hooks::report("frame", &data);
 }

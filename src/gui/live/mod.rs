@@ -16,7 +16,7 @@
 mod actions;
 mod audio;
 pub mod engine;
-mod frames;
+pub(crate) mod frames;
 mod script;
 pub mod tickets;
 

@@ -1,0 +1,164 @@
+//! The camera-mode window under Xvfb, black box: it shows a pairing code, the test claims
+//! that code through the API like the app's "Add a camera" does, and the window then runs
+//! the camera: its preview renders real frames of the camera's own stream, it reports the
+//! store mode and upload state, and the account lists the camera online.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use eyrie_client::api::ApiClient;
+
+fn events(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+async fn wait_for<T>(
+    report: &Path,
+    secs: u64,
+    mut found: impl FnMut(&[serde_json::Value]) -> Option<T>,
+) -> Option<T> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Some(t) = found(&events(report)) {
+            return Some(t);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_mode_shows_a_code_pairs_and_previews_its_stream() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = eyrie_cloud::config::Config::embedded(dir.path().join("cloud"));
+    config.password = eyrie_cloud::crypto::PasswordParams {
+        m_cost_kib: 256,
+        t_cost: 1,
+        p_cost: 1,
+    };
+    let app = eyrie_cloud::startup::Application::build(config)
+        .await
+        .expect("cloud");
+    let base = app.api_url();
+    tokio::spawn(app.run_until_stopped());
+    let api = ApiClient::new(base.clone());
+    api.register("dave", "correct horse battery")
+        .await
+        .expect("register");
+    let login = api
+        .login("dave", "correct horse battery")
+        .await
+        .expect("login");
+    let user = api.with_token(login.token.clone());
+
+    // The app is signed in to this cloud; camera mode pairs with the same one.
+    let session = dir.path().join("session.json");
+    std::fs::write(
+        &session,
+        serde_json::to_vec(&serde_json::json!({
+            "server": base, "email": "dave", "token": login.token,
+        }))
+        .expect("json"),
+    )
+    .expect("session file");
+    let report = dir.path().join("report.jsonl");
+    let mut cmd = if std::env::var_os("DISPLAY").is_some() {
+        Command::new(env!("CARGO_BIN_EXE_eyrie"))
+    } else {
+        let mut c = Command::new("xvfb-run");
+        c.args(["-a", "-s", "-screen 0 1280x900x24"])
+            .arg(env!("CARGO_BIN_EXE_eyrie"));
+        c
+    };
+    let mut viewer = cmd
+        .env("EYRIE_TEST_REPORT", &report)
+        .env("EYRIE_TEST_CAMERA_MODE", "1")
+        .env("EYRIE_SESSION_FILE", &session)
+        .env("EYRIE_SECRET_STORE", "file")
+        .env("GSK_RENDERER", "cairo")
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the viewer");
+
+    let outcome = async {
+        let code = wait_for(&report, 40, |ev| {
+            ev.iter()
+                .find_map(|e| e["data"]["pairing_code"].as_str().map(str::to_owned))
+        })
+        .await
+        .ok_or("no pairing code shown")?;
+        let device = user
+            .claim(&code, "Desk")
+            .await
+            .map_err(|e| format!("claim {code}: {e}"))?;
+        // After pairing: frames of the camera's own stream (640×360 sub), not blank.
+        let frames = wait_for(&report, 40, |ev| {
+            let running = ev.iter().position(|e| e["data"]["running"] == true)?;
+            let frames: Vec<_> = ev[running..]
+                .iter()
+                .filter(|e| e["event"] == "camera-mode-frame")
+                .cloned()
+                .collect();
+            (frames.len() >= 3).then_some(frames)
+        })
+        .await
+        .ok_or("no preview frames after pairing")?;
+        let status = wait_for(&report, 20, |ev| {
+            ev.iter()
+                .rev()
+                .find(|e| e["event"] == "camera-mode-status" && !e["data"]["storage"].is_null())
+                .map(|e| e["data"].clone())
+        })
+        .await
+        .ok_or("no storage status shown")?;
+        let online = {
+            let mut online = false;
+            for _ in 0..50 {
+                let list = user.devices().await.map_err(|e| e.to_string())?;
+                if list.devices.iter().any(|d| d.id == device.id && d.online) {
+                    online = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            online
+        };
+        Ok::<_, String>((frames, status, online))
+    }
+    .await;
+    let _ = Command::new("kill").arg(viewer.id().to_string()).status();
+    let _ = viewer.wait();
+
+    let (frames, status, online) = outcome.unwrap_or_else(|e| panic!("{e}: {:?}", events(&report)));
+    for f in &frames {
+        assert_eq!(
+            (f["data"]["width"].as_u64(), f["data"]["height"].as_u64()),
+            (Some(640), Some(360)),
+            "{f}"
+        );
+        assert!(
+            f["data"]["colours"].as_u64().unwrap_or(0) >= 2,
+            "uniform preview: {f}"
+        );
+    }
+    let sums: std::collections::HashSet<_> = frames
+        .iter()
+        .map(|f| f["data"]["checksum"].as_u64())
+        .collect();
+    assert!(sums.len() >= 2, "the preview never changed: {frames:?}");
+    assert!(
+        status["storage"]["store_mode"].is_string(),
+        "no store mode: {status}"
+    );
+    assert_eq!(status["privacy"], false, "{status}");
+    assert!(online, "the paired camera is not online in the account");
+}
