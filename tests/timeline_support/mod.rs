@@ -3,13 +3,13 @@
 //! reads every shown frame's pixel clock, and pixel-clock reading of an MP4 file.
 #![allow(dead_code)]
 
-#[path = "../storage_support/mod.rs"]
-pub mod storage_support;
+pub mod cloud;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub use cloud::{Cloud, capture, now_ms, start_storage, storage_config};
 use eyrie_client::api::ApiClient;
 use eyrie_client::pixel_clock::decode_pixel_clock;
 use eyrie_client::playback::KeyRing;
@@ -18,7 +18,6 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
-pub use storage_support::{Cloud, capture, now_ms, start_storage, storage_config};
 
 /// A cloud holding at least `n` contiguous recordings of `segment` length.
 pub struct Recorded {
@@ -210,6 +209,28 @@ pub fn file_clocks(path: &Path) -> Vec<i64> {
         }
     }
     pipeline.set_state(gst::State::Null).unwrap();
+    out
+}
+
+/// The pixel clocks of every frame the camera recorded in `recs` (downloaded, decrypted
+/// and decoded straight from the store), in order: the ground truth playback and export
+/// are compared with (a loaded machine may drop frames at capture; the player must not).
+pub async fn recorded_clocks(fx: &LiveFixture, recs: &[Recording]) -> Vec<i64> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = Vec::new();
+    for (k, r) in recs.iter().enumerate() {
+        let url = r.download.as_ref().expect("download url");
+        let enc = fx.api.get_presigned(url).await.expect("download");
+        let ts =
+            eyrie_protocol::segment::decrypt_to_vec(&enc, &fx.cloud.key(), None).expect("decrypt");
+        let path = dir.path().join(format!("{k}.ts"));
+        std::fs::write(&path, ts).unwrap();
+        out.extend(
+            tokio::task::spawn_blocking(move || file_clocks(&path))
+                .await
+                .unwrap(),
+        );
+    }
     out
 }
 
