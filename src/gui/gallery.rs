@@ -274,37 +274,16 @@ impl EyrieGallery {
     }
 
     fn save(&self, png: Vec<u8>) {
-        let chooser = gtk::FileChooserNative::new(
-            Some(&gettext("Save Snapshot")),
-            Some(self),
-            gtk::FileChooserAction::Save,
-            Some(&gettext("_Save")),
-            Some(&gettext("_Cancel")),
+        save_png_with_chooser(
+            Some(self.upcast_ref()),
+            "snapshot.png",
+            png,
+            glib::clone!(
+                #[weak(rename_to = gallery)]
+                self,
+                move |message| gallery.toast(&message)
+            ),
         );
-        chooser.set_current_name("snapshot.png");
-        let keep = std::rc::Rc::new(std::cell::RefCell::new(Some(chooser.clone())));
-        chooser.connect_response(glib::clone!(
-            #[weak(rename_to = gallery)]
-            self,
-            move |chooser, response| {
-                keep.borrow_mut().take();
-                if response != gtk::ResponseType::Accept {
-                    return;
-                }
-                let Some(file) = chooser.file() else { return };
-                let png = png.clone();
-                glib::spawn_future_local(async move {
-                    match file
-                        .replace_contents_future(png, None, false, gio::FileCreateFlags::NONE)
-                        .await
-                    {
-                        Ok(_) => gallery.toast(&gettext("Snapshot saved to a file")),
-                        Err((_, e)) => gallery.toast(&e.to_string()),
-                    }
-                });
-            }
-        ));
-        chooser.show();
     }
 
     fn delete(&self, id: uuid::Uuid) {
@@ -327,4 +306,43 @@ impl EyrieGallery {
             }
         ));
     }
+}
+
+/// Ask where to save a PNG (suggesting `name`), write it there, and say how it went
+/// through `tell` (a translated message for a toast). Shared by the gallery and live view.
+pub(crate) fn save_png_with_chooser(
+    parent: Option<&gtk::Window>,
+    name: &str,
+    png: Vec<u8>,
+    tell: impl Fn(String) + Clone + 'static,
+) {
+    let chooser = gtk::FileChooserNative::new(
+        Some(&gettext("Save Snapshot")),
+        parent,
+        gtk::FileChooserAction::Save,
+        Some(&gettext("_Save")),
+        Some(&gettext("_Cancel")),
+    );
+    chooser.set_current_name(name);
+    // The native chooser is not owned by any widget: keep it alive until it answers.
+    let keep = std::rc::Rc::new(std::cell::RefCell::new(Some(chooser.clone())));
+    chooser.connect_response(move |chooser, response| {
+        keep.borrow_mut().take();
+        if response != gtk::ResponseType::Accept {
+            return;
+        }
+        let Some(file) = chooser.file() else { return };
+        let png = png.clone();
+        let tell = tell.clone();
+        glib::spawn_future_local(async move {
+            match file
+                .replace_contents_future(png, None, false, gio::FileCreateFlags::NONE)
+                .await
+            {
+                Ok(_) => tell(gettext("Snapshot saved to a file")),
+                Err((_, e)) => tell(e.to_string()),
+            }
+        });
+    });
+    chooser.show();
 }

@@ -206,13 +206,6 @@ impl EyrieLiveView {
 
     fn save_png_to_file(&self, png: Vec<u8>) {
         let window = self.root().and_downcast::<gtk::Window>();
-        let chooser = gtk::FileChooserNative::new(
-            Some(&gettext("Save Snapshot")),
-            window.as_ref(),
-            gtk::FileChooserAction::Save,
-            Some(&gettext("_Save")),
-            Some(&gettext("_Cancel")),
-        );
         let name = format!(
             "{}-{}.png",
             self.device().map(|d| d.name).unwrap_or_default(),
@@ -221,30 +214,16 @@ impl EyrieLiveView {
                 .map(|s| s.to_string())
                 .unwrap_or_default()
         );
-        chooser.set_current_name(&name);
-        let keep = std::rc::Rc::new(std::cell::RefCell::new(Some(chooser.clone())));
-        chooser.connect_response(glib::clone!(
-            #[weak(rename_to = view)]
-            self,
-            move |chooser, response| {
-                keep.borrow_mut().take();
-                if response != gtk::ResponseType::Accept {
-                    return;
-                }
-                let Some(file) = chooser.file() else { return };
-                let png = png.clone();
-                glib::spawn_future_local(async move {
-                    match file
-                        .replace_contents_future(png, None, false, gio::FileCreateFlags::NONE)
-                        .await
-                    {
-                        Ok(_) => view.toast(&gettext("Snapshot saved to a file")),
-                        Err((_, e)) => view.toast(&e.to_string()),
-                    }
-                });
-            }
-        ));
-        chooser.show();
+        crate::gui::gallery::save_png_with_chooser(
+            window.as_ref(),
+            &name,
+            png,
+            glib::clone!(
+                #[weak(rename_to = view)]
+                self,
+                move |message| view.toast(&message)
+            ),
+        );
     }
 
     pub(super) fn toast(&self, message: &str) {

@@ -7,7 +7,7 @@ use eyrie_protocol::api::Device;
 use gtk::{gdk, gio, glib};
 
 use super::EyrieWindow;
-use crate::gui::cloud::Cloud;
+use crate::gui::cloud::{Cloud, CloudError};
 use crate::i18n::{gettext, gettext_f};
 use crate::spawn_tokio;
 
@@ -222,6 +222,52 @@ impl EyrieWindow {
         });
     }
 
+    /// The shape every camera dialog shares: Cancel and one action; on the action, `call`
+    /// makes the cloud request (or `None` to do nothing), which runs on the runtime, and
+    /// its answer comes back to `done`, or as a toast when the cloud refused.
+    fn cloud_dialog<T, Fut>(
+        &self,
+        dialog: &adw::MessageDialog,
+        action: (&str, &str, adw::ResponseAppearance),
+        call: impl Fn() -> Option<Fut> + 'static,
+        done: impl Fn(&Self, T) + Clone + 'static,
+    ) where
+        T: Send + 'static,
+        Fut: std::future::Future<Output = Result<T, CloudError>> + Send + 'static,
+    {
+        let (id, label, appearance) = action;
+        dialog.add_responses(&[("cancel", &gettext("_Cancel")), (id, label)]);
+        dialog.set_response_appearance(id, appearance);
+        if appearance == adw::ResponseAppearance::Suggested {
+            dialog.set_default_response(Some(id));
+        }
+        dialog.set_close_response("cancel");
+        dialog.connect_response(
+            Some(id),
+            glib::clone!(
+                #[weak(rename_to = window)]
+                self,
+                move |_, _| {
+                    let Some(request) = call() else { return };
+                    let handle = spawn_tokio!(request);
+                    let done = done.clone();
+                    glib::spawn_future_local(glib::clone!(
+                        #[weak]
+                        window,
+                        async move {
+                            match handle.await {
+                                Ok(Ok(value)) => done(&window, value),
+                                Ok(Err(e)) => window.toast(&e.user_message()),
+                                Err(e) => window.toast(&e.to_string()),
+                            }
+                        }
+                    ));
+                }
+            ),
+        );
+        dialog.present();
+    }
+
     pub(super) fn add_camera_dialog(&self) {
         let Some(cloud) = self.cloud() else { return };
         let dialog = adw::MessageDialog::new(
@@ -242,45 +288,24 @@ impl EyrieWindow {
         group.add(&code_row);
         group.add(&name_row);
         dialog.set_extra_child(Some(&group));
-        dialog.add_responses(&[("cancel", &gettext("_Cancel")), ("add", &gettext("_Add"))]);
-        dialog.set_response_appearance("add", adw::ResponseAppearance::Suggested);
-        dialog.set_default_response(Some("add"));
-        dialog.set_close_response("cancel");
-        dialog.connect_response(
-            Some("add"),
-            glib::clone!(
-                #[weak(rename_to = window)]
-                self,
-                move |_, _| {
-                    let code = code_row
-                        .text()
-                        .trim()
-                        .to_uppercase()
-                        .replace([' ', '-'], "");
-                    let name = name_row.text().trim().to_owned();
-                    let cloud = cloud.clone();
-                    let handle = spawn_tokio!(async move { cloud.claim(&code, &name).await });
-                    glib::spawn_future_local(glib::clone!(
-                        #[weak]
-                        window,
-                        async move {
-                            match handle.await {
-                                Ok(Ok(device)) => {
-                                    window.toast(&gettext_f(
-                                        "Added {name}",
-                                        &[("name", &device.name)],
-                                    ));
-                                    window.refresh_cameras();
-                                }
-                                Ok(Err(e)) => window.toast(&e.user_message()),
-                                Err(e) => window.toast(&e.to_string()),
-                            }
-                        }
-                    ));
-                }
-            ),
+        self.cloud_dialog(
+            &dialog,
+            ("add", &gettext("_Add"), adw::ResponseAppearance::Suggested),
+            move || {
+                let code = code_row
+                    .text()
+                    .trim()
+                    .to_uppercase()
+                    .replace([' ', '-'], "");
+                let name = name_row.text().trim().to_owned();
+                let cloud = cloud.clone();
+                Some(async move { cloud.claim(&code, &name).await })
+            },
+            |window, device: Device| {
+                window.toast(&gettext_f("Added {name}", &[("name", &device.name)]));
+                window.refresh_cameras();
+            },
         );
-        dialog.present();
     }
 
     pub(super) fn rename_camera_dialog(&self, id: &str) {
@@ -295,40 +320,20 @@ impl EyrieWindow {
             .build();
         entry.update_property(&[gtk::accessible::Property::Label(&gettext("Name"))]);
         dialog.set_extra_child(Some(&entry));
-        dialog.add_responses(&[
-            ("cancel", &gettext("_Cancel")),
-            ("rename", &gettext("_Rename")),
-        ]);
-        dialog.set_response_appearance("rename", adw::ResponseAppearance::Suggested);
-        dialog.set_default_response(Some("rename"));
-        dialog.connect_response(
-            Some("rename"),
-            glib::clone!(
-                #[weak(rename_to = window)]
-                self,
-                move |_, _| {
-                    let name = entry.text().trim().to_owned();
-                    if name.is_empty() {
-                        return;
-                    }
-                    let cloud = cloud.clone();
-                    let id = device.id;
-                    let handle = spawn_tokio!(async move { cloud.rename(id, &name).await });
-                    glib::spawn_future_local(glib::clone!(
-                        #[weak]
-                        window,
-                        async move {
-                            match handle.await {
-                                Ok(Ok(())) => window.refresh_cameras(),
-                                Ok(Err(e)) => window.toast(&e.user_message()),
-                                Err(e) => window.toast(&e.to_string()),
-                            }
-                        }
-                    ));
-                }
+        self.cloud_dialog(
+            &dialog,
+            (
+                "rename",
+                &gettext("_Rename"),
+                adw::ResponseAppearance::Suggested,
             ),
+            move || {
+                let name = entry.text().trim().to_owned();
+                let (cloud, id) = (cloud.clone(), device.id);
+                (!name.is_empty()).then_some(async move { cloud.rename(id, &name).await })
+            },
+            |window, ()| window.refresh_cameras(),
         );
-        dialog.present();
     }
 
     pub(super) fn remove_camera_dialog(&self, id: &str) {
@@ -343,36 +348,19 @@ impl EyrieWindow {
                 "Its recordings and snapshots are deleted too. The camera has to be paired again to come back.",
             )),
         );
-        dialog.add_responses(&[
-            ("cancel", &gettext("_Cancel")),
-            ("remove", &gettext("_Remove")),
-        ]);
-        dialog.set_response_appearance("remove", adw::ResponseAppearance::Destructive);
-        dialog.set_close_response("cancel");
-        dialog.connect_response(
-            Some("remove"),
-            glib::clone!(
-                #[weak(rename_to = window)]
-                self,
-                move |_, _| {
-                    let cloud = cloud.clone();
-                    let id = device.id;
-                    let handle = spawn_tokio!(async move { cloud.remove(id).await });
-                    glib::spawn_future_local(glib::clone!(
-                        #[weak]
-                        window,
-                        async move {
-                            match handle.await {
-                                Ok(Ok(())) => window.refresh_cameras(),
-                                Ok(Err(e)) => window.toast(&e.user_message()),
-                                Err(e) => window.toast(&e.to_string()),
-                            }
-                        }
-                    ));
-                }
+        self.cloud_dialog(
+            &dialog,
+            (
+                "remove",
+                &gettext("_Remove"),
+                adw::ResponseAppearance::Destructive,
             ),
+            move || {
+                let (cloud, id) = (cloud.clone(), device.id);
+                Some(async move { cloud.remove(id).await })
+            },
+            |window, ()| window.refresh_cameras(),
         );
-        dialog.present();
     }
 
     pub(super) fn show_gallery(&self, id: &str) {
