@@ -11,7 +11,8 @@
 //!  HTTP ──────►│ axum Router (routes/*)              │
 //!              │   │ AppState: Db, Store, MasterKey  │
 //!              │   ▼                                 │
-//!              │ Db (sqlx Any: SQLite | PostgreSQL)  │
+//!              │ Db (sqlx Any + typed pool for       │
+//!              │     listings: SQLite | PostgreSQL)  │
 //!              │ Store (rusty-s3 presigning + HTTP)──┼──► S3 (embedded s3s-fs | Garage | AWS)
 //!              │ background: clips, reconciler,      │
 //!              │             retention               │
@@ -30,6 +31,7 @@ pub mod error;
 pub mod metrics;
 pub mod mqtt;
 pub mod openapi;
+pub mod ratelimit;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -35,6 +35,51 @@ async fn expired_urls_are_refused() {
     flows::expired_url(&app, ttl).await;
 }
 
+async fn store_mode_none_refuses_upload_slots(b: Backend) {
+    let app = spawn_app(b).await;
+    let (_, alice) = app.user("alice").await;
+    let creds = app.device(&alice, "Porch").await;
+    let dev = creds["device_token"].as_str().unwrap();
+    let id = creds["device_id"].as_str().unwrap();
+    let ch = creds["channels"]["main"].as_str().unwrap();
+    let t0 = now_ms() - 60_000;
+    let slots = format!("/api/v1/channels/{ch}/recordings");
+    let slot = |start: i64| {
+        app.post(
+            &slots,
+            Some(dev),
+            json!({"start_ms": start, "end_ms": start + 10_000}),
+        )
+    };
+    assert_eq!(slot(t0).await.0, 201, "mode event gives slots");
+    let store_mode = format!("/api/v1/devices/{id}/store-mode");
+    let mode = |m: &'static str| {
+        app.call(
+            reqwest::Method::PUT,
+            &store_mode,
+            Some(&alice),
+            Some(json!({ "store_mode": m })),
+        )
+    };
+    assert_eq!(mode("none").await.0, 200);
+    let (s, v) = slot(t0 + 10_000).await;
+    assert_eq!((s, v["code"].as_str()), (403, Some("forbidden")), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("store mode is none"),
+        "{v}"
+    );
+    assert_eq!(mode("continuous").await.0, 200);
+    assert_eq!(
+        slot(t0 + 20_000).await.0,
+        201,
+        "slots again after the change"
+    );
+}
+both_backends!(store_mode_none_refuses_upload_slots);
+
 async fn events(b: Backend) {
     let app = spawn_app(b).await;
     let (_, alice) = app.user("alice").await;
@@ -162,6 +207,56 @@ async fn reconciler_completes_lost_notices(b: Backend) {
     }
 }
 both_backends!(reconciler_completes_lost_notices);
+
+async fn reconciler_completes_unconfirmed_snapshots(b: Backend) {
+    let app = spawn_app_with(b, |c| c.reconcile_after = Duration::ZERO).await;
+    let (_, alice) = app.user("alice").await;
+    let creds = app.device(&alice, "Porch").await;
+    let dev = creds["device_token"].as_str().unwrap();
+    let ch = creds["channels"]["main"].as_str().unwrap();
+    let (s, slot) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/channels/{ch}/snapshots"),
+            Some(dev),
+            None,
+        )
+        .await;
+    assert_eq!(s, 201, "{slot}");
+    let r = app
+        .http
+        .put(slot["upload"]["url"].as_str().unwrap())
+        .body(vec![0xffu8; 777])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    // Never confirmed: the reconciler finds the image and completes the snapshot.
+    let path = format!(
+        "/api/v1/channels/{ch}/snapshots?start_ms=0&end_ms={}",
+        now_ms() + 60_000
+    );
+    let t = std::time::Instant::now();
+    loop {
+        let (_, l) = app.get(&path, Some(&alice)).await;
+        let snaps = l["snapshots"].as_array().unwrap();
+        if let Some(snap) = snaps.first() {
+            assert_eq!(snap["id"], slot["snapshot"]["id"]);
+            assert_eq!(
+                (snap["status"].as_str(), snap["size"].as_u64()),
+                (Some("complete"), Some(777))
+            );
+            assert!(snap["download"]["url"].is_string());
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "reconciler did not complete the snapshot"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+both_backends!(reconciler_completes_unconfirmed_snapshots);
 
 async fn retention_deletes_old_recordings(b: Backend) {
     let app = spawn_app_with(b, |c| c.retention_days = Some(1)).await;

@@ -128,6 +128,22 @@ impl Store {
         self.presign("GET", key)
     }
 
+    /// Presigned GETs of many objects with one time and expiry (listings): the constant
+    /// parts of the signature are computed once.
+    pub fn get_signer(&self) -> impl Fn(&str) -> PresignedUrl + '_ {
+        let now = time::OffsetDateTime::now_utc();
+        let batch = self.presigner.batch("GET", self.ttl.as_secs(), now);
+        let expires_at = now.unix_timestamp() + self.ttl.as_secs() as i64;
+        move |key| {
+            crate::metrics::PRESIGNED.inc();
+            PresignedUrl {
+                method: "GET".into(),
+                url: batch.sign(key),
+                expires_at,
+            }
+        }
+    }
+
     /// Presigned PUT of one object for clients.
     pub fn presign_put(&self, key: &str) -> PresignedUrl {
         self.presign("PUT", key)
