@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
@@ -99,7 +99,6 @@ impl Application {
             config,
             broker,
             clip_kick: Notify::new(),
-            login_failures: Mutex::new(Default::default()),
             dummy_hash,
         }));
         Ok(Self {

@@ -1,8 +1,6 @@
 //! Shared state of the handlers and background workers.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use tokio::sync::Notify;
 
@@ -31,8 +29,6 @@ pub struct Inner {
     pub broker: BrokerEndpoint,
     /// Poked when a recording completes, so waiting clips are looked at at once.
     pub clip_kick: Notify,
-    /// Failed logins per key (user name, client address): (count, window start).
-    pub login_failures: Mutex<HashMap<String, (u32, Instant)>>,
     /// A real hash of a random password, verified against when the user is unknown so
     /// that a login's timing does not tell whether the name exists.
     pub dummy_hash: String,

@@ -70,3 +70,53 @@ async fn a_clip_is_claimed_by_one_instance() {
         "each clip finished exactly once"
     );
 }
+
+async fn login(app: &common::TestApp, password: &str) -> common::Reply {
+    app.post(
+        "/api/v1/login",
+        None,
+        json!({"username": "alice", "password": password}),
+    )
+    .await
+}
+
+/// Two instances on one database share the login rate limit: failures counted on one
+/// limit logins on the other.
+async fn login_rate_limit_is_shared(backend: Backend) {
+    let a = spawn_app_with(backend, |_| {}).await;
+    let url = a.database_url.clone().or_else(|| {
+        // SQLite: the second instance opens the first one's file.
+        Some(eyrie_cloud::db::Db::sqlite_url(&a.state.config.data_dir))
+    });
+    let s3 = a.s3.clone();
+    let b = spawn_app_with(Backend::Sqlite, move |c| {
+        c.database_url = url;
+        c.store = StoreConfig::External(s3);
+    })
+    .await;
+    a.user("alice").await;
+    assert_eq!(login(&b, "correct horse").await.0, 200, "b logs in");
+    for k in 0..5 {
+        let app = if k % 2 == 0 { &a } else { &b };
+        let (s, v) = login(app, "wrong one").await;
+        assert_eq!((s, v["code"].as_str()), (401, Some("unauthorized")));
+    }
+    for app in [&a, &b] {
+        let (s, v) = login(app, "correct horse").await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (429, Some("too_many_requests")),
+            "both instances refuse: {v}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_rate_limit_is_shared_sqlite() {
+    login_rate_limit_is_shared(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_rate_limit_is_shared_postgres() {
+    login_rate_limit_is_shared(Backend::Postgres).await;
+}

@@ -1,7 +1,6 @@
 //! Accounts: register, login (rate-limited), logout, me.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -14,11 +13,8 @@ use crate::auth::{USER_TOKEN_PREFIX, UserAuth};
 use crate::crypto::{digest, random_token};
 use crate::db::{new_id, now_ms};
 use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::ratelimit;
 use crate::state::AppState;
-
-/// Failures allowed per key within [`WINDOW`] before logins answer 429.
-const MAX_FAILURES: u32 = 5;
-const WINDOW: Duration = Duration::from_secs(300);
 
 fn valid_username(u: &str) -> bool {
     (3..=64).contains(&u.chars().count())
@@ -84,31 +80,6 @@ pub async fn register(
     }
 }
 
-fn limited(state: &AppState, keys: &[String]) -> Option<u64> {
-    let map = state.login_failures.lock().ok()?;
-    keys.iter()
-        .filter_map(|k| map.get(k))
-        .filter(|(n, t0)| *n >= MAX_FAILURES && t0.elapsed() < WINDOW)
-        .map(|(_, t0)| WINDOW.saturating_sub(t0.elapsed()).as_secs() + 1)
-        .max()
-}
-
-fn record_failure(state: &AppState, keys: &[String]) {
-    crate::metrics::LOGIN_FAILURES.inc();
-    if let Ok(mut map) = state.login_failures.lock() {
-        if map.len() > 100_000 {
-            map.retain(|_, (_, t0)| t0.elapsed() < WINDOW);
-        }
-        for k in keys {
-            let e = map.entry(k.clone()).or_insert((0, Instant::now()));
-            if e.1.elapsed() >= WINDOW {
-                *e = (0, Instant::now());
-            }
-            e.0 += 1;
-        }
-    }
-}
-
 /// Log in: answers a session token.
 #[utoipa::path(post, path = "/api/v1/login", tag = "accounts", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = eyrie_protocol::api::ErrorBody), (status = 429, body = eyrie_protocol::api::ErrorBody)))]
@@ -118,8 +89,8 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let lc = req.username.to_lowercase();
-    let keys = [format!("u:{lc}"), format!("ip:{}", peer.ip())];
-    if let Some(secs) = limited(&state, &keys) {
+    let keys = ratelimit::keys(&lc, peer.ip());
+    if let Some(secs) = ratelimit::check(&state, &keys).await? {
         crate::metrics::LOGIN_FAILURES.inc();
         return Err(ApiError::TooManyRequests(secs));
     }
@@ -140,7 +111,7 @@ pub async fn login(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some(row) = row.filter(|_| ok && user) else {
-        record_failure(&state, &keys);
+        ratelimit::record_failure(&state, &keys).await?;
         return Err(ApiError::Unauthorized("wrong username or password".into()));
     };
     let user_id: String = row.try_get("id")?;

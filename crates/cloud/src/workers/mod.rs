@@ -60,6 +60,9 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
                     if let Err(e) = deletions(&state).await {
                         tracing::warn!("deletions: {e}");
                     }
+                    if let Err(e) = crate::ratelimit::sweep(&state).await {
+                        tracing::warn!("login rate limit sweep: {e}");
+                    }
                 }
             }
             _ = state.clip_kick.notified() => {
