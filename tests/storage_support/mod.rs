@@ -21,7 +21,81 @@ pub async fn heavy() -> tokio::sync::MutexGuard<'static, ()> {
     HEAVY.lock().await
 }
 
+/// The object store as cameras and the cloud see it: a TCP relay in front of the embedded
+/// store, so the test can take the store away (every connection cut, nothing listening)
+/// and bring it back on the same address — unlike stopping the store itself, which would
+/// leave keep-alive connections served.
+pub struct StoreGate {
+    pub listen: std::net::SocketAddr,
+    target: std::net::SocketAddr,
+    relay: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl StoreGate {
+    pub async fn new(target: std::net::SocketAddr) -> StoreGate {
+        let listen = free_port();
+        let gate = StoreGate {
+            listen,
+            target,
+            relay: std::sync::Mutex::new(None),
+        };
+        gate.up().await;
+        gate
+    }
+
+    /// Serve again (on the same address).
+    pub async fn up(&self) {
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.listen).await {
+                Ok(l) => break l,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot re-bind the store address: {e}"),
+            }
+        };
+        let target = self.target;
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                conns.spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+                while conns.try_join_next().is_some() {}
+            }
+        });
+        *self.relay.lock().unwrap() = Some(task);
+    }
+
+    /// Take the store away: stop listening and cut every open connection.
+    pub async fn down(&self) {
+        let task = self.relay.lock().unwrap().take();
+        if let Some(t) = task {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+pub fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
 pub struct Cloud {
+    pub store: StoreGate,
+    /// How to reach the store directly with S3 (through the gate), e.g. for rclone.
+    pub s3: eyrie_cloud::S3Settings,
     pub base: String,
     pub http: reqwest::Client,
     pub user_token: String,
@@ -83,14 +157,17 @@ impl Cloud {
     pub async fn start(mode: StoreMode) -> Cloud {
         let dir = tempfile::tempdir().unwrap();
         let mut config = cloud_config(dir.path());
-        let port = |_: ()| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-        };
-        config.listen = port(());
-        config.store = eyrie_cloud::StoreConfig::Embedded { listen: port(()) };
+        config.listen = free_port();
+        // The embedded store runs for the whole test; everybody reaches it through the gate.
+        let (_never, never_rx) = tokio::sync::watch::channel(false);
+        std::mem::forget(_never);
+        let (store_addr, mut settings) =
+            eyrie_cloud::store::embedded::start(dir.path(), free_port(), never_rx)
+                .await
+                .expect("object store");
+        let store = StoreGate::new(store_addr).await;
+        settings.endpoint = format!("http://{}", store.listen).parse().unwrap();
+        config.store = eyrie_cloud::StoreConfig::External(settings.clone());
         let (base, stop) = start_app(config.clone()).await;
         let http = reqwest::Client::new();
         let p = |path: &str| format!("{base}/api/v1{path}");
@@ -133,6 +210,8 @@ impl Cloud {
         assert_eq!(s, 200, "{v}");
         let creds: DeviceCredentials = serde_json::from_value(v).expect("credentials");
         let cloud = Cloud {
+            store,
+            s3: settings,
             base,
             http,
             user_token,
@@ -146,10 +225,26 @@ impl Cloud {
     }
 
     pub async fn set_mode(&self, mode: StoreMode) {
-        let url = format!(
-            "{}/api/v1/devices/{}/store-mode",
-            self.base, self.creds.device_id
-        );
+        self.set_mode_of(self.creds.device_id, mode).await;
+    }
+
+    /// Another device of the same user, not yet activated: (device id, activation code).
+    pub async fn new_device(&self, name: &str) -> (uuid::Uuid, String) {
+        let (s, v) = call(
+            &self.http,
+            reqwest::Method::POST,
+            format!("{}/api/v1/devices", self.base),
+            Some(&self.user_token),
+            Some(json!({ "name": name })),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        let id = v["device"]["id"].as_str().unwrap().parse().unwrap();
+        (id, v["activation_code"].as_str().unwrap().to_owned())
+    }
+
+    pub async fn set_mode_of(&self, device: uuid::Uuid, mode: StoreMode) {
+        let url = format!("{}/api/v1/devices/{}/store-mode", self.base, device);
         let (s, v) = call(
             &self.http,
             reqwest::Method::PUT,
@@ -178,11 +273,16 @@ impl Cloud {
 
     /// Complete recordings of the main channel in the last hour, sorted by start.
     pub async fn recordings(&self) -> Vec<Value> {
+        self.recordings_of(self.creds.channels.main).await
+    }
+
+    /// Complete recordings of `channel` in the last hour, sorted by start.
+    pub async fn recordings_of(&self, channel: uuid::Uuid) -> Vec<Value> {
         let now = now_ms();
         let url = format!(
             "{}/api/v1/channels/{}/recordings?start_ms={}&end_ms={}",
             self.base,
-            self.creds.channels.main,
+            channel,
             now - 3_600_000,
             now + 60_000
         );
@@ -219,9 +319,14 @@ impl Cloud {
 }
 
 pub fn capture(keyframe_secs: f64) -> Capture {
+    capture_at(keyframe_secs, 30)
+}
+
+/// The test pattern at `fps` (a lower rate leaves CPU to the rest of the test).
+pub fn capture_at(keyframe_secs: f64, fps: u32) -> Capture {
     Capture::start(&CaptureConfig {
         source: Source::Test,
-        fps: 30,
+        fps,
         keyframe_interval: Duration::from_secs_f64(keyframe_secs),
         ..CaptureConfig::default()
     })
@@ -258,6 +363,10 @@ pub struct Probe {
     pub duration: f64,
     pub first_key: bool,
     pub frames: usize,
+    /// Mean frame duration.
+    pub frame: f64,
+    /// Longest keyframe interval seen (seconds).
+    pub max_gop: f64,
 }
 
 pub fn probe(ts: &[u8]) -> Probe {
@@ -308,12 +417,28 @@ pub fn probe(ts: &[u8]) -> Probe {
     };
     let start = frames.first().map(pts).unwrap_or(f64::NAN);
     let last = frames.last().map(pts).unwrap_or(f64::NAN);
+    // Longest time from one keyframe to the next (or to the end of the segment).
+    let mut max_gop: f64 = 0.0;
+    let mut last_key = start;
+    for fr in frames.iter().skip(1) {
+        if fr["key_frame"] == 1 {
+            max_gop = max_gop.max(pts(fr) - last_key);
+            last_key = pts(fr);
+        }
+    }
+    let frame = if frames.len() > 1 {
+        (last - start) / (frames.len() - 1) as f64
+    } else {
+        1.0 / 30.0
+    };
     Probe {
         video: kind("video"),
         audio: kind("audio"),
         start,
         // Video duration: last frame start + one frame.
-        duration: last - start + 1.0 / 30.0,
+        duration: last - start + frame,
+        frame,
+        max_gop: max_gop.max(last - last_key + frame),
         first_key: frames.first().is_some_and(|fr| fr["key_frame"] == 1),
         frames: frames.len(),
     }
@@ -321,4 +446,49 @@ pub fn probe(ts: &[u8]) -> Probe {
 
 pub fn decrypt(cloud: &Cloud, data: &[u8]) -> Vec<u8> {
     decrypt_to_vec(data, &cloud.key(), None).expect("segment decrypts")
+}
+
+/// Decode the newest keyframe of the main ring and return the share of pixels
+/// whose luma lies in `lo..=hi`.
+pub fn newest_picture_luma_share(cap: &Capture, lo: u8, hi: u8) -> f64 {
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    let mut reader = cap
+        .rings()
+        .main
+        .reader(eyrie_camera::ring::StartAt::NewestKeyframe);
+    let frame = reader
+        .next_blocking(Duration::from_secs(5))
+        .expect("a keyframe in the ring");
+    let pipeline = gst::parse::launch(
+        "appsrc name=src caps=video/x-h264,stream-format=byte-stream,alignment=au ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=I420 ! appsink name=sink sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let src = pipeline
+        .by_name("src")
+        .unwrap()
+        .downcast::<gstreamer_app::AppSrc>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gstreamer_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    src.push_buffer(gst::Buffer::from_slice(frame.data.clone()))
+        .unwrap();
+    let _ = src.end_of_stream();
+    let sample = sink
+        .try_pull_sample(gst::ClockTime::from_seconds(10))
+        .expect("decoded picture");
+    let map = sample.buffer().unwrap().map_readable().unwrap();
+    // The Y plane of 1280×720 I420 (stride = width) is the first 1280 × 720 bytes.
+    let luma = &map[..(1280 * 720).min(map.len())];
+    let inside = luma.iter().filter(|&&y| (lo..=hi).contains(&y)).count();
+    let share = inside as f64 / luma.len().max(1) as f64;
+    drop(map);
+    pipeline.set_state(gst::State::Null).unwrap();
+    share
 }
