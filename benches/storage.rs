@@ -1,55 +1,278 @@
 //! `cargo bench --bench storage`: cloud-storage figures.
 //!
-//! Measured here: `aes_gcm_gbps`, the segment encryptor's throughput on one core
-//! (gigabits per second of plaintext through `SegmentWriter` with 64 KiB chunks), and
-//! `seg_decrypt_gbps` for the reader. Not measured yet (reported as null, never guessed):
-//! `storage_cpu_pct`, `storage_mem_bitrate_s`, `upload_vs_rclone`.
+//! - `aes_gcm_gbps`: the segment encryptor's throughput on one core (plaintext through
+//!   `SegmentWriter`, 64 KiB chunks); `seg_decrypt_gbps` for the reader.
+//! - `storage_cpu_pct`: a real `eyrie camera --source test` process at 720p30, 2 Mbit/s
+//!   main stream, against the embedded cloud (which runs in this bench process, so its
+//!   CPU is not counted). The camera's CPU time (utime + stime from /proc) is measured in
+//!   phases with the store mode `none` (capture, encoding, idle storage) and `continuous`
+//!   (the same plus recording, muxing, encryption, spooling and upload, 10 s segments),
+//!   alternating off/on/off/on; the figure is the mean difference in % of one core.
+//! - `storage_mem_bitrate_s`: the camera's resident memory (VmRSS, mean over the phase)
+//!   while recording minus before it ever recorded, over the main bitrate in bytes/s —
+//!   i.e. everything storage costs in RAM (muxer pipelines, encryptor chunk, upload
+//!   buffers, allocator slack), not only its data buffers.
+//! - `upload_vs_rclone`: the same encrypted segments (8 × 7.5 MB, a 30 s segment at
+//!   2 Mbit/s each) uploaded to the same store (through the same loopback relay) by our
+//!   uploader (slot → PUT → notice with SHA-256, 2 workers) and by `rclone copy
+//!   --transfers 2` (Debian's rclone, S3 remote configured from the environment); the
+//!   ratio of our throughput to rclone's, best of two rounds each.
+//!
 //! The LAST line printed is one JSON object.
 
-use std::time::Instant;
+#[path = "../tests/storage_support/mod.rs"]
+mod storage_support;
 
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use eyrie_camera::storage::spool::{EntryKind, SegmentInfo, Spool};
+use eyrie_camera::storage::upload::{UploadConfig, Uploader};
+use eyrie_protocol::api::StoreMode;
 use eyrie_protocol::segment::{KeyId, SegmentKey, SegmentWriter, decrypt_to_vec};
+use storage_support::Cloud;
 
-fn main() {
+const MAIN_BYTES_PER_S: f64 = 2_000_000.0 / 8.0;
+
+fn aes_gcm() -> (f64, f64) {
     let key = SegmentKey::from_bytes([7; 32]);
     let kid = KeyId([1; 8]);
     let block = vec![0x5au8; 1 << 20];
     let total: usize = 512 << 20;
-    // Warm up, then measure.
-    for round in 0..2 {
-        let t0 = Instant::now();
-        let mut w = SegmentWriter::new(std::io::sink(), &key, kid, 64 * 1024).expect("writer");
-        let mut done = 0;
-        while done < (if round == 0 { 32 << 20 } else { total }) {
-            w.push(&block).expect("push");
-            done += block.len();
-        }
-        w.finish().expect("finish");
-        if round == 1 {
-            let secs = t0.elapsed().as_secs_f64();
-            let enc_gbps = total as f64 * 8.0 / secs / 1e9;
-            let seg: Vec<u8> = {
-                let mut w = SegmentWriter::new(Vec::new(), &key, kid, 64 * 1024).expect("writer");
-                for _ in 0..64 {
-                    w.push(&block).expect("push");
-                }
-                w.finish().expect("finish")
-            };
-            let t1 = Instant::now();
-            let plain = decrypt_to_vec(&seg, &key, Some(kid)).expect("decrypt");
-            let dec_gbps = plain.len() as f64 * 8.0 / t1.elapsed().as_secs_f64() / 1e9;
-            println!(
-                "segment encryption: {enc_gbps:.2} Gbit/s ({:.2} GB/s) on one core",
-                enc_gbps / 8.0
-            );
-            println!("segment decryption: {dec_gbps:.2} Gbit/s");
-            println!(
-                "storage_cpu_pct, storage_mem_bitrate_s, upload_vs_rclone: not measured in this build"
-            );
-            println!(
-                "{{\"aes_gcm_gbps\": {enc_gbps:.3}, \"aes_gcm_gbytes_per_s\": {:.3}, \"seg_decrypt_gbps\": {dec_gbps:.3}, \"storage_cpu_pct\": null, \"storage_mem_bitrate_s\": null, \"upload_vs_rclone\": null}}",
-                enc_gbps / 8.0
-            );
-        }
+    let mut w = SegmentWriter::new(std::io::sink(), &key, kid, 64 * 1024).expect("writer");
+    for _ in 0..32 {
+        w.push(&block).expect("push");
     }
+    w.finish().expect("finish");
+    let t0 = Instant::now();
+    let mut w = SegmentWriter::new(std::io::sink(), &key, kid, 64 * 1024).expect("writer");
+    let mut done = 0;
+    while done < total {
+        w.push(&block).expect("push");
+        done += block.len();
+    }
+    w.finish().expect("finish");
+    let enc_gbps = total as f64 * 8.0 / t0.elapsed().as_secs_f64() / 1e9;
+    let mut w = SegmentWriter::new(Vec::new(), &key, kid, 64 * 1024).expect("writer");
+    for _ in 0..64 {
+        w.push(&block).expect("push");
+    }
+    let seg = w.finish().expect("finish");
+    let t1 = Instant::now();
+    let plain = decrypt_to_vec(&seg, &key, Some(kid)).expect("decrypt");
+    let dec_gbps = plain.len() as f64 * 8.0 / t1.elapsed().as_secs_f64() / 1e9;
+    (enc_gbps, dec_gbps)
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // Fields after the ")" that ends the command name: state is field 3; utime 14, stime 15.
+    let rest = &stat[stat.rfind(')').expect("stat") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
+    ticks / 100.0 // USER_HZ is 100 on Linux
+}
+
+fn rss_bytes(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        * 1024.0
+}
+
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One phase: wait for the mode to settle, then measure CPU % and mean RSS.
+async fn phase(cloud: &Cloud, device: uuid::Uuid, pid: u32, mode: StoreMode) -> (f64, f64) {
+    cloud.set_mode_of(device, mode).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (c0, t0) = (cpu_secs(pid), Instant::now());
+    let mut rss = Vec::new();
+    while t0.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        rss.push(rss_bytes(pid));
+    }
+    let pct = (cpu_secs(pid) - c0) / t0.elapsed().as_secs_f64() * 100.0;
+    let mean = rss.iter().sum::<f64>() / rss.len().max(1) as f64;
+    println!(
+        "  store mode {:<10} camera CPU {pct:5.1} % of a core, RSS {:.1} MB",
+        mode.as_str(),
+        mean / 1e6
+    );
+    (pct, mean)
+}
+
+async fn cpu_and_memory(cloud: &Cloud) -> (f64, f64) {
+    let (device, code) = cloud.new_device("Bench").await;
+    cloud.set_mode_of(device, StoreMode::None).await;
+    let state = tempfile::tempdir().expect("tempdir");
+    let child = Child(
+        Command::new(env!("CARGO_BIN_EXE_eyrie"))
+            .args(["camera", "--cloud", &cloud.base, "--source", "test"])
+            .args([
+                "--speaker",
+                "none",
+                "--fps",
+                "30",
+                "--keyframe-interval",
+                "2",
+            ])
+            .args(["--segment-secs", "10", "--store-mode-poll", "0.5"])
+            .args(["--motion-sensitivity", "0", "--activation-code", &code])
+            .arg("--state-dir")
+            .arg(state.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("eyrie camera"),
+    );
+    let pid = child.0.id();
+    let sock = state.path().join("control.sock");
+    let t0 = Instant::now();
+    while !sock.exists() && t0.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(sock.exists(), "the camera started");
+    let (off1, rss_off) = phase(cloud, device, pid, StoreMode::None).await;
+    let (on1, _) = phase(cloud, device, pid, StoreMode::Continuous).await;
+    let (off2, _) = phase(cloud, device, pid, StoreMode::None).await;
+    let (on2, rss_on) = phase(cloud, device, pid, StoreMode::Continuous).await;
+    let cpu = ((on1 - off1) + (on2 - off2)) / 2.0;
+    let mem = (rss_on - rss_off).max(0.0) / MAIN_BYTES_PER_S;
+    println!(
+        "storage CPU: {cpu:.2} % of one core (on−off, mean of two pairs); RSS +{:.1} MB = {mem:.1} s of 2 Mbit/s",
+        (rss_on - rss_off) / 1e6
+    );
+    (cpu, mem)
+}
+
+/// Fill a spool with `n` encrypted segments of `size` bytes; copy the files to `copy_to`.
+fn fill_spool(cloud: &Cloud, spool: &Spool, n: usize, size: usize, copy_to: &Path) {
+    let key = cloud.key();
+    let kid = KeyId::from_hex(&cloud.creds.recording_key.key_id).expect("key id");
+    let mut data = vec![0u8; size];
+    let now = storage_support::now_ms();
+    for i in 0..n {
+        for (j, b) in data.iter_mut().enumerate() {
+            *b = (j as u32)
+                .wrapping_mul(2_654_435_761)
+                .wrapping_add(i as u32) as u8;
+        }
+        let mut w = spool.begin(&key, kid).expect("spool");
+        w.write(&data).expect("write");
+        let start = now - 3_000_000 + (i as i64) * 30_000 + (now % 1000) * 37;
+        let e = w
+            .commit(SegmentInfo {
+                kind: EntryKind::Segment,
+                channel_id: cloud.creds.channels.main,
+                start_ms: start,
+                end_ms: start + 30_000,
+                event: false,
+                duration_us: 30_000_000,
+            })
+            .expect("commit");
+        std::fs::copy(&e.path, copy_to.join(format!("{}.seg", e.name))).expect("copy");
+    }
+}
+
+async fn ours_vs_rclone(cloud: &Cloud) -> (f64, f64, f64) {
+    let (n, size) = (8, 7_500_000);
+    let mut best_ours = f64::MAX;
+    let mut best_rclone = f64::MAX;
+    let mut bytes = 0u64;
+    for round in 0..2 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = dir.path().join("files");
+        std::fs::create_dir_all(&files).expect("mkdir");
+        let spool = Spool::open(dir.path().join("spool"), 1 << 30).expect("spool");
+        fill_spool(cloud, &spool, n, size, &files);
+        bytes = spool.stats().queued_bytes;
+        let t0 = Instant::now();
+        let up = Uploader::start(
+            spool.clone(),
+            cloud.client(),
+            UploadConfig {
+                concurrency: 2,
+                ..UploadConfig::default()
+            },
+        );
+        while spool.stats().queued > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let ours = t0.elapsed().as_secs_f64();
+        up.stop().await;
+        assert_eq!(spool.stats().dropped, 0, "every segment uploaded");
+
+        let s3 = &cloud.s3;
+        let t1 = Instant::now();
+        let out = Command::new("rclone")
+            .args(["copy", "--transfers", "2", "--s3-no-check-bucket"])
+            .arg(&files)
+            .arg(format!("bench:{}/rclone-{round}", s3.bucket))
+            .env("RCLONE_CONFIG_BENCH_TYPE", "s3")
+            .env("RCLONE_CONFIG_BENCH_PROVIDER", "Other")
+            .env("RCLONE_CONFIG_BENCH_ACCESS_KEY_ID", &s3.access_key)
+            .env("RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY", &s3.secret_key)
+            .env("RCLONE_CONFIG_BENCH_ENDPOINT", s3.endpoint.as_str())
+            .env("RCLONE_CONFIG_BENCH_REGION", &s3.region)
+            .env("RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE", "true")
+            .output()
+            .expect("rclone runs");
+        let theirs = t1.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "rclone: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!(
+            "  round {round}: ours {:.0} MB/s ({ours:.2} s), rclone {:.0} MB/s ({theirs:.2} s)",
+            bytes as f64 / ours / 1e6,
+            bytes as f64 / theirs / 1e6
+        );
+        best_ours = best_ours.min(ours);
+        best_rclone = best_rclone.min(theirs);
+    }
+    let ours_mbs = bytes as f64 / best_ours / 1e6;
+    let rclone_mbs = bytes as f64 / best_rclone / 1e6;
+    (ours_mbs, rclone_mbs, best_rclone / best_ours)
+}
+
+fn main() {
+    let (enc_gbps, dec_gbps) = aes_gcm();
+    println!(
+        "segment encryption: {enc_gbps:.2} Gbit/s ({:.2} GB/s) on one core",
+        enc_gbps / 8.0
+    );
+    println!("segment decryption: {dec_gbps:.2} Gbit/s");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (cpu, mem, ours, rclone, ratio) = rt.block_on(async {
+        let cloud = Cloud::start(StoreMode::None).await;
+        let (ours, rclone, ratio) = ours_vs_rclone(&cloud).await;
+        println!("upload: ours {ours:.0} MB/s, rclone {rclone:.0} MB/s → {ratio:.2}×");
+        let (cpu, mem) = cpu_and_memory(&cloud).await;
+        (cpu, mem, ours, rclone, ratio)
+    });
+    println!(
+        "{{\"aes_gcm_gbps\": {enc_gbps:.3}, \"aes_gcm_gbytes_per_s\": {:.3}, \"seg_decrypt_gbps\": {dec_gbps:.3}, \"storage_cpu_pct\": {cpu:.2}, \"storage_mem_bitrate_s\": {mem:.2}, \"upload_vs_rclone\": {ratio:.2}, \"upload_mb_s\": {ours:.1}, \"rclone_mb_s\": {rclone:.1}}}",
+        enc_gbps / 8.0
+    );
 }
