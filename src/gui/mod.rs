@@ -20,6 +20,7 @@ mod live;
 mod notifications;
 pub mod session;
 pub mod test_hooks;
+mod timeline;
 mod window;
 
 use gtk::glib;
