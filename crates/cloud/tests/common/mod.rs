@@ -99,12 +99,15 @@ fn pg() -> &'static Pg {
         assert!(ok, "initdb failed");
         let port = free_port();
         let script = format!(
-            "{} -D {} -p {port} -h 127.0.0.1 -k {} -c fsync=off -c max_connections=300 >{}/log 2>&1 & p=$!; cat >/dev/null; kill -INT $p; wait $p",
+            "{} -D {} -p {port} -h 127.0.0.1 -k {} -c fsync=off -c max_connections=300 >{}/log 2>&1 & p=$!; cat >/dev/null; kill -INT $p; wait $p; rm -rf {}",
             bin.join("postgres").display(),
             data.display(),
             dir.path().display(),
             dir.path().display(),
+            dir.path().display(),
         );
+        // The server lives in a static, whose TempDir is never dropped: the shell removes
+        // the cluster once the server has stopped (~130 MB per test binary otherwise).
         let child = Command::new("runuser")
             .args(["-u", "postgres", "--", "sh", "-c", &script])
             .stdin(Stdio::piped())
@@ -190,9 +193,10 @@ pub fn garage() -> Option<S3Settings> {
             rand::fill(&mut sk);
             let (access, secret_key) = (format!("GK{}", hex::encode(kid)), hex::encode(sk));
             let script = format!(
-                "{} -c {} server --single-node --default-bucket >{}/log 2>&1 & p=$!; cat >/dev/null; kill $p; wait $p",
+                "{} -c {} server --single-node --default-bucket >{}/log 2>&1 & p=$!; cat >/dev/null; kill $p; wait $p; rm -rf {}",
                 bin.display(),
                 conf.display(),
+                dir.path().display(),
                 dir.path().display()
             );
             let child = Command::new("sh")
