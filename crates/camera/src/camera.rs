@@ -82,6 +82,7 @@ impl Camera {
                 will: Some((status_topic.clone(), "offline".into())),
                 on_connect: vec![(status_topic.clone(), "online".into())],
                 keep_alive: Some(Duration::from_secs(10)),
+                tls_ca: config.live.mqtt_ca.clone(),
             },
         )?;
         let link = std::sync::Arc::new(link);

@@ -98,6 +98,13 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
     live.max_sessions = args.max_sessions;
     live.speaker = speaker;
     live.heartbeat_timeout = Duration::from_secs(args.heartbeat_timeout);
+    // The same CA file the cloud and the store are checked with also checks an `mqtts`
+    // broker (a self-hosted cloud usually has one CA for all three).
+    if let Some(path) = &args.storage.ca_file {
+        live.mqtt_ca = Some(std::fs::read(path).map_err(|e| {
+            anyhow::anyhow!("cannot read the CA file {}: {e}", path.display())
+        })?);
+    }
     let config = CameraConfig {
         capture: capture::CaptureConfig {
             source: args.source,

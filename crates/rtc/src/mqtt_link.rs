@@ -7,11 +7,22 @@
 //! messages (the camera's retained `online` presence), so callers never deal with broker
 //! restarts: they see [`LinkEvent::Connected`] / [`LinkEvent::Disconnected`] and messages.
 //! Back-off between attempts doubles from 200 ms to 5 s.
+//!
+//! TLS (`mqtts`, when the connection says `tls`): rustls, trusting only the CA
+//! certificates given in [`LinkOptions::tls_ca`] (PEM) — a self-hosted cloud's own CA —
+//! or, without one, the system's bundle (`$SSL_CERT_FILE`, else
+//! `/etc/ssl/certs/ca-certificates.crt`). The broker's certificate must name the host
+//! connected to (DNS name or IP address). A refused certificate is reported as a
+//! [`LinkEvent::Disconnected`] whose text starts with [`TLS_REFUSED`], and the link keeps
+//! retrying (the broker's certificate may be fixed meanwhile).
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, LastWill, MqttOptions, Packet, QoS, TlsConfiguration,
+    Transport,
+};
 use tokio::sync::mpsc;
 
 use eyrie_protocol::api::MqttConnection;
@@ -36,7 +47,13 @@ pub struct LinkOptions {
     /// Published (retained) after every connection.
     pub on_connect: Vec<(String, String)>,
     pub keep_alive: Option<Duration>,
+    /// CA certificates (PEM) to trust for `mqtts`; `None`: the system's bundle.
+    pub tls_ca: Option<Vec<u8>>,
 }
+
+/// Start of the [`LinkEvent::Disconnected`] text when the broker's TLS certificate was
+/// refused (unknown CA, wrong name, expired).
+pub const TLS_REFUSED: &str = "broker TLS certificate refused";
 
 /// A running link. Dropping it stops the task.
 pub struct Link {
@@ -70,6 +87,23 @@ impl Link {
 pub enum LinkError {
     #[error("MQTT over TLS is not supported by this build")]
     TlsUnsupported,
+    #[error("no CA certificates to check the broker with: {0}")]
+    NoTrustRoots(String),
+}
+
+/// The system's CA bundle (PEM).
+fn system_roots() -> Result<Vec<u8>, LinkError> {
+    let path = std::env::var_os("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
+    std::fs::read(&path).map_err(|e| LinkError::NoTrustRoots(format!("{}: {e}", path.display())))
+}
+
+/// Whether a connection error is the broker's certificate being refused.
+fn tls_refusal(e: &ConnectionError) -> bool {
+    let text = e.to_string();
+    matches!(e, ConnectionError::Tls(_))
+        && (text.contains("certificate") || text.contains("Certificate"))
 }
 
 /// Start a link; events arrive on the returned receiver.
@@ -77,10 +111,18 @@ pub fn start(
     conn: &MqttConnection,
     opts: LinkOptions,
 ) -> Result<(Link, mpsc::UnboundedReceiver<LinkEvent>), LinkError> {
-    if conn.tls {
-        return Err(LinkError::TlsUnsupported);
-    }
     let mut mo = MqttOptions::new(conn.client_id.clone(), conn.host.clone(), conn.port);
+    if conn.tls {
+        let ca = match &opts.tls_ca {
+            Some(pem) => pem.clone(),
+            None => system_roots()?,
+        };
+        mo.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
+            ca,
+            alpn: None,
+            client_auth: None,
+        }));
+    }
     mo.set_credentials(conn.username.clone(), conn.password.clone());
     mo.set_keep_alive(opts.keep_alive.unwrap_or(Duration::from_secs(10)));
     mo.set_clean_session(true);
@@ -134,8 +176,13 @@ pub fn start(
                 Ok(_) => {}
                 Err(e) => {
                     if connected || backoff == Duration::from_millis(200) {
-                        tracing::info!("MQTT link down: {e}; retrying");
-                        if tx.send(LinkEvent::Disconnected(e.to_string())).is_err() {
+                        let why = if tls_refusal(&e) {
+                            format!("{TLS_REFUSED}: {e}")
+                        } else {
+                            e.to_string()
+                        };
+                        tracing::info!("MQTT link down: {why}; retrying");
+                        if tx.send(LinkEvent::Disconnected(why)).is_err() {
                             break;
                         }
                     }

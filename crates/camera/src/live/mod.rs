@@ -62,6 +62,8 @@ pub struct LiveConfig {
     pub speaker: Speaker,
     pub stun: Option<String>,
     pub turn: Vec<String>,
+    /// CA certificates (PEM) the signalling link trusts for `mqtts`; `None`: the system's.
+    pub mqtt_ca: Option<Vec<u8>>,
 }
 
 impl LiveConfig {
@@ -75,6 +77,7 @@ impl LiveConfig {
             speaker: Speaker::None,
             stun: None,
             turn: Vec::new(),
+            mqtt_ca: None,
         }
     }
 }

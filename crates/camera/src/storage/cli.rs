@@ -38,7 +38,8 @@ pub struct StorageArgs {
     /// Seconds without motion before a motion event stops.
     #[arg(long, default_value_t = 10.0)]
     pub motion_cooldown: f64,
-    /// Trust only this CA (PEM) for the cloud and the object store instead of the system roots.
+    /// Trust only this CA (PEM) for the cloud, the object store and an `mqtts` broker instead
+    /// of the system roots.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
     /// Seconds between store-mode checks.

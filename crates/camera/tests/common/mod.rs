@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod mem;
+pub mod tls;
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -40,6 +41,8 @@ pub struct Mosquitto {
     pub dir: tempfile::TempDir,
     child: Option<Child>,
     acl: bool,
+    /// Listener lines for TLS (cafile, certfile, keyfile).
+    tls: Option<String>,
 }
 
 impl Mosquitto {
@@ -54,6 +57,28 @@ impl Mosquitto {
             dir,
             child: None,
             acl,
+            tls: None,
+        };
+        m.write_config();
+        m.spawn();
+        m
+    }
+
+    /// Start mosquitto with a TLS listener only, showing the test PKI's broker certificate.
+    pub fn start_tls(pki: &tls::TestPki) -> Mosquitto {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let mut m = Mosquitto {
+            port,
+            dir,
+            child: None,
+            acl: false,
+            tls: Some(format!(
+                "cafile {}\ncertfile {}\nkeyfile {}\n",
+                pki.path("ca.crt").display(),
+                pki.path("server.crt").display(),
+                pki.path("server.key").display()
+            )),
         };
         m.write_config();
         m.spawn();
@@ -63,8 +88,9 @@ impl Mosquitto {
     fn write_config(&self) {
         let d = self.dir.path();
         let mut conf = format!(
-            "listener {} 127.0.0.1\npersistence false\nlog_type error\n",
-            self.port
+            "listener {} 127.0.0.1\npersistence false\nlog_type error\n{}",
+            self.port,
+            self.tls.as_deref().unwrap_or("")
         );
         if self.acl {
             let pw = d.join("passwd");
@@ -124,7 +150,7 @@ impl Mosquitto {
         MqttConnection {
             host: "127.0.0.1".into(),
             port: self.port,
-            tls: false,
+            tls: self.tls.is_some(),
             username: user.into(),
             password: user.into(),
             client_id: format!("{user}-{}", rand_suffix()),
@@ -258,6 +284,20 @@ pub fn viewer(
     tokio::sync::mpsc::UnboundedReceiver<ViewerEvent>,
     Arc<Mutex<Seen>>,
 ) {
+    viewer_with(ticket, stream, talk, |_| {})
+}
+
+/// [`viewer`] with a last word on its configuration.
+pub fn viewer_with(
+    ticket: TicketResponse,
+    stream: Stream,
+    talk: bool,
+    tweak: impl FnOnce(&mut ViewerConfig),
+) -> (
+    LiveViewer,
+    tokio::sync::mpsc::UnboundedReceiver<ViewerEvent>,
+    Arc<Mutex<Seen>>,
+) {
     let (sink, seen) = video_appsink();
     let mut cfg = ViewerConfig::new(ticket, sink);
     cfg.stream = stream;
@@ -270,6 +310,7 @@ pub fn viewer(
             .unwrap();
         cfg.talk_source = Some(src);
     }
+    tweak(&mut cfg);
     let (v, rx) = LiveViewer::connect(cfg).expect("viewer starts");
     (v, rx, seen)
 }

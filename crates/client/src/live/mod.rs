@@ -106,6 +106,9 @@ pub struct ViewerConfig {
     /// How long to wait for the answer.
     pub answer_timeout: Duration,
     pub heartbeat_interval: Duration,
+    /// CA certificates (PEM) to trust when the ticket's broker uses TLS; `None`: the
+    /// system's bundle.
+    pub mqtt_ca: Option<Vec<u8>>,
 }
 
 impl ViewerConfig {
@@ -119,6 +122,7 @@ impl ViewerConfig {
             latency_ms: 50,
             answer_timeout: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(signalling::HEARTBEAT_INTERVAL_SECS),
+            mqtt_ca: None,
         }
     }
 }
@@ -155,6 +159,7 @@ impl LiveViewer {
             latency_ms,
             answer_timeout,
             heartbeat_interval,
+            mqtt_ca,
         } = config;
         let (head, key) = signalling::split_ticket(&ticket.ticket)
             .ok_or_else(|| ViewerError::AuthFailed("the ticket is malformed".into()))?;
@@ -208,6 +213,7 @@ impl LiveViewer {
             &ticket.mqtt,
             LinkOptions {
                 subscriptions: vec![topics::to_viewer(&prefix, &me), topics::status(&prefix)],
+                tls_ca: mqtt_ca,
                 ..Default::default()
             },
         )
@@ -473,6 +479,13 @@ impl SessionTask {
                     let _ = self.events.send(ViewerEvent::SignallingRestored);
                 }
                 Ok(())
+            }
+            // Before the answer, a refused broker certificate will not fix itself in time:
+            // say so rather than wait for the answer timeout.
+            LinkEvent::Disconnected(why)
+                if !self.answered && why.starts_with(mqtt_link::TLS_REFUSED) =>
+            {
+                self.fail(ViewerError::Signalling(why))
             }
             LinkEvent::Disconnected(_) => {
                 let _ = self.events.send(ViewerEvent::SignallingLost);
