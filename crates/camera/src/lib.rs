@@ -101,9 +101,10 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
     // The same CA file the cloud and the store are checked with also checks an `mqtts`
     // broker (a self-hosted cloud usually has one CA for all three).
     if let Some(path) = &args.storage.ca_file {
-        live.mqtt_ca = Some(std::fs::read(path).map_err(|e| {
-            anyhow::anyhow!("cannot read the CA file {}: {e}", path.display())
-        })?);
+        live.mqtt_ca = Some(
+            std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("cannot read the CA file {}: {e}", path.display()))?,
+        );
     }
     let config = CameraConfig {
         capture: capture::CaptureConfig {
