@@ -42,7 +42,30 @@ enum Command {
     Demo,
 }
 
+/// Under a test harness or a supervisor that asks for it (`EYRIE_DIE_WITH_PARENT=1`, or
+/// `EYRIE_TEST_REPORT` set), end with SIGTERM — and so clean up like a window close —
+/// when the parent process dies. `xvfb-run` does not pass a SIGTERM on to its child: a
+/// killed `xvfb-run` used to leave a whole demo (cloud, camera, viewer) running.
+fn die_with_parent() {
+    let asked = std::env::var_os("EYRIE_DIE_WITH_PARENT").is_some_and(|v| v == "1")
+        || std::env::var_os("EYRIE_TEST_REPORT").is_some();
+    if !asked {
+        return;
+    }
+    let parent = rustix::process::getppid();
+    if let Err(e) =
+        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
+    {
+        eprintln!("eyrie: cannot follow the parent process: {e}");
+    }
+    // The parent may have gone before the request took effect.
+    if rustix::process::getppid() != parent {
+        std::process::exit(1);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    die_with_parent();
     let cli = Cli::parse();
     logging::init();
     let result = match cli.command {
