@@ -200,3 +200,157 @@ async fn camera_process_commands_and_sigkill_lose_no_spooled_segment() {
     let st = status(state.path());
     assert_eq!(st["dropped"], 0, "{st}");
 }
+
+/// Every recording listed in `channel` that overlaps `[from, to)`.
+async fn recordings_between(
+    cloud: &Cloud,
+    channel: uuid::Uuid,
+    from: i64,
+) -> Vec<serde_json::Value> {
+    cloud
+        .recordings_of(channel)
+        .await
+        .into_iter()
+        .filter(|r| r["end_ms"].as_i64().unwrap_or(0) > from)
+        .collect()
+}
+
+/// The manual events of `channel` in the last hour, as the timeline reads them.
+async fn events_of(cloud: &Cloud, channel: uuid::Uuid) -> Vec<serde_json::Value> {
+    let now = now_ms();
+    let url = format!(
+        "{}/api/v1/channels/{channel}/events?start_ms={}&end_ms={}",
+        cloud.base,
+        now - 3_600_000,
+        now + 60_000
+    );
+    let r = cloud
+        .http
+        .get(url)
+        .bearer_auth(&cloud.user_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    v["events"].as_array().cloned().unwrap_or_default()
+}
+
+/// Event store mode driven by the control socket, as a person would from a shell: a
+/// manual event (start, synchronous stop) is recorded, flagged and reported; `record-now`
+/// records a fixed-length one; `audio off` leaves audio out; bad commands are refused and
+/// change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_process_event_commands_record_flagged_events() {
+    let _heavy = heavy().await;
+    let cloud = Cloud::start(StoreMode::None).await;
+    let (device, code) = cloud.new_device("Porch door").await;
+    cloud.set_mode_of(device, StoreMode::Event).await;
+    let state = tempfile::tempdir().unwrap();
+    let _camera = start_camera(&cloud.base, state.path(), Some(&code));
+    let creds_path = state.path().join("credentials.json");
+    let t0 = std::time::Instant::now();
+    while !(creds_path.exists() && state.path().join("control.sock").exists())
+        && t0.elapsed() < Duration::from_secs(30)
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let creds: eyrie_protocol::api::DeviceCredentials =
+        serde_json::from_slice(&std::fs::read(&creds_path).expect("activated")).unwrap();
+    let key =
+        eyrie_protocol::segment::SegmentKey::from_base64url(&creds.recording_key.key).unwrap();
+    let channel = creds.channels.main;
+    let t0 = std::time::Instant::now();
+    while status(state.path())["store_mode"] != "event" && t0.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(stdout(&control(state.path(), &["store-mode"])), "event");
+
+    // Bad input: refused with a reason, nothing recorded.
+    for bad in [
+        &["record-now", "-3"][..],
+        &["record-now", "soon"],
+        &["pre-record", "-1"],
+    ] {
+        let o = control(state.path(), bad);
+        assert!(!o.status.success(), "{bad:?} was accepted");
+        assert!(!o.stderr.is_empty(), "{bad:?} refused without a reason");
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        cloud.recordings_of(channel).await.is_empty(),
+        "event mode recorded without an event"
+    );
+
+    // A manual event, audio off, stopped synchronously: when `event-stop` returns the
+    // event's last segment is spooled, and it reaches the cloud flagged as an event.
+    stdout(&control(state.path(), &["audio", "off"]));
+    stdout(&control(state.path(), &["pre-record", "1"]));
+    let asked = now_ms();
+    stdout(&control(state.path(), &["event-start"]));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stdout(&control(state.path(), &["event-stop"]));
+    let stopped = now_ms();
+    let mut first = Vec::new();
+    for _ in 0..60 {
+        first = recordings_between(&cloud, channel, asked - 5_000).await;
+        if first
+            .iter()
+            .any(|r| r["end_ms"].as_i64().unwrap_or(0) >= stopped - 1_500)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(!first.is_empty(), "the manual event was never listed");
+    assert!(first.iter().all(|r| r["event"] == true), "{first:?}");
+    let start = first[0]["start_ms"].as_i64().unwrap();
+    assert!(
+        start <= asked && start >= asked - 1_000 - 1_500,
+        "pre-record 1 s with 1 s GOPs: event asked at {asked}, recording starts at {start}"
+    );
+    for r in &first {
+        let bytes = cloud.download(r).await;
+        let ts = eyrie_protocol::segment::decrypt_to_vec(&bytes, &key, None)
+            .expect("event segment decrypts");
+        let p = probe(&ts);
+        assert!(p.video && p.first_key, "{p:?}");
+        assert!(
+            !p.audio,
+            "audio off, yet the event segment has audio: {p:?}"
+        );
+    }
+    let events = events_of(&cloud, channel).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "manual" && e["end_ms"].as_i64().is_some()),
+        "the manual event was not reported with its end: {events:?}"
+    );
+
+    // `record-now 2` (audio back on): one more flagged event of about two seconds.
+    stdout(&control(state.path(), &["audio", "on"]));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = now_ms();
+    stdout(&control(state.path(), &["record-now", "2"]));
+    let mut second = Vec::new();
+    for _ in 0..60 {
+        second = recordings_between(&cloud, channel, before).await;
+        let covered = second
+            .iter()
+            .map(|r| r["end_ms"].as_i64().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        if covered >= before + 2_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(!second.is_empty(), "record-now recorded nothing");
+    assert!(second.iter().all(|r| r["event"] == true), "{second:?}");
+    let bytes = cloud.download(second.last().unwrap()).await;
+    let p = probe(&eyrie_protocol::segment::decrypt_to_vec(&bytes, &key, None).unwrap());
+    assert!(p.audio, "audio on again, yet no audio track: {p:?}");
+    let st = status(state.path());
+    assert_eq!(st["dropped"], 0, "{st}");
+}
