@@ -20,7 +20,13 @@ use std::time::Duration;
 
 use kiosk_support::*;
 
-const CAMERA_FPS: u32 = 15;
+/// The cameras' frame rate: `eyrie camera`'s default, 30 (`EYRIE_BENCH_CAMERA_FPS` to change).
+fn camera_fps() -> u32 {
+    std::env::var("EYRIE_BENCH_CAMERA_FPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30)
+}
 
 fn frames_by_camera(ev: &[serde_json::Value]) -> std::collections::HashMap<String, (f64, u64)> {
     // Latest (t_ms, n) per camera.
@@ -74,10 +80,11 @@ fn recover(
 fn main() {
     let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_eyrie"));
     println!(
-        "kiosk bench: {} (cameras at {CAMERA_FPS} fps)",
-        exe.display()
+        "kiosk bench: {} (cameras at {} fps)",
+        exe.display(),
+        camera_fps()
     );
-    let mut house = House::start(&exe, 4, CAMERA_FPS);
+    let mut house = House::start(&exe, 4, camera_fps());
     let screen = Screen::start();
     let report = house.dir.path().join("kiosk.jsonl");
     let cameras = house.camera_ids();
@@ -144,7 +151,7 @@ fn main() {
             "recover_after_restart_s": round(camera),
             "recover_after_broker_s": round(broker),
             "recover_after_cloud_s": round(cloud),
-            "camera_fps": CAMERA_FPS,
+            "camera_fps": camera_fps(),
         })
     );
 }

@@ -53,6 +53,16 @@ pub fn camera_to_open() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// `EYRIE_TEST_OPEN_DELAY_MS=<ms>`: open [`camera_to_open`] that long after the list shows
+/// it, as a person would click (the benchmark's "click → frame" starts at the click, not
+/// at the launch).
+pub fn open_delay() -> std::time::Duration {
+    std::env::var("EYRIE_TEST_OPEN_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(std::time::Duration::ZERO, std::time::Duration::from_millis)
+}
+
 /// `EYRIE_TEST_CAMERA_MODE=1`: open the camera-mode window at start.
 pub fn open_camera_mode() -> bool {
     std::env::var("EYRIE_TEST_CAMERA_MODE").is_ok_and(|v| v == "1")
