@@ -61,6 +61,14 @@ pub static RECORDINGS_RECONCILED: Counter = Counter::new(
 );
 pub static CLIPS_FINISHED: Counter = Counter::new("eyrie_clips_finished_total", "Clips finished");
 pub static CLIPS_FAILED: Counter = Counter::new("eyrie_clips_failed_total", "Clips failed");
+pub static CLIP_PARTS_COPIED: Counter = Counter::new(
+    "eyrie_clip_parts_copied_total",
+    "Clip parts copied inside the store (UploadPartCopy)",
+);
+pub static CLIP_BYTES_STREAMED: Counter = Counter::new(
+    "eyrie_clip_bytes_streamed_total",
+    "Clip bytes read from the store and written back by the cloud",
+);
 pub static OBJECTS_DELETED: Counter = Counter::new(
     "eyrie_objects_deleted_total",
     "Objects deleted (retention, deletions)",
@@ -83,6 +91,8 @@ const ALL: &[&Counter] = &[
     &RECORDINGS_RECONCILED,
     &CLIPS_FINISHED,
     &CLIPS_FAILED,
+    &CLIP_PARTS_COPIED,
+    &CLIP_BYTES_STREAMED,
     &OBJECTS_DELETED,
     &TICKETS,
     &MQTT_LOGINS_REFUSED,

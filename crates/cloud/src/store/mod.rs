@@ -1,6 +1,7 @@
 //! The object store as the cloud sees it: presigning, plus the few calls the cloud makes
 //! itself (HEAD to check an upload, LIST for the reconciler, GET + multipart PUT to
-//! assemble clips, DELETE for retention).
+//! assemble clips — or UploadPartCopy, so the bytes stay inside the store —, DELETE for
+//! retention).
 //!
 //! Every request — the ones handed out and the ones the cloud makes — is a SigV4
 //! presigned URL for one object and one method with a short expiry (`rusty-s3` for the
@@ -280,6 +281,47 @@ impl Store {
     }
 
     /// Finish a multipart upload with the parts' ETags in order.
+    /// Make part `n` a server-side copy of the whole object `source` (UploadPartCopy:
+    /// the bytes never leave the store). `Ok(None)` when the store does not do it
+    /// (501, or 400 `NotImplemented`): the caller streams instead.
+    pub async fn multipart_part_copy(
+        &self,
+        key: &str,
+        upload_id: &str,
+        n: u16,
+        source: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut action = self
+            .internal
+            .upload_part(Some(&self.creds), key, n, upload_id);
+        // Signed with the request (it is in X-Amz-SignedHeaders), so it must be sent as is.
+        let copy_source = copy_source(&self.bucket_name, source);
+        action
+            .headers_mut()
+            .insert("x-amz-copy-source", copy_source.clone());
+        let url = action.sign(OWN_TTL);
+        let resp = self
+            .http
+            .put(url)
+            .header("x-amz-copy-source", copy_source)
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        if status == 501 || text.contains("<Code>NotImplemented</Code>") {
+            return Ok(None);
+        }
+        if status != 200 || text.contains("<Error>") {
+            return Err(StoreError::Status {
+                op: "UploadPartCopy",
+                status,
+            });
+        }
+        xml_text(&text, "ETag")
+            .map(|etag| Some(etag.replace("&quot;", "\"")))
+            .ok_or(StoreError::Parse("UploadPartCopy ETag"))
+    }
+
     pub async fn multipart_complete(
         &self,
         key: &str,
@@ -320,5 +362,43 @@ impl Store {
     /// creation, Garage's `--default-bucket` neither).
     pub async fn check(&self) -> Result<(), StoreError> {
         self.list("", 1).await.map(|_| ())
+    }
+}
+
+/// `x-amz-copy-source`: `/bucket/key`, the key percent-encoded except for `/`.
+fn copy_source(bucket: &str, key: &str) -> String {
+    let mut out = format!("/{bucket}/");
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The text of the first `<tag>…</tag>` in a small XML answer.
+fn xml_text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let len = xml[start..].find(&format!("</{tag}>"))?;
+    Some(xml[start..start + len].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_source_encodes_the_key() {
+        assert_eq!(copy_source("b", "d/1/r/a b+c"), "/b/d/1/r/a%20b%2Bc");
+    }
+
+    #[test]
+    fn etag_from_copy_part_result() {
+        let xml = r#"<?xml version="1.0"?><CopyPartResult><LastModified>x</LastModified><ETag>&quot;abc&quot;</ETag></CopyPartResult>"#;
+        assert_eq!(xml_text(xml, "ETag"), Some("&quot;abc&quot;"));
+        assert_eq!(xml_text("<a></a>", "ETag"), None);
     }
 }

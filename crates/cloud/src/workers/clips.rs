@@ -5,12 +5,18 @@
 //!     │ complete recordings overlapping the range, sorted
 //!     ├─ gaps left and deadline not reached ─► release the claim, wait for notices
 //!     ├─ gaps left after the deadline ───────► `failed` + reason
-//!     └─ covered ─► GET each segment ─► 8 MiB buffer ─► PUT (small) or multipart parts
+//!     └─ covered ─┬─ ≥ 2 segments, all but the last ≥ 5 MiB:
+//!                 │    multipart upload, part N = UploadPartCopy of segment N (in the store)
+//!                 └─ otherwise, or the store does not copy parts (501 / NotImplemented):
+//!                      GET each segment ─► 8 MiB buffer ─► PUT (small) or multipart parts
 //!                  ─► `finished` (CAS on claimed_by), parts manifest with byte offsets
 //! ```
 //!
-//! Memory stays bounded by one part buffer whatever the clip's length: segments are
-//! streamed through, never held whole. Segments are encrypted on the camera and
+//! At the camera's real settings a 30 s main-stream segment is ~7.5 MB, above S3's 5 MiB
+//! minimum part size, so clips are normally assembled by copy: the bytes never leave the
+//! store and the cloud's time is a few requests per segment. Otherwise memory stays
+//! bounded by one part buffer whatever the clip's length: segments are streamed through,
+//! never held whole. Segments are encrypted on the camera and
 //! self-delimiting, so the clip object is their plain concatenation; the manifest's
 //! offsets let a client cut it without parsing. A claim expires, so a clip whose instance
 //! died is picked up by another; a lost race only wastes work — the CAS on finish decides.
@@ -27,6 +33,13 @@ use crate::state::AppState;
 
 /// Multipart part size (S3 wants ≥ 5 MiB for all parts but the last).
 pub const PART_BYTES: usize = 8 * 1024 * 1024;
+/// S3's smallest part but the last: segments below it cannot be copied part for part.
+pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+/// S3's largest part number.
+const MAX_PARTS: usize = 10_000;
+/// Logged once when the store turns UploadPartCopy down.
+static COPY_REFUSED_LOGGED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 /// How long a claim holds.
 const CLAIM_MS: i64 = 5 * 60 * 1000;
 /// Clips looked at per round.
@@ -155,11 +168,102 @@ async fn work(state: &AppState, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+type Recs = [(eyrie_protocol::api::Recording, String)];
+
 /// Concatenate the segments into `key`; returns the manifest and total size.
 async fn assemble(
     state: &AppState,
     key: &str,
-    recs: &[(eyrie_protocol::api::Recording, String)],
+    recs: &Recs,
+) -> anyhow::Result<(Vec<ClipPart>, u64)> {
+    if copyable(recs) {
+        if let Some(done) = assemble_by_copy(state, key, recs).await? {
+            return Ok(done);
+        }
+        if !COPY_REFUSED_LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::info!("the store does not do UploadPartCopy: clips are streamed through");
+        }
+    }
+    assemble_by_stream(state, key, recs).await
+}
+
+/// Whether each segment can be one copied part: at least two, every one but the last at
+/// least S3's minimum part size, sizes known.
+fn copyable(recs: &Recs) -> bool {
+    let Some((_, init)) = recs.split_last() else {
+        return false;
+    };
+    !init.is_empty()
+        && recs.len() <= MAX_PARTS
+        && recs.iter().all(|(r, _)| r.size.is_some())
+        && init
+            .iter()
+            .all(|(r, _)| r.size.is_some_and(|s| s >= MIN_PART_BYTES))
+}
+
+fn manifest(recs: &Recs) -> (Vec<ClipPart>, u64) {
+    let mut offset = 0;
+    let parts = recs
+        .iter()
+        .map(|(rec, _)| {
+            let size = rec.size.unwrap_or(0);
+            let part = ClipPart {
+                recording_id: rec.id,
+                offset,
+                size,
+                start_ms: rec.start_ms,
+                end_ms: rec.end_ms,
+                key_id: rec.key_id.clone(),
+            };
+            offset += size;
+            part
+        })
+        .collect();
+    (parts, offset)
+}
+
+/// One multipart upload whose part N is a server-side copy of segment N. `None` when the
+/// store does not copy parts (the upload is aborted; nothing is left behind).
+async fn assemble_by_copy(
+    state: &AppState,
+    key: &str,
+    recs: &Recs,
+) -> anyhow::Result<Option<(Vec<ClipPart>, u64)>> {
+    let uid = state.store.multipart_create(key).await?;
+    let mut etags = Vec::with_capacity(recs.len());
+    let copied: anyhow::Result<bool> = async {
+        for (i, (_, rkey)) in recs.iter().enumerate() {
+            let n = u16::try_from(i + 1).map_err(|_| anyhow::anyhow!("clip has too many parts"))?;
+            match state.store.multipart_part_copy(key, &uid, n, rkey).await? {
+                Some(etag) => etags.push(etag),
+                None => return Ok(false),
+            }
+        }
+        state.store.multipart_complete(key, &uid, &etags).await?;
+        Ok(true)
+    }
+    .await;
+    match copied {
+        Ok(true) => {
+            metrics::CLIP_PARTS_COPIED.add(recs.len() as u64);
+            Ok(Some(manifest(recs)))
+        }
+        Ok(false) => {
+            state.store.multipart_abort(key, &uid).await;
+            Ok(None)
+        }
+        Err(e) => {
+            state.store.multipart_abort(key, &uid).await;
+            Err(e)
+        }
+    }
+}
+
+/// GET each segment through one part buffer into a PUT or a multipart upload.
+async fn assemble_by_stream(
+    state: &AppState,
+    key: &str,
+    recs: &Recs,
 ) -> anyhow::Result<(Vec<ClipPart>, u64)> {
     let mut parts = Vec::with_capacity(recs.len());
     let mut buf: Vec<u8> = Vec::with_capacity(PART_BYTES.min(1 << 20));
@@ -173,6 +277,7 @@ async fn assemble(
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk?;
                 n += chunk.len() as u64;
+                metrics::CLIP_BYTES_STREAMED.add(chunk.len() as u64);
                 buf.extend_from_slice(&chunk);
                 if buf.len() >= PART_BYTES {
                     flush(state, key, &mut upload, &mut buf).await?;

@@ -258,7 +258,7 @@ pub async fn expired_url(app: &TestApp, ttl: Duration) {
     );
 }
 
-async fn wait_clip(app: &TestApp, token: &str, id: &str, secs: u64) -> Value {
+pub async fn wait_clip(app: &TestApp, token: &str, id: &str, secs: u64) -> Value {
     let t0 = std::time::Instant::now();
     loop {
         let (s, c) = app.get(&format!("/api/v1/clips/{id}"), Some(token)).await;
