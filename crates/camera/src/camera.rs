@@ -72,6 +72,11 @@ impl Camera {
             live_events.clone(),
             out_tx,
         );
+        // The live side follows the capture's privacy switch whoever flips it (the
+        // control socket, camera mode's switch, the demo), so a privacy-on camera
+        // never keeps or accepts a live session.
+        let switch = capture.privacy();
+        live.follow_privacy(move || switch.is_on());
 
         let prefix = config.mqtt.topic_prefix.clone();
         let status_topic = topics::status(&prefix);

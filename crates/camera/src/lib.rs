@@ -125,8 +125,6 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
     // `error privacy` and new offers are refused while it is on, recording pauses.
     let privacy = camera.privacy();
     privacy.set(args.storage.privacy);
-    let sw = privacy.clone();
-    camera.live().follow_privacy(move || sw.is_on());
     let live = camera.live().clone();
     let http = storage::cloud::http_client(&args.storage.tls())?;
     let client =

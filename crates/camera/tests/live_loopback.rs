@@ -286,18 +286,16 @@ async fn privacy_mode_ends_sessions_and_refuses_offers_with_a_typed_error() {
     init_logs();
     let broker = Mosquitto::start(false);
     let cam = camera(broker.mqtt(DEVICE, &prefix()), |_| {});
-    // The camera follows a switch, as it follows the capture's privacy switch.
-    let switch = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let s = switch.clone();
-    cam.live()
-        .follow_privacy(move || s.load(std::sync::atomic::Ordering::SeqCst));
+    // The capture's privacy switch — the one the control socket, camera mode and the
+    // demo flip — is all it takes: `Camera::start` makes the live side follow it.
+    let switch = cam.privacy();
     tokio::time::sleep(Duration::from_millis(800)).await;
 
     // Playing, then privacy goes on: the viewer is told why, the slot is freed.
     let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
     let (_v, mut rx, _) = viewer(t, Stream::Sd, false);
     first_frame(&mut rx).await;
-    switch.store(true, std::sync::atomic::Ordering::SeqCst);
+    switch.set(true);
     let ev = wait_event(&mut rx, Duration::from_secs(5), |e| {
         matches!(e, ViewerEvent::Error(_) | ViewerEvent::Ended { .. })
     })
@@ -330,7 +328,7 @@ async fn privacy_mode_ends_sessions_and_refuses_offers_with_a_typed_error() {
     );
 
     // Off again: live view works.
-    switch.store(false, std::sync::atomic::Ordering::SeqCst);
+    switch.set(false);
     let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
     let (v, mut rx, _) = viewer(t, Stream::Sd, false);
     first_frame(&mut rx).await;
