@@ -6,6 +6,8 @@
 //! activated with a code, a saved session for the plain viewer (`EYRIE_SESSION_FILE`) and
 //! `EYRIE_TEST_OPEN_CAMERA` so that it opens the camera as soon as it lists it.
 
+mod gui_app;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -124,16 +126,8 @@ async fn sixth_viewer_sees_busy_with_the_limit() {
     )
     .expect("session file");
     let report = dir.path().join("report.jsonl");
-    let mut cmd = if std::env::var_os("DISPLAY").is_some() {
-        Command::new(env!("CARGO_BIN_EXE_eyrie"))
-    } else {
-        let mut c = Command::new("xvfb-run");
-        c.args(["-a", "-s", "-screen 0 1280x800x24"])
-            .arg(env!("CARGO_BIN_EXE_eyrie"));
-        c
-    };
-    let mut viewer = cmd
-        .env("EYRIE_TEST_REPORT", &report)
+    let mut cmd = gui_app::command("1280x800x24");
+    cmd.env("EYRIE_TEST_REPORT", &report)
         .env("EYRIE_SESSION_FILE", &session)
         .env("EYRIE_TEST_OPEN_CAMERA", device.to_string())
         .env("EYRIE_SECRET_STORE", "file")
@@ -142,9 +136,8 @@ async fn sixth_viewer_sees_busy_with_the_limit() {
         .env("XDG_DATA_HOME", dir.path().join("data"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the viewer");
+        .stderr(Stdio::null());
+    let mut viewer = gui_app::App::spawn(&mut cmd);
     let deadline = Instant::now() + Duration::from_secs(40);
     let busy = loop {
         let ev = events(&report);
@@ -160,8 +153,7 @@ async fn sixth_viewer_sees_busy_with_the_limit() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let _ = Command::new("kill").arg(viewer.id().to_string()).status();
-    let _ = viewer.wait();
+    viewer.stop();
     for v in held {
         v.close().await;
     }

@@ -3,6 +3,8 @@
 //! the camera: its preview renders real frames of the camera's own stream, it reports the
 //! store mode and upload state, and the account lists the camera online.
 
+mod gui_app;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -67,16 +69,8 @@ async fn camera_mode_shows_a_code_pairs_and_previews_its_stream() {
     )
     .expect("session file");
     let report = dir.path().join("report.jsonl");
-    let mut cmd = if std::env::var_os("DISPLAY").is_some() {
-        Command::new(env!("CARGO_BIN_EXE_eyrie"))
-    } else {
-        let mut c = Command::new("xvfb-run");
-        c.args(["-a", "-s", "-screen 0 1280x900x24"])
-            .arg(env!("CARGO_BIN_EXE_eyrie"));
-        c
-    };
-    let mut viewer = cmd
-        .env("EYRIE_TEST_REPORT", &report)
+    let mut cmd = gui_app::command("1280x900x24");
+    cmd.env("EYRIE_TEST_REPORT", &report)
         .env("EYRIE_TEST_CAMERA_MODE", "1")
         .env("EYRIE_SESSION_FILE", &session)
         .env("EYRIE_SECRET_STORE", "file")
@@ -85,9 +79,8 @@ async fn camera_mode_shows_a_code_pairs_and_previews_its_stream() {
         .env("XDG_DATA_HOME", dir.path().join("data"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the viewer");
+        .stderr(Stdio::null());
+    let mut viewer = gui_app::App::spawn(&mut cmd);
 
     let outcome = async {
         let code = wait_for(&report, 40, |ev| {
@@ -135,8 +128,7 @@ async fn camera_mode_shows_a_code_pairs_and_previews_its_stream() {
         Ok::<_, String>((frames, status, online))
     }
     .await;
-    let _ = Command::new("kill").arg(viewer.id().to_string()).status();
-    let _ = viewer.wait();
+    viewer.stop();
 
     let (frames, status, online) = outcome.unwrap_or_else(|e| panic!("{e}: {:?}", events(&report)));
     for f in &frames {

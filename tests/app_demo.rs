@@ -3,6 +3,8 @@
 //! takes a snapshot that shows up in the gallery, and recovers after the camera restarts.
 //! The app reports what it shows through `EYRIE_TEST_REPORT` (one JSON object per line).
 
+mod gui_app;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,18 +25,7 @@ fn run_demo(
 ) -> Vec<serde_json::Value> {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.jsonl");
-    let mut cmd = if std::env::var_os("DISPLAY").is_some() {
-        Command::new(env!("CARGO_BIN_EXE_eyrie"))
-    } else {
-        let mut c = Command::new("xvfb-run");
-        c.args([
-            "-a",
-            "-s",
-            "-screen 0 1280x800x24",
-            env!("CARGO_BIN_EXE_eyrie"),
-        ]);
-        c
-    };
+    let mut cmd = gui_app::command("1280x800x24");
     cmd.arg("demo")
         .env("EYRIE_TEST_REPORT", &report)
         .env("EYRIE_DEMO_SOURCE", "test")
@@ -48,14 +39,12 @@ fn run_demo(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("start eyrie demo");
+    let mut app = gui_app::App::spawn(&mut cmd);
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline && !done(&events(&report)) {
         std::thread::sleep(Duration::from_millis(200));
     }
-    // xvfb-run forwards the signal to its child.
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let _ = child.wait();
+    app.stop();
     events(&report)
 }
 

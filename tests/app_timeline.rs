@@ -5,6 +5,8 @@
 //! reports their pixel clock (`timeline-frame`): the first one must carry the clicked
 //! instant, and the following ones must advance.
 
+mod gui_app;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,18 +27,7 @@ fn named<'a>(ev: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Val
 fn run_demo(secs: u64, done: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.jsonl");
-    let mut cmd = if std::env::var_os("DISPLAY").is_some() {
-        Command::new(env!("CARGO_BIN_EXE_eyrie"))
-    } else {
-        let mut c = Command::new("xvfb-run");
-        c.args([
-            "-a",
-            "-s",
-            "-screen 0 1280x800x24",
-            env!("CARGO_BIN_EXE_eyrie"),
-        ]);
-        c
-    };
+    let mut cmd = gui_app::command("1280x800x24");
     cmd.arg("demo")
         .env("EYRIE_TEST_REPORT", &report)
         .env("EYRIE_TEST_TIMELINE", "1")
@@ -48,13 +39,12 @@ fn run_demo(secs: u64, done: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let mut child = cmd.spawn().expect("start eyrie demo");
+    let mut app = gui_app::App::spawn(&mut cmd);
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline && !done(&events(&report)) {
         std::thread::sleep(Duration::from_millis(200));
     }
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let _ = child.wait();
+    app.stop();
     events(&report)
 }
 
