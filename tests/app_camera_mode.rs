@@ -6,7 +6,7 @@
 mod gui_app;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use eyrie_client::api::ApiClient;

@@ -8,7 +8,7 @@
 mod gui_app;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn events(path: &Path) -> Vec<serde_json::Value> {
