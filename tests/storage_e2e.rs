@@ -329,3 +329,99 @@ async fn privacy_mode_shows_the_notice_instead_of_the_picture() {
     let after = newest_picture_luma_share(&cap, lo, hi);
     assert!(after < 0.2, "the picture is back: {after}");
 }
+
+/// What the cloud lists for the device's main channel in the last ten minutes.
+async fn listed(cloud: &Cloud, what: &str) -> Vec<serde_json::Value> {
+    let now = now_ms();
+    let url = format!(
+        "{}/api/v1/channels/{}/{what}?start_ms={}&end_ms={}",
+        cloud.base,
+        cloud.creds.channels.main,
+        now - 600_000,
+        now + 60_000
+    );
+    let r = cloud
+        .http
+        .get(url)
+        .bearer_auth(&cloud.user_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    v[what].as_array().cloned().unwrap_or_default()
+}
+
+/// Motion on the sub stream starts an event by itself: reported to the cloud as a motion
+/// event for the timeline, recorded as flagged segments, with a JPEG snapshot taken by the
+/// camera at its start; a snapshot asked for is uploaded too, and refused while private.
+/// The test pattern moves all the time, so motion is always there to find.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn motion_starts_an_event_with_a_snapshot() {
+    let _heavy = heavy().await;
+    let cloud = Cloud::start(StoreMode::Event).await;
+    let cap = capture_at(1.0, 15);
+    let spool = tempfile::tempdir().unwrap();
+    let mut config = storage_config(
+        &cloud,
+        spool.path(),
+        StoreMode::Event,
+        Duration::from_secs(4),
+    );
+    // The most sensitive setting: the test pattern's moving ball is a small part of the
+    // picture (a person walking by covers far more).
+    config.motion = Some(eyrie_camera::storage::motion::MotionConfig {
+        sensitivity: 100,
+        cooldown: Duration::from_secs(2),
+        ..Default::default()
+    });
+    config.snapshot_on_event = true;
+    let st = start_storage(&cloud, &cap, config);
+
+    // The event is reported, with its kind, and a snapshot from the camera follows.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let (events, snaps) = loop {
+        let events = listed(&cloud, "events").await;
+        let snaps = listed(&cloud, "snapshots").await;
+        if (!events.is_empty() && !snaps.is_empty()) || std::time::Instant::now() > deadline {
+            break (events, snaps);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        events.iter().any(|e| e["kind"] == "motion"),
+        "a motion event: {events:?}"
+    );
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    assert_eq!(snaps[0]["source"], "agent", "{snaps:?}");
+    let jpeg = decrypt(&cloud, &cloud.download(&snaps[0]).await);
+    assert!(
+        jpeg.starts_with(&[0xFF, 0xD8]) && jpeg.len() > 5_000,
+        "a JPEG picture ({} bytes)",
+        jpeg.len()
+    );
+
+    // The event is recorded as flagged segments.
+    let recs = cloud.wait_recordings(1, Duration::from_secs(30)).await;
+    assert!(recs.iter().all(|r| r["event"] == true), "{recs:?}");
+
+    // A snapshot asked for now arrives; none is taken while private.
+    tokio::task::block_in_place(|| st.snapshot()).expect("snapshot");
+    st.pause().unwrap();
+    let refused = tokio::task::block_in_place(|| st.snapshot());
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("privacy")),
+        "{refused:?}"
+    );
+    st.resume().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut snaps = listed(&cloud, "snapshots").await;
+    while snaps.len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        snaps = listed(&cloud, "snapshots").await;
+    }
+    st.uninit().await;
+    assert_eq!(snaps.len(), 2, "the asked snapshot arrived: {snaps:?}");
+}

@@ -110,6 +110,9 @@ pub struct CloudStorage {
     spool: Spool,
     uploader: Option<Uploader>,
     rec_state: Arc<Mutex<RecorderState>>,
+    /// Privacy mode as asked, set before the recorder thread hears of it, so nothing
+    /// asked after `pause()` returns (a snapshot) can slip through.
+    private: std::sync::atomic::AtomicBool,
     mode: Arc<Mutex<StoreMode>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     ring_duration: Duration,
@@ -261,6 +264,7 @@ impl CloudStorage {
             spool,
             uploader: Some(uploader),
             rec_state,
+            private: std::sync::atomic::AtomicBool::new(config.start_paused),
             mode,
             tasks,
             ring_duration,
@@ -341,17 +345,21 @@ impl CloudStorage {
 
     /// Privacy mode: record nothing until [`CloudStorage::resume`].
     pub fn pause(&self) -> Result<(), StorageError> {
+        self.private.store(true, Ordering::SeqCst);
         self.send(Command::Pause)
     }
 
     /// Leave privacy mode: recording starts from now, never from the private past.
     pub fn resume(&self) -> Result<(), StorageError> {
+        self.private.store(false, Ordering::SeqCst);
         self.send(Command::Resume)
     }
 
     /// Take a JPEG of the main stream now and queue it for upload (blocking, ~100 ms).
     pub fn snapshot(&self) -> Result<(), StorageError> {
-        if self.rec_state.lock().map(|s| s.paused).unwrap_or(false) {
+        if self.private.load(Ordering::SeqCst)
+            || self.rec_state.lock().map(|s| s.paused).unwrap_or(false)
+        {
             return Err(StorageError::Snapshot("privacy mode is on".into()));
         }
         self.snap.take().map(|_| ())
