@@ -49,11 +49,19 @@ pub fn run_with_session(session: session::Session, camera: Option<String>) -> an
 fn main_loop(app: &EyrieApplication) -> anyhow::Result<()> {
     test_hooks::mark_start();
     // Whatever the "Try the demo" button started stops with the app.
-    app.connect_shutdown(|_| crate::demo::stop());
-    // The embedded cloud listens for SIGTERM too; make it end the app (and so the demo).
+    app.connect_shutdown(|_| {
+        // Live views closed with their windows say bye before the process goes.
+        live::engine::wait_for_closing(std::time::Duration::from_secs(2));
+        crate::demo::stop();
+    });
+    // SIGTERM (logout, systemd, the embedded cloud's own handler) ends the app like
+    // closing its windows, so each live view says bye to its camera.
     let weak = app.downgrade();
     glib::unix_signal_add_local(15, move || {
         if let Some(app) = weak.upgrade() {
+            for window in app.windows() {
+                window.close();
+            }
             app.quit();
         }
         glib::ControlFlow::Break

@@ -152,6 +152,33 @@ enum Command {
     Quality(Quality),
 }
 
+/// Live sessions still closing (saying bye to the camera). The app waits for them when it
+/// shuts down: a process that exits first leaves the camera's slot taken until its
+/// heartbeat timeout (~30 s), and a camera serves only a few viewers.
+static CLOSING: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Block (at most `limit`) until every live session stopped so far has said bye. Called
+/// once, from the application's shutdown.
+pub fn wait_for_closing(limit: std::time::Duration) {
+    let tasks = CLOSING
+        .lock()
+        .map(|mut t| std::mem::take(&mut *t))
+        .unwrap_or_default();
+    let tasks: Vec<_> = tasks.into_iter().filter(|t| !t.is_finished()).collect();
+    if tasks.is_empty() {
+        return;
+    }
+    crate::runtime::RUNTIME.block_on(async move {
+        if tokio::time::timeout(limit, futures::future::join_all(tasks))
+            .await
+            .is_err()
+        {
+            tracing::debug!("live sessions did not close before exit");
+        }
+    });
+}
+
 /// Controls one running attempt; [`LiveHandle::stop`] ends it (and says bye).
 pub struct LiveHandle {
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
@@ -164,7 +191,7 @@ impl LiveHandle {
         // Dropping the command sender ends the task's loop, which closes the session.
         drop(self.commands);
         let task = self.task;
-        spawn_tokio!(async move {
+        let closing = spawn_tokio!(async move {
             if tokio::time::timeout(std::time::Duration::from_secs(2), task)
                 .await
                 .is_err()
@@ -172,6 +199,10 @@ impl LiveHandle {
                 tracing::debug!("live session did not close in time");
             }
         });
+        if let Ok(mut all) = CLOSING.lock() {
+            all.retain(|t| !t.is_finished());
+            all.push(closing);
+        }
     }
 
     pub fn set_muted(&self, muted: bool) {
