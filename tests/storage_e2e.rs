@@ -425,3 +425,84 @@ async fn motion_starts_an_event_with_a_snapshot() {
     st.uninit().await;
     assert_eq!(snaps.len(), 2, "the asked snapshot arrived: {snaps:?}");
 }
+
+/// `POST /devices/{id}/snapshot-request` as the owner.
+async fn ask_snapshot(
+    cloud: &Cloud,
+    device: uuid::Uuid,
+    token: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut req = cloud.http.post(format!(
+        "{}/api/v1/devices/{device}/snapshot-request",
+        cloud.base
+    ));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or_default())
+}
+
+/// The owner asks the camera for a snapshot through the cloud: the camera hears of it on
+/// its next heartbeat and uploads exactly one (source `agent`, taken after the ask); a
+/// request while private is dropped; a camera that is not online is refused with 409, and
+/// nobody else may ask.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_asked_through_the_cloud_arrives_once() {
+    let _heavy = heavy().await;
+    let cloud = Cloud::start(StoreMode::None).await;
+    let device = cloud.creds.device_id;
+    let (s, v) = ask_snapshot(&cloud, device, None).await;
+    assert_eq!(s, 401, "{v}");
+    let (unseen, _) = cloud.new_device("Garage").await;
+    let (s, v) = ask_snapshot(&cloud, unseen, Some(&cloud.user_token)).await;
+    assert_eq!(s, 409, "never-activated camera: {v}");
+
+    let cap = capture_at(1.0, 15);
+    let spool = tempfile::tempdir().unwrap();
+    let config = storage_config(
+        &cloud,
+        spool.path(),
+        StoreMode::None,
+        Duration::from_secs(4),
+    );
+    let st = start_storage(&cloud, &cap, config);
+    // Let a heartbeat or two mark it online and the ring hold a keyframe.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(listed(&cloud, "snapshots").await.is_empty());
+
+    let (s, v) = ask_snapshot(&cloud, device, Some(&cloud.user_token)).await;
+    assert_eq!(s, 202, "{v}");
+    let asked = v["requested_at_ms"].as_i64().expect("requested_at_ms");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut snaps = listed(&cloud, "snapshots").await;
+    while snaps.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        snaps = listed(&cloud, "snapshots").await;
+    }
+    assert_eq!(snaps.len(), 1, "the asked snapshot arrived: {snaps:?}");
+    assert_eq!(snaps[0]["source"], "agent");
+    assert!(
+        snaps[0]["taken_at_ms"].as_i64().unwrap() >= asked,
+        "{snaps:?}"
+    );
+    let jpeg = decrypt(&cloud, &cloud.download(&snaps[0]).await);
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]), "a JPEG");
+
+    // Handed out once: more heartbeats bring no more snapshots.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(listed(&cloud, "snapshots").await.len(), 1);
+
+    // While private the camera takes none.
+    st.pause().unwrap();
+    let (s, _) = ask_snapshot(&cloud, device, Some(&cloud.user_token)).await;
+    assert_eq!(s, 202);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    st.uninit().await;
+    assert_eq!(
+        listed(&cloud, "snapshots").await.len(),
+        1,
+        "no snapshot taken in privacy mode"
+    );
+}

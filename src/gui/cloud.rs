@@ -188,6 +188,11 @@ impl Cloud {
         Ok(self.api.ticket(id, None).await?)
     }
 
+    /// Ask the camera for a fresh snapshot; returns when it was asked (unix ms).
+    pub async fn request_snapshot(&self, device: Uuid) -> Result<i64, CloudError> {
+        Ok(self.api.request_snapshot(device).await?.requested_at_ms)
+    }
+
     /// Complete snapshots of the last week, newest first.
     pub async fn snapshots(&self, channel: Uuid) -> Result<Vec<Snapshot>, CloudError> {
         let end = now_ms() + 60_000;

@@ -70,6 +70,17 @@ impl EyrieGallery {
             move |_| gallery.reload()
         ));
         header.pack_start(&refresh);
+        let ask = gtk::Button::from_icon_name("camera-photo-symbolic");
+        ask.set_tooltip_text(Some(&gettext("Ask the Camera for a Snapshot")));
+        ask.update_property(&[gtk::accessible::Property::Label(&gettext(
+            "Ask the Camera for a Snapshot",
+        ))]);
+        ask.connect_clicked(glib::clone!(
+            #[weak]
+            gallery,
+            move |button| gallery.ask_camera(button)
+        ));
+        header.pack_start(&ask);
 
         let flowbox = gtk::FlowBox::builder()
             .valign(gtk::Align::Start)
@@ -127,6 +138,50 @@ impl EyrieGallery {
         if let Some(t) = self.imp().toasts.get() {
             t.add_toast(adw::Toast::new(message));
         }
+    }
+
+    /// Ask the camera (through the cloud) for a fresh snapshot, then look for it every
+    /// 2 s for up to 30 s (the camera hears of the request on its next heartbeat).
+    fn ask_camera(&self, button: &gtk::Button) {
+        let imp = self.imp();
+        let (Some(cloud), Some(device)) = (imp.cloud.get().cloned(), imp.device.borrow().clone())
+        else {
+            return;
+        };
+        let Some(channel) = cloud::main_channel(&device) else {
+            return;
+        };
+        button.set_sensitive(false);
+        let handle = spawn_tokio!(async move {
+            let asked = cloud.request_snapshot(device.id).await?;
+            for _ in 0..15 {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                let snaps = cloud.snapshots(channel).await?;
+                if snaps.iter().any(|s| s.taken_at_ms >= asked) {
+                    return Ok(true);
+                }
+            }
+            Ok::<_, cloud::CloudError>(false)
+        });
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = gallery)]
+            self,
+            #[weak]
+            button,
+            async move {
+                let outcome = handle.await;
+                button.set_sensitive(true);
+                match outcome {
+                    Ok(Ok(true)) => gallery.reload(),
+                    Ok(Ok(false)) => gallery.toast(&gettext(
+                        "The camera did not send a snapshot; it may be in privacy mode",
+                    )),
+                    Ok(Err(e)) => gallery.toast(&e.user_message()),
+                    Err(e) => tracing::error!("snapshot request task failed: {e}"),
+                }
+            }
+        ));
+        self.toast(&gettext("Asked the camera for a snapshot…"));
     }
 
     fn reload(&self) {

@@ -1,11 +1,18 @@
 //! The signed-in session: which cloud, which account, and the bearer token.
 //!
-//! It is kept between runs in a file only the user can read
-//! (`$XDG_CONFIG_HOME/eyrie/session.json`, mode 0600, written atomically). The token is
-//! the only secret; signing out deletes the file.
+//! The token is the only secret. Where the desktop offers a Secret Service (GNOME Keyring,
+//! KWallet; inside Flatpak the secret portal — oo7 picks), it is kept there, and
+//! `$XDG_CONFIG_HOME/eyrie/session.json` holds only the cloud address and the account name.
+//! Without one (no session bus, no keyring, a locked keyring nobody can unlock in time),
+//! the token goes into that file instead, which only the user can read (mode 0600, written
+//! atomically). Signing out deletes both.
+//!
+//! Every keyring call is bounded by [`KEYRING_TIMEOUT`]: a keyring that wants to show an
+//! unlock prompt on a kiosk with nobody in front of it must not keep the app from starting.
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +26,39 @@ pub struct Session {
     pub token: String,
 }
 
+/// What `session.json` holds: the token only when there is no keyring to keep it.
+#[derive(Debug, Serialize, Deserialize)]
+struct SessionFile {
+    server: String,
+    email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+/// Where a stored token went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// The desktop's Secret Service.
+    Keyring,
+    /// The session file (mode 0600).
+    File,
+}
+
+impl Kept {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kept::Keyring => "keyring",
+            Kept::File => "file",
+        }
+    }
+}
+
+/// The longest a keyring call may take before the file is used instead.
+pub const KEYRING_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Schema attribute of our keyring items (what `secret-tool search` finds them by).
+const SCHEMA: &str = "io.github.eyrie.Eyrie.Session";
+
 /// Where the session file lives; `EYRIE_SESSION_FILE` overrides it (tests, demo).
 pub fn session_path() -> PathBuf {
     if let Some(p) = std::env::var_os("EYRIE_SESSION_FILE") {
@@ -29,23 +69,133 @@ pub fn session_path() -> PathBuf {
         .join("session.json")
 }
 
-/// Read the saved session; `None` when there is none or it cannot be read.
-pub fn load() -> Option<Session> {
-    let path = session_path();
-    let bytes = std::fs::read(&path).ok()?;
-    match serde_json::from_slice(&bytes) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!("ignoring unreadable session file {}: {e}", path.display());
+fn attributes<'a>(server: &'a str, email: &'a str) -> Vec<(&'static str, &'a str)> {
+    vec![("xdg:schema", SCHEMA), ("server", server), ("email", email)]
+}
+
+/// `EYRIE_SECRET_STORE=file` keeps the token in the file even where a keyring exists
+/// (tests that must not touch the desktop's keyring).
+fn keyring_allowed() -> bool {
+    std::env::var("EYRIE_SECRET_STORE").map_or(true, |v| v != "file")
+}
+
+/// Run a keyring operation within [`KEYRING_TIMEOUT`]; any failure is `None` (logged).
+async fn with_keyring<T, F, Fut>(what: &str, f: F) -> Option<T>
+where
+    F: FnOnce(oo7::Keyring) -> Fut,
+    Fut: std::future::Future<Output = Result<T, oo7::Error>>,
+{
+    let work = async {
+        let keyring = oo7::Keyring::new().await?;
+        keyring.unlock().await?;
+        f(keyring).await
+    };
+    match tokio::time::timeout(KEYRING_TIMEOUT, work).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) => {
+            tracing::info!("secret service unavailable for {what}: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(
+                "secret service did not answer within {KEYRING_TIMEOUT:?} for {what}; using the session file"
+            );
             None
         }
     }
 }
 
-/// Save the session so that only this user can read it.
-pub fn store(session: &Session) -> std::io::Result<()> {
+/// Read the saved session; `None` when there is none or it cannot be read. Runs on the
+/// tokio runtime (it may talk to the keyring).
+pub async fn load() -> Option<Session> {
+    load_from(&session_path(), keyring_allowed()).await
+}
+
+async fn load_from(path: &std::path::Path, keyring: bool) -> Option<Session> {
+    let bytes = std::fs::read(&path).ok()?;
+    let file: SessionFile = match serde_json::from_slice(&bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("ignoring unreadable session file {}: {e}", path.display());
+            return None;
+        }
+    };
+    let token = match file.token {
+        Some(t) => t,
+        None if !keyring => {
+            tracing::warn!(
+                "the session's token is kept in a keyring this run may not use; sign in again"
+            );
+            return None;
+        }
+        None => {
+            let (server, email) = (file.server.clone(), file.email.clone());
+            let found = with_keyring("reading the session", |k| async move {
+                let items = k.search_items(&attributes(&server, &email)).await?;
+                match items.first() {
+                    Some(item) => Ok(Some(item.secret().await?)),
+                    None => Ok(None),
+                }
+            })
+            .await
+            .flatten();
+            match found.map(|s| String::from_utf8(s.to_vec())) {
+                Some(Ok(t)) if !t.is_empty() => t,
+                _ => {
+                    tracing::warn!(
+                        "the session's token is not in the keyring (locked or removed); sign in again"
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    Some(Session {
+        server: file.server,
+        email: file.email,
+        token,
+    })
+}
+
+/// Keep the session for the next start: the token in the keyring when there is one, else
+/// in the file. Runs on the tokio runtime.
+pub async fn store(session: &Session) -> std::io::Result<Kept> {
+    store_to(&session_path(), session, keyring_allowed()).await
+}
+
+async fn store_to(
+    path: &std::path::Path,
+    session: &Session,
+    keyring: bool,
+) -> std::io::Result<Kept> {
+    let (server, email, token) = (
+        session.server.clone(),
+        session.email.clone(),
+        session.token.clone(),
+    );
+    let label = format!("Eyrie session for {} on {}", session.email, session.server);
+    let in_keyring = keyring
+        && with_keyring("keeping the session", |k| async move {
+            k.create_item(&label, &attributes(&server, &email), token.as_str(), true)
+                .await
+        })
+        .await
+        .is_some();
+    let file = SessionFile {
+        server: session.server.clone(),
+        email: session.email.clone(),
+        token: (!in_keyring).then(|| session.token.clone()),
+    };
+    write_file(path, &file)?;
+    Ok(if in_keyring {
+        Kept::Keyring
+    } else {
+        Kept::File
+    })
+}
+
+fn write_file(path: &std::path::Path, file: &SessionFile) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let path = session_path();
     let dir = path
         .parent()
         .map(PathBuf::from)
@@ -58,17 +208,69 @@ pub fn store(session: &Session) -> std::io::Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(&tmp)?;
-    f.write_all(&serde_json::to_vec_pretty(session).map_err(std::io::Error::other)?)?;
+    f.write_all(&serde_json::to_vec_pretty(file).map_err(std::io::Error::other)?)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, &path)
+    std::fs::rename(&tmp, path)
 }
 
-/// Forget the saved session.
-pub fn clear() {
-    let path = session_path();
-    if let Err(e) = std::fs::remove_file(&path)
+/// Forget the saved session: the file, and the token in the keyring. Runs on the tokio
+/// runtime.
+pub async fn clear() {
+    clear_at(&session_path(), keyring_allowed()).await;
+}
+
+async fn clear_at(path: &std::path::Path, keyring: bool) {
+    let saved: Option<SessionFile> = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    if let Err(e) = std::fs::remove_file(path)
         && e.kind() != std::io::ErrorKind::NotFound
     {
         tracing::warn!("cannot delete {}: {e}", path.display());
+    }
+    if let Some(SessionFile {
+        server,
+        email,
+        token: None,
+    }) = saved
+        && keyring
+    {
+        with_keyring("forgetting the session", |k| async move {
+            k.delete(&attributes(&server, &email)).await
+        })
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_without_a_keyring_holds_the_token_and_only_the_user_reads_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let s = Session {
+            server: "http://127.0.0.1:1".into(),
+            email: "a@example.org".into(),
+            token: "t0k3n".into(),
+        };
+        assert_eq!(rt.block_on(store_to(&path, &s, false)).unwrap(), Kept::File);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(rt.block_on(load_from(&path, false)), Some(s));
+        // A file without a token and no keyring: no session (sign in again), not an error.
+        std::fs::write(&path, br#"{"server":"http://x","email":"e"}"#).unwrap();
+        assert_eq!(rt.block_on(load_from(&path, false)), None);
+        // Garbage: ignored.
+        std::fs::write(&path, b"{").unwrap();
+        assert_eq!(rt.block_on(load_from(&path, false)), None);
+        rt.block_on(clear_at(&path, false));
+        assert!(!path.exists());
     }
 }

@@ -67,3 +67,15 @@ pub fn open_delay() -> std::time::Duration {
 pub fn open_camera_mode() -> bool {
     std::env::var("EYRIE_TEST_CAMERA_MODE").is_ok_and(|v| v == "1")
 }
+
+/// `EYRIE_TEST_SIGN_IN=<server> <user> <password>`: with no saved session, fill in the
+/// connect page and press "Sign In" as a person would (the sign-in and keyring tests).
+pub fn sign_in() -> Option<(String, String, String)> {
+    let v = std::env::var("EYRIE_TEST_SIGN_IN").ok()?;
+    let mut parts = v.splitn(3, ' ');
+    Some((
+        parts.next()?.to_owned(),
+        parts.next()?.to_owned(),
+        parts.next()?.to_owned(),
+    ))
+}

@@ -227,6 +227,16 @@ impl ApiClient {
         .await
     }
 
+    /// Ask the camera for a snapshot on its next heartbeat (owner); 409 when it is offline.
+    pub async fn request_snapshot(&self, id: Uuid) -> Result<SnapshotRequestAccepted, ApiError> {
+        self.json(
+            Method::POST,
+            &format!("/api/v1/devices/{id}/snapshot-request"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
     pub async fn recording_keys(&self, id: Uuid) -> Result<RecordingKeyList, ApiError> {
         self.get(&format!("/api/v1/devices/{id}/keys")).await
     }

@@ -27,7 +27,7 @@ impl Modify for Bearer {
         ops::healthz,
         accounts::register, accounts::login, accounts::logout, accounts::me,
         devices::create, devices::list, devices::get_one, devices::rename, devices::delete,
-        devices::get_store_mode, devices::set_store_mode, devices::heartbeat, devices::keys,
+        devices::get_store_mode, devices::set_store_mode, devices::heartbeat, devices::request_snapshot, devices::keys,
         setup::pairing, setup::claim, setup::activate,
         live::ticket, live::ice_servers, live::mqtt_auth,
         recordings::upload_slot, recordings::complete, recordings::list,

@@ -213,10 +213,29 @@ async fn user_first_setup(b: Backend) {
         )
         .await;
     assert_eq!((s, v["store_mode"].as_str()), (200, Some("continuous")));
+    assert!(v.get("snapshot_requested_ms").is_none(), "{v}");
     let (_, v) = app
         .get(&format!("/api/v1/devices/{id}"), Some(&alice))
         .await;
     assert_eq!(v["dropped_segments"], 3);
+    // Snapshot requests: owner only, handed to the next heartbeat exactly once.
+    let ask = format!("/api/v1/devices/{id}/snapshot-request");
+    let (s, _) = app.post(&ask, Some(&bob), json!({})).await;
+    assert_eq!(s, 404);
+    let (s, _) = app.post(&ask, Some(dev), json!({})).await;
+    assert_eq!(s, 403);
+    let (s, v) = app.post(&ask, Some(&alice), json!({})).await;
+    assert_eq!(s, 202, "{v}");
+    let asked = v["requested_at_ms"].as_i64().expect("requested_at_ms");
+    let beat = format!("/api/v1/devices/{id}/heartbeat");
+    let (s, v) = app.post(&beat, Some(dev), json!({})).await;
+    assert_eq!((s, v["snapshot_requested_ms"].as_i64()), (200, Some(asked)));
+    let (s, v) = app.post(&beat, Some(dev), json!({})).await;
+    assert_eq!(s, 200);
+    assert!(
+        v.get("snapshot_requested_ms").is_none(),
+        "handed out once: {v}"
+    );
     // Recording keys: owner and device get the key handed out at activation.
     for t in [&alice, dev] {
         let (s, v) = app

@@ -293,7 +293,21 @@ impl EyrieKioskWindow {
 
     /// The saved session (or the demo's); without one, say how to get one and look again.
     fn load_session(&self, app: &EyrieApplication) {
-        let session = app.session().or_else(super::session::load);
+        if let Some(session) = app.session() {
+            self.got_session(app, Some(session));
+            return;
+        }
+        let handle = crate::spawn_tokio!(super::session::load());
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = w)]
+            self,
+            #[weak]
+            app,
+            async move { w.got_session(&app, handle.await.ok().flatten()) }
+        ));
+    }
+
+    fn got_session(&self, app: &EyrieApplication, session: Option<Session>) {
         match session {
             Some(session) => {
                 self.imp().session.replace(Some(session));

@@ -7,6 +7,7 @@ use gtk::glib;
 use super::EyrieWindow;
 use crate::gui::cloud::Cloud;
 use crate::gui::session::{self, Session};
+use crate::gui::test_hooks;
 use crate::i18n::gettext;
 use crate::spawn_tokio;
 
@@ -59,12 +60,7 @@ impl EyrieWindow {
                             email: login.user.username.clone(),
                             token: login.token,
                         };
-                        if let Err(e) = session::store(&session) {
-                            tracing::warn!("cannot keep the session: {e}");
-                            window.toast(&gettext(
-                                "Signed in, but the session cannot be kept for next time",
-                            ));
-                        }
+                        window.keep_session(session.clone());
                         if let Some(app) = window.app() {
                             if let Some(settings) = app.settings() {
                                 let _ = settings.set_string("cloud-url", &server);
@@ -81,6 +77,32 @@ impl EyrieWindow {
                             "Something went wrong; please try again",
                         )));
                     }
+                }
+            }
+        ));
+    }
+
+    /// Keep the session for the next start (keyring or file, on the runtime).
+    fn keep_session(&self, session: Session) {
+        let handle = spawn_tokio!(async move { session::store(&session).await });
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            async move {
+                match handle.await {
+                    Ok(Ok(kept)) => {
+                        test_hooks::report(
+                            "session-kept",
+                            &serde_json::json!({ "in": kept.as_str() }),
+                        );
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!("cannot keep the session: {e}");
+                        window.toast(&gettext(
+                            "Signed in, but the session cannot be kept for next time",
+                        ));
+                    }
+                    Err(e) => tracing::error!("session task failed: {e}"),
                 }
             }
         ));

@@ -15,7 +15,9 @@ use gtk::{gio, glib};
 
 use super::application::EyrieApplication;
 use super::live::EyrieLiveView;
+use super::session::Session;
 use crate::i18n::gettext;
+use crate::spawn_tokio;
 
 mod imp {
     use std::cell::RefCell;
@@ -214,14 +216,39 @@ impl EyrieWindow {
     /// Which page to start on: the saved session's camera list, or the first-run page.
     fn restore_session(&self) {
         let Some(app) = self.app() else { return };
-        let session = app.session().or_else(super::session::load);
-        match session {
-            Some(session) => {
-                app.set_session(Some(session));
-                self.show_cameras();
-            }
-            None => self.imp().stack.set_visible_child_name("welcome"),
+        if let Some(session) = app.session() {
+            self.show_cameras_of(&app, session);
+            return;
         }
+        // The keyring is asked on the runtime, never on the main loop.
+        let handle = spawn_tokio!(super::session::load());
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            #[weak]
+            app,
+            async move {
+                match handle.await.ok().flatten() {
+                    Some(session) => window.show_cameras_of(&app, session),
+                    None => {
+                        window.imp().stack.set_visible_child_name("welcome");
+                        if let Some((server, user, password)) = super::test_hooks::sign_in() {
+                            window.show_connect();
+                            let imp = window.imp();
+                            imp.server_row.set_text(&server);
+                            imp.email_row.set_text(&user);
+                            imp.password_row.set_text(&password);
+                            window.sign_in(false);
+                        }
+                    }
+                }
+            }
+        ));
+    }
+
+    fn show_cameras_of(&self, app: &EyrieApplication, session: Session) {
+        app.set_session(Some(session));
+        self.show_cameras();
     }
 
     fn show_connect(&self) {
@@ -280,7 +307,7 @@ impl EyrieWindow {
 
     fn sign_out(&self) {
         self.close_live();
-        super::session::clear();
+        let _forget = spawn_tokio!(super::session::clear());
         super::live::tickets::clear();
         if let Some(app) = self.app() {
             app.set_session(None);

@@ -112,7 +112,7 @@ pub struct CloudStorage {
     rec_state: Arc<Mutex<RecorderState>>,
     /// Privacy mode as asked, set before the recorder thread hears of it, so nothing
     /// asked after `pause()` returns (a snapshot) can slip through.
-    private: std::sync::atomic::AtomicBool,
+    private: Arc<std::sync::atomic::AtomicBool>,
     mode: Arc<Mutex<StoreMode>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     ring_duration: Duration,
@@ -226,13 +226,17 @@ impl CloudStorage {
                 }
             }
         }));
-        // Store mode follower (heartbeat also reports the spool).
-        let (cl, cmd, m, sp, every) = (
+        // Store mode follower (heartbeat also reports the spool, and brings the owner's
+        // snapshot requests).
+        let private = Arc::new(std::sync::atomic::AtomicBool::new(config.start_paused));
+        let (cl, cmd, m, sp, every, snap3, private3) = (
             cloud,
             commands.clone(),
             mode.clone(),
             spool.clone(),
             config.mode_poll,
+            snap.clone(),
+            private.clone(),
         );
         tasks.push(tokio::spawn(async move {
             loop {
@@ -244,6 +248,23 @@ impl CloudStorage {
                         });
                         if changed.unwrap_or(false) {
                             let _ = cmd.send(Command::Mode(hb.store_mode));
+                        }
+                        if let Some(asked) = hb.snapshot_requested_ms {
+                            if private3.load(Ordering::SeqCst) {
+                                tracing::info!(
+                                    asked,
+                                    "snapshot requested; refused, privacy mode is on"
+                                );
+                            } else {
+                                let s = snap3.clone();
+                                tokio::task::spawn_blocking(move || match s.take() {
+                                    Ok(_) => tracing::info!(
+                                        asked,
+                                        "snapshot requested by the cloud taken"
+                                    ),
+                                    Err(e) => tracing::warn!(%e, "requested snapshot failed"),
+                                });
+                            }
                         }
                     }
                     Err(e) => tracing::debug!(%e, "heartbeat failed; keeping the store mode"),
@@ -264,7 +285,7 @@ impl CloudStorage {
             spool,
             uploader: Some(uploader),
             rec_state,
-            private: std::sync::atomic::AtomicBool::new(config.start_paused),
+            private,
             mode,
             tasks,
             ring_duration,

@@ -8,8 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use eyrie_protocol::api::{
     CreateDeviceRequest, CreateDeviceResponse, Device, DeviceList, ErrorBody, HeartbeatRequest,
-    HeartbeatResponse, RecordingKey, RecordingKeyList, RenameDeviceRequest, StoreMode,
-    StoreModeBody,
+    HeartbeatResponse, RecordingKey, RecordingKeyList, RenameDeviceRequest,
+    SnapshotRequestAccepted, StoreMode, StoreModeBody,
 };
 use sqlx::Row as _;
 use uuid::Uuid;
@@ -247,9 +247,64 @@ pub async fn heartbeat(
         .bind(&d.id)
         .execute(&state.db.pool)
         .await?;
+    // A pending snapshot request is handed out once: cleared only if it is still the one
+    // read, so two racing heartbeats cannot both take it (and a newer request survives).
+    let asked: Option<i64> =
+        sqlx::query_scalar("SELECT snapshot_requested_ms FROM devices WHERE id = $1")
+            .bind(&d.id)
+            .fetch_optional(&state.db.pool)
+            .await?
+            .flatten();
+    let mut snapshot_requested_ms = None;
+    if let Some(t) = asked {
+        let cleared = sqlx::query(
+            "UPDATE devices SET snapshot_requested_ms = NULL WHERE id = $1 AND snapshot_requested_ms = $2",
+        )
+        .bind(&d.id)
+        .bind(t)
+        .execute(&state.db.pool)
+        .await?;
+        if cleared.rows_affected() == 1 {
+            snapshot_requested_ms = Some(t);
+        }
+    }
     Ok(Json(HeartbeatResponse {
         store_mode: d.store_mode,
+        snapshot_requested_ms,
     }))
+}
+
+/// Ask the camera for a snapshot now (e.g. a fresh thumbnail). The camera hears of it on
+/// its next heartbeat and uploads one (source `agent`); 409 when the camera has not been
+/// seen recently (it would not hear of it).
+#[utoipa::path(post, path = "/api/v1/devices/{id}/snapshot-request", tag = "devices",
+    responses((status = 202, body = SnapshotRequestAccepted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn request_snapshot(
+    State(state): State<AppState>,
+    UserAuth(uid): UserAuth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<(StatusCode, Json<SnapshotRequestAccepted>)> {
+    let d = device_for(&state, &Caller::User(uid), &id).await?;
+    let now = now_ms();
+    let online = d
+        .last_seen_ms
+        .is_some_and(|t| now - t <= super::ONLINE_WINDOW_MS);
+    if !d.activated || !online {
+        return Err(ApiError::Conflict(
+            "the camera is offline; it cannot take a snapshot now".into(),
+        ));
+    }
+    sqlx::query("UPDATE devices SET snapshot_requested_ms = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&d.id)
+        .execute(&state.db.pool)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SnapshotRequestAccepted {
+            requested_at_ms: now,
+        }),
+    ))
 }
 
 /// Generate and store a new recording key for a device; returns it in clear.

@@ -48,6 +48,10 @@ pub fn router(state: AppState) -> Router {
             get(devices::get_store_mode).put(devices::set_store_mode),
         )
         .route("/devices/{id}/heartbeat", post(devices::heartbeat))
+        .route(
+            "/devices/{id}/snapshot-request",
+            post(devices::request_snapshot),
+        )
         .route("/devices/{id}/keys", get(devices::keys))
         .route("/devices/{id}/tickets", post(live::ticket))
         .route("/devices/{id}/ice-servers", get(live::ice_servers))

@@ -183,6 +183,20 @@ pub struct HeartbeatRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeartbeatResponse {
     pub store_mode: StoreMode,
+    /// Set when the owner asked for a snapshot (`POST /api/v1/devices/{id}/snapshot-request`)
+    /// since the last heartbeat: when they asked, unix ms. Handed out once; the camera
+    /// answers by uploading a snapshot (source `agent`) as soon as it can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_requested_ms: Option<i64>,
+}
+
+/// Answer to `POST /api/v1/devices/{id}/snapshot-request` (owner) → 202: the camera is
+/// asked to take a snapshot on its next heartbeat; it appears in the channel's snapshot
+/// listing (source `agent`, `taken_at_ms` ≥ `requested_at_ms`) once uploaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SnapshotRequestAccepted {
+    pub requested_at_ms: i64,
 }
 
 // ───────────────────────────── set-up: pairing and activation ─────────────────────────────
