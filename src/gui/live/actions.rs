@@ -13,6 +13,9 @@ use crate::gui::test_hooks;
 use crate::i18n::gettext;
 use crate::spawn_tokio;
 
+/// How long the live controls stay after the pointer stops moving.
+const CONTROLS_IDLE: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl EyrieLiveView {
     pub(super) fn setup_actions(&self) {
         let group = gio::SimpleActionGroup::new();
@@ -97,6 +100,90 @@ impl EyrieLiveView {
     }
 
     /// Hold-to-talk: talk while the button is pressed.
+    /// Controls float over the picture like a video player's: shown on pointer movement,
+    /// a tap or click, and faded out after [`CONTROLS_IDLE`] unless the pointer rests on
+    /// them or the microphone is open.
+    pub(super) fn setup_autohide(&self) {
+        let motion = gtk::EventControllerMotion::new();
+        motion.connect_motion(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            move |_, x, y| {
+                let imp = view.imp();
+                let (px, py) = imp.pointer_at.replace((x, y));
+                if (px - x).abs() + (py - y).abs() >= 2.0 {
+                    view.reveal_controls();
+                }
+            }
+        ));
+        self.add_controller(motion);
+        let tap = gtk::GestureClick::new();
+        tap.set_propagation_phase(gtk::PropagationPhase::Capture);
+        tap.connect_pressed(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            move |_, _, _, _| view.reveal_controls()
+        ));
+        self.add_controller(tap);
+        let keys = gtk::EventControllerKey::new();
+        keys.set_propagation_phase(gtk::PropagationPhase::Capture);
+        keys.connect_key_pressed(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            #[upgrade_or]
+            glib::Propagation::Proceed,
+            move |_, _, _, _| {
+                view.reveal_controls();
+                glib::Propagation::Proceed
+            }
+        ));
+        self.add_controller(keys);
+        let over = gtk::EventControllerMotion::new();
+        over.connect_enter(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            move |_, _, _| view.imp().pointer_on_controls.set(true)
+        ));
+        over.connect_leave(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            move |_| {
+                view.imp().pointer_on_controls.set(false);
+                view.reveal_controls();
+            }
+        ));
+        self.imp().controls.add_controller(over);
+    }
+
+    /// Show the controls and restart the idle timer.
+    pub(super) fn reveal_controls(&self) {
+        let imp = self.imp();
+        imp.controls.remove_css_class("idle-hidden");
+        imp.controls.set_can_target(true);
+        if let Some(id) = imp.hide_source.take() {
+            id.remove();
+        }
+        let id = glib::timeout_add_local_once(
+            CONTROLS_IDLE,
+            glib::clone!(
+                #[weak(rename_to = view)]
+                self,
+                move || {
+                    let imp = view.imp();
+                    imp.hide_source.take();
+                    let talking = imp.talk_button.is_active();
+                    if imp.playing.get() && !imp.pointer_on_controls.get() && !talking {
+                        imp.controls.add_css_class("idle-hidden");
+                        imp.controls.set_can_target(false);
+                    } else {
+                        view.reveal_controls();
+                    }
+                }
+            ),
+        );
+        imp.hide_source.replace(Some(id));
+    }
+
     pub(super) fn setup_hold_to_talk(&self) {
         let gesture = gtk::GestureClick::new();
         gesture.connect_pressed(glib::clone!(

@@ -78,6 +78,11 @@ mod imp {
         pub hd: Cell<bool>,
         pub actions: RefCell<Option<gtk::gio::SimpleActionGroup>>,
         pub started_at: Cell<Option<std::time::Instant>>,
+        /// Hides the controls after a few seconds without pointer movement.
+        pub hide_source: RefCell<Option<glib::SourceId>>,
+        pub pointer_on_controls: Cell<bool>,
+        /// Last pointer position seen, to tell real movement from synthetic motion.
+        pub pointer_at: Cell<(f64, f64)>,
     }
 
     #[glib::object_subclass]
@@ -103,6 +108,7 @@ mod imp {
             let obj = self.obj();
             obj.setup_actions();
             obj.setup_hold_to_talk();
+            obj.setup_autohide();
         }
 
         fn dispose(&self) {
@@ -240,6 +246,7 @@ impl EyrieLiveView {
                     imp.stage_box.set_visible(false);
                     imp.error_page.set_visible(false);
                     imp.controls.set_visible(true);
+                    self.reveal_controls();
                     imp.title.set_subtitle(&gettext("Live"));
                     let ms = imp
                         .started_at
