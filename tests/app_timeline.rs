@@ -105,3 +105,139 @@ fn timeline_click_plays_recorded_frames_of_that_instant() {
         "the player announced the seek"
     );
 }
+
+/// The clip list, driven through its own buttons: a three-second range selected on the
+/// ruler becomes a clip that finishes; Export writes an MP4 (progress to 100 %) that
+/// ffprobe reads with the asked duration and whose frames carry the asked times; an
+/// export cancelled at once leaves no file; Delete removes the clip from the cloud's list.
+/// Zooming out and in changes the visible span and brings it back.
+#[test]
+fn clips_are_made_exported_cancelled_and_deleted() {
+    let out = tempfile::tempdir().expect("export dir");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.jsonl");
+    let mut cmd = gui_app::command("1280x800x24");
+    cmd.arg("demo")
+        .env("EYRIE_TEST_REPORT", &report)
+        .env("EYRIE_TEST_TIMELINE", "clips")
+        .env("EYRIE_TEST_EXPORT_TO", out.path())
+        .env("EYRIE_DEMO_SEGMENT_SECS", "3")
+        .env("EYRIE_DEMO_SOURCE", "test")
+        .env("GSK_RENDERER", "cairo")
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut app = gui_app::App::spawn(&mut cmd);
+    let deleted = |ev: &[serde_json::Value]| {
+        let Some(id) = named(ev, "timeline-clips")
+            .iter()
+            .find_map(|c| c["data"]["ids"].get(0).cloned())
+        else {
+            return false;
+        };
+        !named(ev, "timeline-export-cancelled").is_empty()
+            && named(ev, "timeline-clips").last().is_some_and(|c| {
+                c["data"]["ids"]
+                    .as_array()
+                    .is_some_and(|a| !a.contains(&id))
+            })
+    };
+    let deadline = Instant::now() + Duration::from_secs(150);
+    while Instant::now() < deadline && !deleted(&events(&report)) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    app.stop();
+    // Frames are many and say nothing here: leave them out of failure messages.
+    let ev: Vec<_> = events(&report)
+        .into_iter()
+        .filter(|e| e["event"] != "frame" && e["event"] != "timeline-frame")
+        .collect();
+
+    let zoom = named(&ev, "timeline-zoom");
+    let spans: Vec<i64> = zoom
+        .first()
+        .and_then(|z| z["data"]["spans_ms"].as_array())
+        .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
+        .unwrap_or_else(|| panic!("no zoom: {ev:?}"));
+    assert!(
+        spans[1] > spans[0] * 3 / 2 && (spans[2] - spans[0]).abs() <= 2,
+        "zoom out widens the view and zoom in brings it back: {spans:?}"
+    );
+
+    let asked = named(&ev, "timeline-clip-asked");
+    let asked = asked
+        .first()
+        .unwrap_or_else(|| panic!("no clip asked: {ev:?}"));
+    let (from, to) = (
+        asked["data"]["start_ms"].as_i64().unwrap(),
+        asked["data"]["end_ms"].as_i64().unwrap(),
+    );
+    assert!(
+        named(&ev, "timeline-clips")
+            .iter()
+            .any(|c| c["data"]["statuses"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s == "Finished"))),
+        "the clip was listed as finished: {ev:?}"
+    );
+
+    let export = named(&ev, "timeline-export");
+    let export = export.first().unwrap_or_else(|| {
+        panic!(
+            "nothing exported: {:?}",
+            named(&ev, "timeline-export-failed")
+        )
+    });
+    let progress = named(&ev, "timeline-export-progress");
+    assert!(
+        progress
+            .first()
+            .and_then(|p| p["data"]["fraction"].as_f64())
+            .is_some_and(|f| f >= 0.99),
+        "the progress bar reached 100 %: {progress:?}"
+    );
+    let path = out.path().join("1.mp4");
+    assert_eq!(export["data"]["path"], path.display().to_string());
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&path)
+        .output()
+        .expect("ffprobe");
+    let duration: f64 = String::from_utf8_lossy(&probe.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("ffprobe cannot read the export: {probe:?}"));
+    // The demo camera has a keyframe every two seconds: ± one GOP.
+    let asked_s = (to - from) as f64 / 1000.0;
+    assert!(
+        (duration - asked_s).abs() <= 2.05,
+        "exported {duration:.2} s for {asked_s:.2} s asked"
+    );
+    let (first, last) = (
+        export["data"]["first_ms"].as_i64().unwrap(),
+        export["data"]["last_ms"].as_i64().unwrap(),
+    );
+    assert!(
+        (first - from).abs() <= 2_050 && (last - to).abs() <= 2_050,
+        "frames {first}…{last} for the asked {from}…{to}"
+    );
+
+    assert!(
+        !out.path().join("2.mp4").exists(),
+        "a cancelled export leaves no file"
+    );
+    let left: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    assert_eq!(left.len(), 1, "only the finished export is there: {left:?}");
+}

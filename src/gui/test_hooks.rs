@@ -79,3 +79,24 @@ pub fn sign_in() -> Option<(String, String, String)> {
         parts.next()?.to_owned(),
     ))
 }
+
+/// `EYRIE_TEST_TIMELINE`: `1` clicks the ruler once recordings are listed; `clips` does
+/// that and then drives the clip list (zoom, select → clip, export, cancelled export,
+/// delete) through the same widgets a person uses.
+pub fn timeline_script() -> Option<String> {
+    if !enabled() {
+        return None;
+    }
+    std::env::var("EYRIE_TEST_TIMELINE")
+        .ok()
+        .filter(|v| v == "1" || v == "clips")
+}
+
+/// `EYRIE_TEST_EXPORT_TO=<dir>`: exports go to `<dir>/<n>.mp4` instead of asking with a
+/// file chooser (which a test cannot answer).
+pub fn export_dir() -> Option<std::path::PathBuf> {
+    if !enabled() {
+        return None;
+    }
+    std::env::var_os("EYRIE_TEST_EXPORT_TO").map(std::path::PathBuf::from)
+}

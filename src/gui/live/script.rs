@@ -65,7 +65,7 @@ impl EyrieLiveView {
                 ),
             );
         }
-        if on("EYRIE_TEST_TIMELINE") {
+        if test_hooks::timeline_script().is_some() {
             let _ = self.activate_action("live.timeline", None);
         }
         if on("EYRIE_TEST_CAMERA_RESTART") {

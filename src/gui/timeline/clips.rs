@@ -30,6 +30,20 @@ struct Inner {
     poll: RefCell<Option<glib::SourceId>>,
     /// Running exports by clip, with their cancel flags and progress bars.
     exports: RefCell<HashMap<Uuid, (Arc<AtomicBool>, gtk::ProgressBar)>>,
+    /// The buttons of each listed clip (the test script presses them).
+    buttons: RefCell<HashMap<Uuid, RowButtons>>,
+    /// Where `EYRIE_TEST_TIMELINE=clips` is: 0 nothing yet, 1 export asked, 2 cancelled
+    /// export asked, 3 delete asked.
+    script_step: std::cell::Cell<u8>,
+    /// Exports written so far (names the next `EYRIE_TEST_EXPORT_TO` file).
+    export_count: std::cell::Cell<u32>,
+}
+
+#[derive(Clone)]
+struct RowButtons {
+    export: gtk::Button,
+    cancel: gtk::Button,
+    delete: gtk::Button,
 }
 
 #[derive(Clone)]
@@ -74,6 +88,9 @@ impl ClipList {
             window: window.downgrade(),
             poll: RefCell::new(None),
             exports: RefCell::new(HashMap::new()),
+            buttons: RefCell::new(HashMap::new()),
+            script_step: std::cell::Cell::new(0),
+            export_count: std::cell::Cell::new(0),
         }))
     }
 
@@ -116,15 +133,18 @@ impl ClipList {
         while let Some(row) = inner.list.first_child() {
             inner.list.remove(&row);
         }
+        inner.buttons.borrow_mut().clear();
         for clip in clips {
             inner.list.append(&self.row(clip));
         }
         test_hooks::report(
             "timeline-clips",
             &serde_json::json!({
-                "statuses": clips.iter().map(|c| format!("{:?}", c.status)).collect::<Vec<_>>()
+                "statuses": clips.iter().map(|c| format!("{:?}", c.status)).collect::<Vec<_>>(),
+                "ids": clips.iter().map(|c| c.id).collect::<Vec<_>>(),
             }),
         );
+        self.script_on_list(clips);
         let pending = clips.iter().any(|c| c.status == ClipStatus::InProgress);
         if pending && inner.poll.borrow().is_none() {
             let this = self.clone();
@@ -215,13 +235,66 @@ impl ClipList {
         });
         let this = self.clone();
         delete.connect_clicked(move |_| this.delete(id));
+        self.0.buttons.borrow_mut().insert(
+            id,
+            RowButtons {
+                export: export.clone(),
+                cancel: cancel.clone(),
+                delete: delete.clone(),
+            },
+        );
         row.upcast()
+    }
+
+    /// `EYRIE_TEST_TIMELINE=clips`: once the asked clip is finished, press its Export
+    /// button (to `EYRIE_TEST_EXPORT_TO`); [`Self::script_on_export`] goes on from there.
+    fn script_on_list(&self, clips: &[Clip]) {
+        if test_hooks::timeline_script().as_deref() != Some("clips")
+            || self.0.script_step.get() != 0
+        {
+            return;
+        }
+        if let Some(clip) = clips.iter().find(|c| c.status == ClipStatus::Finished)
+            && let Some(b) = self.0.buttons.borrow().get(&clip.id).cloned()
+        {
+            self.0.script_step.set(1);
+            b.export.emit_clicked();
+        }
+    }
+
+    /// After the first export: export again and press Cancel at once; after that, press
+    /// Delete.
+    fn script_on_export(&self, id: Uuid) {
+        if test_hooks::timeline_script().as_deref() != Some("clips") {
+            return;
+        }
+        let Some(b) = self.0.buttons.borrow().get(&id).cloned() else {
+            return;
+        };
+        match self.0.script_step.get() {
+            1 => {
+                self.0.script_step.set(2);
+                b.export.emit_clicked();
+                b.cancel.emit_clicked();
+            }
+            2 => {
+                self.0.script_step.set(3);
+                b.delete.emit_clicked();
+            }
+            _ => {}
+        }
     }
 
     fn ask_export(&self, clip: &Clip, export_box: &gtk::Box, progress: &gtk::ProgressBar) {
         let Some(window) = self.0.window.upgrade() else {
             return;
         };
+        if let Some(dir) = test_hooks::export_dir() {
+            let n = self.0.export_count.get() + 1;
+            self.0.export_count.set(n);
+            self.export(clip, dir.join(format!("{n}.mp4")), export_box, progress);
+            return;
+        }
         let chooser = gtk::FileChooserNative::new(
             Some(&gettext("Export Clip")),
             Some(&window),
@@ -298,6 +371,7 @@ impl ClipList {
         });
         let this = self.clone();
         let (id, export_box) = (clip.id, export_box.clone());
+        let progress_last = progress.clone();
         glib::spawn_future_local(async move {
             let res = task.await;
             this.0.exports.borrow_mut().remove(&id);
@@ -305,11 +379,18 @@ impl ClipList {
             let Some(window) = this.0.window.upgrade() else {
                 return;
             };
+            test_hooks::report(
+                "timeline-export-progress",
+                &serde_json::json!({ "fraction": progress_last.fraction() }),
+            );
             match res {
                 Ok(Ok(report)) => {
                     test_hooks::report(
                         "timeline-export",
-                        &serde_json::json!({ "bytes": report.bytes, "frames": report.frames }),
+                        &serde_json::json!({
+                            "bytes": report.bytes, "frames": report.frames, "path": report.path,
+                            "first_ms": report.first_ms, "last_ms": report.last_ms,
+                        }),
                     );
                     window.toast(&gettext_f(
                         "Clip exported to {file}",
@@ -317,14 +398,22 @@ impl ClipList {
                     ));
                 }
                 Ok(Err(eyrie_client::playback::PlaybackError::Cancelled)) => {
+                    test_hooks::report("timeline-export-cancelled", &serde_json::json!({}));
                     window.toast(&gettext("Export cancelled"));
                 }
-                Ok(Err(e)) => window.toast(&gettext_f(
-                    "The export failed: {error}",
-                    &[("error", &e.to_string())],
-                )),
+                Ok(Err(e)) => {
+                    test_hooks::report(
+                        "timeline-export-failed",
+                        &serde_json::json!({ "error": e.to_string() }),
+                    );
+                    window.toast(&gettext_f(
+                        "The export failed: {error}",
+                        &[("error", &e.to_string())],
+                    ));
+                }
                 Err(e) => tracing::error!("export task: {e}"),
             }
+            this.script_on_export(id);
         });
     }
 

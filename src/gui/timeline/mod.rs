@@ -62,6 +62,8 @@ mod imp {
         /// When the ruler's data was last loaded (the present keeps growing).
         pub loaded_at: Cell<i64>,
         pub loading: Cell<bool>,
+        /// The view was fitted to the recordings once (on the first load).
+        pub fitted: Cell<bool>,
         pub paused: Cell<bool>,
         pub tick: RefCell<Option<glib::SourceId>>,
         pub hover_loading: Cell<Option<Uuid>>,
@@ -208,6 +210,15 @@ impl EyrieTimelineWindow {
                             "timeline-loaded",
                             &serde_json::json!({ "runs": loaded.runs, "markers": loaded.markers.len() }),
                         );
+                        // Open on the last hour, or on the recordings when they span
+                        // less (a new camera's few minutes would be a sliver of an hour).
+                        if !imp.fitted.replace(true)
+                            && let Some(first) = loaded.runs.iter().map(|r| r.0).min()
+                            && now - first < 3_600_000
+                        {
+                            let span = ((now - first) as f64 * 1.25).max(ruler::MIN_SPAN_MS);
+                            ruler.set_view(now as f64 - span * 0.9, span);
+                        }
                         ruler.set_runs(loaded.runs);
                         ruler.set_markers(loaded.markers);
                         window.run_test_script();

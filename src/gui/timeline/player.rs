@@ -223,10 +223,9 @@ impl EyrieTimelineWindow {
         thread_local! {
             static DONE: Cell<bool> = const { Cell::new(false) };
         }
-        if !test_hooks::enabled() || std::env::var("EYRIE_TEST_TIMELINE").map_or(true, |v| v != "1")
-        {
+        let Some(script) = test_hooks::timeline_script() else {
             return;
-        }
+        };
         let imp = self.imp();
         let Some(ruler) = self.ruler() else { return };
         let run = ruler.runs().into_iter().find(|(s, e)| e - s >= 4_000);
@@ -253,5 +252,25 @@ impl EyrieTimelineWindow {
             &serde_json::json!({ "target_ms": target }),
         );
         ruler.click_at_time(target);
+        if script == "clips" {
+            // Zoom out and back in as the -/+ buttons do; the ruler reports its span.
+            let (a, b) = ruler.view();
+            ruler.zoom(2.0, None);
+            let (c, d) = ruler.view();
+            ruler.zoom(0.5, None);
+            let (e, f) = ruler.view();
+            test_hooks::report(
+                "timeline-zoom",
+                &serde_json::json!({ "spans_ms": [b - a, d - c, f - e] }),
+            );
+            // Select three seconds of the recording (what a Shift-drag does) and make a clip.
+            let (from, to) = (start + 500, start + 3_500);
+            ruler.set_selection(Some((from, to)));
+            test_hooks::report(
+                "timeline-clip-asked",
+                &serde_json::json!({ "start_ms": from, "end_ms": to }),
+            );
+            self.create_clip();
+        }
     }
 }
