@@ -38,6 +38,13 @@ impl EyrieKioskWindow {
                     if let Some(tile) = imp.tiles.borrow().first() {
                         tile.set_device(shown[next].clone());
                     }
+                    test_hooks::report(
+                        "kiosk-cycle",
+                        &serde_json::json!({
+                            "camera": shown[next].id.to_string(),
+                            "index": next,
+                        }),
+                    );
                     glib::ControlFlow::Continue
                 }
             ),

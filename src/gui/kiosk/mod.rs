@@ -154,6 +154,17 @@ impl EyrieKioskWindow {
                 w.on_resume(why);
             }
         });
+        // Tests cannot suspend the machine: under EYRIE_TEST_REPORT, SIGUSR1 runs the same
+        // resume path as a logind PrepareForSleep(false) or a clock jump.
+        if test_hooks::enabled() {
+            let weak = window.downgrade();
+            glib::unix_signal_add_local(10 /* SIGUSR1 */, move || {
+                if let Some(w) = weak.upgrade() {
+                    w.on_resume("test signal");
+                }
+                glib::ControlFlow::Continue
+            });
+        }
         let weak = window.downgrade();
         guard::watch_network(&window, move || {
             if let Some(w) = weak.upgrade() {
