@@ -235,6 +235,17 @@ impl House {
 
     /// Start `eyrie --kiosk` signed in, with these GSettings values (GVariant text).
     pub fn start_kiosk(&self, screen: &Screen, settings: &[(&str, String)], report: &Path) -> Proc {
+        self.start_kiosk_with_env(screen, settings, report, &[])
+    }
+
+    /// [`Self::start_kiosk`] with extra environment (test hooks).
+    pub fn start_kiosk_with_env(
+        &self,
+        screen: &Screen,
+        settings: &[(&str, String)],
+        report: &Path,
+        env: &[(&str, &str)],
+    ) -> Proc {
         let config = self.dir.path().join("kiosk-config");
         std::fs::create_dir_all(config.join("eyrie")).expect("config dir");
         std::fs::create_dir_all(config.join("glib-2.0/settings")).expect("settings dir");
@@ -258,6 +269,7 @@ impl House {
             .env("XDG_CONFIG_HOME", &config)
             .env("XDG_DATA_HOME", self.dir.path().join("kiosk-data"))
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         Proc::new(cmd.spawn().expect("eyrie --kiosk"))
@@ -310,6 +322,20 @@ impl Screen {
             .status()
             .expect("xdotool (apt install xdotool)");
         assert!(status.success(), "xdotool click failed");
+    }
+
+    /// Type on the keyboard: `keys` are xdotool key names (`ctrl+comma`, `Return`), `text`
+    /// is typed as characters.
+    #[allow(dead_code)]
+    pub fn keys(&self, keys: &[&str], text: Option<&str>) {
+        let mut cmd = Command::new("xdotool");
+        cmd.env("DISPLAY", &self.display);
+        match text {
+            Some(t) => cmd.args(["type", "--delay", "40", t]),
+            None => cmd.arg("key").args(keys),
+        };
+        let status = cmd.status().expect("xdotool (apt install xdotool)");
+        assert!(status.success(), "xdotool failed");
     }
 
     /// Save the whole screen as a PNG.

@@ -156,6 +156,18 @@ fn layout_group(settings: &gio::Settings) -> adw::PreferencesGroup {
             }
         }
     ));
+    // `EYRIE_TEST_KIOSK_PREFS_LAYOUT=<nick>`: pick that layout in this row a second after
+    // the window opens, as a person would (the preferences test).
+    if let Some(nick) = test_hooks::enabled()
+        .then(|| std::env::var("EYRIE_TEST_KIOSK_PREFS_LAYOUT").ok())
+        .flatten()
+        && let Some(i) = Layout::ALL.iter().position(|l| l.nick() == nick)
+    {
+        let combo = combo.clone();
+        glib::timeout_add_local_once(Duration::from_secs(1), move || {
+            combo.set_selected(i as u32);
+        });
+    }
     group.add(&combo);
     group.add(&seconds_row(
         settings,

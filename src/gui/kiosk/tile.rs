@@ -502,6 +502,7 @@ impl KioskTile {
                 "state": state.name(),
                 "detail": detail,
                 "hd": inner.quality == Quality::Hd,
+                "talk": inner.talk.is_visible(),
             }),
         );
     }
