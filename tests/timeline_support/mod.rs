@@ -3,6 +3,8 @@
 //! reads every shown frame's pixel clock, and pixel-clock reading of an MP4 file.
 #![allow(dead_code)]
 
+// The cloud, capture and recorder set-up is the storage tests' harness.
+#[path = "../storage_support/mod.rs"]
 pub mod cloud;
 
 use std::path::Path;
