@@ -144,8 +144,20 @@ fn clips_are_made_exported_cancelled_and_deleted() {
                     .is_some_and(|a| !a.contains(&id))
             })
     };
+    let clip_frames = |ev: &[serde_json::Value]| {
+        ev.iter()
+            .position(|e| e["event"] == "timeline-player" && !e["data"]["clip"].is_null())
+            .map_or(0, |i| {
+                ev[i..]
+                    .iter()
+                    .filter(|e| e["event"] == "timeline-frame")
+                    .count()
+            })
+    };
     let deadline = Instant::now() + Duration::from_secs(150);
-    while Instant::now() < deadline && !deleted(&events(&report)) {
+    while Instant::now() < deadline
+        && !(deleted(&events(&report)) && clip_frames(&events(&report)) >= 5)
+    {
         std::thread::sleep(Duration::from_millis(200));
     }
     app.stop();
@@ -181,6 +193,28 @@ fn clips_are_made_exported_cancelled_and_deleted() {
                 .as_array()
                 .is_some_and(|s| s.iter().any(|s| s == "Finished"))),
         "the clip was listed as finished: {ev:?}"
+    );
+
+    // Play: the clip's own object, from its start, nothing past its end.
+    let all = events(&report);
+    let since = all
+        .iter()
+        .position(|e| e["event"] == "timeline-player" && !e["data"]["clip"].is_null())
+        .unwrap_or_else(|| panic!("Play did not open the clip: {ev:?}"));
+    let played: Vec<i64> = all[since..]
+        .iter()
+        .filter(|e| e["event"] == "timeline-frame")
+        .filter_map(|e| e["data"]["clock_ms"].as_i64())
+        .collect();
+    assert!(!played.is_empty(), "no frame of the clip shown");
+    assert!(
+        (played[0] - from).abs() <= 150,
+        "the clip plays from its start: {} vs {from}",
+        played[0]
+    );
+    assert!(
+        played.iter().all(|&c| c >= from - 150 && c <= to + 150),
+        "only the clip's frames: {played:?} for {from}…{to}"
     );
 
     let export = named(&ev, "timeline-export");

@@ -370,3 +370,83 @@ fn tampered_segment_is_refused_with_a_notice_and_playback_goes_on() {
         );
     });
 }
+
+/// A finished clip plays from its own object (range GETs of its parts), so it still plays
+/// once the recording it was cut from is gone; it starts at the clip's start and stops at
+/// its end, though its segment runs on. Uses segment 0, which no other test plays.
+#[test]
+fn clip_plays_from_its_object_after_its_recording_is_gone_and_stops_at_its_end() {
+    let fx = live_fixture();
+    let recs = &fx.recs;
+    fx.rt.block_on(async {
+        let channel = fx.cloud.creds.channels.main;
+        let (cs, ce) = (recs[0].start_ms + 200, recs[0].end_ms - 600);
+        let clip = create_clip(&fx.api, channel, cs, ce, None).await.unwrap();
+        let clip = poll_clip(
+            &fx.api,
+            clip.id,
+            Duration::from_millis(200),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        assert_eq!(clip.status, ClipStatus::Finished, "{clip:?}");
+        assert_eq!(clip.parts.len(), 1, "{clip:?}");
+        assert!(
+            remove_object(fx.cloud.dir.path(), &recs[0]),
+            "found the recording's object"
+        );
+
+        let (sink, shown) = clock_sink();
+        let (player, mut notices) =
+            Player::open_clip(fx.api.clone(), fx.keys.clone(), clip.clone(), &sink).unwrap();
+        player.seek(cs).await.unwrap();
+        let mut ended = false;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while let Ok(Some(n)) = tokio::time::timeout_at(deadline, notices.recv()).await {
+            match n {
+                Notice::EndOfRecordings { .. } => {
+                    ended = true;
+                    break;
+                }
+                Notice::SegmentSkipped { reason, .. } => panic!("a part was skipped: {reason:?}"),
+                _ => {}
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let c = clocks_of(&shown);
+        assert!(ended, "the clip announced its end; shown {c:?}");
+        assert!(c.len() >= 10, "the clip played: {c:?}");
+        assert!(
+            (c[0] - cs).abs() <= 100,
+            "starts at the clip's start: {} vs {cs}",
+            c[0]
+        );
+        let last = *c.last().unwrap();
+        assert!(
+            last <= ce + 100 && last >= ce - 300,
+            "stops at the clip's end: last {last}, end {ce}"
+        );
+        drop(player);
+
+        // The channel's own player cannot show that segment any more: it is gone.
+        let (sink, _shown) = clock_sink();
+        let (player, mut notices) =
+            Player::open(fx.api.clone(), fx.keys.clone(), channel, &sink).unwrap();
+        player.seek(cs).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut missing = false;
+        while let Ok(Some(n)) = tokio::time::timeout_at(deadline, notices.recv()).await {
+            if let Notice::SegmentSkipped {
+                recording_id,
+                reason,
+                ..
+            } = n
+            {
+                missing = recording_id == recs[0].id && reason == SkipReason::Missing;
+                break;
+            }
+        }
+        assert!(missing, "the recording's object is really gone");
+    });
+}

@@ -249,6 +249,17 @@ pub fn tamper(dir: &Path, rec: &Recording) -> bool {
     find_file(dir, &|_, len| len == size).is_some_and(|p| flip(&p))
 }
 
+/// Delete the stored object of `rec` from the embedded store under `dir` (as retention
+/// would); whether it was found.
+pub fn remove_object(dir: &Path, rec: &Recording) -> bool {
+    let id = rec.id.to_string();
+    let size = rec.size.unwrap_or(0);
+    find_file(dir, &|p, len| {
+        p.to_string_lossy().contains(&id) && (size == 0 || len == size)
+    })
+    .is_some_and(|p| std::fs::remove_file(p).is_ok())
+}
+
 fn flip(p: &Path) -> bool {
     let mut bytes = std::fs::read(p).unwrap();
     let mid = bytes.len() / 2;

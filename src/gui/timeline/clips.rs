@@ -1,7 +1,7 @@
 //! The clip list of the timeline window: the camera's clips, newest first, polled every
 //! two seconds while one is still `in_progress` (the cloud finishes a clip whose range
 //! reaches into the present once the camera has uploaded the rest). A finished clip can
-//! be played (the player seeks to its start), exported to MP4 — decrypted and remuxed on
+//! be played (from its own object, see `Player::open_clip`), exported to MP4 — decrypted and remuxed on
 //! the tokio runtime, never re-encoded, with a progress bar and a cancel button — or
 //! deleted.
 
@@ -41,6 +41,7 @@ struct Inner {
 
 #[derive(Clone)]
 struct RowButtons {
+    play: gtk::Button,
     export: gtk::Button,
     cancel: gtk::Button,
     delete: gtk::Button,
@@ -216,10 +217,10 @@ impl ClipList {
         row.add_suffix(&box_);
 
         let this = self.clone();
-        let start = clip.start_ms;
+        let c = clip.clone();
         play.connect_clicked(move |_| {
             if let Some(w) = this.0.window.upgrade() {
-                w.seek(start);
+                w.play_clip(c.clone());
             }
         });
         let this = self.clone();
@@ -238,6 +239,7 @@ impl ClipList {
         self.0.buttons.borrow_mut().insert(
             id,
             RowButtons {
+                play: play.clone(),
                 export: export.clone(),
                 cancel: cancel.clone(),
                 delete: delete.clone(),
@@ -246,8 +248,8 @@ impl ClipList {
         row.upcast()
     }
 
-    /// `EYRIE_TEST_TIMELINE=clips`: once the asked clip is finished, press its Export
-    /// button (to `EYRIE_TEST_EXPORT_TO`); [`Self::script_on_export`] goes on from there.
+    /// `EYRIE_TEST_TIMELINE=clips`: once the asked clip is finished, press its Play and
+    /// Export buttons (to `EYRIE_TEST_EXPORT_TO`); [`Self::script_on_export`] goes on from there.
     fn script_on_list(&self, clips: &[Clip]) {
         if test_hooks::timeline_script().as_deref() != Some("clips")
             || self.0.script_step.get() != 0
@@ -258,6 +260,7 @@ impl ClipList {
             && let Some(b) = self.0.buttons.borrow().get(&clip.id).cloned()
         {
             self.0.script_step.set(1);
+            b.play.emit_clicked();
             b.export.emit_clicked();
         }
     }

@@ -49,6 +49,8 @@ mod imp {
         pub channel: Cell<Option<Uuid>>,
         pub device: RefCell<Option<Device>>,
         pub player: RefCell<Option<Arc<Player>>>,
+        /// The clip the player is playing (its object), or `None` for the recordings.
+        pub playing_clip: RefCell<Option<eyrie_protocol::api::Clip>>,
         pub picture: OnceCell<gtk::Picture>,
         pub hint: OnceCell<gtk::Label>,
         pub spinner: OnceCell<gtk::Spinner>,
@@ -322,6 +324,17 @@ impl EyrieTimelineWindow {
 
     /// Play from `t`.
     pub(crate) fn seek(&self, t: i64) {
+        // A click outside the clip being played goes back to the recordings.
+        let outside_clip = self
+            .imp()
+            .playing_clip
+            .borrow()
+            .as_ref()
+            .is_some_and(|c| t < c.start_ms || t > c.end_ms);
+        if outside_clip {
+            self.start_player_then(None, Some(t));
+            return;
+        }
         let Some(player) = self.imp().player.borrow().clone() else {
             self.toast(&gettext("Playback is not ready yet"));
             return;

@@ -26,6 +26,22 @@ use crate::spawn_tokio;
 impl EyrieTimelineWindow {
     /// Fetch the device's recording keys, then open the player on a paintable sink.
     pub(super) fn start_player(&self) {
+        self.start_player_then(None, None);
+    }
+
+    /// Play a finished clip from its own object (it plays even after its recordings
+    /// expired), from its start; a click on the ruler outside it returns to the recordings.
+    pub(super) fn play_clip(&self, clip: eyrie_protocol::api::Clip) {
+        let start = clip.start_ms;
+        self.start_player_then(Some(clip), Some(start));
+    }
+
+    /// (Re)open the player on the recordings or on `clip`, then seek to `seek_to`.
+    pub(super) fn start_player_then(
+        &self,
+        clip: Option<eyrie_protocol::api::Clip>,
+        seek_to: Option<i64>,
+    ) {
         let imp = self.imp();
         let (Some(api), Some(device)) = (self.api(), imp.device.borrow().clone()) else {
             return;
@@ -66,12 +82,23 @@ impl EyrieTimelineWindow {
                 };
                 let opened = {
                     let _guard = RUNTIME.enter();
-                    Player::open(api, keys, channel, &sink)
+                    match clip.clone() {
+                        Some(c) => Player::open_clip(api, keys, c, &sink),
+                        None => Player::open(api, keys, channel, &sink),
+                    }
                 };
                 match opened {
                     Ok((player, mut notices)) => {
+                        // The previous player (and its sink) goes with the replacement.
                         window.imp().player.replace(Some(Arc::new(player)));
-                        test_hooks::report("timeline-player", &serde_json::json!({}));
+                        test_hooks::report(
+                            "timeline-player",
+                            &serde_json::json!({ "clip": clip.as_ref().map(|c| c.id) }),
+                        );
+                        window.imp().playing_clip.replace(clip);
+                        if let Some(t) = seek_to {
+                            window.seek(t);
+                        }
                         window.run_test_script();
                         glib::spawn_future_local(glib::clone!(
                             #[weak]

@@ -87,6 +87,28 @@ async fn fresh_url(api: &ApiClient, rec: &Recording) -> Option<PresignedUrl> {
         .and_then(|r| r.download)
 }
 
+/// Download and decrypt the part of a clip object that holds `rec`.
+pub async fn clip_part(
+    api: &ApiClient,
+    keys: &KeyRing,
+    clip: &super::timeline::ClipSource,
+    rec: &Recording,
+) -> Result<Vec<u8>, SkipReason> {
+    let &(offset, size) = clip.ranges.get(&rec.id).ok_or(SkipReason::Missing)?;
+    let enc = match api.get_presigned_range(&clip.url, offset, size).await {
+        Ok(b) => b,
+        Err(e) if refused(&e) => return Err(SkipReason::Expired),
+        Err(ApiError::Store(404)) => return Err(SkipReason::Missing),
+        Err(e) => {
+            tracing::warn!(clip = %clip.clip_id, "clip download failed: {e}");
+            return Err(SkipReason::Unreachable);
+        }
+    };
+    decrypt(keys, rec.key_id.as_deref(), &enc).inspect_err(|_| {
+        tracing::warn!(clip = %clip.clip_id, recording = %rec.id, "clip part failed authentication; skipped");
+    })
+}
+
 /// Download and decrypt `rec`: plaintext MPEG-TS, or why it must be skipped.
 pub async fn segment(
     api: &ApiClient,

@@ -37,6 +37,8 @@ struct Inner {
     api: ApiClient,
     keys: KeyRing,
     channel: Uuid,
+    /// Playing a finished clip's object instead of the channel's recordings.
+    clip: Option<eyrie_protocol::api::Clip>,
     rt: tokio::runtime::Handle,
     control: Arc<Control>,
     display: gst::Pipeline,
@@ -64,6 +66,32 @@ impl Player {
         channel: Uuid,
         sink: &gst::Element,
     ) -> Result<(Self, mpsc::UnboundedReceiver<Notice>), PlaybackError> {
+        Self::open_source(api, keys, channel, None, sink)
+    }
+
+    /// A player for a finished clip: it plays the clip object (its segments are byte
+    /// ranges of it, fetched with range GETs and decrypted one by one), from the clip's
+    /// start to its end, so the clip plays even after its recordings expired. Seek with
+    /// [`Self::seek`] (e.g. to `clip.start_ms`).
+    pub fn open_clip(
+        api: ApiClient,
+        keys: KeyRing,
+        clip: eyrie_protocol::api::Clip,
+        sink: &gst::Element,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<Notice>), PlaybackError> {
+        if Timeline::for_clip(&clip).is_none() {
+            return Err(PlaybackError::NothingToPlay);
+        }
+        Self::open_source(api, keys, clip.channel_id, Some(clip), sink)
+    }
+
+    fn open_source(
+        api: ApiClient,
+        keys: KeyRing,
+        channel: Uuid,
+        clip: Option<eyrie_protocol::api::Clip>,
+        sink: &gst::Element,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<Notice>), PlaybackError> {
         let rt = tokio::runtime::Handle::try_current()
             .map_err(|_| PlaybackError::Gst("Player::open needs a tokio runtime".into()))?;
         let display = gst::Pipeline::new();
@@ -88,6 +116,7 @@ impl Player {
             api,
             keys,
             channel,
+            clip,
             rt: rt.clone(),
             control: Arc::new(Control::new()),
             display,
@@ -243,7 +272,10 @@ async fn seek(inner: &Arc<Inner>, unix_ms: i64, announce_gap: bool) -> Result<()
     if let Ok(mut r) = inner.run.lock() {
         r.take();
     }
-    let timeline = Timeline::fetch(&inner.api, inner.channel, unix_ms).await?;
+    let timeline = match &inner.clip {
+        Some(clip) => Timeline::for_clip(clip).ok_or(PlaybackError::NothingToPlay)?,
+        None => Timeline::fetch(&inner.api, inner.channel, unix_ms).await?,
+    };
     if inner.generation.load(Ordering::SeqCst) != generation {
         return Ok(()); // a newer seek won
     }

@@ -186,6 +186,8 @@ fn decode_pipeline() -> Result<(gst::Pipeline, gst_app::AppSrc, gst_app::AppSink
 }
 
 pub(crate) fn start(ctx: RunCtx) -> Result<Run, PlaybackError> {
+    // A clip stops at its end, though its last segment may run on.
+    let end_ms = ctx.timeline.clip.as_ref().map(|_| ctx.timeline.end_ms);
     let (pipeline, src, sink) = decode_pipeline()?;
     let cancel = Arc::new(AtomicBool::new(false));
     let shared = Arc::new(Mutex::new(Shared::default()));
@@ -240,6 +242,7 @@ pub(crate) fn start(ctx: RunCtx) -> Result<Run, PlaybackError> {
         ended: ctx.ended,
         generation: ctx.generation,
         target_ms: ctx.target_ms,
+        end_ms,
     };
     std::thread::Builder::new()
         .name("eyrie-playback-present".into())
@@ -276,7 +279,11 @@ async fn fetch_chain(
     let mut resume_at = None;
     let mut fed_any = false;
     while let Some(rec) = tl.recordings.get(i).cloned() {
-        match fetch::segment(&api, &keys, &rec).await {
+        let fetched = match &tl.clip {
+            Some(clip) => fetch::clip_part(&api, &keys, clip, &rec).await,
+            None => fetch::segment(&api, &keys, &rec).await,
+        };
+        match fetched {
             Ok(ts) => {
                 if !fed_any {
                     if let Ok(mut s) = shared.lock() {
@@ -306,6 +313,9 @@ async fn fetch_chain(
         if let Some(next) = tl.recordings.get(i + 1) {
             resume_at = Some(next.start_ms);
             break;
+        }
+        if tl.clip.is_some() {
+            break; // a clip ends where it ends
         }
         // End of the listing: the camera may have uploaded more since. Near the present
         // the next segment is still being recorded: wait for it (the picture holds on the
@@ -355,6 +365,8 @@ struct Presenter {
     ended: mpsc::UnboundedSender<RunEnd>,
     generation: u64,
     target_ms: i64,
+    /// Nothing after this is shown (a clip's end).
+    end_ms: Option<i64>,
 }
 
 /// Frames this close before the target still count as "at" it.
@@ -425,6 +437,16 @@ impl Presenter {
             let unix = u0 + (pts_ns - p0) / 1_000_000;
             if unix < self.target_ms - SEEK_SLACK_MS {
                 continue; // decoded only as a reference for the target frame
+            }
+            if self.end_ms.is_some_and(|end| unix > end) {
+                if !self.cancelled() {
+                    let _ = self.ended.send(RunEnd {
+                        generation: self.generation,
+                        last_ms,
+                        resume_at: None,
+                    });
+                }
+                return;
             }
             // Pause and single steps (the first frame after a seek always shows).
             let (rate, epoch) = {

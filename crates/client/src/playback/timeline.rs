@@ -2,7 +2,9 @@
 //! segments with presigned GETs and the gaps between them. The player asks it which
 //! segment holds an instant and whether the next one continues it.
 
-use eyrie_protocol::api::{Recording, RecordingStatus};
+use std::collections::HashMap;
+
+use eyrie_protocol::api::{Clip, ClipStatus, PresignedUrl, Recording, RecordingStatus};
 use uuid::Uuid;
 
 use crate::api::ApiError;
@@ -17,6 +19,56 @@ pub const WINDOW_MS: i64 = 6 * 3_600_000;
 pub struct Timeline {
     pub recordings: Vec<Recording>,
     pub end_ms: i64,
+    /// Set when playing a finished clip: its segments are byte ranges of one object.
+    pub clip: Option<ClipSource>,
+}
+
+/// Where a clip's segments are: `(offset, size)` of each recording in the clip object.
+#[derive(Debug, Clone)]
+pub struct ClipSource {
+    pub clip_id: Uuid,
+    pub url: PresignedUrl,
+    pub ranges: HashMap<Uuid, (u64, u64)>,
+}
+
+impl Timeline {
+    /// The segments of a finished clip, as a timeline over its object (which outlives the
+    /// recordings it was cut from). `None` unless the clip is finished with a download URL.
+    pub fn for_clip(clip: &Clip) -> Option<Self> {
+        if clip.status != ClipStatus::Finished || clip.parts.is_empty() {
+            return None;
+        }
+        let url = clip.download.clone()?;
+        let recordings = clip
+            .parts
+            .iter()
+            .map(|p| Recording {
+                id: p.recording_id,
+                channel_id: clip.channel_id,
+                start_ms: p.start_ms,
+                end_ms: p.end_ms,
+                status: RecordingStatus::Complete,
+                size: Some(p.size),
+                sha256: None,
+                event: false,
+                key_id: p.key_id.clone(),
+                download: None,
+            })
+            .collect();
+        Some(Self {
+            recordings,
+            end_ms: clip.end_ms,
+            clip: Some(ClipSource {
+                clip_id: clip.id,
+                url,
+                ranges: clip
+                    .parts
+                    .iter()
+                    .map(|p| (p.recording_id, (p.offset, p.size)))
+                    .collect(),
+            }),
+        })
+    }
 }
 
 impl Timeline {
@@ -46,6 +98,7 @@ impl Timeline {
         Ok(Self {
             recordings,
             end_ms: end,
+            clip: None,
         })
     }
 
