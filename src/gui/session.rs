@@ -112,7 +112,7 @@ pub async fn load() -> Option<Session> {
 }
 
 async fn load_from(path: &std::path::Path, keyring: bool) -> Option<Session> {
-    let bytes = std::fs::read(&path).ok()?;
+    let bytes = std::fs::read(path).ok()?;
     let file: SessionFile = match serde_json::from_slice(&bytes) {
         Ok(s) => s,
         Err(e) => {
@@ -220,7 +220,7 @@ pub async fn clear() {
 }
 
 async fn clear_at(path: &std::path::Path, keyring: bool) {
-    let saved: Option<SessionFile> = std::fs::read(&path)
+    let saved: Option<SessionFile> = std::fs::read(path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     if let Err(e) = std::fs::remove_file(path)

@@ -140,6 +140,7 @@ mod tests {
         let t = Timeline {
             recordings: vec![rec(0, 30_000), rec(30_010, 60_000), rec(90_000, 120_000)],
             end_ms: 0,
+            clip: None,
         };
         assert_eq!(t.at_or_after(-5), Some(0));
         assert_eq!(t.at_or_after(45_000), Some(1));
