@@ -217,8 +217,15 @@ async fn export_and_check(fx: &LiveFixture, clip: &Clip, cs: i64, ce: i64) {
         .await
         .unwrap()
         .recordings;
-    recs.retain(|r| r.download.is_some() && r.end_ms > cs - GOP_MS && r.start_ms < ce + 1_000);
+    // From the recording that holds the first exported frame (not before it: another test
+    // deletes segment 0's object) to the end.
+    recs.retain(|r| r.download.is_some() && r.start_ms < ce + 1_000);
     recs.sort_by_key(|r| r.start_ms);
+    let first = recs
+        .iter()
+        .rposition(|r| r.start_ms <= f0)
+        .unwrap_or_else(|| panic!("no recording holds the first exported frame {f0}"));
+    recs.drain(..first);
     let truth = recorded_clocks(fx, &recs).await;
     let p = truth
         .iter()

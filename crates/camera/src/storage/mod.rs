@@ -30,6 +30,7 @@ pub mod recorder;
 pub mod segmenter;
 pub mod snapshot;
 pub mod spool;
+pub mod ts;
 pub mod upload;
 
 mod service;
