@@ -9,8 +9,9 @@
 //!   (the same plus recording, muxing, encryption, spooling and upload, 10 s segments),
 //!   alternating off/on three times (30 s each); the figure is the median difference in %
 //!   of one core.
-//! - `storage_mem_bitrate_s`: the camera's resident memory (VmRSS, mean over the phase)
-//!   while recording minus before it ever recorded, over the main bitrate in bytes/s —
+//! - `storage_mem_bitrate_s`: the camera's resident memory (VmRSS, mean over the
+//!   `continuous` phases) while recording minus before it ever recorded (the first `none`
+//!   phase, once the rings are full), over the main bitrate in bytes/s —
 //!   i.e. everything storage costs in RAM (muxer pipelines, encryptor chunk, upload
 //!   buffers, allocator slack), not only its data buffers.
 //! - `upload_vs_rclone`: the same encrypted segments (8 × 7.5 MB, a 30 s segment at
@@ -18,6 +19,8 @@
 //!   uploader (slot → PUT → notice with SHA-256, 2 workers) and by `rclone copy
 //!   --transfers 2` (Debian's rclone, S3 remote configured from the environment); the
 //!   ratio of our throughput to rclone's, best of two rounds each.
+//!
+//! `EYRIE_BENCH_PAIRS=N` changes the number of off/on pairs (default 3).
 //!
 //! The LAST line printed is one JSON object.
 
@@ -108,11 +111,28 @@ async fn phase(cloud: &Cloud, device: uuid::Uuid, pid: u32, mode: StoreMode) -> 
         rss.push(rss_bytes(pid));
     }
     let pct = (cpu_secs(pid) - c0) / t0.elapsed().as_secs_f64() * 100.0;
+    if std::env::var_os("EYRIE_BENCH_VERBOSE").is_some() {
+        let mb: Vec<String> = rss.iter().map(|r| format!("{:.1}", r / 1e6)).collect();
+        println!("    RSS each second (MB): {}", mb.join(" "));
+    }
     let mean = rss.iter().sum::<f64>() / rss.len().max(1) as f64;
+    // Where the memory is at the end of the phase: heap and stacks vs mapped code.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |k: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("?")
+            .to_string()
+    };
     println!(
-        "  store mode {:<10} camera CPU {pct:5.1} % of a core, RSS {:.1} MB",
+        "  store mode {:<10} camera CPU {pct:5.1} % of a core, RSS {:.1} MB (anon {} kB, file {} kB, {} threads)",
         mode.as_str(),
-        mean / 1e6
+        mean / 1e6,
+        field("RssAnon:"),
+        field("RssFile:"),
+        field("Threads:"),
     );
     (pct, mean)
 }
@@ -148,17 +168,28 @@ async fn cpu_and_memory(cloud: &Cloud) -> (f64, f64) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(sock.exists(), "the camera started");
+    // The rings (10 s of media and a GOP, shared with live view, not storage's) and the
+    // encoders' pools fill during the first ~15 s; measure after that.
+    tokio::time::sleep(Duration::from_secs(20)).await;
     // Encoding the moving test pattern varies by a few % of a core from phase to phase,
     // more than storage costs: three off/on pairs of 30 s.
     let (off, rss_off) = phase(cloud, device, pid, StoreMode::None).await;
-    let (on, mut rss_on) = phase(cloud, device, pid, StoreMode::Continuous).await;
+    let (on, rss) = phase(cloud, device, pid, StoreMode::Continuous).await;
+    let mut rss_on = vec![rss];
     let mut diffs = vec![on - off];
-    for _ in 0..2 {
+    let pairs: usize = std::env::var("EYRIE_BENCH_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    for _ in 1..pairs {
         let (off, _) = phase(cloud, device, pid, StoreMode::None).await;
         let (on, rss) = phase(cloud, device, pid, StoreMode::Continuous).await;
         diffs.push(on - off);
-        rss_on = rss;
+        rss_on.push(rss);
     }
+    // Against the process before it ever recorded: what storage takes and keeps, plus
+    // any drift of the rest of the camera over the run (counted against storage).
+    let rss_on = rss_on.iter().sum::<f64>() / rss_on.len() as f64;
     // The median: one phase in three can swing by 5 % with the picture's content.
     let mut sorted = diffs.clone();
     sorted.sort_by(f64::total_cmp);

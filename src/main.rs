@@ -72,6 +72,8 @@ fn die_with_parent() {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 fn limit_malloc_arenas() {
+    const M_TRIM_THRESHOLD: std::ffi::c_int = -1;
+    const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
     const M_ARENA_MAX: std::ffi::c_int = -8;
     unsafe extern "C" {
         fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
@@ -79,6 +81,12 @@ fn limit_malloc_arenas() {
     // SAFETY: mallopt takes two integers and is safe to call at any time (glibc).
     unsafe {
         mallopt(M_ARENA_MAX, 2);
+        // A fixed mmap threshold turns off glibc's sliding one, which after the first
+        // large free serves every buffer up to 32 MB from the heap and keeps it there:
+        // frames, upload reads and encryption chunks of 64 KiB and more are mapped and
+        // given back when freed.
+        mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+        mallopt(M_TRIM_THRESHOLD, 256 * 1024);
     }
 }
 

@@ -40,9 +40,7 @@ pub use service::{CloudStorage, StorageConfig, StorageStatus};
 /// Why cloud storage failed or refused.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("GStreamer element {0} is missing (install the GStreamer plugins)")]
-    MissingElement(String),
-    #[error("recording pipeline: {0}")]
+    #[error("recording: {0}")]
     Pipeline(String),
     #[error(transparent)]
     Spool(#[from] spool::SpoolError),
