@@ -371,8 +371,9 @@ impl Recorder {
             if self.audio_peek.is_none() {
                 self.audio_peek = reader.next_blocking(Duration::from_millis(200)).ok();
             }
-            // A track that gets no packet makes the muxer fail at the end: only add audio
-            // when a packet near this frame's time is there.
+            // The first packet tells the channel count; an audio track with no packet in
+            // it would only confuse players: add audio when a packet near this frame's
+            // time is there.
             channels = match self.audio_peek.as_ref() {
                 Some(a) if a.pts_us.abs_diff(f.pts_us) < 2_000_000 => {
                     Some(if a.data.first().is_some_and(|toc| toc & 0x04 != 0) {
