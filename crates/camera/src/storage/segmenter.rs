@@ -3,33 +3,31 @@
 //! The recorder hands every frame of a segment to a [`SegmentMux`], which packs it into
 //! transport-stream packets ([`super::ts`]) and pushes them through the segment
 //! encryptor into the spool file — all on the recorder's thread, with no pipeline, no
-//! queue and no copy of the media beyond one frame's packets. Every file starts with its
+//! queue and no copy of the media beyond the packet being built. Every file starts with its
 //! own PAT/PMT and a keyframe and plays on its own. Frames keep the capture timeline
 //! (microseconds since the recorder's first frame), so consecutive segments continue
 //! each other's timestamps and a player can stitch them without a gap or an overlap.
 //!
 //! ```text
 //!  video Frame (H.264 AU) ─┐
-//!                          ├─► TsWriter ─► packets (one frame's) ─► SpoolWriter
+//!                          ├─► TsWriter ─► 188-byte packets ─► SpoolWriter
 //!  audio Frame (Opus) ─────┘                                        (AES-256-GCM, 64 KiB chunks, to disk)
 //! ```
 //!
-//! Memory: one frame's packets (reused) and the encryptor's chunk, whatever the
-//! segment's length.
+//! Memory: one packet on the stack and the encryptor's chunk, whatever the segment's
+//! length.
 
 use std::time::Duration;
 
 use super::StorageError;
 use super::spool::{SegmentInfo, SpoolEntry, SpoolWriter};
-use super::ts::{TsWriter, ticks};
+use super::ts::{PacketSink, TsWriter, ticks};
 use crate::ring::Frame;
 
 /// One segment being muxed and encrypted.
 pub struct SegmentMux {
     writer: SpoolWriter,
     ts: TsWriter,
-    /// Packets of the frame being written; its memory is kept from frame to frame.
-    packets: Vec<u8>,
     base_us: u64,
     /// PTS (capture clock, µs) of the first video frame.
     pub first_pts_us: u64,
@@ -59,7 +57,6 @@ impl SegmentMux {
             writer,
             has_audio: ts.has_audio(),
             ts,
-            packets: Vec::with_capacity(16 * 1024),
             base_us,
             first_pts_us: first.pts_us,
             end_pts_us: first.pts_us,
@@ -73,22 +70,12 @@ impl SegmentMux {
         Ok(seg)
     }
 
-    fn flush(&mut self) -> Result<(), StorageError> {
-        let r = self.writer.write(&self.packets);
-        self.packets.clear();
-        if self.packets.capacity() > 1 << 20 {
-            // A huge keyframe grew the buffer: do not keep that for the rest of the
-            // segment.
-            self.packets.shrink_to(16 * 1024);
-        }
-        r.map_err(|e| StorageError::Pipeline(format!("writing the segment: {e}")))
-    }
-
     /// Append a video frame (in capture order).
     pub fn push_video(&mut self, f: &Frame) -> Result<(), StorageError> {
         let pts = ticks(f.pts_us.saturating_sub(self.base_us));
-        self.ts.video(pts, f.keyframe, &f.data, &mut self.packets);
-        self.flush()?;
+        let mut sink = ToSpool::new(&mut self.writer);
+        self.ts.video(pts, f.keyframe, &f.data, &mut sink);
+        sink.result()?;
         self.frames += 1;
         let d = if f.duration_us > 0 {
             f.duration_us
@@ -106,8 +93,9 @@ impl SegmentMux {
             return Ok(());
         }
         let pts = ticks(f.pts_us - self.base_us);
-        self.ts.audio(pts, &f.data, &mut self.packets);
-        self.flush()
+        let mut sink = ToSpool::new(&mut self.writer);
+        self.ts.audio(pts, &f.data, &mut sink);
+        sink.result()
     }
 
     /// Media duration so far.
@@ -126,5 +114,38 @@ impl SegmentMux {
             duration_us: self.end_pts_us.saturating_sub(self.first_pts_us),
         };
         Ok(self.writer.commit(info)?)
+    }
+}
+
+/// Packets straight into the segment's encryptor; the first write error is kept and
+/// the packets after it are dropped (the segment is abandoned on that error).
+struct ToSpool<'a> {
+    writer: &'a mut SpoolWriter,
+    error: Option<super::spool::SpoolError>,
+}
+
+impl<'a> ToSpool<'a> {
+    fn new(writer: &'a mut SpoolWriter) -> Self {
+        Self {
+            writer,
+            error: None,
+        }
+    }
+
+    fn result(self) -> Result<(), StorageError> {
+        match self.error {
+            None => Ok(()),
+            Some(e) => Err(StorageError::Pipeline(format!("writing the segment: {e}"))),
+        }
+    }
+}
+
+impl PacketSink for ToSpool<'_> {
+    fn packet(&mut self, packet: &[u8]) {
+        if self.error.is_none()
+            && let Err(e) = self.writer.write(packet)
+        {
+            self.error = Some(e);
+        }
     }
 }

@@ -70,7 +70,7 @@ impl TsWriter {
     }
 
     /// PAT and PMT.
-    pub fn tables(&mut self, out: &mut Vec<u8>) {
+    pub fn tables(&mut self, out: &mut impl PacketSink) {
         // PAT: program 1 → PMT_PID.
         let mut pat = Vec::with_capacity(16);
         pat.extend_from_slice(&[0x00, 0x01]); // program_number 1
@@ -99,7 +99,7 @@ impl TsWriter {
 
     /// One H.264 access unit (Annex B byte stream) with its PTS in 90 kHz ticks (before
     /// [`PTS_OFFSET`]). Keyframes are preceded by the tables.
-    pub fn video(&mut self, pts: u64, keyframe: bool, au: &[u8], out: &mut Vec<u8>) {
+    pub fn video(&mut self, pts: u64, keyframe: bool, au: &[u8], out: &mut impl PacketSink) {
         if keyframe {
             self.tables(out);
         }
@@ -125,7 +125,7 @@ impl TsWriter {
 
     /// One Opus packet with its PTS in 90 kHz ticks (before [`PTS_OFFSET`]). Ignored
     /// when the segment has no audio track.
-    pub fn audio(&mut self, pts: u64, packet: &[u8], out: &mut Vec<u8>) {
+    pub fn audio(&mut self, pts: u64, packet: &[u8], out: &mut impl PacketSink) {
         if self.audio_channels.is_none() {
             return;
         }
@@ -190,7 +190,13 @@ struct Adaptation {
 
 /// Split `parts` (one PES) into packets on `pid`; the first packet carries the
 /// adaptation fields asked, the last is padded with adaptation-field stuffing.
-fn packetize(out: &mut Vec<u8>, pid: u16, cc: &mut u8, first: Adaptation, parts: &[&[u8]]) {
+fn packetize(
+    sink: &mut impl PacketSink,
+    pid: u16,
+    cc: &mut u8,
+    first: Adaptation,
+    parts: &[&[u8]],
+) {
     let mut left: usize = parts.iter().map(|p| p.len()).sum();
     let mut reader = Parts {
         parts,
@@ -231,13 +237,15 @@ fn packetize(out: &mut Vec<u8>, pid: u16, cc: &mut u8, first: Adaptation, parts:
             (n, pad) => (n, pad),
         };
         let with_af = af_len > 0 || pad > 0;
-        header(out, pid, cc, start, with_af);
+        let mut out = Packet::new();
+        header(&mut out, pid, cc, start, with_af);
         if with_af {
             out.push((n_fields + stuffing) as u8);
             out.extend_from_slice(&fields[..n_fields]);
-            out.resize(out.len() + stuffing, 0xFF);
+            out.fill(stuffing, 0xFF);
         }
-        reader.copy(out, take);
+        reader.copy(&mut out, take);
+        sink.packet(out.full());
         left -= take;
         start = false;
     }
@@ -251,7 +259,7 @@ struct Parts<'a> {
 }
 
 impl Parts<'_> {
-    fn copy(&mut self, out: &mut Vec<u8>, mut n: usize) {
+    fn copy(&mut self, out: &mut Packet, mut n: usize) {
         while n > 0 {
             let p = self.parts[self.part];
             let k = (p.len() - self.offset).min(n);
@@ -266,7 +274,7 @@ impl Parts<'_> {
     }
 }
 
-fn header(out: &mut Vec<u8>, pid: u16, cc: &mut u8, start: bool, adaptation: bool) {
+fn header(out: &mut Packet, pid: u16, cc: &mut u8, start: bool, adaptation: bool) {
     out.push(0x47);
     out.push((u8::from(start) << 6) | ((pid >> 8) as u8 & 0x1F));
     out.push(pid as u8);
@@ -275,20 +283,69 @@ fn header(out: &mut Vec<u8>, pid: u16, cc: &mut u8, start: bool, adaptation: boo
 }
 
 /// One PSI section (pointer field 0, syntax, version 0, CRC) in one packet.
-fn section(out: &mut Vec<u8>, pid: u16, cc: &mut u8, table_id: u8, id: u16, body: &[u8]) {
-    let start = out.len();
-    header(out, pid, cc, true, false);
+fn section(sink: &mut impl PacketSink, pid: u16, cc: &mut u8, table_id: u8, id: u16, body: &[u8]) {
+    let mut out = Packet::new();
+    header(&mut out, pid, cc, true, false);
     out.push(0); // pointer_field
-    let sec_start = out.len();
+    let sec_start = out.len;
     let section_length = 5 + body.len() + 4;
     out.push(table_id);
     out.extend_from_slice(&(0xB000 | section_length as u16).to_be_bytes());
     out.extend_from_slice(&id.to_be_bytes());
     out.extend_from_slice(&[0xC1, 0x00, 0x00]); // version 0, current; section 0 of 0
     out.extend_from_slice(body);
-    let crc = crc32_mpeg2(&out[sec_start..]);
+    let crc = crc32_mpeg2(&out.bytes[sec_start..out.len]);
     out.extend_from_slice(&crc.to_be_bytes());
-    out.resize(start + PACKET, 0xFF);
+    out.fill(PACKET - out.len, 0xFF);
+    sink.packet(out.full());
+}
+
+/// Where finished packets go: straight on to the encryptor in the recorder, a byte
+/// vector in tests.
+pub trait PacketSink {
+    /// One whole 188-byte packet.
+    fn packet(&mut self, packet: &[u8]);
+}
+
+impl PacketSink for Vec<u8> {
+    fn packet(&mut self, packet: &[u8]) {
+        self.extend_from_slice(packet);
+    }
+}
+
+/// One packet being built, on the stack.
+struct Packet {
+    bytes: [u8; PACKET],
+    len: usize,
+}
+
+impl Packet {
+    fn new() -> Self {
+        Self {
+            bytes: [0; PACKET],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        self.bytes[self.len] = b;
+        self.len += 1;
+    }
+
+    fn extend_from_slice(&mut self, b: &[u8]) {
+        self.bytes[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+    }
+
+    fn fill(&mut self, n: usize, b: u8) {
+        self.bytes[self.len..self.len + n].fill(b);
+        self.len += n;
+    }
+
+    fn full(&self) -> &[u8] {
+        debug_assert_eq!(self.len, PACKET, "a packet is filled to 188 bytes");
+        &self.bytes
+    }
 }
 
 /// CRC-32/MPEG-2: polynomial 0x04C11DB7, initial 0xFFFFFFFF, no reflection, no final xor.
