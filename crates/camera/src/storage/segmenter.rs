@@ -36,7 +36,6 @@ pub struct SegmentMux {
     pub start_unix_ms: i64,
     pub end_unix_ms: i64,
     pub frames: u64,
-    pub has_audio: bool,
     pub event: bool,
     nominal_frame_us: u64,
 }
@@ -49,14 +48,12 @@ impl SegmentMux {
         writer: SpoolWriter,
         first: &Frame,
         base_us: u64,
-        audio_channels: Option<i32>,
+        audio_channels: Option<u8>,
         nominal_frame_us: u64,
     ) -> Result<Self, StorageError> {
-        let ts = TsWriter::new(audio_channels.map(|c| c.clamp(1, 2) as u8));
         let mut seg = Self {
             writer,
-            has_audio: ts.has_audio(),
-            ts,
+            ts: TsWriter::new(audio_channels),
             base_us,
             first_pts_us: first.pts_us,
             end_pts_us: first.pts_us,
@@ -89,7 +86,7 @@ impl SegmentMux {
 
     /// Append an audio packet (ignored when the segment has no audio track).
     pub fn push_audio(&mut self, f: &Frame) -> Result<(), StorageError> {
-        if !self.has_audio || f.pts_us < self.base_us {
+        if !self.ts.has_audio() || f.pts_us < self.base_us {
             return Ok(());
         }
         let pts = ticks(f.pts_us - self.base_us);
