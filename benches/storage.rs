@@ -79,17 +79,20 @@ fn cpu_secs(pid: u32) -> f64 {
     ticks / 100.0 // USER_HZ is 100 on Linux
 }
 
-fn rss_bytes(pid: u32) -> f64 {
+/// The `kB` value of one line (`VmRSS:`, `RssAnon:`, …) of `/proc/<pid>/status`.
+fn status_kb(pid: u32, key: &str) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        * 1024.0
+}
+
+fn rss_bytes(pid: u32) -> f64 {
+    status_kb(pid, "VmRSS:").unwrap_or(0) as f64 * 1024.0
 }
 
 struct Child(std::process::Child);
@@ -117,15 +120,7 @@ async fn phase(cloud: &Cloud, device: uuid::Uuid, pid: u32, mode: StoreMode) -> 
     }
     let mean = rss.iter().sum::<f64>() / rss.len().max(1) as f64;
     // Where the memory is at the end of the phase: heap and stacks vs mapped code.
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |k: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(k))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap_or("?")
-            .to_string()
-    };
+    let field = |k: &str| status_kb(pid, k).map_or("?".to_string(), |v| v.to_string());
     println!(
         "  store mode {:<10} camera CPU {pct:5.1} % of a core, RSS {:.1} MB (anon {} kB, file {} kB, {} threads)",
         mode.as_str(),
