@@ -8,7 +8,7 @@
 //! proof of holding the ticket, replay (a ticket opens one session), and the session
 //! limit (seed: `max_client_num`; refused with `busy` and the limit). Only then does it
 //! build the session's `webrtcbin` pipeline ([`session`]), apply the offer and answer
-//! with a proof keyed by the ticket so the viewer can tell the real camera.
+//! with a proof keyed by the ticket so the viewer can tell the real camera ([`offer`]).
 //!
 //! Sessions end on `bye` (at once), on a heartbeat silence of 30 s, after 20 minutes
 //! with no media flowing, when ICE fails, or when the camera stops; every end frees the
@@ -29,6 +29,7 @@
 //! on GStreamer threads and go out through an unbounded channel; media never waits on
 //! any of these.
 
+mod offer;
 mod reaper;
 mod session;
 
@@ -40,12 +41,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_webrtc as gst_webrtc;
 
 use eyrie_protocol::signalling::{self, Control, ErrorCode, Message, Stream};
-use eyrie_protocol::ticket;
 
 use crate::capture::Rings;
 
@@ -330,218 +328,6 @@ impl LiveManager {
                 );
             }
         }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn offer(
-        &self,
-        viewer: &str,
-        session_id: &str,
-        ticket_head: &str,
-        ticket_proof: &str,
-        sdp: &str,
-        stream: Stream,
-        audio: bool,
-    ) {
-        let refuse = |code: ErrorCode, message: &str| {
-            tracing::info!(
-                session = session_id,
-                viewer,
-                ?code,
-                "offer refused: {message}"
-            );
-            self.emit(LiveEvent::Refused {
-                session_id: session_id.to_owned(),
-                code,
-            });
-            self.reply(
-                viewer,
-                Message::Error {
-                    session_id: session_id.to_owned(),
-                    code,
-                    message: message.to_owned(),
-                },
-            );
-        };
-        let cfg = &self.config;
-        let (key, full) = signalling::ticket_key(&cfg.device_secret, ticket_head);
-        let now = now_s();
-        let claims = match ticket::verify(&full, &cfg.device_secret, &cfg.device_id, now) {
-            Ok(c) => c,
-            Err(e) => return refuse(ErrorCode::AuthFailed, &e.to_string()),
-        };
-        let Some(offer_fp) = signalling::sdp_fingerprint(sdp).map(str::to_owned) else {
-            return refuse(ErrorCode::BadRequest, "offer has no DTLS fingerprint");
-        };
-        if !signalling::verify_offer_proof(&key, session_id, &offer_fp, ticket_proof) {
-            return refuse(ErrorCode::AuthFailed, "ticket proof does not match");
-        }
-        let desc = match eyrie_rtc::rtc::description(gst_webrtc::WebRTCSDPType::Offer, sdp) {
-            Ok(d) => d,
-            Err(e) => return refuse(ErrorCode::BadRequest, &e.to_string()),
-        };
-        let mut inner = self.lock();
-        inner.nonces.retain(|_, exp| *exp > now);
-        if inner.nonces.contains_key(&claims.nonce) {
-            drop(inner);
-            return refuse(ErrorCode::AuthFailed, "ticket already used");
-        }
-        if inner.sessions.contains_key(session_id) {
-            drop(inner);
-            return refuse(ErrorCode::BadRequest, "session id in use");
-        }
-        let private = match &inner.privacy_source {
-            Some(f) => f(),
-            None => inner.privacy,
-        };
-        if private {
-            drop(inner);
-            return refuse(ErrorCode::Privacy, signalling::PRIVACY_MESSAGE);
-        }
-        if inner.sessions.len() >= cfg.max_sessions {
-            drop(inner);
-            tracing::info!(session = session_id, viewer, max = cfg.max_sessions, "busy");
-            self.emit(LiveEvent::Refused {
-                session_id: session_id.to_owned(),
-                code: ErrorCode::Busy,
-            });
-            return self.reply(
-                viewer,
-                Message::Busy {
-                    session_id: session_id.to_owned(),
-                    max_sessions: cfg.max_sessions as u32,
-                },
-            );
-        }
-        let media = match session::build(session::MediaParams {
-            session_id,
-            rings: &self.rings,
-            stream,
-            audio,
-            stun: cfg.stun.as_deref(),
-            turn: &cfg.turn,
-            speaker: &cfg.speaker,
-            events: self.events.clone(),
-        }) {
-            Ok(m) => m,
-            Err(e) => {
-                drop(inner);
-                tracing::error!(session = session_id, "cannot build live session: {e}");
-                return refuse(ErrorCode::Internal, "camera failed to start the session");
-            }
-        };
-        // webrtcbin only negotiates once it is out of NULL.
-        if media.pipeline.set_state(gst::State::Playing).is_err() {
-            drop(inner);
-            return refuse(ErrorCode::Internal, "camera failed to start the session");
-        }
-        self.negotiate(&media, viewer, session_id, key, offer_fp, desc);
-        inner.nonces.insert(claims.nonce, claims.exp);
-        inner.sessions.insert(
-            session_id.to_owned(),
-            LiveSession {
-                viewer: viewer.to_owned(),
-                media,
-                stream,
-                audio,
-                talk: false,
-                last_heard: Instant::now(),
-            },
-        );
-        let n = inner.sessions.len();
-        drop(inner);
-        tracing::info!(
-            session = session_id,
-            viewer,
-            ?stream,
-            viewers = n,
-            "live video start"
-        );
-        self.emit(LiveEvent::LiveStart {
-            session_id: session_id.to_owned(),
-            viewer: viewer.to_owned(),
-            stream,
-        });
-        self.emit(LiveEvent::Viewers(n));
-    }
-
-    fn negotiate(
-        &self,
-        media: &session::Media,
-        viewer: &str,
-        session_id: &str,
-        key: Vec<u8>,
-        offer_fp: String,
-        desc: gst_webrtc::WebRTCSessionDescription,
-    ) {
-        let webrtc = media.webrtc.clone();
-        let out = self.out.clone();
-        let (v, sid) = (viewer.to_owned(), session_id.to_owned());
-        webrtc.connect("on-ice-candidate", false, move |args| {
-            let mline = args.get(1).and_then(|a| a.get::<u32>().ok()).unwrap_or(0);
-            let candidate = args
-                .get(2)
-                .and_then(|a| a.get::<String>().ok())
-                .unwrap_or_default();
-            let _ = out.send((
-                v.clone(),
-                Message::Candidate {
-                    session_id: sid.clone(),
-                    sdp_mline_index: mline,
-                    candidate,
-                },
-            ));
-            None
-        });
-        let out = self.out.clone();
-        let (v, sid) = (viewer.to_owned(), session_id.to_owned());
-        let w = webrtc.downgrade();
-        let on_answer = gst::Promise::with_change_func(move |reply| {
-            let Some(webrtc) = w.upgrade() else { return };
-            let answer = match reply {
-                Ok(Some(r)) => r.get::<gst_webrtc::WebRTCSessionDescription>("answer").ok(),
-                _ => None,
-            };
-            let Some(answer) = answer else {
-                let why = reply
-                    .ok()
-                    .flatten()
-                    .and_then(|r| r.get::<glib::Error>("error").ok())
-                    .map(|e| e.to_string())
-                    .unwrap_or_default();
-                tracing::warn!(session = %sid, "webrtcbin made no answer: {why}");
-                let _ = out.send((
-                    v.clone(),
-                    Message::Error {
-                        session_id: sid.clone(),
-                        code: ErrorCode::BadRequest,
-                        message: "offer not acceptable".into(),
-                    },
-                ));
-                return;
-            };
-            webrtc.emit_by_name::<()>("set-local-description", &[&answer, &None::<gst::Promise>]);
-            let sdp = answer.sdp().as_text().unwrap_or_default().to_string();
-            let answer_fp = signalling::sdp_fingerprint(&sdp)
-                .unwrap_or_default()
-                .to_owned();
-            let proof = signalling::answer_proof(&key, &sid, &answer_fp, &offer_fp);
-            let _ = out.send((
-                v.clone(),
-                Message::Answer {
-                    session_id: sid.clone(),
-                    sdp,
-                    proof,
-                },
-            ));
-        });
-        let w = webrtc.downgrade();
-        let on_remote = gst::Promise::with_change_func(move |_| {
-            if let Some(webrtc) = w.upgrade() {
-                webrtc.emit_by_name::<()>("create-answer", &[&None::<gst::Structure>, &on_answer]);
-            }
-        });
-        webrtc.emit_by_name::<()>("set-remote-description", &[&desc, &on_remote]);
     }
 
     fn control(&self, viewer: &str, sid: &str, control: Control) {
