@@ -7,6 +7,8 @@
 //!   loopback address added to its ICE agent (libnice gathers nothing on `lo` by itself,
 //!   and viewer and camera on one machine must still find each other), and libnice's UPnP
 //!   port mapping turned off.
+//! - [`on_ice_candidate`]: hand each local ICE candidate (m-line index, candidate line) to
+//!   a callback.
 //! - [`description`]: parse an SDP string into a session description.
 
 use std::sync::OnceLock;
@@ -97,6 +99,19 @@ fn disable_upnp(webrtc: &gst::Element) {
             agent.set_property("upnp", false);
             tracing::trace!(element = %element.name(), "libnice UPnP off");
         }
+    });
+}
+
+/// Call `f(sdp_mline_index, candidate)` for every local ICE candidate `webrtc` gathers.
+pub fn on_ice_candidate(webrtc: &gst::Element, f: impl Fn(u32, String) + Send + Sync + 'static) {
+    webrtc.connect("on-ice-candidate", false, move |args| {
+        let mline = args.get(1).and_then(|a| a.get::<u32>().ok()).unwrap_or(0);
+        let candidate = args
+            .get(2)
+            .and_then(|a| a.get::<String>().ok())
+            .unwrap_or_default();
+        f(mline, candidate);
+        None
     });
 }
 

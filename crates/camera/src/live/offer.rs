@@ -160,12 +160,7 @@ impl LiveManager {
         let webrtc = media.webrtc.clone();
         let out = self.out.clone();
         let (v, sid) = (viewer.to_owned(), session_id.to_owned());
-        webrtc.connect("on-ice-candidate", false, move |args| {
-            let mline = args.get(1).and_then(|a| a.get::<u32>().ok()).unwrap_or(0);
-            let candidate = args
-                .get(2)
-                .and_then(|a| a.get::<String>().ok())
-                .unwrap_or_default();
+        eyrie_rtc::rtc::on_ice_candidate(&webrtc, move |mline, candidate| {
             let _ = out.send((
                 v.clone(),
                 Message::Candidate {
@@ -174,7 +169,6 @@ impl LiveManager {
                     candidate,
                 },
             ));
-            None
         });
         let out = self.out.clone();
         let (v, sid) = (viewer.to_owned(), session_id.to_owned());

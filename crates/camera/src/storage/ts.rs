@@ -4,12 +4,14 @@
 //! Why not `mpegtsmux`: a GStreamer pipeline per segment costs three streaming threads,
 //! their queues and the plugin's code — over a megabyte resident while recording (the
 //! storage bench's `storage_mem_bitrate_s` fell from 9.9 to 4.6 seconds of bitrate
-//! without it; the budget is 2) — and a drain at every segment end. What a camera records needs a tiny subset of the format: the frames are
-//! already access units with SPS/PPS on every keyframe and no B-frames, so a packet is
-//! a header and a copy. This writer holds no media: each frame becomes 188-byte packets
-//! that go straight to the encryptor.
+//! without it; the budget is 2) — and a drain at every segment end. What a camera
+//! records needs a tiny subset of the format: the frames are already access units with
+//! SPS/PPS on every keyframe and no B-frames, so a packet is a header and a copy. This
+//! writer holds no media: each frame becomes 188-byte packets that go straight to the
+//! encryptor.
 //!
-//! Layout, written so other players need nothing special (`docs/segment-format.md`, "What is inside"):
+//! Layout, written so other players need nothing special (`docs/segment-format.md`,
+//! "What is inside"):
 //!
 //! - PAT (PID 0) and PMT (PID 0x20) at the start and again before every keyframe, so any
 //!   keyframe is a place to start reading;

@@ -186,14 +186,8 @@ impl LiveViewer {
         let webrtc = built.webrtc.clone();
 
         let tx = itx.clone();
-        webrtc.connect("on-ice-candidate", false, move |args| {
-            let mline = args.get(1).and_then(|a| a.get::<u32>().ok()).unwrap_or(0);
-            let cand = args
-                .get(2)
-                .and_then(|a| a.get::<String>().ok())
-                .unwrap_or_default();
+        eyrie_rtc::rtc::on_ice_candidate(&webrtc, move |mline, cand| {
             let _ = tx.send(Internal::LocalCandidate(mline, cand));
-            None
         });
         let tx = itx.clone();
         webrtc.connect_notify(Some("connection-state"), move |w, _| {
