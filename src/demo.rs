@@ -90,7 +90,8 @@ async fn start_inner() -> anyhow::Result<Session> {
     account.claim(&code, "Demo Camera").await?;
     let creds = tokio::time::timeout(Duration::from_secs(30), creds)
         .await
-        .context("the camera did not activate")???;
+        .context("the camera did not activate")???
+        .0;
 
     let source = std::env::var("EYRIE_DEMO_SOURCE").unwrap_or_else(|_| "v4l2".into());
     let source: eyrie_camera::capture::Source =

@@ -32,6 +32,10 @@ pub enum CloudError {
     Network(String),
     #[error("unexpected answer from the cloud: {0}")]
     Decode(String),
+    /// The cloud link was refused (plain HTTP off loopback, a bad link or pin) or the
+    /// cloud's certificate is not the one it pins or the system trusts.
+    #[error("the cloud is not trusted: {0}")]
+    Trust(String),
 }
 
 impl CloudError {
@@ -83,6 +87,10 @@ impl CloudError {
             Self::Network(_) => {
                 gettext("Cannot reach the cloud; check the address and your network")
             }
+            Self::Trust(reason) => gettext_f(
+                "The cloud is not trusted: {reason}. Paste the cloud link that “eyrie cloud” printed; it ends in #ca=sha256:…",
+                &[("reason", reason)],
+            ),
         }
     }
 }
@@ -91,6 +99,10 @@ impl From<ApiError> for CloudError {
     fn from(e: ApiError) -> Self {
         match e {
             ApiError::Http(e) if e.is_decode() => Self::Decode(e.to_string()),
+            ApiError::Http(e) if is_certificate_error(&e) => {
+                Self::Trust("its certificate is not one this app trusts".into())
+            }
+            ApiError::Trust(e) => Self::Trust(e.to_string()),
             ApiError::Http(e) => Self::Network(e.to_string()),
             ApiError::Status { status, body } => Self::Api {
                 status,
@@ -104,6 +116,19 @@ impl From<ApiError> for CloudError {
             },
         }
     }
+}
+
+/// A TLS handshake that failed on the server's certificate.
+fn is_certificate_error(e: &reqwest::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if text.contains("certificate") || text.contains("UnknownIssuer") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 #[derive(Clone)]

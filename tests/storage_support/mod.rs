@@ -162,7 +162,7 @@ impl Cloud {
         let (_never, never_rx) = tokio::sync::watch::channel(false);
         std::mem::forget(_never);
         let (store_addr, mut settings) =
-            eyrie_cloud::store::embedded::start(dir.path(), free_port(), never_rx)
+            eyrie_cloud::store::embedded::start(dir.path(), free_port(), None, never_rx)
                 .await
                 .expect("object store");
         let store = StoreGate::new(store_addr).await;

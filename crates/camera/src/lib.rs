@@ -26,7 +26,9 @@ use clap::Args;
 /// `eyrie camera` options.
 #[derive(Debug, Args)]
 pub struct CameraArgs {
-    /// Cloud service to register with.
+    /// The cloud: its link as `eyrie cloud` prints it and the app shows it
+    /// (`https://host:8470#ca=sha256:…`, the pin makes the camera trust the cloud's own CA),
+    /// or a plain `http://` URL on loopback.
     #[arg(long, default_value = "http://127.0.0.1:8470")]
     pub cloud: String,
     /// Where the device credentials are kept (default: $XDG_CONFIG_HOME/eyrie/camera).
@@ -76,8 +78,15 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let creds = setup::credentials(
-        &args.cloud,
+    // Trust before anything is sent: the plain rule, then the CA the link pins.
+    let link: eyrie_protocol::trust::CloudLink = args.cloud.parse()?;
+    link.check()?;
+    let mut tls = args.storage.tls();
+    tls.ca_pem = setup::cloud_ca(&link, &state_dir).await?;
+    let http = storage::cloud::http_client(&tls)?;
+    let creds = setup::credentials_with(
+        &http,
+        &link,
         &state_dir,
         args.activation_code.as_deref(),
         |code| {
@@ -85,6 +94,7 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
         },
     )
     .await?;
+    eyrie_protocol::trust::check_mqtt(&creds.mqtt.host, creds.mqtt.tls)?;
     let speaker = match args.speaker.as_str() {
         "none" => live::Speaker::None,
         _ if !std::path::Path::new("/dev/snd").exists() => {
@@ -98,14 +108,9 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
     live.max_sessions = args.max_sessions;
     live.speaker = speaker;
     live.heartbeat_timeout = Duration::from_secs(args.heartbeat_timeout);
-    // The same CA file the cloud and the store are checked with also checks an `mqtts`
-    // broker (a self-hosted cloud usually has one CA for all three).
-    if let Some(path) = &args.storage.ca_file {
-        live.mqtt_ca = Some(
-            std::fs::read(path)
-                .map_err(|e| anyhow::anyhow!("cannot read the CA file {}: {e}", path.display()))?,
-        );
-    }
+    // The CA the cloud and the store are checked with also checks an `mqtts` broker (a
+    // self-hosted cloud has one CA for all three).
+    live.mqtt_ca = tls.ca_pem_or_file()?;
     let config = CameraConfig {
         capture: capture::CaptureConfig {
             source: args.source,
@@ -126,9 +131,8 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
     let privacy = camera.privacy();
     privacy.set(args.storage.privacy);
     let live = camera.live().clone();
-    let http = storage::cloud::http_client(&args.storage.tls())?;
     let client =
-        storage::cloud::CloudClient::new(http, &args.cloud, &creds.device_token, creds.device_id)?;
+        storage::cloud::CloudClient::new(http, link.base(), &creds.device_token, creds.device_id)?;
     let mut scfg = args.storage.apply(
         storage::StorageConfig::from_credentials(&creds, state_dir.join("spool"))?,
         &state_dir,

@@ -7,9 +7,15 @@
 //! credentials come, starting a new pairing when one expires. The credentials are then
 //! written to `<state dir>/credentials.json` with mode 0600 and read from there on every
 //! later start.
+//!
+//! Trust comes first: the cloud link (`--cloud https://host:8470#ca=sha256:…`) is checked
+//! against the plain rule (plain HTTP to loopback only) and its pinned CA fetched and
+//! kept ([`cloud_ca`]) before the activation request, which carries secrets, is sent.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use eyrie_protocol::trust::CloudLink;
 
 use eyrie_protocol::api::{
     API_PREFIX, ActivateRequest, DeviceCredentials, PairingRequest, PairingResponse,
@@ -29,6 +35,8 @@ pub enum SetupError {
     Cloud(String),
     #[error("the activation code was refused (used or expired)")]
     CodeRefused,
+    #[error(transparent)]
+    Trust(#[from] eyrie_protocol::trust::TrustError),
 }
 
 /// `$XDG_CONFIG_HOME/eyrie/camera`, or `~/.config/eyrie/camera`.
@@ -62,12 +70,18 @@ pub fn load(state_dir: &Path) -> Result<Option<DeviceCredentials>, SetupError> {
 
 /// Write credentials with mode 0600 (atomically: temp file, then rename).
 pub fn save(state_dir: &Path, creds: &DeviceCredentials) -> Result<(), SetupError> {
+    let raw = serde_json::to_vec_pretty(creds).map_err(|e| SetupError::Cloud(e.to_string()))?;
+    write_private(state_dir, "credentials.json", &raw)
+}
+
+/// Write `name` in the state dir with mode 0600 (atomically: temp file, then rename).
+fn write_private(state_dir: &Path, name: &str, raw: &[u8]) -> Result<(), SetupError> {
     use std::io::Write as _;
     use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     std::fs::create_dir_all(state_dir).map_err(io(state_dir))?;
     let _ = std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(0o700));
-    let path = state_dir.join("credentials.json");
-    let tmp = state_dir.join(".credentials.json.tmp");
+    let path = state_dir.join(name);
+    let tmp = state_dir.join(format!(".{name}.tmp"));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -75,17 +89,67 @@ pub fn save(state_dir: &Path, creds: &DeviceCredentials) -> Result<(), SetupErro
         .mode(0o600)
         .open(&tmp)
         .map_err(io(&tmp))?;
-    let raw = serde_json::to_vec_pretty(creds).map_err(|e| SetupError::Cloud(e.to_string()))?;
-    f.write_all(&raw)
+    f.write_all(raw)
         .and_then(|()| f.sync_all())
         .map_err(io(&tmp))?;
     std::fs::rename(&tmp, &path).map_err(io(&path))?;
     Ok(())
 }
 
-/// Stored credentials, or activate/pair with the cloud now and store them.
+/// The CA to trust for `link`: the one kept in the state dir when it matches the link's
+/// pin (or the link has none: the CA trusted at pairing stays trusted), else the one the
+/// link pins, fetched from the cloud, checked and kept. None: the system's roots.
+pub async fn cloud_ca(link: &CloudLink, state_dir: &Path) -> Result<Option<Vec<u8>>, SetupError> {
+    link.check()?;
+    let path = state_dir.join(CA_FILE);
+    let stored = match std::fs::read(&path) {
+        Ok(pem) => Some(pem),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(&path)(e)),
+    };
+    let Some(pin) = link.ca_pin else {
+        return Ok(stored);
+    };
+    if let Some(pem) = stored
+        && pin.check_pem(&pem).is_ok()
+    {
+        return Ok(Some(pem));
+    }
+    let Some(pem) = eyrie_rtc::trust::fetch_ca(link).await? else {
+        return Ok(None);
+    };
+    write_private(state_dir, CA_FILE, &pem)?;
+    tracing::info!(pin = %pin, "cloud CA fetched, checked against the link and kept");
+    Ok(Some(pem))
+}
+
+/// Where [`cloud_ca`] keeps the cloud's CA.
+const CA_FILE: &str = "cloud-ca.pem";
+
+/// [`credentials_with`] for a cloud link given as text, with a client that trusts what
+/// [`cloud_ca`] says; also returns that CA (for the broker).
 pub async fn credentials(
     cloud: &str,
+    state_dir: &Path,
+    activation_code: Option<&str>,
+    on_pairing_code: impl Fn(&str),
+) -> Result<(DeviceCredentials, Option<Vec<u8>>), SetupError> {
+    let link: CloudLink = cloud.parse()?;
+    let ca = cloud_ca(&link, state_dir).await?;
+    let http = eyrie_rtc::trust::http_builder(ca.as_deref())?
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| SetupError::Cloud(e.to_string()))?;
+    let creds = credentials_with(&http, &link, state_dir, activation_code, on_pairing_code).await?;
+    Ok((creds, ca))
+}
+
+/// Stored credentials, or activate/pair with the cloud now and store them. `http` must
+/// already trust the cloud (see [`cloud_ca`]); `cloud` is checked against the plain rule
+/// before anything is sent.
+pub async fn credentials_with(
+    http: &reqwest::Client,
+    cloud: &CloudLink,
     state_dir: &Path,
     activation_code: Option<&str>,
     on_pairing_code: impl Fn(&str),
@@ -93,15 +157,12 @@ pub async fn credentials(
     if let Some(c) = load(state_dir)? {
         return Ok(c);
     }
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .map_err(|e| SetupError::Cloud(e.to_string()))?;
-    let base = format!("{}{API_PREFIX}", cloud.trim_end_matches('/'));
+    cloud.check()?;
+    let base = format!("{}{API_PREFIX}", cloud.base());
     let creds = match activation_code {
         Some(code) => {
             let r = activate(
-                &http,
+                http,
                 &base,
                 ActivateRequest {
                     activation_code: Some(code.to_owned()),
@@ -109,10 +170,19 @@ pub async fn credentials(
                 },
             )
             .await?;
-            r.ok_or(SetupError::CodeRefused)?
+            match r {
+                Activated::Ready(c) => *c,
+                Activated::Gone => return Err(SetupError::CodeRefused),
+                Activated::Pending => {
+                    return Err(SetupError::Cloud(
+                        "the cloud answered 'pending' to an activation code".into(),
+                    ));
+                }
+            }
         }
-        None => pair(&http, &base, &on_pairing_code).await?,
+        None => pair(http, &base, &on_pairing_code).await?,
     };
+    eyrie_protocol::trust::check_mqtt(&creds.mqtt.host, creds.mqtt.tls)?;
     save(state_dir, &creds)?;
     tracing::info!(device = %creds.device_id, "activated; credentials stored");
     Ok(creds)
@@ -150,23 +220,30 @@ async fn pair(
                     pairing_token: Some(p.pairing_token.clone()),
                 },
             )
-            .await
+            .await?
             {
-                Ok(Some(c)) => return Ok(c),
-                Ok(None) => break, // expired: new pairing
-                Err(SetupError::Cloud(e)) if e == "pending" => {}
-                Err(e) => return Err(e),
+                Activated::Ready(c) => return Ok(*c),
+                Activated::Gone => break, // expired: new pairing
+                Activated::Pending => {}
             }
         }
     }
 }
 
-/// `Ok(Some)` credentials, `Ok(None)` gone (410), `Err(Cloud("pending"))` on 202.
+/// What `POST /activate` answered.
+enum Activated {
+    Ready(Box<DeviceCredentials>),
+    /// 202: the pairing is not claimed yet.
+    Pending,
+    /// 404/410: used or expired.
+    Gone,
+}
+
 async fn activate(
     http: &reqwest::Client,
     base: &str,
     req: ActivateRequest,
-) -> Result<Option<DeviceCredentials>, SetupError> {
+) -> Result<Activated, SetupError> {
     let r = http
         .post(format!("{base}/activate"))
         .json(&req)
@@ -177,10 +254,10 @@ async fn activate(
         200 => r
             .json()
             .await
-            .map(Some)
+            .map(|c| Activated::Ready(Box::new(c)))
             .map_err(|e| SetupError::Cloud(e.to_string())),
-        202 => Err(SetupError::Cloud("pending".into())),
-        410 | 404 => Ok(None),
+        202 => Ok(Activated::Pending),
+        410 | 404 => Ok(Activated::Gone),
         s => Err(SetupError::Cloud(format!("activation answered {s}"))),
     }
 }

@@ -58,7 +58,8 @@ async fn pair_then_watch_through_the_embedded_cloud() {
         .await
         .unwrap()
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(creds.device_id, device.id);
     use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(state.path().join("credentials.json"))

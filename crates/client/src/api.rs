@@ -5,8 +5,16 @@
 //! The client holds one bearer token (a user session or a device token) and is cheap to
 //! clone (reqwest pools connections). Presigned URLs are plain HTTP: [`ApiClient::put_presigned`]
 //! and [`ApiClient::get_presigned`] send them without any `Authorization` header.
+//!
+//! The client is made from a cloud link (`https://host:8470#ca=sha256:…`, or a plain
+//! `http://` URL on loopback). Before its first request it checks the plain rule and, for
+//! a pinned link, fetches and checks the cloud's CA ([`eyrie_rtc::trust`]); from then on
+//! every request — API and presigned URLs — trusts that CA and no other.
+
+use std::sync::Arc;
 
 use eyrie_protocol::api::*;
+use eyrie_protocol::trust::{CloudLink, TrustError};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -21,6 +29,8 @@ pub enum ApiError {
     Status { status: u16, body: ErrorBody },
     #[error("object store answered {0}")]
     Store(u16),
+    #[error(transparent)]
+    Trust(#[from] eyrie_protocol::trust::TrustError),
 }
 
 impl ApiError {
@@ -28,7 +38,7 @@ impl ApiError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ApiError::Status { status, .. } | ApiError::Store(status) => Some(*status),
-            ApiError::Http(_) => None,
+            ApiError::Http(_) | ApiError::Trust(_) => None,
         }
     }
 
@@ -53,23 +63,73 @@ pub enum Activation {
 /// A client of one cloud, with one optional bearer token.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
-    http: reqwest::Client,
+    trusted: Arc<tokio::sync::OnceCell<Trusted>>,
+    link: Result<CloudLink, TrustError>,
     base: String,
     token: Option<String>,
 }
 
+/// The HTTP client once trust is settled, and the CA it trusts (for the broker too).
+#[derive(Debug)]
+struct Trusted {
+    http: reqwest::Client,
+    ca_pem: Option<Vec<u8>>,
+}
+
 impl ApiClient {
-    /// `base` is the cloud's root URL, e.g. `http://127.0.0.1:8470`.
-    pub fn new(base: impl Into<String>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .unwrap_or_default();
+    /// `link` is the cloud link, e.g. `https://192.168.1.5:8470#ca=sha256:…` or
+    /// `http://127.0.0.1:8470`. A bad link fails every call with [`ApiError::Trust`].
+    pub fn new(link: impl Into<String>) -> Self {
+        let text: String = link.into();
+        let link = text.parse::<CloudLink>();
+        let base = match &link {
+            Ok(l) => l.base().to_owned(),
+            Err(_) => text.trim_end_matches('/').to_owned(),
+        };
         Self {
-            http,
-            base: base.into().trim_end_matches('/').to_owned(),
+            trusted: Arc::default(),
+            link,
+            base,
             token: None,
         }
+    }
+
+    /// A client of `link` that trusts `ca_pem` (a CA checked earlier and kept, e.g. with
+    /// the session) without asking the cloud for it again.
+    pub fn with_ca(link: impl Into<String>, ca_pem: Option<Vec<u8>>) -> Self {
+        let c = Self::new(link);
+        if let Ok(http) = Self::build(ca_pem.as_deref()) {
+            let _ = c.trusted.set(Trusted { http, ca_pem });
+        }
+        c
+    }
+
+    fn build(ca_pem: Option<&[u8]>) -> Result<reqwest::Client, ApiError> {
+        Ok(eyrie_rtc::trust::http_builder(ca_pem)?
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?)
+    }
+
+    async fn trusted(&self) -> Result<&Trusted, ApiError> {
+        self.trusted
+            .get_or_try_init(|| async {
+                let link = self.link.clone()?;
+                link.check()?;
+                let ca_pem = eyrie_rtc::trust::fetch_ca(&link).await?;
+                let http = Self::build(ca_pem.as_deref())?;
+                Ok::<_, ApiError>(Trusted { http, ca_pem })
+            })
+            .await
+    }
+
+    async fn http(&self) -> Result<&reqwest::Client, ApiError> {
+        Ok(&self.trusted().await?.http)
+    }
+
+    /// The CA this client trusts (PEM; None: the system's roots), settling trust first.
+    /// The broker is checked against the same CA.
+    pub async fn ca_pem(&self) -> Result<Option<Vec<u8>>, ApiError> {
+        Ok(self.trusted().await?.ca_pem.clone())
     }
 
     /// The same client acting with `token` (session or device token).
@@ -84,16 +144,32 @@ impl ApiClient {
         self.token.as_deref()
     }
 
+    /// `scheme://host:port` of the cloud (without the pin).
     pub fn base_url(&self) -> &str {
         &self.base
     }
 
-    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let mut rb = self.http.request(method, format!("{}{path}", self.base));
+    /// The cloud link (with its pin, if any).
+    pub fn link(&self) -> String {
+        match &self.link {
+            Ok(l) => l.to_string(),
+            Err(_) => self.base.clone(),
+        }
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, ApiError> {
+        let mut rb = self
+            .http()
+            .await?
+            .request(method, format!("{}{path}", self.base));
         if let Some(t) = &self.token {
             rb = rb.bearer_auth(t);
         }
-        rb
+        Ok(rb)
     }
 
     async fn check(resp: reqwest::Response) -> Result<reqwest::Response, ApiError> {
@@ -122,15 +198,16 @@ impl ApiClient {
         path: &str,
         body: &B,
     ) -> Result<T, ApiError> {
-        self.send(self.request(method, path).json(body)).await
+        self.send(self.request(method, path).await?.json(body))
+            .await
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
-        self.send(self.request(Method::GET, path)).await
+        self.send(self.request(Method::GET, path).await?).await
     }
 
     async fn empty(&self, method: Method, path: &str) -> Result<(), ApiError> {
-        Self::check(self.request(method, path).send().await?)
+        Self::check(self.request(method, path).await?.send().await?)
             .await
             .map(|_| ())
     }
@@ -264,6 +341,7 @@ impl ApiClient {
     pub async fn activate(&self, req: &ActivateRequest) -> Result<Activation, ApiError> {
         let resp = Self::check(
             self.request(Method::POST, "/api/v1/activate")
+                .await?
                 .json(req)
                 .send()
                 .await?,
@@ -433,8 +511,11 @@ impl ApiClient {
     }
 
     pub async fn confirm_snapshot(&self, id: Uuid) -> Result<Snapshot, ApiError> {
-        self.send(self.request(Method::POST, &format!("/api/v1/snapshots/{id}/confirm")))
-            .await
+        self.send(
+            self.request(Method::POST, &format!("/api/v1/snapshots/{id}/confirm"))
+                .await?,
+        )
+        .await
     }
 
     pub async fn snapshot(&self, id: Uuid) -> Result<Snapshot, ApiError> {
@@ -461,7 +542,7 @@ impl ApiClient {
     // ── presigned URLs ──
     /// PUT `body` to a presigned URL (no Authorization header).
     pub async fn put_presigned(&self, url: &PresignedUrl, body: Vec<u8>) -> Result<(), ApiError> {
-        let resp = self.http.put(&url.url).body(body).send().await?;
+        let resp = self.http().await?.put(&url.url).body(body).send().await?;
         if resp.status().is_success() {
             Ok(())
         } else {
@@ -482,7 +563,8 @@ impl ApiClient {
             return Ok(Vec::new());
         }
         let resp = self
-            .http
+            .http()
+            .await?
             .get(&url.url)
             .header(
                 reqwest::header::RANGE,
@@ -505,7 +587,7 @@ impl ApiClient {
     }
 
     pub async fn get_presigned(&self, url: &PresignedUrl) -> Result<Vec<u8>, ApiError> {
-        let resp = self.http.get(&url.url).send().await?;
+        let resp = self.http().await?.get(&url.url).send().await?;
         if !resp.status().is_success() {
             return Err(ApiError::Store(resp.status().as_u16()));
         }

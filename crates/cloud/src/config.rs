@@ -47,6 +47,32 @@ pub struct Config {
     pub master_key: Option<String>,
     /// Id of this instance in clip claims (random by default).
     pub instance_id: String,
+    /// TLS on the API, the embedded store and the embedded broker.
+    pub tls: TlsConfig,
+    /// The address clients reach the cloud at (`--public-url`); its host goes into
+    /// presigned URLs and broker addresses. None: the listen address, or the host each
+    /// client used when listening on every address.
+    pub public_url: Option<url::Url>,
+}
+
+/// When the cloud serves TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TlsMode {
+    /// TLS whenever a listener is not on loopback (or a certificate is given).
+    #[default]
+    Auto,
+    /// Always TLS, also on loopback.
+    On,
+    /// Never; refused for listeners off loopback.
+    Off,
+}
+
+/// TLS settings.
+#[derive(Debug, Clone, Default)]
+pub struct TlsConfig {
+    pub mode: TlsMode,
+    /// A certificate chain and key (PEM) to serve instead of one from the cloud's own CA.
+    pub cert: Option<(PathBuf, PathBuf)>,
 }
 
 /// Object store.
@@ -145,6 +171,8 @@ impl Config {
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             master_key: None,
             instance_id: crate::crypto::random_token(9),
+            tls: TlsConfig::default(),
+            public_url: None,
         }
     }
 
@@ -156,10 +184,18 @@ impl Config {
         };
         let mut c = Self::embedded(data_dir);
         c.listen = args.listen;
+        // The embedded store and broker listen beside the API unless told otherwise.
+        let beside = |offset: u16| {
+            let port = match args.listen.port() {
+                0 => 0,
+                p => p.saturating_add(offset),
+            };
+            SocketAddr::new(args.listen.ip(), port)
+        };
         c.database_url.clone_from(&args.database_url);
         c.store = match &args.s3_endpoint {
             None => StoreConfig::Embedded {
-                listen: args.s3_listen,
+                listen: args.s3_listen.unwrap_or_else(|| beside(1)),
             },
             Some(endpoint) => StoreConfig::External(S3Settings {
                 endpoint: endpoint.parse()?,
@@ -181,7 +217,7 @@ impl Config {
         };
         c.mqtt = match &args.mqtt_host {
             None => MqttConfig::Embedded {
-                listen: args.mqtt_listen,
+                listen: args.mqtt_listen.unwrap_or_else(|| beside(2)),
             },
             Some(host) => MqttConfig::External {
                 host: host.clone(),
@@ -196,6 +232,25 @@ impl Config {
         c.retention_days = (args.retention_days > 0).then_some(args.retention_days);
         c.clip_wait = Duration::from_secs(args.clip_wait_secs);
         c.master_key.clone_from(&args.master_key);
+        c.tls.mode = args.tls;
+        c.tls.cert = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+            (None, None) => None,
+            _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+        };
+        c.public_url = args
+            .public_url
+            .as_deref()
+            .map(|u| {
+                let url: url::Url = u
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("--public-url {u:?}: {e}"))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    anyhow::bail!("--public-url must be http(s)://host[:port], not {u:?}");
+                }
+                Ok(url)
+            })
+            .transpose()?;
         Ok(c)
     }
 }

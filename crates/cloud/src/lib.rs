@@ -31,12 +31,14 @@ pub mod error;
 pub mod metrics;
 pub mod mqtt;
 pub mod openapi;
+pub mod public;
 pub mod ratelimit;
 pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod store;
 pub mod testing;
+pub mod tls;
 pub mod workers;
 
 use clap::Args;
@@ -74,9 +76,9 @@ pub struct CloudArgs {
     /// Use virtual-host style URLs (bucket.host) instead of path style.
     #[arg(long, env = "EYRIE_S3_VIRTUAL_HOST")]
     pub s3_virtual_host: bool,
-    /// Address of the embedded object store.
-    #[arg(long, env = "EYRIE_S3_LISTEN", default_value = "127.0.0.1:8471")]
-    pub s3_listen: std::net::SocketAddr,
+    /// Address of the embedded object store (default: the API's address, port + 1).
+    #[arg(long, env = "EYRIE_S3_LISTEN")]
+    pub s3_listen: Option<std::net::SocketAddr>,
     /// External MQTT broker host; default: embedded broker.
     #[arg(long, env = "EYRIE_MQTT_HOST")]
     pub mqtt_host: Option<String>,
@@ -84,9 +86,9 @@ pub struct CloudArgs {
     pub mqtt_port: u16,
     #[arg(long, env = "EYRIE_MQTT_TLS")]
     pub mqtt_tls: bool,
-    /// Address of the embedded MQTT broker.
-    #[arg(long, env = "EYRIE_MQTT_LISTEN", default_value = "127.0.0.1:8472")]
-    pub mqtt_listen: std::net::SocketAddr,
+    /// Address of the embedded MQTT broker (default: the API's address, port + 2).
+    #[arg(long, env = "EYRIE_MQTT_LISTEN")]
+    pub mqtt_listen: Option<std::net::SocketAddr>,
     /// Comma-separated STUN URLs (stun:host:port).
     #[arg(long, env = "EYRIE_STUN_URLS")]
     pub stun_urls: Option<String>,
@@ -105,6 +107,22 @@ pub struct CloudArgs {
     /// How long a clip waits for segments still uploading, seconds.
     #[arg(long, env = "EYRIE_CLIP_WAIT", default_value_t = 120)]
     pub clip_wait_secs: u64,
+    /// The URL clients reach this cloud at (e.g. https://cams.example.org:8470); its host
+    /// goes into presigned URLs, the broker address and the TLS certificate. Default: the
+    /// listen address, or the host each client used when listening on 0.0.0.0.
+    #[arg(long, env = "EYRIE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// TLS on the API, the embedded store and the embedded broker: auto (whenever one
+    /// listens off loopback), on, or off (refused off loopback).
+    #[arg(long, env = "EYRIE_TLS", value_enum, default_value_t = config::TlsMode::Auto)]
+    pub tls: config::TlsMode,
+    /// Certificate chain (PEM) to serve, e.g. from Let's Encrypt; default: one from the
+    /// cloud's own CA, made on first start in <data-dir>/tls.
+    #[arg(long, env = "EYRIE_TLS_CERT")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, env = "EYRIE_TLS_KEY")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Master key (base64url, 32 bytes) sealing device secrets and recording keys;
     /// default: <data-dir>/master.key, created on first start.
     #[arg(long, env = "EYRIE_MASTER_KEY", hide_env_values = true)]
@@ -115,7 +133,13 @@ pub struct CloudArgs {
 pub async fn run(args: CloudArgs) -> anyhow::Result<()> {
     let config = Config::from_args(&args)?;
     let app = Application::build(config).await?;
-    println!("eyrie cloud: API   http://{}", app.api_addr());
+    println!("eyrie cloud: API   {}", app.api_url());
+    if let Some(link) = app.cloud_link() {
+        println!("eyrie cloud: link  {link}");
+        println!(
+            "eyrie cloud: (cameras and the app trust this cloud through the link: eyrie camera --cloud '{link}')"
+        );
+    }
     println!(
         "eyrie cloud: S3    {} (bucket {})",
         app.s3_endpoint(),

@@ -24,7 +24,7 @@ impl Modify for Bearer {
     info(title = "Eyrie cloud API", description = "See docs/api.md for the prose version."),
     modifiers(&Bearer),
     paths(
-        ops::healthz,
+        ops::healthz, ops::ca_certificate,
         accounts::register, accounts::login, accounts::logout, accounts::me,
         devices::create, devices::list, devices::get_one, devices::rename, devices::delete,
         devices::get_store_mode, devices::set_store_mode, devices::heartbeat, devices::request_snapshot, devices::keys,

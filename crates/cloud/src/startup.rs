@@ -9,14 +9,19 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
-use crate::config::{Config, MqttConfig, StoreConfig};
+use axum::serve::ListenerExt as _;
+use eyrie_protocol::trust::CloudLink;
+
+use crate::config::{Config, MqttConfig, StoreConfig, TlsMode};
 use crate::db::Db;
+use crate::public::PublicAddr;
 use crate::state::{AppState, BrokerEndpoint, Inner};
 use crate::store::Store;
+use crate::tls::{Tls, TlsListener};
 
 /// A built, not yet running, cloud service.
 pub struct Application {
-    listener: TcpListener,
+    listener: TlsListener,
     state: AppState,
     api_addr: SocketAddr,
     mqtt_addr: String,
@@ -42,39 +47,78 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let master =
             crate::crypto::load_master_key(config.master_key.as_deref(), &config.data_dir)?;
+        let tls = load_tls(&config)?;
+        // https when this cloud serves TLS, or when a proxy in front of it does.
+        let https = tls.is_some()
+            || config
+                .public_url
+                .as_ref()
+                .is_some_and(|u| u.scheme() == "https");
+        let public = PublicAddr::new(
+            https,
+            config
+                .public_url
+                .as_ref()
+                .and_then(|u| u.host_str().map(str::to_owned)),
+            config.listen.ip(),
+        );
         let url = config
             .database_url
             .clone()
             .unwrap_or_else(|| Db::sqlite_url(&config.data_dir));
         let db = Db::connect(&url).await?;
-        let settings = match &config.store {
+        let (settings, follow) = match &config.store {
             StoreConfig::Embedded { listen } => {
-                crate::store::embedded::start(&config.data_dir, *listen, stop_rx.clone())
-                    .await?
-                    .1
+                let (addr, settings) = crate::store::embedded::start(
+                    &config.data_dir,
+                    *listen,
+                    tls.clone(),
+                    stop_rx.clone(),
+                )
+                .await?;
+                (settings, Some((public.clone(), addr.port())))
             }
-            StoreConfig::External(s) => s.clone(),
+            StoreConfig::External(s) => (s.clone(), None),
         };
-        let store = Store::new(&settings, config.presign_ttl)?;
+        let store = Store::new(&settings, config.presign_ttl, follow)?;
         if let Err(e) = store.check().await {
-            anyhow::bail!("object store at {} does not answer: {e}", store.endpoint());
+            anyhow::bail!("object store at {} does not answer: {e}", settings.endpoint);
         }
         let (broker, mqtt_addr, logins) = match &config.mqtt {
             MqttConfig::Embedded { listen } => {
-                let (addr, rx) = crate::mqtt::start(*listen)?;
+                let (addr, rx) = match &tls {
+                    Some(tls) => {
+                        let outside = TcpListener::bind(*listen).await.map_err(|e| {
+                            anyhow::anyhow!("broker: cannot listen on {listen}: {e}")
+                        })?;
+                        let addr = outside.local_addr()?;
+                        let (inside, rx) =
+                            crate::mqtt::start(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+                        let mut stop = stop_rx.clone();
+                        let proxy = crate::tls::proxy(outside, tls.clone(), inside);
+                        tokio::spawn(async move {
+                            tokio::select! {
+                                () = proxy => {}
+                                _ = stop.changed() => {}
+                            }
+                        });
+                        (addr, rx)
+                    }
+                    None => crate::mqtt::start(*listen)?,
+                };
                 (
                     BrokerEndpoint {
-                        host: addr.ip().to_string(),
+                        host: None,
                         port: addr.port(),
-                        tls: false,
+                        tls: tls.is_some(),
                     },
-                    format!("mqtt://{addr}"),
+                    format!("{}://{addr}", if tls.is_some() { "mqtts" } else { "mqtt" }),
                     Some(rx),
                 )
             }
             MqttConfig::External { host, port, tls } => (
                 BrokerEndpoint {
-                    host: host.clone(),
+                    host: Some(host.clone()),
                     port: *port,
                     tls: *tls,
                 },
@@ -85,8 +129,12 @@ impl Application {
                 None,
             ),
         };
-        let listener = TcpListener::bind(config.listen).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("API: cannot listen on {}: {e}", config.listen))?;
         let api_addr = listener.local_addr()?;
+        let ca = tls.as_ref().and_then(|t| t.ca.clone());
+        let listener = TlsListener::new(listener, tls)?;
         let params = config.password;
         let dummy_hash =
             tokio::task::spawn_blocking(move || params.hash(&crate::crypto::random_token(16)))
@@ -98,6 +146,8 @@ impl Application {
             master,
             config,
             broker,
+            public,
+            ca,
             clip_kick: Notify::new(),
             dummy_hash,
         }));
@@ -116,9 +166,26 @@ impl Application {
         self.api_addr
     }
 
-    /// Base URL of the API, e.g. `http://127.0.0.1:8470`.
+    /// Base URL of the API, e.g. `http://127.0.0.1:8470` or `https://192.168.1.5:8470`.
     pub fn api_url(&self) -> String {
-        format!("http://{}", self.api_addr)
+        if let Some(u) = &self.state.config.public_url {
+            return u.as_str().trim_end_matches('/').to_owned();
+        }
+        let p = &self.state.public;
+        match (&p.fixed_host, self.api_addr.ip().is_unspecified()) {
+            (Some(_), _) | (None, true) => p.url(self.api_addr.port()),
+            (None, false) => format!("{}://{}", p.scheme, self.api_addr),
+        }
+    }
+
+    /// The cloud link clients pair with: the API URL and, with the cloud's own CA, its pin
+    /// (`https://host:8470#ca=sha256:…`). None without TLS.
+    pub fn cloud_link(&self) -> Option<CloudLink> {
+        let p = &self.state.public;
+        if p.scheme != "https" {
+            return None;
+        }
+        CloudLink::new(&self.api_url(), self.state.ca.as_ref().map(|(_, pin)| *pin)).ok()
     }
 
     /// Endpoint of the object store presigned URLs point at.
@@ -167,7 +234,7 @@ impl Application {
             }
         };
         let served = axum::serve(
-            self.listener,
+            self.listener.tap_io(|_| {}),
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
@@ -175,6 +242,44 @@ impl Application {
         let _ = self.stop_tx.send(true);
         served.map_err(Into::into)
     }
+}
+
+/// TLS as configured, and the rule that nothing is plain off loopback.
+fn load_tls(config: &Config) -> anyhow::Result<Option<Tls>> {
+    let mut listeners = vec![("API", config.listen)];
+    if let StoreConfig::Embedded { listen } = &config.store {
+        listeners.push(("object store", *listen));
+    }
+    if let MqttConfig::Embedded { listen } = &config.mqtt {
+        listeners.push(("broker", *listen));
+    }
+    let exposed = listeners.iter().find(|(_, a)| !a.ip().is_loopback());
+    let on = match config.tls.mode {
+        TlsMode::On => true,
+        TlsMode::Auto => config.tls.cert.is_some() || exposed.is_some(),
+        TlsMode::Off => {
+            if let Some((what, addr)) = exposed {
+                anyhow::bail!(
+                    "--tls off: the {what} would listen on {addr} in the clear; plain HTTP and MQTT are for loopback only (drop --tls off, or listen on 127.0.0.1)"
+                );
+            }
+            false
+        }
+    };
+    if !on {
+        return Ok(None);
+    }
+    let tls = match &config.tls.cert {
+        Some((cert, key)) => crate::tls::from_files(cert, key)?,
+        None => {
+            let names = crate::tls::certificate_names(
+                config.listen.ip(),
+                config.public_url.as_ref().and_then(url::Url::host_str),
+            );
+            crate::tls::own_ca(&config.data_dir, &names)?
+        }
+    };
+    Ok(Some(tls))
 }
 
 async fn terminate() {

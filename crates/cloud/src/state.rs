@@ -12,7 +12,8 @@ use crate::store::Store;
 /// How viewers and devices reach the broker.
 #[derive(Debug, Clone)]
 pub struct BrokerEndpoint {
-    pub host: String,
+    /// A fixed host (external broker); None: the cloud's public address.
+    pub host: Option<String>,
     pub port: u16,
     pub tls: bool,
 }
@@ -27,11 +28,25 @@ pub struct Inner {
     pub master: MasterKey,
     pub config: Config,
     pub broker: BrokerEndpoint,
+    /// How the cloud names itself to clients.
+    pub public: crate::public::PublicAddr,
+    /// The cloud's own CA (PEM) and its pin, when it made its TLS certificate itself.
+    pub ca: Option<(String, eyrie_protocol::trust::CaPin)>,
     /// Poked when a recording completes, so waiting clips are looked at at once.
     pub clip_kick: Notify,
     /// A real hash of a random password, verified against when the user is unknown so
     /// that a login's timing does not tell whether the name exists.
     pub dummy_hash: String,
+}
+
+impl Inner {
+    /// The broker host to hand to the client being served.
+    pub fn broker_host(&self) -> String {
+        match &self.broker.host {
+            Some(h) => h.clone(),
+            None => self.public.host(),
+        }
+    }
 }
 
 impl std::ops::Deref for AppState {

@@ -14,3 +14,4 @@ pub mod api;
 pub mod segment;
 pub mod signalling;
 pub mod ticket;
+pub mod trust;

@@ -8,6 +8,7 @@
 //! restarts: they see [`LinkEvent::Connected`] / [`LinkEvent::Disconnected`] and messages.
 //! Back-off between attempts doubles from 200 ms to 5 s.
 //!
+//! Plain MQTT is refused to any host but loopback ([`eyrie_protocol::trust::check_mqtt`]).
 //! TLS (`mqtts`, when the connection says `tls`): rustls, trusting only the CA
 //! certificates given in [`LinkOptions::tls_ca`] (PEM) — a self-hosted cloud's own CA —
 //! or, without one, the system's bundle (`$SSL_CERT_FILE`, else
@@ -89,6 +90,8 @@ pub enum LinkError {
     TlsUnsupported,
     #[error("no CA certificates to check the broker with: {0}")]
     NoTrustRoots(String),
+    #[error(transparent)]
+    Plain(#[from] eyrie_protocol::trust::TrustError),
 }
 
 /// The system's CA bundle (PEM).
@@ -111,6 +114,8 @@ pub fn start(
     conn: &MqttConnection,
     opts: LinkOptions,
 ) -> Result<(Link, mpsc::UnboundedReceiver<LinkEvent>), LinkError> {
+    // Plain MQTT only to loopback: checked before the login leaves this machine.
+    eyrie_protocol::trust::check_mqtt(&conn.host, conn.tls)?;
     let mut mo = MqttOptions::new(conn.client_id.clone(), conn.host.clone(), conn.port);
     if conn.tls {
         let ca = match &opts.tls_ca {

@@ -3,10 +3,11 @@
 //! - [`prewarm_dtls`]: make the process's DTLS certificate at start-up. `webrtcbin` makes
 //!   it on first use and that costs 60–350 ms on this class of machine, right on the path
 //!   of the first frame; one throw-away `dtlsdec` makes it once for the whole process.
-//! - [`make_webrtcbin`]: a `webrtcbin` with max-bundle, the given ICE servers and the
-//!   loopback address added to its ICE agent (libnice gathers nothing on `lo` by itself,
-//!   and viewer and camera on one machine must still find each other), and libnice's UPnP
-//!   port mapping turned off.
+//! - [`make_webrtcbin`]: a `webrtcbin` with max-bundle, the given ICE servers, and
+//!   libnice's UPnP port mapping turned off. The agent gathers on every address of the
+//!   host; only on a host with nothing but loopback is `127.0.0.1` added (libnice skips
+//!   `lo` by itself, and adding any address *restricts* gathering to the addresses added,
+//!   which is what once hid every real address of a camera).
 //! - [`on_ice_candidate`]: hand each local ICE candidate (m-line index, candidate line) to
 //!   a callback.
 //! - [`description`]: parse an SDP string into a session description.
@@ -70,10 +71,51 @@ pub fn make_webrtcbin(
         let _: bool = webrtc.emit_by_name("add-turn-server", &[t]);
     }
     if let Some(ice) = webrtc.property::<Option<gst_webrtc::WebRTCICE>>("ice-agent") {
-        ice.emit_add_local_ip_address("127.0.0.1");
+        for address in ice_addresses() {
+            ice.emit_add_local_ip_address(&address);
+        }
     }
     disable_upnp(&webrtc);
     Ok(webrtc)
+}
+
+/// The addresses to restrict ICE gathering to: those in `$EYRIE_ICE_ADDRESSES`
+/// (comma-separated, e.g. to keep a camera off a VPN or container bridge), else none —
+/// every address of the host — or, on a host with nothing but loopback, `127.0.0.1`.
+pub fn ice_addresses() -> Vec<String> {
+    let configured: Vec<String> = std::env::var(ICE_ADDRESSES_ENV)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|a| a.parse::<std::net::IpAddr>().is_ok())
+        .map(String::from)
+        .collect();
+    if !configured.is_empty() {
+        return configured;
+    }
+    if has_routable_address() {
+        Vec::new()
+    } else {
+        vec!["127.0.0.1".into()]
+    }
+}
+
+/// The variable [`ice_addresses`] reads.
+pub const ICE_ADDRESSES_ENV: &str = "EYRIE_ICE_ADDRESSES";
+
+/// Whether this host has an address besides loopback (and IPv6 link-local) for libnice
+/// to gather on.
+pub fn has_routable_address() -> bool {
+    if_addrs::get_if_addrs().is_ok_and(|ifs| {
+        ifs.iter().any(|i| {
+            let ip = i.ip();
+            !ip.is_loopback()
+                && match ip {
+                    std::net::IpAddr::V4(_) => true,
+                    std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+                }
+        })
+    })
 }
 
 /// Turn off libnice's UPnP on the agent `webrtcbin` made. libnice enables it by default:

@@ -123,7 +123,7 @@ async fn run(
         let _ = code_events.try_send(ModeEvent::Pairing(c.to_owned()));
     });
     // Closing the window while the code is shown ends the pairing too.
-    let creds = tokio::select! {
+    let (creds, cloud_ca) = tokio::select! {
         c = pairing => c?,
         () = async { while commands.recv().await.is_some() {} } => return Ok(()),
     };
@@ -135,6 +135,7 @@ async fn run(
         .await?;
 
     let mut live = LiveConfig::new(device_id, creds.secret_bytes().to_vec());
+    live.mqtt_ca = cloud_ca.clone();
     live.speaker = if std::path::Path::new("/dev/snd").exists() {
         Speaker::Auto
     } else {
@@ -154,9 +155,13 @@ async fn run(
 
     let storage = (|| {
         let scfg = StorageConfig::from_credentials(&creds, config.state_dir.join("spool"))?;
-        let http = cloud::http_client(&cloud::TlsOptions::default())?;
+        let http = cloud::http_client(&cloud::TlsOptions {
+            ca_pem: cloud_ca,
+            ..Default::default()
+        })?;
+        let link: eyrie_protocol::trust::CloudLink = config.cloud.parse()?;
         let client =
-            cloud::CloudClient::new(http, &config.cloud, &creds.device_token, creds.device_id)?;
+            cloud::CloudClient::new(http, link.base(), &creds.device_token, creds.device_id)?;
         anyhow::Ok(Arc::new(CloudStorage::init(scfg, camera.rings(), client)?))
     })();
     let (target, storage_error) = match storage {

@@ -311,6 +311,8 @@ pub fn start_with(
         config.stream = stream_of(quality);
         config.audio_sink = audio_sink;
         config.talk_source = talk_source;
+        // The broker is checked against the CA the cloud was trusted with.
+        config.mqtt_ca = cloud.api().ca_pem().await.ok().flatten();
         let (viewer, mut viewer_events) = match LiveViewer::connect(config) {
             Ok(v) => v,
             Err(e) => {

@@ -280,11 +280,13 @@ impl EyrieWindow {
 
     pub(super) fn add_camera_dialog(&self) {
         let Some(cloud) = self.cloud() else { return };
+        // The camera trusts this cloud through the same link the app signed in with.
         let dialog = adw::MessageDialog::new(
             Some(self),
             Some(&gettext("Add a Camera")),
-            Some(&gettext(
-                "On the camera, choose “Use This Computer as a Camera” (or run “eyrie camera”) and enter the code it shows.",
+            Some(&gettext_f(
+                "On the camera, choose “Use This Computer as a Camera” or run\n\neyrie camera --cloud '{link}'\n\nand enter the code it shows.",
+                &[("link", &cloud.api().link())],
             )),
         );
         let group = adw::PreferencesGroup::new();

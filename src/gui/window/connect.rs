@@ -23,9 +23,9 @@ impl EyrieWindow {
             .to_owned();
         let username = imp.email_row.text().trim().to_owned();
         let password = imp.password_row.text().to_string();
-        let problem = if url::Url::parse(&server).is_err() {
+        let problem = if server.parse::<eyrie_protocol::trust::CloudLink>().is_err() {
             Some(gettext(
-                "Enter the cloud’s address, for example http://192.168.1.2:8080",
+                "Enter the cloud link “eyrie cloud” printed, for example https://192.168.1.2:8470#ca=sha256:…",
             ))
         } else if username.is_empty() {
             Some(gettext("Enter your email or user name"))

@@ -65,6 +65,7 @@ impl StorageArgs {
     pub fn tls(&self) -> TlsOptions {
         TlsOptions {
             ca_file: self.ca_file.clone(),
+            ca_pem: None,
         }
     }
 

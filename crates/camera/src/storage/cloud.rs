@@ -7,7 +7,6 @@
 //! host is a loopback address — so a misconfigured or tampered presigned URL can never
 //! make the camera upload in the clear. Redirects are not followed for the same reason.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,6 +24,27 @@ use uuid::Uuid;
 pub struct TlsOptions {
     /// Trust only the certificates in this PEM file instead of the system roots.
     pub ca_file: Option<PathBuf>,
+    /// Trust only this CA (PEM): the cloud's own, pinned by the cloud link; wins over
+    /// `ca_file`.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+impl TlsOptions {
+    /// The CA to trust as PEM (`ca_pem`, else the file's contents), None: system roots.
+    pub fn ca_pem_or_file(&self) -> Result<Option<Vec<u8>>, ApiError> {
+        if let Some(pem) = &self.ca_pem {
+            return Ok(Some(pem.clone()));
+        }
+        self.ca_file
+            .as_ref()
+            .map(|path| {
+                std::fs::read(path).map_err(|e| ApiError::CaFile {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+    }
 }
 
 /// Why a cloud or store call failed.
@@ -63,50 +83,43 @@ impl ApiError {
     }
 }
 
-/// Refuse any URL that would carry data in the clear to a non-loopback host.
+/// Refuse any URL that would carry data in the clear to a non-loopback host (the rule of
+/// [`eyrie_protocol::trust::check_plain`]).
 pub fn check_url(raw: &str) -> Result<url::Url, ApiError> {
     let url = url::Url::parse(raw).map_err(|_| ApiError::BadUrl(raw.to_string()))?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" => {
-            let loopback = match url.host() {
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-                None => false,
-            };
-            if loopback {
-                Ok(url)
-            } else {
-                Err(ApiError::InsecureUrl(
-                    url.host_str().unwrap_or("").to_string(),
-                ))
-            }
+    match eyrie_protocol::trust::check_plain(raw) {
+        Ok(()) => Ok(url),
+        Err(eyrie_protocol::trust::TrustError::Plain { host, .. }) => {
+            Err(ApiError::InsecureUrl(host))
         }
-        _ => Err(ApiError::BadUrl(raw.to_string())),
+        Err(_) => Err(ApiError::BadUrl(raw.to_string())),
     }
 }
 
 /// The HTTP client for the cloud and the store.
 pub fn http_client(tls: &TlsOptions) -> Result<reqwest::Client, ApiError> {
-    let mut b = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(60));
-    if let Some(path) = &tls.ca_file {
-        let ca_err = |reason: String| ApiError::CaFile {
-            path: path.clone(),
-            reason,
-        };
-        let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
+    let ca = tls.ca_pem_or_file()?;
+    let ca_err = |reason: String| ApiError::CaFile {
+        path: tls
+            .ca_file
+            .clone()
+            .filter(|_| tls.ca_pem.is_none())
+            .unwrap_or_else(|| PathBuf::from("(the cloud's CA)")),
+        reason,
+    };
+    if let Some(pem) = &ca {
         let certs =
-            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ca_err(e.to_string()))?;
+            reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ca_err(e.to_string()))?;
         if certs.is_empty() {
             return Err(ca_err("no certificate in the file".into()));
         }
-        b = b.tls_certs_only(certs);
     }
-    b.build().map_err(|e| ApiError::Transport(e.to_string()))
+    eyrie_rtc::trust::http_builder(ca.as_deref())
+        .map_err(|e| ca_err(e.to_string()))?
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| ApiError::Transport(e.to_string()))
 }
 
 /// The device's cloud API client.
@@ -329,11 +342,13 @@ mod tests {
         std::fs::write(&path, "not a certificate").unwrap();
         let err = http_client(&TlsOptions {
             ca_file: Some(path),
+            ..Default::default()
         })
         .unwrap_err();
         assert!(matches!(err, ApiError::CaFile { .. }), "{err}");
         let err = http_client(&TlsOptions {
             ca_file: Some(dir.path().join("missing.pem")),
+            ..Default::default()
         })
         .unwrap_err();
         assert!(matches!(err, ApiError::CaFile { .. }), "{err}");

@@ -22,7 +22,7 @@
 //! | `audio on` / `off`    | set audio                                  |
 //! | `pre-record SECS`     | set pre-record time (refused above ring)   |
 //! | `privacy on` / `off`  | pause / resume (+ live privacy notice)     |
-//! | `snapshot`            | take and upload a JPEG                     |
+//! | `snapshot`            | take and upload a JPEG (`ok uploaded`, `ok queued` while offline, `error` when dropped) |
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,6 +33,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::{CloudStorage, StorageStatus};
+
+/// How long `snapshot` waits for its upload before answering `ok queued`.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(20);
 
 /// Longest command line accepted.
 const MAX_LINE: u64 = 1024;
@@ -223,10 +226,31 @@ impl ControlTarget {
                 done(if on { st.pause() } else { st.resume() })
             }
             ControlCommand::Snapshot => {
+                // Listen before taking it, so a fast upload is not missed.
+                let mut outcomes = st.upload_outcomes();
                 let s = st.clone();
-                match tokio::task::spawn_blocking(move || s.snapshot()).await {
-                    Ok(r) => done(r),
-                    Err(e) => format!("error {e}"),
+                let name = match tokio::task::spawn_blocking(move || s.snapshot()).await {
+                    Ok(Ok(name)) => name,
+                    Ok(Err(e)) => return format!("error {e}"),
+                    Err(e) => return format!("error {e}"),
+                };
+                let Some(outcomes) = outcomes.as_mut() else {
+                    return "ok queued".into();
+                };
+                let ended = async {
+                    loop {
+                        match outcomes.recv().await {
+                            Ok((n, r)) if n == name => return Some(r),
+                            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(_) => return None,
+                        }
+                    }
+                };
+                match tokio::time::timeout(SNAPSHOT_WAIT, ended).await {
+                    Ok(Some(Ok(()))) => "ok uploaded".into(),
+                    Ok(Some(Err(e))) => format!("error snapshot not uploaded and dropped: {e}"),
+                    // Offline or slow: it stays spooled and goes up when it can.
+                    Ok(None) | Err(_) => "ok queued".into(),
                 }
             }
         }

@@ -377,13 +377,23 @@ impl CloudStorage {
     }
 
     /// Take a JPEG of the main stream now and queue it for upload (blocking, ~100 ms).
-    pub fn snapshot(&self) -> Result<(), StorageError> {
+    /// Take a snapshot and spool it for upload; returns its spool entry's name.
+    pub fn snapshot(&self) -> Result<String, StorageError> {
         if self.private.load(Ordering::SeqCst)
             || self.rec_state.lock().map(|s| s.paused).unwrap_or(false)
         {
             return Err(StorageError::Snapshot("privacy mode is on".into()));
         }
-        self.snap.take().map(|_| ())
+        self.snap.take().map(|e| e.name)
+    }
+
+    /// Upload ends (uploaded or dropped) from now on; None without an uploader.
+    pub fn upload_outcomes(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<(String, Result<(), String>)>> {
+        self.uploader
+            .as_ref()
+            .map(|u| u.counters().outcomes.subscribe())
     }
 
     pub fn spool(&self) -> &Spool {

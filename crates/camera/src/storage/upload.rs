@@ -47,13 +47,29 @@ impl Default for UploadConfig {
 }
 
 /// Counters shared with the status.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct UploadCounters {
     pub active: AtomicUsize,
     pub uploaded: AtomicU64,
     pub uploaded_bytes: AtomicU64,
     pub failures: AtomicU64,
     pub last_error: std::sync::Mutex<Option<String>>,
+    /// Every entry's end: uploaded (Ok) or dropped (Err with the reason). Retries are not
+    /// ends; an entry waiting for the network has not ended.
+    pub outcomes: tokio::sync::broadcast::Sender<(String, Result<(), String>)>,
+}
+
+impl Default for UploadCounters {
+    fn default() -> Self {
+        Self {
+            active: AtomicUsize::new(0),
+            uploaded: AtomicU64::new(0),
+            uploaded_bytes: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            last_error: std::sync::Mutex::new(None),
+            outcomes: tokio::sync::broadcast::channel(64).0,
+        }
+    }
 }
 
 /// Running upload workers; dropping it stops them (an interrupted upload stays spooled).
@@ -127,6 +143,7 @@ async fn worker(
                 if let Ok(mut e) = counters.last_error.lock() {
                     *e = None;
                 }
+                let _ = counters.outcomes.send((entry.name.clone(), Ok(())));
                 delay = config.retry_initial;
             }
             Err(err) if err.is_retryable() => {
@@ -147,6 +164,9 @@ async fn worker(
                     *e = Some(err.to_string());
                 }
                 spool.drop_entry(&entry, &err.to_string());
+                let _ = counters
+                    .outcomes
+                    .send((entry.name.clone(), Err(err.to_string())));
             }
         }
     }

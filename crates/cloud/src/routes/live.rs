@@ -39,7 +39,7 @@ pub fn topic_prefix(device: &str) -> String {
 /// Broker connection for a device (password issued at activation).
 pub fn mqtt_for_device(state: &AppState, device: &str, password: String) -> MqttConnection {
     MqttConnection {
-        host: state.broker.host.clone(),
+        host: state.broker_host(),
         port: state.broker.port,
         tls: state.broker.tls,
         username: device.to_owned(),
@@ -133,7 +133,7 @@ pub async fn ticket(
         expires_at: exp as i64,
         device_id: id,
         mqtt: MqttConnection {
-            host: state.broker.host.clone(),
+            host: state.broker_host(),
             port: state.broker.port,
             tls: state.broker.tls,
             username,

@@ -79,7 +79,8 @@ pub fn router(state: AppState) -> Router {
             "/snapshots/{id}",
             get(snapshots::get_one).delete(snapshots::delete),
         )
-        .route("/snapshots/{id}/confirm", post(snapshots::confirm));
+        .route("/snapshots/{id}/confirm", post(snapshots::confirm))
+        .route("/tls/ca.pem", get(ops::ca_certificate));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(ops::healthz))
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(ops::openapi))
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(axum::middleware::from_fn(crate::public::remember_host))
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .with_state(state)
 }

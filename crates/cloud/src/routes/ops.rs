@@ -36,3 +36,19 @@ pub async fn openapi() -> impl IntoResponse {
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("route")
 }
+
+/// The cloud's own CA certificate (PEM), for clients that hold its pin from the cloud
+/// link (`docs/api.md`, "TLS and the cloud link"). 404 with a certificate from a public CA.
+#[utoipa::path(get, path = "/api/v1/tls/ca.pem", tag = "ops",
+    responses((status = 200, content_type = "application/x-pem-file", body = String),
+              (status = 404, body = eyrie_protocol::api::ErrorBody)))]
+pub async fn ca_certificate(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let (pem, _) = state
+        .ca
+        .as_ref()
+        .ok_or(ApiError::NotFound("CA certificate"))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        pem.clone(),
+    ))
+}

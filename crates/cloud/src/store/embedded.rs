@@ -1,5 +1,5 @@
 //! The embedded object store: s3s + s3s-fs serving one bucket from
-//! `<data-dir>/objects/<bucket>/` on a loopback port, with SigV4 (headers and presigned
+//! `<data-dir>/objects/<bucket>/` (TLS off loopback, see [`crate::tls`]), with SigV4 (headers and presigned
 //! query strings, expiry included) checked by s3s against credentials generated on first
 //! start and kept in `<data-dir>/s3-credentials.json` (mode 0600).
 //!
@@ -47,11 +47,14 @@ fn load_or_create_keys(dir: &Path) -> anyhow::Result<Keys> {
     }
 }
 
-/// Start serving; returns the settings clients and the cloud use to reach it.
+/// Start serving on `listen` (TLS when `tls` is given) and return the bound address and
+/// the settings the cloud's own calls use. With TLS the cloud's own calls go to a second,
+/// plain listener on a loopback port, so they need no certificate that names 127.0.0.1.
 pub async fn start(
     data_dir: &Path,
     listen: SocketAddr,
-    mut stop: watch::Receiver<bool>,
+    tls: Option<crate::tls::Tls>,
+    stop: watch::Receiver<bool>,
 ) -> anyhow::Result<(SocketAddr, S3Settings)> {
     let keys = load_or_create_keys(data_dir)?;
     let root = data_dir.join("objects");
@@ -65,27 +68,20 @@ pub async fn start(
         ));
         b.build()
     };
-    let listener = TcpListener::bind(listen).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("object store: cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        let http = ConnBuilder::new(TokioExecutor::new());
-        loop {
-            let socket = tokio::select! {
-                r = listener.accept() => match r {
-                    Ok((s, _)) => s,
-                    Err(e) => { tracing::warn!("object store accept: {e}"); continue; }
-                },
-                _ = stop.changed() => break,
-            };
-            let conn = http
-                .serve_connection(TokioIo::new(socket), service.clone())
-                .into_owned();
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-        }
-    });
-    let endpoint: url::Url = format!("http://{addr}").parse()?;
+    let internal = if tls.is_some() {
+        let inner = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let inner_addr = inner.local_addr()?;
+        tokio::spawn(serve(inner, None, service.clone(), stop.clone()));
+        inner_addr
+    } else {
+        addr
+    };
+    tokio::spawn(serve(listener, tls, service, stop));
+    let endpoint: url::Url = format!("http://{internal}").parse()?;
     Ok((
         addr,
         S3Settings {
@@ -98,4 +94,34 @@ pub async fn start(
             virtual_host: false,
         },
     ))
+}
+
+async fn serve(
+    listener: TcpListener,
+    tls: Option<crate::tls::Tls>,
+    service: s3s::service::S3Service,
+    mut stop: watch::Receiver<bool>,
+) {
+    let http = ConnBuilder::new(TokioExecutor::new());
+    loop {
+        let (socket, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => { tracing::warn!("object store accept: {e}"); continue; }
+            },
+            _ = stop.changed() => break,
+        };
+        let http = http.clone();
+        let service = service.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let Some(io) = crate::tls::accept(socket, tls.as_ref(), peer).await else {
+                return;
+            };
+            let _ = http
+                .serve_connection(TokioIo::new(io), service)
+                .into_owned()
+                .await;
+        });
+    }
 }

@@ -19,7 +19,23 @@ use eyrie_protocol::api::PresignedUrl;
 use rusty_s3::actions::{CreateMultipartUpload, ListObjectsV2};
 use rusty_s3::{Bucket, Credentials, S3Action as _, UrlStyle};
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use crate::config::S3Settings;
+use crate::public::PublicAddr;
+
+fn presigner_for(endpoint: &url::Url, s: &S3Settings) -> Result<presign::Presigner, StoreError> {
+    presign::Presigner::new(
+        endpoint,
+        &s.bucket,
+        &s.region,
+        &s.access_key,
+        &s.secret_key,
+        s.virtual_host,
+    )
+    .ok_or_else(|| StoreError::Config("store endpoint has no host".into()))
+}
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,18 +61,38 @@ pub struct Listed {
 #[derive(Clone)]
 pub struct Store {
     internal: Bucket,
-    presigner: std::sync::Arc<presign::Presigner>,
+    public: Public,
     creds: Credentials,
     http: reqwest::Client,
     ttl: Duration,
-    endpoint: url::Url,
     bucket_name: String,
 }
+
+/// Where presigned URLs point.
+#[derive(Clone)]
+enum Public {
+    /// One endpoint (an external store, or `--public-url`/a specific listen address).
+    Fixed {
+        endpoint: url::Url,
+        presigner: Arc<presign::Presigner>,
+    },
+    /// The embedded store, at the host each client used to reach the cloud
+    /// ([`crate::public`]); one presigner per host, a few kept.
+    Follow {
+        addr: PublicAddr,
+        port: u16,
+        settings: Arc<S3Settings>,
+        cache: Arc<Mutex<HashMap<String, Arc<presign::Presigner>>>>,
+    },
+}
+
+/// Hosts whose presigners are kept (a client may send any Host header).
+const PRESIGNER_CACHE: usize = 16;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("endpoint", &self.endpoint.as_str())
+            .field("endpoint", &self.endpoint().as_str())
             .finish()
     }
 }
@@ -65,7 +101,12 @@ impl std::fmt::Debug for Store {
 const OWN_TTL: Duration = Duration::from_secs(120);
 
 impl Store {
-    pub fn new(s: &S3Settings, ttl: Duration) -> Result<Self, StoreError> {
+    /// `follow`: the embedded store's public port, presigned for the public address.
+    pub fn new(
+        s: &S3Settings,
+        ttl: Duration,
+        follow: Option<(PublicAddr, u16)>,
+    ) -> Result<Self, StoreError> {
         let style = if s.virtual_host {
             UrlStyle::VirtualHost
         } else {
@@ -76,37 +117,94 @@ impl Store {
                 .map_err(|e| StoreError::Config(e.to_string()))
         };
         let internal = mk(&s.endpoint)?;
-        let public = s.public_endpoint.as_ref().unwrap_or(&s.endpoint);
-        let presigner = presign::Presigner::new(
-            public,
-            &s.bucket,
-            &s.region,
-            &s.access_key,
-            &s.secret_key,
-            s.virtual_host,
-        )
-        .ok_or_else(|| StoreError::Config("store endpoint has no host".into()))?;
+        let public = match follow {
+            Some((addr, port)) if addr.fixed_host.is_none() => Public::Follow {
+                addr,
+                port,
+                settings: Arc::new(s.clone()),
+                cache: Arc::default(),
+            },
+            Some((addr, port)) => {
+                let endpoint: url::Url = addr
+                    .url(port)
+                    .parse()
+                    .map_err(|e| StoreError::Config(format!("public store address: {e}")))?;
+                Public::Fixed {
+                    presigner: Arc::new(presigner_for(&endpoint, s)?),
+                    endpoint,
+                }
+            }
+            None => {
+                let endpoint = s.public_endpoint.as_ref().unwrap_or(&s.endpoint).clone();
+                Public::Fixed {
+                    presigner: Arc::new(presigner_for(&endpoint, s)?),
+                    endpoint,
+                }
+            }
+        };
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(16)
             .build()?;
         Ok(Self {
             internal,
-            presigner: std::sync::Arc::new(presigner),
+            public,
             creds: Credentials::new(s.access_key.clone(), s.secret_key.clone()),
             http,
             ttl,
-            endpoint: s
-                .public_endpoint
-                .clone()
-                .unwrap_or_else(|| s.endpoint.clone()),
             bucket_name: s.bucket.clone(),
         })
     }
 
-    /// The endpoint clients reach.
-    pub fn endpoint(&self) -> &url::Url {
-        &self.endpoint
+    /// The presigner for the client being served.
+    fn presigner(&self) -> Arc<presign::Presigner> {
+        match &self.public {
+            Public::Fixed { presigner, .. } => presigner.clone(),
+            Public::Follow {
+                addr,
+                port,
+                settings,
+                cache,
+            } => {
+                let host = addr.host();
+                let mut cache = cache
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(p) = cache.get(&host) {
+                    return p.clone();
+                }
+                let made = format!("{}://{host}:{port}", addr.scheme)
+                    .parse()
+                    .ok()
+                    .and_then(|endpoint: url::Url| presigner_for(&endpoint, settings).ok());
+                // The host came from a valid Host header, so this does not fail; if it
+                // did, the first address this cloud knows is the best remaining answer.
+                let p = Arc::new(made.unwrap_or_else(|| {
+                    let fallback: url::Url =
+                        PublicAddr::new(addr.scheme == "https", None, [0, 0, 0, 0].into())
+                            .url(*port)
+                            .parse()
+                            .expect("an address of this host is a valid URL");
+                    presigner_for(&fallback, settings).expect("a URL with a host")
+                }));
+                if cache.len() >= PRESIGNER_CACHE {
+                    cache.clear();
+                }
+                cache.insert(host, p.clone());
+                p
+            }
+        }
+    }
+
+    /// The endpoint clients reach (for the client being served, if any).
+    pub fn endpoint(&self) -> url::Url {
+        match &self.public {
+            Public::Fixed { endpoint, .. } => endpoint.clone(),
+            Public::Follow { addr, port, .. } => addr
+                .url(*port)
+                .parse()
+                .unwrap_or_else(|_| self.internal.base_url().clone()),
+        }
     }
 
     pub fn bucket(&self) -> &str {
@@ -115,7 +213,7 @@ impl Store {
 
     fn presign(&self, method: &'static str, key: &str) -> PresignedUrl {
         let now = time::OffsetDateTime::now_utc();
-        let url = self.presigner.sign(method, key, self.ttl.as_secs(), now);
+        let url = self.presigner().sign(method, key, self.ttl.as_secs(), now);
         crate::metrics::PRESIGNED.inc();
         PresignedUrl {
             method: method.into(),
@@ -133,7 +231,7 @@ impl Store {
     /// parts of the signature are computed once.
     pub fn get_signer(&self) -> impl Fn(&str) -> PresignedUrl + '_ {
         let now = time::OffsetDateTime::now_utc();
-        let batch = self.presigner.batch("GET", self.ttl.as_secs(), now);
+        let batch = self.presigner().batch("GET", self.ttl.as_secs(), now);
         let expires_at = now.unix_timestamp() + self.ttl.as_secs() as i64;
         move |key| {
             crate::metrics::PRESIGNED.inc();

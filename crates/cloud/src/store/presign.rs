@@ -8,7 +8,7 @@
 //! signed), checked against s3s and Garage by the integration tests.
 
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -119,13 +119,19 @@ impl Presigner {
     }
 
     /// Presign `method` on `key`, valid `expires` seconds from `now` (UTC).
-    pub fn sign(&self, method: &str, key: &str, expires: u64, now: time::OffsetDateTime) -> String {
+    pub fn sign(
+        self: &Arc<Self>,
+        method: &str,
+        key: &str,
+        expires: u64,
+        now: time::OffsetDateTime,
+    ) -> String {
         self.batch(method, expires, now).sign(key)
     }
 
     /// Everything that is the same for the URLs of one request (method, time, expiry),
     /// computed once: a listing signs thousands of keys with one [`Batch`].
-    pub fn batch<'a>(&'a self, method: &str, expires: u64, now: time::OffsetDateTime) -> Batch<'a> {
+    pub fn batch(self: &Arc<Self>, method: &str, expires: u64, now: time::OffsetDateTime) -> Batch {
         let day = format!(
             "{:04}{:02}{:02}",
             now.year(),
@@ -158,7 +164,7 @@ impl Presigner {
             HmacSha256::new_from_slice(&self.signing_key(&day)).expect("HMAC takes any key");
         mac.update(format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n").as_bytes());
         Batch {
-            presigner: self,
+            presigner: self.clone(),
             method_line: format!("{method}\n"),
             canonical_tail,
             query,
@@ -170,8 +176,8 @@ impl Presigner {
 /// Signs many keys for one method, time and expiry (see [`Presigner::batch`]). Per key it
 /// costs one SHA-256 of the canonical request and the tail of one HMAC whose key and
 /// constant prefix are already absorbed.
-pub struct Batch<'a> {
-    presigner: &'a Presigner,
+pub struct Batch {
+    presigner: Arc<Presigner>,
     /// `METHOD\n`.
     method_line: String,
     /// What follows the path in the canonical request.
@@ -191,10 +197,10 @@ fn hex_into(bytes: &[u8], out: &mut String) {
     }
 }
 
-impl Batch<'_> {
+impl Batch {
     /// The presigned URL of `key`.
     pub fn sign(&self, key: &str) -> String {
-        let p = self.presigner;
+        let p = &self.presigner;
         let mut url = String::with_capacity(
             p.origin.len() + p.path_prefix.len() + key.len() * 3 / 2 + self.query.len() + 100,
         );
@@ -236,6 +242,7 @@ mod tests {
             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             true,
         )
+        .map(Arc::new)
         .unwrap();
         let now = time::macros::datetime!(2013-05-24 00:00:00 UTC);
         let url = p.sign("GET", "test.txt", 86400, now);
