@@ -158,9 +158,13 @@ async fn camera_process_commands_and_sigkill_lose_no_spooled_segment() {
     );
     stdout(&control(state.path(), &["privacy", "off"]));
     assert!(paused_becomes(state.path(), false), "privacy off resumes");
+    // A snapshot answers once it is uploaded.
+    assert_eq!(stdout(&control(state.path(), &["snapshot"])), "uploaded");
 
-    // The store goes away: segments pile up in the spool while uploads keep failing.
+    // The store goes away: segments pile up in the spool while uploads keep failing; a
+    // snapshot taken now waits in the spool too, and says so (exit 0: nothing is lost).
     cloud.store.down().await;
+    assert_eq!(stdout(&control(state.path(), &["snapshot"])), "queued");
     let t0 = std::time::Instant::now();
     while spooled(state.path()).len() < 3 && t0.elapsed() < Duration::from_secs(40) {
         tokio::time::sleep(Duration::from_millis(300)).await;

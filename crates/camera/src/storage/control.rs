@@ -35,7 +35,7 @@ use tokio::net::{UnixListener, UnixStream};
 use super::{CloudStorage, StorageStatus};
 
 /// How long `snapshot` waits for its upload before answering `ok queued`.
-const SNAPSHOT_WAIT: Duration = Duration::from_secs(20);
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(10);
 
 /// Longest command line accepted.
 const MAX_LINE: u64 = 1024;
