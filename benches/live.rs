@@ -17,6 +17,14 @@
 //!   viewers ÷ over 5 s with one viewer.
 //! - `ring_push_ns`, `ring_read_ns`: RingBuffer cost per frame (shared 20 KB payloads,
 //!   1 reader), averaged over 200 000 frames.
+//!
+//! Two-host mode (as root, where network namespaces work; `tests/lab`): the real
+//! `eyrie cloud --listen 0.0.0.0:8470` (TLS, embedded broker) and `eyrie camera` on one
+//! host, a viewer (this bench re-run as the `lan-viewer` role) on another, one bridge
+//! between them:
+//! - `ttff_lan_p50_ms`: 20 sessions, offer → first decoded frame, signalling over TLS.
+//! - `tls_handshake_api_ms`, `tls_handshake_mqtt_ms`: TCP connect + TLS handshake with
+//!   the cloud's CA from the viewer's host, median of 20 each.
 
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -196,10 +204,207 @@ fn ring_bench() -> (f64, f64) {
     (push_ns as f64 / n as f64, read_ns as f64 / n as f64)
 }
 
+#[path = "../tests/lab/mod.rs"]
+mod lab;
+#[path = "../tests/lan_support/mod.rs"]
+mod lan_support;
+
+/// The suite keeps ICE on loopback; hosts of the lab gather on their own addresses.
+const ICE_ENV: &str = "EYRIE_ICE_ADDRESSES";
+
+/// Poll a child's output for a line starting with `prefix`; the rest of that line.
+fn line_after(child: &lab::ChildGuard, prefix: &str) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some(l) = child
+            .stdout()
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix).map(|r| r.trim().to_owned()))
+        {
+            return Some(l);
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// The two-host figures: (ttff p50, API handshake p50, broker handshake p50), or why not.
+fn lan_figures() -> Result<(f64, f64, f64), String> {
+    lab::available()?;
+    let lab = lab::Lab::with_hosts(&["camera", "viewer"]).map_err(|e| e.to_string())?;
+    let (cam_host, viewer_host) = (lab.host("camera"), lab.host("viewer"));
+    let data = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let state = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let eyrie = env!("CARGO_BIN_EXE_eyrie");
+    let cloud = lab
+        .spawn(
+            cam_host
+                .command(eyrie)
+                .args(["cloud", "--listen", "0.0.0.0:8470", "--data-dir"])
+                .arg(data.path())
+                .env_remove(ICE_ENV)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+        .map_err(|e| e.to_string())?;
+    let link = line_after(&cloud, "eyrie cloud: link").ok_or("the cloud printed no link")?;
+    let camera = lab
+        .spawn(
+            cam_host
+                .command(eyrie)
+                .args([
+                    "camera",
+                    "--cloud",
+                    &link,
+                    "--source",
+                    "test",
+                    "--speaker",
+                    "none",
+                ])
+                .arg("--state-dir")
+                .arg(state.path())
+                .env_remove(ICE_ENV)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+        .map_err(|e| e.to_string())?;
+    let code = line_after(&camera, "Pairing code:").ok_or("the camera showed no code")?;
+    let code = code
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let viewer = lab
+        .spawn(
+            viewer_host
+                .run_self(
+                    "live",
+                    "lan-viewer",
+                    &[("LAN_LINK", &link), ("LAN_CODE", &code)],
+                )
+                .env_remove(ICE_ENV)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+        .map_err(|e| e.to_string())?;
+    let status = viewer
+        .wait_timeout(Duration::from_secs(300))
+        .map_err(|e| e.to_string())?;
+    let out = viewer.stdout();
+    if !status.success() {
+        return Err(format!("viewer failed: {out}\n{}", viewer.stderr()));
+    }
+    let v: serde_json::Value = out
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .ok_or("no report from the viewer")?;
+    let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    Ok((f("ttff_p50_ms"), f("tls_api_ms"), f("tls_mqtt_ms")))
+}
+
+/// The viewer's host in two-host mode: claim, 20 sessions, handshakes; one JSON line.
+fn lan_viewer() {
+    let link = std::env::var("LAN_LINK").expect("LAN_LINK");
+    let code = std::env::var("LAN_CODE").expect("LAN_CODE");
+    gst::init().expect("gstreamer");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async move {
+        let api = eyrie_client::api::ApiClient::new(link.clone());
+        api.register("bench", "bench horse battery")
+            .await
+            .expect("register");
+        let user = api.with_token(
+            api.login("bench", "bench horse battery")
+                .await
+                .expect("login")
+                .token,
+        );
+        let device = user.claim(&code, "Bench").await.expect("claim");
+        assert!(lan_support::wait_online(&user, device.id, Duration::from_secs(60)).await);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let mut ttff = Vec::new();
+        for _ in 0..20 {
+            match lan_support::watch(&user, device.id).await {
+                Ok(w) => ttff.push(w.first_frame.as_secs_f64() * 1000.0),
+                Err(e) => eprintln!("session: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // TLS handshakes against the cloud's CA: the API and the broker.
+        let ca = api.ca_pem().await.expect("ca").expect("a pinned CA");
+        let mut roots = rustls::RootCertStore::empty();
+        use rustls::pki_types::pem::PemObject as _;
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&ca).flatten() {
+            roots.add(cert).expect("CA");
+        }
+        let config = std::sync::Arc::new(
+            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .expect("tls versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+        );
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let link: eyrie_protocol::trust::CloudLink = link.parse().expect("link");
+        let host = link.host();
+        let name = rustls::pki_types::ServerName::try_from(host.clone()).expect("name");
+        let handshake = |port: u16| {
+            let (connector, name, host) = (connector.clone(), name.clone(), host.clone());
+            async move {
+                let mut ms = Vec::new();
+                for _ in 0..20 {
+                    let t = Instant::now();
+                    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+                        .await
+                        .expect("connect");
+                    let tls = connector
+                        .connect(name.clone(), tcp)
+                        .await
+                        .expect("handshake");
+                    ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                    drop(tls);
+                }
+                pct(&mut ms, 0.5)
+            }
+        };
+        let api_ms = handshake(8470).await;
+        let mqtt_ms = handshake(8472).await;
+        println!(
+            "{}",
+            serde_json::json!({
+                "ttff_p50_ms": pct(&mut ttff, 0.5),
+                "sessions": ttff.len(),
+                "tls_api_ms": api_ms,
+                "tls_mqtt_ms": mqtt_ms,
+            })
+        );
+    });
+}
+
 fn main() {
+    if lab::child_role().as_deref() == Some("lan-viewer") {
+        lan_viewer();
+        return;
+    }
     if let Ok(port) = std::env::var("EYRIE_LIVE_BENCH_CAMERA") {
         camera_child(port.parse().expect("port"));
         return;
+    }
+    // The single-machine figures stay on loopback (as in the test suite): run again with
+    // ICE restricted to 127.0.0.1. The two-host mode's processes clear it.
+    if std::env::var_os(ICE_ENV).is_none() {
+        let status = Command::new(std::env::current_exe().expect("exe"))
+            .args(std::env::args_os().skip(1))
+            .env(ICE_ENV, "127.0.0.1")
+            .status()
+            .expect("bench");
+        std::process::exit(status.code().unwrap_or(1));
     }
     // `cargo bench` passes --bench; ignore arguments.
     gst::init().expect("gstreamer");
@@ -284,6 +489,15 @@ fn main() {
     let _ = broker.kill();
     let _ = broker.wait();
 
+    let lan = lan_figures();
+    match &lan {
+        Ok((ttff, api, mqtt)) => println!(
+            "two hosts: ttff p50 {ttff:.0} ms, TLS handshake API {api:.1} ms, broker {mqtt:.1} ms"
+        ),
+        Err(why) => println!("two hosts: skipped ({why})"),
+    }
+    let lan = lan.ok();
+    let round1 = |v: f64| (v * 10.0).round() / 10.0;
     let mut t = ttff.clone();
     let (p50, p95) = (pct(&mut t, 0.5), pct(&mut t, 0.95));
     println!(
@@ -300,6 +514,9 @@ fn main() {
             "cpu_5_over_1": (cpu_ratio * 100.0).round() / 100.0,
             "ring_push_ns": ring_push_ns.round(),
             "ring_read_ns": ring_read_ns.round(),
+            "ttff_lan_p50_ms": lan.map(|l| l.0.round()),
+            "tls_handshake_api_ms": lan.map(|l| round1(l.1)),
+            "tls_handshake_mqtt_ms": lan.map(|l| round1(l.2)),
         })
     );
 }

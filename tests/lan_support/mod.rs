@@ -1,0 +1,113 @@
+//! The viewer's side of the LAN test and the live bench's two-host mode: watch a camera
+//! through the cloud the way the app does (ticket from the API, signalling over the
+//! broker, media peer to peer) and measure the first decoded frame and the picture's age
+//! from the pixel clock.
+#![allow(dead_code)] // the test and the bench use different parts
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use eyrie_client::api::ApiClient;
+use eyrie_client::live::{LiveViewer, ViewerConfig, ViewerEvent};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use uuid::Uuid;
+
+/// One session's outcome.
+#[derive(Debug, Clone)]
+pub struct Watched {
+    /// Offer published → first decoded frame.
+    pub first_frame: Duration,
+    /// Wall clock minus the capture time drawn into the newest frame, in ms.
+    pub age_ms: i64,
+    /// The broker login the ticket carried (to look for on the wire).
+    pub mqtt_password: String,
+    /// The ticket itself.
+    pub ticket: String,
+}
+
+/// An appsink that keeps the pixel clock of the newest frame.
+fn clock_sink() -> (gst::Element, Arc<Mutex<Option<u64>>>) {
+    let seen: Arc<Mutex<Option<u64>>> = Arc::default();
+    let s = seen.clone();
+    let sink = gst_app::AppSink::builder()
+        .caps(
+            &gst_video::VideoCapsBuilder::new()
+                .format(gst_video::VideoFormat::I420)
+                .build(),
+        )
+        .sync(false)
+        .max_buffers(2)
+        .drop(true)
+        .build();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                if let (Some(b), Some(c)) = (sample.buffer(), sample.caps())
+                    && let Ok(info) = gst_video::VideoInfo::from_caps(c)
+                    && let Ok(f) = gst_video::VideoFrameRef::from_buffer_ref_readable(b, &info)
+                    && let Some(t) = eyrie_client::pixel_clock::decode_pixel_clock(&f)
+                    && let Ok(mut v) = s.lock()
+                {
+                    *v = Some(t);
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    (sink.upcast(), seen)
+}
+
+/// One live session with `device`: ticket, offer, first frame, the picture's age; closed
+/// afterwards. Err with what went wrong.
+pub async fn watch(user: &ApiClient, device: Uuid) -> Result<Watched, String> {
+    let ticket = user
+        .ticket(device, None)
+        .await
+        .map_err(|e| format!("ticket: {e}"))?;
+    let (mqtt_password, ticket_text) = (ticket.mqtt.password.clone(), ticket.ticket.clone());
+    let (sink, seen) = clock_sink();
+    let mut cfg = ViewerConfig::new(ticket, sink);
+    cfg.answer_timeout = Duration::from_secs(5);
+    cfg.mqtt_ca = user.ca_pem().await.map_err(|e| e.to_string())?;
+    let (viewer, mut rx) = LiveViewer::connect(cfg).map_err(|e| format!("connect: {e}"))?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let first = loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(ViewerEvent::FirstFrame { since_offer })) => break since_offer,
+            Ok(Some(ViewerEvent::Error(e))) => return Err(format!("viewer: {e}")),
+            Ok(Some(_)) => {}
+            Ok(None) => return Err("the viewer ended".into()),
+            Err(_) => return Err("no first frame within 10 s".into()),
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let clock = seen
+        .lock()
+        .ok()
+        .and_then(|v| *v)
+        .ok_or("no pixel clock in the frames")?;
+    let age_ms = eyrie_client::pixel_clock::now_unix_ms() as i64 - clock as i64;
+    viewer.close().await;
+    Ok(Watched {
+        first_frame: first,
+        age_ms,
+        mqtt_password,
+        ticket: ticket_text,
+    })
+}
+
+/// Wait until the cloud says `device` is online (its camera heartbeats).
+pub async fn wait_online(user: &ApiClient, device: Uuid, timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if user.device(device).await.is_ok_and(|d| d.online) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    false
+}
