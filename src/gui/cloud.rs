@@ -16,6 +16,7 @@ use eyrie_client::api::{ApiClient, ApiError};
 use eyrie_protocol::api::{
     Device, ErrorCode, Event, LoginResponse, Snapshot, TicketResponse, User,
 };
+use eyrie_protocol::trust::TrustError;
 use uuid::Uuid;
 
 use crate::i18n::{gettext, gettext_f};
@@ -32,10 +33,15 @@ pub enum CloudError {
     Network(String),
     #[error("unexpected answer from the cloud: {0}")]
     Decode(String),
-    /// The cloud link was refused (plain HTTP off loopback, a bad link or pin) or the
-    /// cloud's certificate is not the one it pins or the system trusts.
+    /// A plain `http://` address that is not on this machine: refused before sending.
+    #[error("not encrypted: {0}")]
+    NotEncrypted(String),
+    /// The cloud's CA is not the one the link pins.
+    #[error("not the cloud of the link: {0}")]
+    WrongCloud(String),
+    /// The cloud's certificate is not one this app trusts (no pin, or no CA to check).
     #[error("the cloud is not trusted: {0}")]
-    Trust(String),
+    Untrusted(String),
 }
 
 impl CloudError {
@@ -87,9 +93,14 @@ impl CloudError {
             Self::Network(_) => {
                 gettext("Cannot reach the cloud; check the address and your network")
             }
-            Self::Trust(reason) => gettext_f(
-                "The cloud is not trusted: {reason}. Paste the cloud link that “eyrie cloud” printed; it ends in #ca=sha256:…",
-                &[("reason", reason)],
+            Self::NotEncrypted(_) => gettext(
+                "This address is not encrypted. Use the https:// cloud link that “eyrie cloud” printed; it ends in #ca=sha256:…",
+            ),
+            Self::WrongCloud(_) => gettext(
+                "The cloud at this address is not the one the link is for. Check the link, or ask whoever runs the cloud for it again.",
+            ),
+            Self::Untrusted(_) => gettext(
+                "The cloud’s certificate is not trusted. Paste the cloud link that “eyrie cloud” printed; it ends in #ca=sha256:…",
             ),
         }
     }
@@ -99,10 +110,10 @@ impl From<ApiError> for CloudError {
     fn from(e: ApiError) -> Self {
         match e {
             ApiError::Http(e) if e.is_decode() => Self::Decode(e.to_string()),
-            ApiError::Http(e) if is_certificate_error(&e) => {
-                Self::Trust("its certificate is not one this app trusts".into())
-            }
-            ApiError::Trust(e) => Self::Trust(e.to_string()),
+            ApiError::Http(e) if is_certificate_error(&e) => Self::Untrusted(e.to_string()),
+            ApiError::Trust(e @ TrustError::Plain { .. }) => Self::NotEncrypted(e.to_string()),
+            ApiError::Trust(e @ TrustError::PinMismatch { .. }) => Self::WrongCloud(e.to_string()),
+            ApiError::Trust(e) => Self::Untrusted(e.to_string()),
             ApiError::Http(e) => Self::Network(e.to_string()),
             ApiError::Status { status, body } => Self::Api {
                 status,

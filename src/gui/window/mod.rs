@@ -260,7 +260,7 @@ impl EyrieWindow {
                 .map(|s| s.string("cloud-url").to_string())
                 .filter(|s| !s.is_empty());
             imp.server_row
-                .set_text(saved.as_deref().unwrap_or("http://127.0.0.1:8080"));
+                .set_text(saved.as_deref().unwrap_or("http://127.0.0.1:8470"));
         }
         imp.connect_error.set_visible(false);
         imp.stack.set_visible_child_name("connect");
