@@ -212,25 +212,6 @@ mod lan_support;
 /// The suite keeps ICE on loopback; hosts of the lab gather on their own addresses.
 const ICE_ENV: &str = "EYRIE_ICE_ADDRESSES";
 
-/// Poll a child's output for a line starting with `prefix`; the rest of that line.
-fn line_after(child: &lab::ChildGuard, prefix: &str) -> Option<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Some(l) = child
-            .stdout()
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix).map(|r| r.trim().to_owned()))
-        {
-            return Some(l);
-        }
-        if let Ok(Some(_)) = child.try_wait() {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
-
 /// The two-host figures: (ttff p50, API handshake p50, broker handshake p50), or why not.
 fn lan_figures() -> Result<(f64, f64, f64), String> {
     lab::available()?;
@@ -250,7 +231,8 @@ fn lan_figures() -> Result<(f64, f64, f64), String> {
                 .stderr(Stdio::piped()),
         )
         .map_err(|e| e.to_string())?;
-    let link = line_after(&cloud, "eyrie cloud: link").ok_or("the cloud printed no link")?;
+    let link = lan_support::line_after(&cloud, "eyrie cloud: link", Duration::from_secs(60))
+        .ok_or("the cloud printed no link")?;
     let camera = lab
         .spawn(
             cam_host
@@ -271,7 +253,8 @@ fn lan_figures() -> Result<(f64, f64, f64), String> {
                 .stderr(Stdio::piped()),
         )
         .map_err(|e| e.to_string())?;
-    let code = line_after(&camera, "Pairing code:").ok_or("the camera showed no code")?;
+    let code = lan_support::line_after(&camera, "Pairing code:", Duration::from_secs(60))
+        .ok_or("the camera showed no code")?;
     let code = code
         .split_whitespace()
         .next()

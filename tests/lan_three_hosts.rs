@@ -14,7 +14,7 @@ mod lab;
 mod lan_support;
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eyrie_client::api::ApiClient;
 use eyrie_protocol::api::{ChannelKind, RecordingStatus, StoreMode};
@@ -28,29 +28,6 @@ const REPORT: &str = "LAN-REPORT ";
 const PASSWORD: &str = "lan party horse battery";
 /// The suite keeps ICE on loopback; hosts of the lab gather on their own addresses.
 const ICE_ENV: &str = "EYRIE_ICE_ADDRESSES";
-
-/// Poll a child's output for a line starting with `prefix`; the rest of that line.
-fn line_after(child: &lab::ChildGuard, prefix: &str, timeout: Duration) -> Option<String> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Some(line) = child
-            .stdout()
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix).map(str::to_owned))
-        {
-            return Some(line.trim().to_owned());
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "the process ended ({status}) before printing {prefix:?}:\n{}\n{}",
-                child.stdout(),
-                child.stderr()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
 
 #[test]
 fn camera_cloud_and_viewer_on_three_hosts() {
@@ -82,7 +59,7 @@ fn camera_cloud_and_viewer_on_three_hosts() {
                 .stderr(Stdio::piped()),
         )
         .expect("eyrie cloud");
-    let link = line_after(&cloud, "eyrie cloud: link", Duration::from_secs(60))
+    let link = lan_support::line_after(&cloud, "eyrie cloud: link", Duration::from_secs(60))
         .expect("the cloud prints its link");
     assert!(
         link.starts_with(&format!("https://{}:8470#ca=sha256:", cloud_host.ip)),
@@ -110,7 +87,7 @@ fn camera_cloud_and_viewer_on_three_hosts() {
                 .stderr(Stdio::piped()),
         )
         .expect("eyrie camera");
-    let code = line_after(&camera, "Pairing code:", Duration::from_secs(60))
+    let code = lan_support::line_after(&camera, "Pairing code:", Duration::from_secs(60))
         .expect("the camera shows a pairing code");
     let code = code
         .split_whitespace()

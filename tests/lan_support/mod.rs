@@ -15,6 +15,35 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use uuid::Uuid;
 
+/// Poll a lab child's output for a line starting with `prefix`: the rest of that line,
+/// None when the child ended first or nothing came within `timeout`.
+pub fn line_after(
+    child: &crate::lab::ChildGuard,
+    prefix: &str,
+    timeout: Duration,
+) -> Option<String> {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if let Some(line) = child
+            .stdout()
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix).map(|r| r.trim().to_owned()))
+        {
+            return Some(line);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            eprintln!(
+                "the process ended ({status}) before printing {prefix:?}:\n{}\n{}",
+                child.stdout(),
+                child.stderr()
+            );
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
 /// One session's outcome.
 #[derive(Debug, Clone)]
 pub struct Watched {

@@ -233,26 +233,15 @@ impl TlsListener {
     pub fn new(listener: TcpListener, tls: Option<Tls>) -> std::io::Result<Self> {
         let local = listener.local_addr()?;
         let (tx, rx) = mpsc::channel(64);
-        let task = tokio::spawn(async move {
-            loop {
-                let (tcp, peer) = match listener.accept().await {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!("accept: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = tcp.set_nodelay(true);
-                let tx = tx.clone();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    if let Some(io) = accept(tcp, tls.as_ref(), peer).await {
-                        let _ = tx.send((io, peer)).await;
-                    }
-                });
+        let task = tokio::spawn(accept_each(listener, move |tcp, peer| {
+            let tx = tx.clone();
+            let tls = tls.clone();
+            async move {
+                if let Some(io) = accept(tcp, tls.as_ref(), peer).await {
+                    let _ = tx.send((io, peer)).await;
+                }
             }
-        });
+        }));
         Ok(Self {
             rx,
             local,
@@ -299,18 +288,9 @@ pub async fn accept(tcp: TcpStream, tls: Option<&Tls>, peer: SocketAddr) -> Opti
 /// Serve TLS on `listener` and pass the plaintext on to `upstream` (the embedded broker,
 /// which listens on loopback only).
 pub async fn proxy(listener: TcpListener, tls: Tls, upstream: SocketAddr) {
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!("broker accept: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
+    accept_each(listener, move |tcp, peer| {
         let tls = tls.clone();
-        tokio::spawn(async move {
+        async move {
             let Some(mut outside) = accept(tcp, Some(&tls), peer).await else {
                 return;
             };
@@ -320,6 +300,27 @@ pub async fn proxy(listener: TcpListener, tls: Tls, upstream: SocketAddr) {
             };
             let _ = inside.set_nodelay(true);
             let _ = tokio::io::copy_bidirectional(&mut outside, &mut inside).await;
-        });
+        }
+    })
+    .await;
+}
+
+/// Accept connections forever and hand each (no Nagle) to its own task.
+async fn accept_each<F, Fut>(listener: TcpListener, mut serve: F)
+where
+    F: FnMut(TcpStream, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match listener.accept().await {
+            Ok((tcp, peer)) => {
+                let _ = tcp.set_nodelay(true);
+                tokio::spawn(serve(tcp, peer));
+            }
+            Err(e) => {
+                tracing::warn!("accept on {:?}: {e}", listener.local_addr().ok());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 }
