@@ -212,8 +212,9 @@ mod lan_support;
 /// The suite keeps ICE on loopback; hosts of the lab gather on their own addresses.
 const ICE_ENV: &str = "EYRIE_ICE_ADDRESSES";
 
-/// The two-host figures: (ttff p50, API handshake p50, broker handshake p50), or why not.
-fn lan_figures() -> Result<(f64, f64, f64), String> {
+/// The two-host figures: (ttff p50, API handshake p50, broker handshake p50, sessions that
+/// played), or why not.
+fn lan_figures() -> Result<(f64, f64, f64, u64), String> {
     lab::available()?;
     let lab = lab::Lab::with_hosts(&["camera", "viewer"]).map_err(|e| e.to_string())?;
     let (cam_host, viewer_host) = (lab.host("camera"), lab.host("viewer"));
@@ -286,7 +287,12 @@ fn lan_figures() -> Result<(f64, f64, f64), String> {
         .find_map(|l| serde_json::from_str(l).ok())
         .ok_or("no report from the viewer")?;
     let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
-    Ok((f("ttff_p50_ms"), f("tls_api_ms"), f("tls_mqtt_ms")))
+    Ok((
+        f("ttff_p50_ms"),
+        f("tls_api_ms"),
+        f("tls_mqtt_ms"),
+        v["sessions"].as_u64().unwrap_or(0),
+    ))
 }
 
 /// The viewer's host in two-host mode: claim, 20 sessions, handshakes; one JSON line.
@@ -474,8 +480,8 @@ fn main() {
 
     let lan = lan_figures();
     match &lan {
-        Ok((ttff, api, mqtt)) => println!(
-            "two hosts: ttff p50 {ttff:.0} ms, TLS handshake API {api:.1} ms, broker {mqtt:.1} ms"
+        Ok((ttff, api, mqtt, n)) => println!(
+            "two hosts: ttff p50 {ttff:.0} ms over {n} sessions, TLS handshake API {api:.1} ms, broker {mqtt:.1} ms"
         ),
         Err(why) => println!("two hosts: skipped ({why})"),
     }
@@ -500,6 +506,7 @@ fn main() {
             "ttff_lan_p50_ms": lan.map(|l| l.0.round()),
             "tls_handshake_api_ms": lan.map(|l| round1(l.1)),
             "tls_handshake_mqtt_ms": lan.map(|l| round1(l.2)),
+            "ttff_lan_sessions": lan.map(|l| l.3),
         })
     );
 }
