@@ -400,6 +400,26 @@ async fn motion_starts_an_event_with_a_snapshot() {
         "a JPEG picture ({} bytes)",
         jpeg.len()
     );
+    // What the app shows (camera card, gallery, timeline) opens it to the same picture.
+    let user = eyrie_client::api::ApiClient::new(cloud.base.clone()).with_token(&cloud.user_token);
+    let opener = eyrie_client::snapshot::SnapshotOpener::new(&user, cloud.creds.device_id)
+        .await
+        .expect("the owner gets the keys");
+    let snap: eyrie_protocol::api::Snapshot = serde_json::from_value(snaps[0].clone()).unwrap();
+    assert_eq!(opener.open(&snap).await.expect("opens"), jpeg);
+    assert!(
+        opener
+            .reveal(b"\x89PNG\r\n\x1a\n a picture the app kept".to_vec())
+            .is_ok(),
+        "a plain picture is shown as it is"
+    );
+    let mut tampered = cloud.download(&snaps[0]).await;
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(
+        opener.reveal(tampered).is_err(),
+        "an altered snapshot is refused"
+    );
 
     // The event is recorded as flagged segments.
     let recs = cloud.wait_recordings(1, Duration::from_secs(30)).await;

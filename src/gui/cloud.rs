@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use eyrie_client::api::{ApiClient, ApiError};
+use eyrie_client::snapshot::{SnapshotError, SnapshotOpener};
 use eyrie_protocol::api::{
     Device, ErrorCode, Event, LoginResponse, Snapshot, TicketResponse, User,
 };
@@ -102,6 +103,15 @@ impl CloudError {
             Self::Untrusted(_) => gettext(
                 "The cloud’s certificate is not trusted. Paste the cloud link that “eyrie cloud” printed; it ends in #ca=sha256:…",
             ),
+        }
+    }
+}
+
+impl From<SnapshotError> for CloudError {
+    fn from(e: SnapshotError) -> Self {
+        match e {
+            SnapshotError::Api(e) => e.into(),
+            e => Self::Decode(e.to_string()),
         }
     }
 }
@@ -236,23 +246,23 @@ impl Cloud {
         Ok(self.api.snapshots(channel, start, end).await?.snapshots)
     }
 
-    /// The image bytes behind a snapshot's presigned GET.
-    pub async fn download(&self, snapshot: &Snapshot) -> Result<Vec<u8>, CloudError> {
-        let Some(get) = &snapshot.download else {
-            return Err(CloudError::Decode("snapshot has no download URL".into()));
-        };
-        Ok(self.api.get_presigned(get).await?)
+    /// What opens `device`'s snapshots (its keys, fetched once).
+    pub async fn snapshot_opener(&self, device: Uuid) -> Result<SnapshotOpener, CloudError> {
+        Ok(SnapshotOpener::new(&self.api, device).await?)
     }
 
+    /// The newest snapshot's picture, ready to show (decrypted if the camera sealed it).
     pub async fn latest_snapshot_image(
         &self,
+        device: Uuid,
         channel: Uuid,
     ) -> Result<Option<Vec<u8>>, CloudError> {
         let snaps = self.snapshots(channel).await?;
-        match snaps.first() {
-            Some(s) => Ok(Some(self.download(s).await?)),
-            None => Ok(None),
-        }
+        let Some(newest) = snaps.first() else {
+            return Ok(None);
+        };
+        let opener = self.snapshot_opener(device).await?;
+        Ok(Some(opener.open(newest).await?))
     }
 
     /// Keep a snapshot in the cloud: ask for a slot, PUT the image to the store, confirm.

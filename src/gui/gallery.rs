@@ -193,11 +193,19 @@ impl EyrieGallery {
         let Some(channel) = cloud::main_channel(&device) else {
             return;
         };
+        let device_id = device.id;
         let handle = spawn_tokio!(async move {
             let snaps = cloud.snapshots(channel).await?;
+            let opener = cloud.snapshot_opener(device_id).await?;
             let mut out = Vec::new();
             for s in snaps.into_iter().take(48) {
-                let bytes = cloud.download(&s).await.ok();
+                let bytes = match opener.open(&s).await {
+                    Ok(b) => Some(b),
+                    Err(e) => {
+                        tracing::warn!(snapshot = %s.id, "cannot open snapshot: {e}");
+                        None
+                    }
+                };
                 out.push((s, bytes));
             }
             Ok::<_, cloud::CloudError>(out)

@@ -85,7 +85,12 @@ pub async fn load(
 }
 
 /// The nearest snapshot image (JPEG) to `at_ms` within ten seconds, if any.
-pub async fn snapshot_near(api: &ApiClient, channel: Uuid, at_ms: i64) -> Option<Vec<u8>> {
+pub async fn snapshot_near(
+    api: &ApiClient,
+    device: Uuid,
+    channel: Uuid,
+    at_ms: i64,
+) -> Option<Vec<u8>> {
     let list = api
         .snapshots(channel, at_ms - 10_000, at_ms + 10_000)
         .await
@@ -95,5 +100,8 @@ pub async fn snapshot_near(api: &ApiClient, channel: Uuid, at_ms: i64) -> Option
         .iter()
         .filter(|s| s.download.is_some())
         .min_by_key(|s| (s.taken_at_ms - at_ms).abs())?;
-    api.get_presigned(snap.download.as_ref()?).await.ok()
+    let opener = eyrie_client::snapshot::SnapshotOpener::new(api, device)
+        .await
+        .ok()?;
+    opener.open(snap).await.ok()
 }

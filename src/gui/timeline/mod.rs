@@ -417,7 +417,11 @@ impl EyrieTimelineWindow {
             return;
         }
         imp.hover_loading.set(Some(marker.id));
-        let (Some(api), Some(channel)) = (self.api(), self.channel()) else {
+        let (Some(api), Some(channel), Some(device)) = (
+            self.api(),
+            self.channel(),
+            imp.device.borrow().as_ref().map(|d| d.id),
+        ) else {
             return;
         };
         let (id, at) = (marker.id, marker.start_ms);
@@ -426,10 +430,12 @@ impl EyrieTimelineWindow {
             self,
             async move {
                 let bytes =
-                    spawn_tokio!(async move { data::snapshot_near(&api, channel, at).await })
-                        .await
-                        .ok()
-                        .flatten();
+                    spawn_tokio!(
+                        async move { data::snapshot_near(&api, device, channel, at).await }
+                    )
+                    .await
+                    .ok()
+                    .flatten();
                 let texture = bytes
                     .and_then(|b| gtk::gdk::Texture::from_bytes(&glib::Bytes::from_owned(b)).ok());
                 if let (Some(t), Some(r)) = (texture, window.ruler()) {

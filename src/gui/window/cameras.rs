@@ -216,7 +216,9 @@ impl EyrieWindow {
         let Some(channel) = crate::gui::cloud::main_channel(device) else {
             return;
         };
-        let handle = spawn_tokio!(async move { cloud.latest_snapshot_image(channel).await });
+        let device_id = device.id;
+        let handle =
+            spawn_tokio!(async move { cloud.latest_snapshot_image(device_id, channel).await });
         let picture = picture.downgrade();
         glib::spawn_future_local(async move {
             let Ok(Ok(Some(bytes))) = handle.await else {
@@ -226,8 +228,17 @@ impl EyrieWindow {
                 return;
             };
             match gdk::Texture::from_bytes(&glib::Bytes::from_owned(bytes)) {
-                Ok(texture) => picture.set_paintable(Some(&texture)),
-                Err(e) => tracing::debug!("thumbnail is not an image: {e}"),
+                Ok(texture) => {
+                    picture.set_paintable(Some(&texture));
+                    crate::gui::test_hooks::report(
+                        "thumbnail",
+                        &serde_json::json!({
+                            "device": device_id,
+                            "size": [texture.width(), texture.height()],
+                        }),
+                    );
+                }
+                Err(e) => tracing::warn!("the camera's snapshot is not an image: {e}"),
             }
         });
     }

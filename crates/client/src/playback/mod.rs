@@ -20,7 +20,7 @@
 //! [`clip`] creates clips, polls them and exports them to MP4 without re-encoding.
 
 pub mod clip;
-mod fetch;
+pub(crate) mod fetch;
 mod player;
 mod run;
 pub mod timeline;
