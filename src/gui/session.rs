@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    /// Base URL of the cloud, e.g. `http://127.0.0.1:8080`.
+    /// The cloud link, e.g. `https://192.168.1.5:8470#ca=sha256:…` or `http://127.0.0.1:8470`.
     pub server: String,
     /// The account's e-mail address, shown in the UI.
     pub email: String,

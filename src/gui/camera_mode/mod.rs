@@ -125,7 +125,7 @@ impl EyrieCameraModeWindow {
                     .map(|s| s.string("cloud-url").to_string())
                     .filter(|s| !s.is_empty())
             })
-            .unwrap_or_else(|| "http://127.0.0.1:8080".into())
+            .unwrap_or_else(|| "http://127.0.0.1:8470".into())
     }
 
     /// List webcams and microphones; the first video entry is the test pattern.
