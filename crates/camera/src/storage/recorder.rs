@@ -206,8 +206,8 @@ impl Recorder {
             Command::Mode(m) => {
                 if m != self.cfg.mode {
                     tracing::info!(
-                        from = m.as_str(),
-                        to = self.cfg.mode.as_str(),
+                        from = self.cfg.mode.as_str(),
+                        to = m.as_str(),
                         "store mode changed"
                     );
                     self.cfg.mode = m;
