@@ -403,3 +403,126 @@ async fn fifty_open_close_cycles_leave_nothing_behind() {
     );
     assert_eq!(cam.live().session_count(), 0);
 }
+
+/// Renumber the RTP payload types of an SDP (`m=` format lists and `a=rtpmap/fmtp/rtcp-fb`).
+fn renumber(sdp: &str, map: &[(&str, &str)]) -> String {
+    let swap = |n: &str| {
+        map.iter()
+            .find(|(from, _)| *from == n)
+            .map_or(n.to_owned(), |(_, to)| (*to).to_owned())
+    };
+    sdp.split("\r\n")
+        .map(|line| {
+            if line.starts_with("m=") {
+                let t: Vec<&str> = line.split(' ').collect();
+                t.iter()
+                    .enumerate()
+                    .map(|(i, x)| if i >= 3 { swap(x) } else { (*x).to_owned() })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else if let Some((attr, rest)) = ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"]
+                .iter()
+                .find_map(|a| line.strip_prefix(a).map(|r| (*a, r)))
+            {
+                let (pt, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                format!("{attr}{} {tail}", swap(pt)).trim_end().to_owned()
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// The offerer chooses the payload numbers (RFC 3264) and browsers do: a relay between our
+/// viewer and the camera renumbers the viewer's offer, H.264 96 → 102 and Opus 97 → 111
+/// (the fingerprints, and so the proofs, stay valid). The camera must answer with 102 and
+/// 111, sending — it used to hard-wire 96/97 and answer nothing a browser could play.
+/// (Only the descriptions are renumbered, not the RTP, so this viewer does not play: the
+/// answer is what is checked. `crates/rtc` checks the choice among a browser's formats.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_camera_answers_with_the_offers_payload_numbers() {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    init_logs();
+    let broker = Mosquitto::start(false);
+    let (viewer_side, camera_side) = (format!("relay/{DEVICE}"), prefix());
+    let _cam = camera(broker.mqtt(DEVICE, &camera_side), |_| {});
+    let mut mo = MqttOptions::new(format!("relay-{}", rand_suffix()), "127.0.0.1", broker.port);
+    mo.set_max_packet_size(200_000, 200_000);
+    let (client, mut el) = AsyncClient::new(mo, 64);
+    for t in [
+        format!("{viewer_side}/in/+"),
+        format!("{camera_side}/out/+"),
+        format!("{camera_side}/status"),
+    ] {
+        client.subscribe(t, QoS::AtLeastOnce).await.unwrap();
+    }
+    let answered: std::sync::Arc<std::sync::Mutex<Option<String>>> = Default::default();
+    let seen = answered.clone();
+    let (vs, cs) = (viewer_side.clone(), camera_side.clone());
+    let c = client.clone();
+    tokio::spawn(async move {
+        while let Ok(ev) = el.poll().await {
+            let Event::Incoming(Packet::Publish(p)) = ev else {
+                continue;
+            };
+            let (to_camera, topic) = if let Some(rest) = p.topic.strip_prefix(&format!("{vs}/")) {
+                (true, format!("{cs}/{rest}"))
+            } else if let Some(rest) = p.topic.strip_prefix(&format!("{cs}/")) {
+                (false, format!("{vs}/{rest}"))
+            } else {
+                continue;
+            };
+            let mut payload = p.payload.to_vec();
+            if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&payload)
+                && let Some(sdp) = v["sdp"].as_str().map(str::to_owned)
+            {
+                let sdp = if to_camera {
+                    renumber(&sdp, &[("96", "102"), ("97", "111")])
+                } else {
+                    *seen.lock().unwrap() = Some(sdp.clone());
+                    renumber(&sdp, &[("102", "96"), ("111", "97")])
+                };
+                v["sdp"] = sdp.into();
+                payload = serde_json::to_vec(&v).unwrap();
+            }
+            let _ = c.publish(topic, QoS::AtLeastOnce, p.retain, payload).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let t = ticket(broker.mqtt("viewer-1", &viewer_side), SECRET, now_s() + 60);
+    let (v, _rx, _) = viewer(t, Stream::Sd, true);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        if let Some(a) = answered.lock().unwrap().clone() {
+            break a;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the camera did not answer"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let lines: Vec<&str> = answer.lines().map(str::trim_end).collect();
+    for want in [
+        "m=video 9 UDP/TLS/RTP/SAVPF 102",
+        "a=rtpmap:102 H264/90000",
+        "a=sendonly",
+    ] {
+        assert!(lines.contains(&want), "{want:?} missing:\n{answer}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case("a=rtpmap:111 OPUS/48000/2")),
+        "Opus as 111:\n{answer}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("m=audio ") && l.ends_with(" 111")),
+        "{answer}"
+    );
+    assert!(!answer.contains("a=inactive"), "{answer}");
+    v.close().await;
+}

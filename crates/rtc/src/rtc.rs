@@ -170,6 +170,55 @@ pub fn description(
     Ok(gst_webrtc::WebRTCSessionDescription::new(kind, msg))
 }
 
+/// RTP payload numbers the answer must use: the offer's (RFC 3264 lets the offerer choose
+/// them, and browsers do), for H.264 video and Opus audio. Among several H.264 formats the
+/// one a baseline encoder's stream fits is preferred: `packetization-mode=1` with a
+/// constrained-baseline/baseline `profile-level-id` (`42…`), then any
+/// `packetization-mode=1`, then any H.264. None when the offer has no such codec.
+pub fn offered_payloads(sdp: &gst_sdp::SDPMessageRef) -> (Option<u32>, Option<u32>) {
+    let mut video: Option<(u8, u32)> = None;
+    let mut audio = None;
+    for media in sdp.medias() {
+        let kind = media.media().unwrap_or_default();
+        let attrs: Vec<(&str, &str)> = media
+            .attributes()
+            .filter_map(|a| Some((a.key(), a.value()?)))
+            .collect();
+        let fmtp = |pt: &str| {
+            attrs
+                .iter()
+                .find(|(k, v)| *k == "fmtp" && v.split_whitespace().next() == Some(pt))
+                .map(|(_, v)| v.to_ascii_lowercase())
+                .unwrap_or_default()
+        };
+        for (key, value) in &attrs {
+            if *key != "rtpmap" {
+                continue;
+            }
+            let mut parts = value.split_whitespace();
+            let (Some(pt), Some(codec)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let Ok(number) = pt.parse::<u32>() else {
+                continue;
+            };
+            let codec = codec.to_ascii_lowercase();
+            if kind == "video" && codec.starts_with("h264/") {
+                let params = fmtp(pt);
+                let mode1 = params.contains("packetization-mode=1");
+                let baseline = params.contains("profile-level-id=42");
+                let rank = u8::from(mode1) * 2 + u8::from(mode1 && baseline);
+                if video.is_none_or(|(best, _)| rank > best) {
+                    video = Some((rank, number));
+                }
+            } else if kind == "audio" && codec.starts_with("opus/48000") && audio.is_none() {
+                audio = Some(number);
+            }
+        }
+    }
+    (video.map(|(_, pt)| pt), audio)
+}
+
 /// Convert the cloud's ICE servers into a STUN URL and TURN URLs for `webrtcbin`.
 pub fn ice_urls(servers: &[eyrie_protocol::api::IceServer]) -> (Option<String>, Vec<String>) {
     let mut stun = None;
@@ -190,4 +239,52 @@ pub fn ice_urls(servers: &[eyrie_protocol::api::IceServer]) -> (Option<String>, 
         }
     }
     (stun, turn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codec part of an offer in the shape Chromium makes (audio first, Opus as 111,
+    /// VP8 as 96, H.264 in several profiles and packetization modes).
+    const BROWSER_OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+a=group:BUNDLE 0 1\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\n\
+a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:63 red/48000/2\r\n\
+a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104 105 106 107 108 109 112 113\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=recvonly\r\n\
+a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n\
+a=rtpmap:102 H264/90000\r\na=fmtp:102 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f\r\n\
+a=rtpmap:103 rtx/90000\r\na=fmtp:103 apt=102\r\n\
+a=rtpmap:104 H264/90000\r\na=fmtp:104 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f\r\n\
+a=rtpmap:105 rtx/90000\r\na=fmtp:105 apt=104\r\n\
+a=rtpmap:106 H264/90000\r\na=fmtp:106 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n\
+a=rtpmap:107 rtx/90000\r\na=fmtp:107 apt=106\r\n\
+a=rtpmap:108 H264/90000\r\na=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n\
+a=rtpmap:109 rtx/90000\r\na=fmtp:109 apt=108\r\n\
+a=rtpmap:112 AV1/90000\r\na=rtpmap:113 rtx/90000\r\na=fmtp:113 apt=112\r\n";
+
+    fn parse(sdp: &str) -> gst_sdp::SDPMessage {
+        gst::init().unwrap();
+        gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_offers_numbers_are_used() {
+        // Baseline with packetization-mode=1 wins over mode 0 and over High profile; Opus
+        // is 111 although 97 is the offer's VP8 retransmission format.
+        assert_eq!(
+            offered_payloads(&parse(BROWSER_OFFER)),
+            (Some(106), Some(111))
+        );
+        // Our own viewer's numbers.
+        let ours = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 97\r\na=rtpmap:97 OPUS/48000/2\r\n";
+        assert_eq!(offered_payloads(&parse(ours)), (Some(96), Some(97)));
+        // No H.264 or Opus offered: nothing to follow.
+        let vp8 = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
+        assert_eq!(offered_payloads(&parse(vp8)), (None, None));
+    }
 }

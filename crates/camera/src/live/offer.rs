@@ -96,8 +96,11 @@ impl LiveManager {
                 },
             );
         }
+        let (video_pt, audio_pt) = eyrie_rtc::rtc::offered_payloads(desc.sdp());
         let media = match session::build(session::MediaParams {
             session_id,
+            video_pt: video_pt.unwrap_or(session::VIDEO_PT),
+            audio_pt: audio_pt.unwrap_or(session::AUDIO_PT),
             rings: &self.rings,
             stream,
             audio,

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //!  RingReader(main|sub) ─► feeder task ─► appsrc "video" (H.264 AU, do-timestamp)
-//!       ─► rtph264pay config-interval=-1 aggregate-mode=zero-latency ─► caps(pt 96) ─► webrtcbin
-//!  RingReader(audio)    ─► feeder task ─► appsrc "audio" (Opus) ─► rtpopuspay ─► caps(pt 97) ─► webrtcbin
+//!       ─► rtph264pay config-interval=-1 aggregate-mode=zero-latency ─► caps(the offer's H.264 pt) ─► webrtcbin
+//!  RingReader(audio)    ─► feeder task ─► appsrc "audio" (Opus) ─► rtpopuspay ─► caps(the offer's Opus pt) ─► webrtcbin
 //!  webrtcbin src (viewer's audio) ─► queue leaky ─► rtpopusdepay ─► opusdec ─► audioconvert
 //!       ─► audioresample ─► valve (open only while talking) ─► level ─► speaker sink
 //! ```
@@ -73,8 +73,16 @@ pub enum Speaker {
     None,
 }
 
+/// Payload numbers used when the offer does not name H.264 or Opus.
+pub(super) const VIDEO_PT: u32 = 96;
+pub(super) const AUDIO_PT: u32 = 97;
+
 pub(super) struct MediaParams<'a> {
     pub session_id: &'a str,
+    /// The offer's payload number for H.264 (the answer must use it).
+    pub video_pt: u32,
+    /// The offer's payload number for Opus.
+    pub audio_pt: u32,
     pub rings: &'a Rings,
     pub stream: Stream,
     pub audio: bool,
@@ -106,14 +114,14 @@ pub(super) fn build(p: MediaParams<'_>) -> Result<Media, LiveError> {
     let vpay = make("rtph264pay")?;
     vpay.set_property("config-interval", -1i32);
     vpay.set_property_from_str("aggregate-mode", "zero-latency");
-    vpay.set_property("pt", 96u32);
+    vpay.set_property("pt", p.video_pt);
     let vcaps = make("capsfilter")?;
     vcaps.set_property(
         "caps",
         gst::Caps::builder("application/x-rtp")
             .field("media", "video")
             .field("encoding-name", "H264")
-            .field("payload", 96i32)
+            .field("payload", p.video_pt as i32)
             .field("clock-rate", 90_000i32)
             .build(),
     );
@@ -133,14 +141,14 @@ pub(super) fn build(p: MediaParams<'_>) -> Result<Media, LiveError> {
         )
         .build();
     let apay = make("rtpopuspay")?;
-    apay.set_property("pt", 97u32);
+    apay.set_property("pt", p.audio_pt);
     let acaps = make("capsfilter")?;
     acaps.set_property(
         "caps",
         gst::Caps::builder("application/x-rtp")
             .field("media", "audio")
             .field("encoding-name", "OPUS")
-            .field("payload", 97i32)
+            .field("payload", p.audio_pt as i32)
             .field("clock-rate", 48_000i32)
             .build(),
     );
