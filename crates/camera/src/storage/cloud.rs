@@ -107,13 +107,7 @@ pub fn http_client(tls: &TlsOptions) -> Result<reqwest::Client, ApiError> {
             .unwrap_or_else(|| PathBuf::from("(the cloud's CA)")),
         reason,
     };
-    if let Some(pem) = &ca {
-        let certs =
-            reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ca_err(e.to_string()))?;
-        if certs.is_empty() {
-            return Err(ca_err("no certificate in the file".into()));
-        }
-    }
+    // http_builder parses the PEM and refuses one without a certificate.
     eyrie_rtc::trust::http_builder(ca.as_deref())
         .map_err(|e| ca_err(e.to_string()))?
         .connect_timeout(Duration::from_secs(10))
