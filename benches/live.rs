@@ -209,8 +209,7 @@ mod lab;
 #[path = "../tests/lan_support/mod.rs"]
 mod lan_support;
 
-/// The suite keeps ICE on loopback; hosts of the lab gather on their own addresses.
-const ICE_ENV: &str = "EYRIE_ICE_ADDRESSES";
+use lan_support::ICE_ENV;
 
 /// The two-host figures: (ttff p50, API handshake p50, broker handshake p50, sessions that
 /// played), or why not.
@@ -220,47 +219,8 @@ fn lan_figures() -> Result<(f64, f64, f64, u64), String> {
     let (cam_host, viewer_host) = (lab.host("camera"), lab.host("viewer"));
     let data = tempfile::tempdir().map_err(|e| e.to_string())?;
     let state = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let eyrie = env!("CARGO_BIN_EXE_eyrie");
-    let cloud = lab
-        .spawn(
-            cam_host
-                .command(eyrie)
-                .args(["cloud", "--listen", "0.0.0.0:8470", "--data-dir"])
-                .arg(data.path())
-                .env_remove(ICE_ENV)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-        )
-        .map_err(|e| e.to_string())?;
-    let link = lan_support::line_after(&cloud, "eyrie cloud: link", Duration::from_secs(60))
-        .ok_or("the cloud printed no link")?;
-    let camera = lab
-        .spawn(
-            cam_host
-                .command(eyrie)
-                .args([
-                    "camera",
-                    "--cloud",
-                    &link,
-                    "--source",
-                    "test",
-                    "--speaker",
-                    "none",
-                ])
-                .arg("--state-dir")
-                .arg(state.path())
-                .env_remove(ICE_ENV)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-        )
-        .map_err(|e| e.to_string())?;
-    let code = lan_support::line_after(&camera, "Pairing code:", Duration::from_secs(60))
-        .ok_or("the camera showed no code")?;
-    let code = code
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let (_cloud, link) = lan_support::start_cloud(&lab, cam_host, data.path())?;
+    let (_camera, code) = lan_support::start_camera(&lab, cam_host, &link, state.path(), &[])?;
     let viewer = lab
         .spawn(
             viewer_host

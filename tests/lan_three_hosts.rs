@@ -21,13 +21,10 @@ use eyrie_protocol::api::{ChannelKind, RecordingStatus, StoreMode};
 use eyrie_protocol::segment::{SegmentKey, decrypt_to_vec};
 use serde_json::{Value, json};
 
-const EYRIE: &str = env!("CARGO_BIN_EXE_eyrie");
 const TEST: &str = "camera_cloud_and_viewer_on_three_hosts";
 /// Starts the viewer's report line (after libtest's "test … " on the same line).
 const REPORT: &str = "LAN-REPORT ";
 const PASSWORD: &str = "lan party horse battery";
-/// The suite keeps ICE on loopback; hosts of the lab gather on their own addresses.
-const ICE_ENV: &str = "EYRIE_ICE_ADDRESSES";
 
 #[test]
 fn camera_cloud_and_viewer_on_three_hosts() {
@@ -48,59 +45,29 @@ fn camera_cloud_and_viewer_on_three_hosts() {
     let state = tempfile::tempdir().unwrap();
 
     // The cloud's machine.
-    let cloud = lab
-        .spawn(
-            cloud_host
-                .command(EYRIE)
-                .args(["cloud", "--listen", "0.0.0.0:8470", "--data-dir"])
-                .arg(data.path())
-                .env_remove(ICE_ENV)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-        )
-        .expect("eyrie cloud");
-    let link = lan_support::line_after(&cloud, "eyrie cloud: link", Duration::from_secs(60))
-        .expect("the cloud prints its link");
+    let (cloud, link) =
+        lan_support::start_cloud(&lab, cloud_host, data.path()).expect("eyrie cloud");
     assert!(
         link.starts_with(&format!("https://{}:8470#ca=sha256:", cloud_host.ip)),
         "the link names the address the others reach: {link}"
     );
 
     // The camera's machine, with that link.
-    let camera = lab
-        .spawn(
-            camera_host
-                .command(EYRIE)
-                .args(["camera", "--cloud", &link])
-                .args([
-                    "--source",
-                    "test",
-                    "--speaker",
-                    "none",
-                    "--segment-secs",
-                    "4",
-                ])
-                .arg("--state-dir")
-                .arg(state.path())
-                .env_remove(ICE_ENV)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-        )
-        .expect("eyrie camera");
-    let code = lan_support::line_after(&camera, "Pairing code:", Duration::from_secs(60))
-        .expect("the camera shows a pairing code");
-    let code = code
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let (camera, code) = lan_support::start_camera(
+        &lab,
+        camera_host,
+        &link,
+        state.path(),
+        &["--segment-secs", "4"],
+    )
+    .expect("eyrie camera");
 
     // The desktop: this test's own viewer role, run on the viewer's host.
     let viewer = lab
         .spawn(
             viewer_host
                 .run_self(TEST, "viewer", &[("LAN_LINK", &link), ("LAN_CODE", &code)])
-                .env_remove(ICE_ENV)
+                .env_remove(lan_support::ICE_ENV)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped()),
         )

@@ -15,6 +15,74 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use uuid::Uuid;
 
+/// The suite keeps ICE on loopback with this; hosts of a lab gather on their own addresses.
+pub const ICE_ENV: &str = "EYRIE_ICE_ADDRESSES";
+
+/// `eyrie cloud --listen 0.0.0.0:8470` (embedded defaults, data in `data`) on `host`, and
+/// the cloud link it prints.
+pub fn start_cloud(
+    lab: &crate::lab::Lab,
+    host: &crate::lab::Host,
+    data: &std::path::Path,
+) -> Result<(crate::lab::ChildGuard, String), String> {
+    let cloud = spawn_eyrie(lab, host, |c| {
+        c.args(["cloud", "--listen", "0.0.0.0:8470", "--data-dir"])
+            .arg(data);
+    })?;
+    let link = line_after(&cloud, "eyrie cloud: link", Duration::from_secs(60))
+        .ok_or("the cloud printed no link")?;
+    Ok((cloud, link))
+}
+
+/// `eyrie camera --cloud <link> --source test --speaker none --state-dir <state> <extra…>`
+/// on `host`, and the pairing code it shows.
+pub fn start_camera(
+    lab: &crate::lab::Lab,
+    host: &crate::lab::Host,
+    link: &str,
+    state: &std::path::Path,
+    extra: &[&str],
+) -> Result<(crate::lab::ChildGuard, String), String> {
+    let camera = spawn_eyrie(lab, host, |c| {
+        c.args([
+            "camera",
+            "--cloud",
+            link,
+            "--source",
+            "test",
+            "--speaker",
+            "none",
+        ])
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra);
+    })?;
+    let code = line_after(&camera, "Pairing code:", Duration::from_secs(60))
+        .ok_or("the camera showed no pairing code")?;
+    let code = code
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    Ok((camera, code))
+}
+
+/// `eyrie` on `host` with the arguments `args` adds, output collected, ICE on the host's
+/// own addresses.
+fn spawn_eyrie(
+    lab: &crate::lab::Lab,
+    host: &crate::lab::Host,
+    args: impl FnOnce(&mut std::process::Command),
+) -> Result<crate::lab::ChildGuard, String> {
+    let mut command = host.command(env!("CARGO_BIN_EXE_eyrie"));
+    args(&mut command);
+    command
+        .env_remove(ICE_ENV)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    lab.spawn(&mut command).map_err(|e| e.to_string())
+}
+
 /// Poll a lab child's output for a line starting with `prefix`: the rest of that line,
 /// None when the child ended first or nothing came within `timeout`.
 pub fn line_after(
