@@ -9,8 +9,10 @@
 //! - [`api`]: REST request and response bodies of the cloud service (`docs/api.md`).
 //! - [`signalling`]: MQTT topics and messages between viewer and camera (`docs/signalling.md`).
 //! - [`segment`]: the encrypted recording segment format (`docs/segment-format.md`).
+//! - [`clock`]: Unix time in the units the wire carries.
 
 pub mod api;
+pub mod clock;
 pub mod segment;
 pub mod signalling;
 pub mod ticket;
