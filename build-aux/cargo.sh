@@ -8,7 +8,8 @@
 # Target dir: $EYRIE_CARGO_TARGET_DIR, else meson's -Dcargo_target_dir
 #   ($EYRIE_MESON_TARGET_DIR), else <builddir>/target.
 # APP_ID, PROFILE, VERSION, GETTEXT_PACKAGE, LOCALEDIR come from meson's environment and
-# reach src/config.rs through option_env!.
+# reach src/config.rs through env! under the `meson` feature (which keeps this build a
+# separate unit from plain cargo builds in a shared target dir).
 set -eu
 
 build_root=$1
@@ -29,5 +30,5 @@ if [ "$profile" = release ]; then
 fi
 
 echo "eyrie: cargo build ($profile, APP_ID=${APP_ID:-?}) into $CARGO_TARGET_DIR"
-cargo build --manifest-path "$source_root/Cargo.toml" --bin eyrie "$@"
+cargo build --manifest-path "$source_root/Cargo.toml" --bin eyrie --features meson "$@"
 cp "$CARGO_TARGET_DIR/$profile/eyrie" "$output"

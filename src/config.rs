@@ -1,16 +1,19 @@
 //! Build-time configuration.
 //!
-//! Meson passes the real values through the cargo environment (`APP_ID`, `PROFILE`, …);
-//! a plain `cargo build` or `cargo test` gets these defaults, so rust-analyzer and the test
-//! suite work without meson.
+//! Meson builds with the `meson` feature and passes the real values through the cargo
+//! environment (`APP_ID`, `PROFILE`, …); a missing one is then a build error. A plain
+//! `cargo build` or `cargo test` gets these defaults and reads no environment, so
+//! rust-analyzer and the test suite work without meson, and a meson build in the same
+//! target dir does not make cargo rebuild the crate for the tests (nor the other way).
 
 macro_rules! env_or {
-    ($name:literal, $default:expr) => {
-        match option_env!($name) {
-            Some(v) => v,
-            None => $default,
-        }
-    };
+    ($name:literal, $default:expr) => {{
+        #[cfg(feature = "meson")]
+        let value = env!($name);
+        #[cfg(not(feature = "meson"))]
+        let value = $default;
+        value
+    }};
 }
 
 /// Application id; `io.github.eyrie.Eyrie.Devel` for the development profile.

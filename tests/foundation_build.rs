@@ -158,6 +158,9 @@ fn meson_builds_and_installs_a_complete_tree() {
     ]);
     let dest_arg = format!("--destdir={}", dest.display());
     meson(&["install", "-C", build_s, "--no-rebuild", &dest_arg]);
+    // Meson's cargo put its own `eyrie` (feature `meson`) at the binary path the other
+    // tests run; put this test run's back.
+    cargo_build(&target, &profile, feature_args());
 
     let usr = dest.join("usr");
     let bin = usr.join("bin/eyrie");

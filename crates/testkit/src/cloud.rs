@@ -1,0 +1,228 @@
+//! [`TestCloud`]: the real cloud service in the test's process.
+//!
+//! It is the same [`eyrie_cloud::Application`] `eyrie cloud` runs, on random loopback
+//! ports, with SQLite (a temp dir) or a fresh PostgreSQL database, and the embedded store
+//! unless a test points it at Garage. Two things are turned down for speed and nothing
+//! else: Argon2 costs (production keeps the defaults) and the workers' tick.
+//!
+//! The user and device steps (`user`, `device`, `segment`) go through the REST API as any
+//! client does, so a test that uses them also checks them.
+
+use std::time::Duration;
+
+use eyrie_cloud::startup::StopHandle;
+use eyrie_cloud::{Application, Config, S3Settings, StoreConfig};
+use serde_json::{Value, json};
+
+/// Which database the cloud runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running cloud; stopped when dropped.
+pub struct TestCloud {
+    /// `http://127.0.0.1:<port>` (no TLS on loopback).
+    pub base: String,
+    pub http: reqwest::Client,
+    pub state: eyrie_cloud::state::AppState,
+    /// The embedded broker's `host:port`.
+    pub mqtt: String,
+    pub database_url: Option<String>,
+    /// How to reach the object store directly (as the cloud's own S3 client does).
+    pub s3: S3Settings,
+    stop: StopHandle,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for TestCloud {
+    fn drop(&mut self) {
+        self.stop.stop();
+    }
+}
+
+/// The configuration tests run the cloud with: cheap Argon2, short ticks.
+pub fn config(dir: &std::path::Path) -> Config {
+    let mut c = Config::embedded(dir);
+    c.password = eyrie_cloud::crypto::PasswordParams {
+        m_cost_kib: 256,
+        t_cost: 1,
+        p_cost: 1,
+    };
+    c.tick = Duration::from_millis(200);
+    c.clip_wait = Duration::from_secs(2);
+    c
+}
+
+/// A status and a JSON body (`Null` when empty or not JSON).
+pub type Reply = (u16, Value);
+
+/// The password [`TestCloud::user`] registers with.
+pub const PASSWORD: &str = "correct horse";
+
+impl TestCloud {
+    pub async fn spawn(backend: Backend) -> TestCloud {
+        TestCloud::spawn_with(backend, |_| {}).await
+    }
+
+    /// Start with [`config`], changed by `tweak` before the service is built.
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestCloud {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = config(dir.path());
+        if backend == Backend::Postgres {
+            config.database_url = Some(crate::postgres::database().await);
+        }
+        tweak(&mut config);
+        let database_url = config.database_url.clone();
+        let app = Application::build(config).await.expect("build the cloud");
+        let base = app.api_url();
+        let state = app.state();
+        let mqtt = app.mqtt_addr();
+        let stop = app.stop_handle();
+        let s3 = match &state.config.store {
+            StoreConfig::External(s) => s.clone(),
+            StoreConfig::Embedded { .. } => {
+                let raw =
+                    std::fs::read(dir.path().join("s3-credentials.json")).expect("s3 credentials");
+                let v: Value = serde_json::from_slice(&raw).expect("json");
+                S3Settings {
+                    endpoint: app.s3_endpoint().parse().expect("url"),
+                    public_endpoint: None,
+                    bucket: app.s3_bucket(),
+                    region: "us-east-1".into(),
+                    access_key: v["access_key"].as_str().unwrap_or_default().into(),
+                    secret_key: v["secret_key"].as_str().unwrap_or_default().into(),
+                    virtual_host: false,
+                }
+            }
+        };
+        tokio::spawn(app.run_until_stopped());
+        TestCloud {
+            base,
+            http: reqwest::Client::new(),
+            state,
+            mqtt,
+            database_url,
+            s3,
+            stop,
+            dir,
+        }
+    }
+
+    /// One request to the API; `token` goes in `Authorization: Bearer`.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(reqwest::Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    /// Register `name` (password [`PASSWORD`]) and sign in; returns (user id, token).
+    pub async fn user(&self, name: &str) -> (String, String) {
+        let creds = json!({"username": name, "password": PASSWORD});
+        let (s, v) = self.post("/api/v1/accounts", None, creds.clone()).await;
+        assert_eq!(s, 201, "register {name}: {v}");
+        let (s, v) = self.post("/api/v1/login", None, creds).await;
+        assert_eq!(s, 200, "sign in {name}: {v}");
+        (
+            v["user"]["id"].as_str().expect("user id").into(),
+            v["token"].as_str().expect("token").into(),
+        )
+    }
+
+    /// A device of `token`'s user, activated; returns its credentials as JSON.
+    pub async fn device(&self, token: &str, name: &str) -> Value {
+        let (s, v) = self
+            .post("/api/v1/devices", Some(token), json!({"name": name}))
+            .await;
+        assert_eq!(s, 201, "create device: {v}");
+        let code = v["activation_code"].as_str().expect("activation code");
+        let (s, creds) = self
+            .post("/api/v1/activate", None, json!({"activation_code": code}))
+            .await;
+        assert_eq!(s, 200, "activate: {creds}");
+        creds
+    }
+
+    /// Upload one segment of `body` as the device; returns the recording id.
+    pub async fn segment(&self, creds: &Value, start_ms: i64, end_ms: i64, body: &[u8]) -> String {
+        let dev = creds["device_token"].as_str().expect("device token");
+        let ch = creds["channels"]["main"].as_str().expect("main channel");
+        let (s, slot) = self
+            .post(
+                &format!("/api/v1/channels/{ch}/recordings"),
+                Some(dev),
+                json!({"start_ms": start_ms, "end_ms": end_ms}),
+            )
+            .await;
+        assert_eq!(s, 201, "recording slot: {slot}");
+        let put = self
+            .http
+            .put(slot["upload"]["url"].as_str().expect("upload url"))
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("PUT");
+        assert!(put.status().is_success(), "PUT {}", put.status());
+        let id = slot["recording_id"]
+            .as_str()
+            .expect("recording id")
+            .to_owned();
+        let (s, v) = self
+            .post(
+                &format!("/api/v1/recordings/{id}/complete"),
+                Some(dev),
+                json!({"size": body.len(), "sha256": sha256(body)}),
+            )
+            .await;
+        assert_eq!(s, 200, "complete: {v}");
+        id
+    }
+}
+
+/// Lower-case hex SHA-256, as the API carries digests.
+pub fn sha256(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// Run `async fn $name(backend: Backend)` as two tests, `$name::sqlite` and
+/// `$name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::Backend::Postgres).await;
+            }
+        }
+    };
+}
