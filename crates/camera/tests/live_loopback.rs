@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use eyrie_client::live::{Stage, ViewerError, ViewerEvent};
-use eyrie_protocol::signalling::Stream;
+use eyrie_protocol::signalling::{Offer, Stream, ToCamera, ToViewer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_frame_carries_the_capture_clock() {
@@ -222,11 +222,11 @@ async fn forged_answer_is_refused() {
     tokio::spawn(async move {
         while let Ok(ev) = el.poll().await {
             if let Event::Incoming(Packet::Publish(p)) = ev
-                && let Ok(eyrie_protocol::signalling::Message::Offer {
+                && let Ok(ToCamera::Offer(Offer {
                     session_id, sdp, ..
-                }) = eyrie_protocol::signalling::decode(&p.payload)
+                })) = ToCamera::decode(&p.payload)
             {
-                let answer = eyrie_protocol::signalling::Message::Answer {
+                let answer = ToViewer::Answer {
                     session_id,
                     sdp: sdp.replace("a=recvonly", "a=sendonly"),
                     proof: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),

@@ -146,12 +146,11 @@ pub fn decode_pixel_clock(frame: &gst_video::VideoFrameRef<&gstreamer::BufferRef
     None
 }
 
-/// Milliseconds since the Unix epoch, now.
+/// Now, in the pixel clock's unit: unsigned Unix milliseconds, as [`encode_luma`] draws
+/// and [`decode_luma`] returns them. Read from [`eyrie_protocol::clock::unix_ms`], the one
+/// clock of the system, so a decoded stamp and this compare directly.
 pub fn now_unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    u64::try_from(eyrie_protocol::clock::unix_ms()).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //!
 //! The [`LiveManager`] receives every signalling message addressed to the camera (the
 //! MQTT task hands them over with the viewer's name taken from the topic) and keeps the
-//! table of [`LiveSession`]s. For an offer it checks, in this order and before spending
+//! table of [`LiveSession`]s. What it receives is a [`ToCamera`] — the decoder has
+//! already refused anything only a viewer takes — and what it sends is a [`ToViewer`],
+//! so it can neither mishandle an `answer` nor send a viewer an `offer`. For an offer it checks, in this order and before spending
 //! anything on media: the message itself (size, fields — done by the decoder), the
 //! ticket (signature with the device secret, device, expiry, version), the viewer's
 //! proof of holding the ticket, replay (a ticket opens one session), and the session
@@ -43,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use gstreamer::prelude::*;
 
-use eyrie_protocol::signalling::{self, Control, ErrorCode, Message, Stream};
+use eyrie_protocol::signalling::{self, Control, ErrorCode, Stream, ToCamera, ToViewer};
 
 use crate::capture::Rings;
 
@@ -133,7 +135,7 @@ pub enum LiveError {
 }
 
 /// A message to publish to a viewer: (viewer name, message).
-pub type Outgoing = (String, Message);
+pub type Outgoing = (String, ToViewer);
 
 /// One viewer's session.
 pub struct LiveSession {
@@ -166,13 +168,6 @@ pub struct LiveManager {
     rings: Rings,
     events: tokio::sync::broadcast::Sender<LiveEvent>,
     out: tokio::sync::mpsc::UnboundedSender<Outgoing>,
-}
-
-fn now_s() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl LiveManager {
@@ -268,37 +263,21 @@ impl LiveManager {
         emit(&self.events, e);
     }
 
-    fn reply(&self, viewer: &str, msg: Message) {
+    fn reply(&self, viewer: &str, msg: ToViewer) {
         let _ = self.out.send((viewer.to_owned(), msg));
     }
 
-    /// Handle one decoded message from `viewer`.
-    pub fn handle(&self, viewer: &str, msg: Message) {
-        let sid = msg.session_id().to_owned();
+    /// Handle one message from `viewer` (the last level of the topic it came in on).
+    pub fn handle(&self, viewer: &str, msg: ToCamera) {
         match msg {
-            Message::Offer {
+            ToCamera::Offer(offer) => self.offer(viewer, offer),
+            ToCamera::Candidate {
                 session_id,
-                ticket,
-                ticket_proof,
-                sdp,
-                stream,
-                audio,
-            } => self.offer(
-                viewer,
-                &session_id,
-                &ticket,
-                &ticket_proof,
-                &sdp,
-                stream,
-                audio,
-            ),
-            Message::Candidate {
                 sdp_mline_index,
                 candidate,
-                ..
             } => {
                 let mut inner = self.lock();
-                if let Some(s) = own(&mut inner, &sid, viewer) {
+                if let Some(s) = own(&mut inner, &session_id, viewer) {
                     s.last_heard = Instant::now();
                     if !candidate.is_empty() {
                         s.media.webrtc.emit_by_name::<()>(
@@ -308,24 +287,20 @@ impl LiveManager {
                     }
                 }
             }
-            Message::Heartbeat { .. } => {
-                if let Some(s) = own(&mut self.lock(), &sid, viewer) {
+            ToCamera::Heartbeat { session_id } => {
+                if let Some(s) = own(&mut self.lock(), &session_id, viewer) {
                     s.last_heard = Instant::now();
                 }
             }
-            Message::Control { control, .. } => self.control(viewer, &sid, control),
-            Message::Bye { reason, .. } => {
-                let known = own(&mut self.lock(), &sid, viewer).is_some();
+            ToCamera::Control {
+                session_id,
+                control,
+            } => self.control(viewer, &session_id, control),
+            ToCamera::Bye { session_id, reason } => {
+                let known = own(&mut self.lock(), &session_id, viewer).is_some();
                 if known {
-                    self.close(&sid, &format!("bye from viewer {reason}"), false);
+                    self.close(&session_id, &format!("bye from viewer {reason}"), false);
                 }
-            }
-            other => {
-                tracing::debug!(
-                    viewer,
-                    kind = other.kind(),
-                    "message a camera does not take; dropped"
-                );
             }
         }
     }
@@ -369,7 +344,7 @@ impl LiveManager {
                 }
             }
         };
-        let state = Message::State {
+        let state = ToViewer::State {
             session_id: sid.to_owned(),
             stream: s.stream,
             audio: s.audio,

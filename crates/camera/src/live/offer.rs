@@ -9,23 +9,23 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_webrtc as gst_webrtc;
 
-use eyrie_protocol::signalling::{self, ErrorCode, Message, Stream};
+use eyrie_protocol::signalling::{self, ErrorCode, Offer, ToViewer};
 use eyrie_protocol::ticket;
 
-use super::{LiveEvent, LiveManager, LiveSession, now_s, session};
+use super::{LiveEvent, LiveManager, LiveSession, session};
 
 impl LiveManager {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn offer(
-        &self,
-        viewer: &str,
-        session_id: &str,
-        ticket_head: &str,
-        ticket_proof: &str,
-        sdp: &str,
-        stream: Stream,
-        audio: bool,
-    ) {
+    /// Answer `offer` from `viewer`, or refuse it with the first check that fails.
+    pub(super) fn offer(&self, viewer: &str, offer: Offer) {
+        let Offer {
+            session_id,
+            ticket: ticket_head,
+            ticket_proof,
+            sdp,
+            stream,
+            audio,
+        } = offer;
+        let session_id = session_id.as_str();
         let refuse = |code: ErrorCode, message: &str| {
             tracing::info!(
                 session = session_id,
@@ -39,7 +39,7 @@ impl LiveManager {
             });
             self.reply(
                 viewer,
-                Message::Error {
+                ToViewer::Error {
                     session_id: session_id.to_owned(),
                     code,
                     message: message.to_owned(),
@@ -47,19 +47,19 @@ impl LiveManager {
             );
         };
         let cfg = &self.config;
-        let (key, full) = signalling::ticket_key(&cfg.device_secret, ticket_head);
-        let now = now_s();
+        let (key, full) = signalling::ticket_key(&cfg.device_secret, &ticket_head);
+        let now = u64::try_from(eyrie_protocol::clock::unix_secs()).unwrap_or(0);
         let claims = match ticket::verify(&full, &cfg.device_secret, &cfg.device_id, now) {
             Ok(c) => c,
             Err(e) => return refuse(ErrorCode::AuthFailed, &e.to_string()),
         };
-        let Some(offer_fp) = signalling::sdp_fingerprint(sdp).map(str::to_owned) else {
+        let Some(offer_fp) = signalling::sdp_fingerprint(&sdp).map(str::to_owned) else {
             return refuse(ErrorCode::BadRequest, "offer has no DTLS fingerprint");
         };
-        if !signalling::verify_offer_proof(&key, session_id, &offer_fp, ticket_proof) {
+        if !signalling::verify_offer_proof(&key, session_id, &offer_fp, &ticket_proof) {
             return refuse(ErrorCode::AuthFailed, "ticket proof does not match");
         }
-        let desc = match eyrie_rtc::rtc::description(gst_webrtc::WebRTCSDPType::Offer, sdp) {
+        let desc = match eyrie_rtc::rtc::description(gst_webrtc::WebRTCSDPType::Offer, &sdp) {
             Ok(d) => d,
             Err(e) => return refuse(ErrorCode::BadRequest, &e.to_string()),
         };
@@ -90,7 +90,7 @@ impl LiveManager {
             });
             return self.reply(
                 viewer,
-                Message::Busy {
+                ToViewer::Busy {
                     session_id: session_id.to_owned(),
                     max_sessions: cfg.max_sessions as u32,
                 },
@@ -166,7 +166,7 @@ impl LiveManager {
         eyrie_rtc::rtc::on_ice_candidate(&webrtc, move |mline, candidate| {
             let _ = out.send((
                 v.clone(),
-                Message::Candidate {
+                ToViewer::Candidate {
                     session_id: sid.clone(),
                     sdp_mline_index: mline,
                     candidate,
@@ -192,7 +192,7 @@ impl LiveManager {
                 tracing::warn!(session = %sid, "webrtcbin made no answer: {why}");
                 let _ = out.send((
                     v.clone(),
-                    Message::Error {
+                    ToViewer::Error {
                         session_id: sid.clone(),
                         code: ErrorCode::BadRequest,
                         message: "offer not acceptable".into(),
@@ -208,7 +208,7 @@ impl LiveManager {
             let proof = signalling::answer_proof(&key, &sid, &answer_fp, &offer_fp);
             let _ = out.send((
                 v.clone(),
-                Message::Answer {
+                ToViewer::Answer {
                     session_id: sid.clone(),
                     sdp,
                     proof,

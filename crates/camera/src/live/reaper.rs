@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use gstreamer::prelude::*;
 use gstreamer_webrtc as gst_webrtc;
 
-use eyrie_protocol::signalling::{ErrorCode, Message, PRIVACY_MESSAGE};
+use eyrie_protocol::signalling::{ErrorCode, PRIVACY_MESSAGE, ToViewer};
 
 use super::{Inner, LiveConfig, LiveEvent, Outgoing, emit};
 
@@ -36,7 +36,7 @@ impl WeakManager {
         if tell_viewer {
             let _ = self.out.send((
                 s.viewer.clone(),
-                Message::Bye {
+                ToViewer::Bye {
                     session_id: sid.to_owned(),
                     reason: reason.to_owned(),
                 },
@@ -83,7 +83,7 @@ impl WeakManager {
         for (sid, viewer) in ended {
             let _ = self.out.send((
                 viewer,
-                Message::Error {
+                ToViewer::Error {
                     session_id: sid.clone(),
                     code: ErrorCode::Privacy,
                     message: PRIVACY_MESSAGE.to_owned(),
@@ -111,7 +111,9 @@ impl WeakManager {
         if let Some(on) = follow {
             self.apply_privacy(on);
         }
-        let now_ms = eyrie_rtc::pixel_clock::now_unix_ms();
+        let now_ms = eyrie_protocol::clock::unix_ms();
+        let no_data_timeout_ms =
+            i64::try_from(self.config.no_data_timeout.as_millis()).unwrap_or(i64::MAX);
         let mut expired = Vec::new();
         {
             let inner = inner
@@ -132,7 +134,7 @@ impl WeakManager {
                 );
                 if idle > self.config.heartbeat_timeout {
                     expired.push((id.clone(), "heartbeat timeout"));
-                } else if no_data > self.config.no_data_timeout.as_millis() as u64 {
+                } else if no_data > no_data_timeout_ms {
                     expired.push((id.clone(), "no data"));
                 } else if ice_failed {
                     expired.push((id.clone(), "connection failed"));

@@ -20,7 +20,7 @@
 //! queues are bounded and leaky, and talk audio crosses a leaky queue before the sink.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -54,7 +54,7 @@ pub(super) struct Media {
     pub feed: tokio::sync::mpsc::UnboundedSender<FeedCmd>,
     pub feeder: tokio::task::JoinHandle<()>,
     /// Unix ms of the last frame pushed to the viewer.
-    pub last_data_ms: Arc<AtomicU64>,
+    pub last_data_ms: Arc<AtomicI64>,
 }
 
 impl Drop for Media {
@@ -180,7 +180,7 @@ pub(super) fn build(p: MediaParams<'_>) -> Result<Media, LiveError> {
     let talk_valve = build_talk_branch(&pipeline, &webrtc, p.speaker, p.session_id, p.events)?;
 
     let (feed, rx) = tokio::sync::mpsc::unbounded_channel();
-    let last_data_ms = Arc::new(AtomicU64::new(eyrie_rtc::pixel_clock::now_unix_ms()));
+    let last_data_ms = Arc::new(AtomicI64::new(eyrie_protocol::clock::unix_ms()));
     let feeder = tokio::spawn(feed_task(
         p.rings.clone(),
         vsrc,
@@ -291,7 +291,7 @@ async fn feed_task(
     mut stream: Stream,
     mut audio_on: bool,
     mut cmds: tokio::sync::mpsc::UnboundedReceiver<FeedCmd>,
-    last_data_ms: Arc<AtomicU64>,
+    last_data_ms: Arc<AtomicI64>,
 ) {
     let ring_for = |s: Stream| match s {
         Stream::Hd => rings.main.clone(),
@@ -324,7 +324,7 @@ async fn feed_task(
                 if vsrc.push_buffer(gst::Buffer::from_slice(f.data)).is_err() {
                     break;
                 }
-                last_data_ms.store(eyrie_rtc::pixel_clock::now_unix_ms(), Ordering::Relaxed);
+                last_data_ms.store(eyrie_protocol::clock::unix_ms(), Ordering::Relaxed);
             }
             f = audio.next() => {
                 let Some(f) = f else { break };

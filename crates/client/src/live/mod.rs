@@ -18,8 +18,9 @@
 //! is built; everything else happens on the tokio runtime and GStreamer threads.
 
 mod pipeline;
+mod session;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -27,9 +28,10 @@ use gstreamer_webrtc as gst_webrtc;
 use tokio::sync::mpsc;
 
 use eyrie_protocol::api::TicketResponse;
-use eyrie_protocol::signalling::{self, Control, ErrorCode, Message, Stream, topics};
+use eyrie_protocol::signalling::{self, Control, Stream, ToCamera, topics};
 
-use crate::mqtt_link::{self, LinkEvent, LinkOptions};
+use crate::mqtt_link::{self, LinkOptions};
+use session::{Internal, SessionTask, Timing};
 
 /// The seed's stages, shown to the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,14 +129,6 @@ impl ViewerConfig {
     }
 }
 
-enum Internal {
-    Offer(String),
-    LocalCandidate(u32, String),
-    FirstFrame,
-    Connected,
-    Failed(String),
-}
-
 /// One live session. Dropping it sends `bye` (best effort) and frees everything.
 pub struct LiveViewer {
     session_id: String,
@@ -170,7 +164,7 @@ impl LiveViewer {
         let to_camera = topics::to_device(&prefix, &me);
         let (stun, turn) = crate::rtc::ice_urls(&ticket.ice_servers);
 
-        let (itx, mut irx) = mpsc::unbounded_channel::<Internal>();
+        let (itx, irx) = mpsc::unbounded_channel::<Internal>();
         let ff = itx.clone();
         let built = pipeline::build(
             stun.as_deref(),
@@ -203,7 +197,7 @@ impl LiveViewer {
             }
         });
 
-        let (link, mut link_rx) = mqtt_link::start(
+        let (link, link_rx) = mqtt_link::start(
             &ticket.mqtt,
             LinkOptions {
                 subscriptions: vec![topics::to_viewer(&prefix, &me), topics::status(&prefix)],
@@ -253,8 +247,8 @@ impl LiveViewer {
         let sid = session_id.clone();
         let l = link.clone();
         let tc = to_camera.clone();
-        let task = tokio::spawn(async move {
-            let mut s = SessionTask {
+        let task = tokio::spawn(
+            SessionTask {
                 sid,
                 key,
                 head,
@@ -262,40 +256,23 @@ impl LiveViewer {
                 link: l,
                 webrtc,
                 events: etx,
+                stream,
                 offer_fp: None,
                 offer_sent: None,
                 answered: false,
                 pending: Vec::new(),
                 camera_online: None,
                 playing: false,
-                stream,
-            };
-            let mut heartbeat = tokio::time::interval(heartbeat_interval);
-            heartbeat.tick().await;
-            let deadline = tokio::time::sleep(answer_timeout);
-            tokio::pin!(deadline);
-            loop {
-                tokio::select! {
-                    i = irx.recv() => match i {
-                        Some(i) => if s.internal(i).await.is_err() { break },
-                        None => break,
-                    },
-                    e = link_rx.recv() => match e {
-                        Some(e) => if s.link_event(e).is_err() { break },
-                        None => break,
-                    },
-                    _ = heartbeat.tick() => {
-                        s.send(Message::Heartbeat { session_id: s.sid.clone() }).await;
-                    }
-                    () = &mut deadline, if !s.answered => {
-                        let err = if s.camera_online == Some(true) { ViewerError::Timeout } else { ViewerError::Offline };
-                        let _ = s.events.send(ViewerEvent::Error(err));
-                        s.send(Message::Bye { session_id: s.sid.clone(), reason: "timeout".into() }).await;
-                        break;
-                    }
-                }
             }
-        });
+            .run(
+                irx,
+                link_rx,
+                Timing {
+                    heartbeat_interval,
+                    answer_timeout,
+                },
+            ),
+        );
         Ok((
             LiveViewer {
                 session_id,
@@ -315,7 +292,7 @@ impl LiveViewer {
     }
 
     fn control(&self, control: Control) {
-        let msg = Message::Control {
+        let msg = ToCamera::Control {
             session_id: self.session_id.clone(),
             control,
         };
@@ -349,7 +326,7 @@ impl LiveViewer {
 
     /// Say bye and free everything.
     pub async fn close(self) {
-        let bye = Message::Bye {
+        let bye = ToCamera::Bye {
             session_id: self.session_id.clone(),
             reason: "viewer closed".into(),
         };
@@ -361,7 +338,7 @@ impl LiveViewer {
 
 impl Drop for LiveViewer {
     fn drop(&mut self) {
-        let bye = Message::Bye {
+        let bye = ToCamera::Bye {
             session_id: self.session_id.clone(),
             reason: "viewer closed".into(),
         };
@@ -383,203 +360,4 @@ fn random_session_id() -> String {
     use base64::Engine as _;
     let raw: [u8; 16] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-}
-
-struct SessionTask {
-    sid: String,
-    key: Vec<u8>,
-    head: String,
-    to_camera: String,
-    link: std::sync::Arc<mqtt_link::Link>,
-    webrtc: gst::Element,
-    events: mpsc::UnboundedSender<ViewerEvent>,
-    offer_fp: Option<String>,
-    offer_sent: Option<Instant>,
-    answered: bool,
-    /// Remote candidates that came before the answer was checked.
-    pending: Vec<(u32, String)>,
-    camera_online: Option<bool>,
-    playing: bool,
-    stream: Stream,
-}
-
-/// `Err(())`: the session is over.
-type Flow = Result<(), ()>;
-
-impl SessionTask {
-    async fn send(&self, msg: Message) {
-        if let Err(e) = self.link.publish(&self.to_camera, msg.encode()).await {
-            tracing::warn!("signalling send failed: {e}");
-        }
-    }
-
-    fn fail(&self, e: ViewerError) -> Flow {
-        tracing::info!(session = %self.sid, "live session failed: {e}");
-        let _ = self.events.send(ViewerEvent::Error(e));
-        Err(())
-    }
-
-    async fn internal(&mut self, i: Internal) -> Flow {
-        match i {
-            Internal::Offer(sdp) => {
-                let Some(fp) = signalling::sdp_fingerprint(&sdp).map(str::to_owned) else {
-                    return self.fail(ViewerError::Media("offer without fingerprint".into()));
-                };
-                let proof = signalling::offer_proof(&self.key, &self.sid, &fp);
-                self.offer_fp = Some(fp);
-                self.offer_sent = Some(Instant::now());
-                self.send(Message::Offer {
-                    session_id: self.sid.clone(),
-                    ticket: self.head.clone(),
-                    ticket_proof: proof,
-                    sdp,
-                    stream: self.stream,
-                    audio: true,
-                })
-                .await;
-            }
-            Internal::LocalCandidate(mline, candidate) => {
-                self.send(Message::Candidate {
-                    session_id: self.sid.clone(),
-                    sdp_mline_index: mline,
-                    candidate,
-                })
-                .await;
-            }
-            Internal::Connected => {
-                if !self.playing {
-                    let _ = self
-                        .events
-                        .send(ViewerEvent::Stage(Stage::RetrievingStream));
-                }
-            }
-            Internal::FirstFrame => {
-                self.playing = true;
-                let since = self.offer_sent.map(|t| t.elapsed()).unwrap_or_default();
-                let _ = self
-                    .events
-                    .send(ViewerEvent::FirstFrame { since_offer: since });
-                let _ = self.events.send(ViewerEvent::Stage(Stage::Playing));
-            }
-            Internal::Failed(why) => return self.fail(ViewerError::Media(why)),
-        }
-        Ok(())
-    }
-
-    fn link_event(&mut self, e: LinkEvent) -> Flow {
-        match e {
-            LinkEvent::Connected => {
-                if self.offer_sent.is_some() {
-                    let _ = self.events.send(ViewerEvent::SignallingRestored);
-                }
-                Ok(())
-            }
-            // Before the answer, a refused broker certificate will not fix itself in time:
-            // say so rather than wait for the answer timeout.
-            LinkEvent::Disconnected(why)
-                if !self.answered && why.starts_with(mqtt_link::TLS_REFUSED) =>
-            {
-                self.fail(ViewerError::Signalling(why))
-            }
-            LinkEvent::Disconnected(_) => {
-                let _ = self.events.send(ViewerEvent::SignallingLost);
-                Ok(())
-            }
-            LinkEvent::Message { topic, payload } => {
-                if topic.ends_with("/status") {
-                    let online = payload.as_ref() == b"online";
-                    self.camera_online = Some(online);
-                    if !online && !self.answered {
-                        return self.fail(ViewerError::Offline);
-                    }
-                    return Ok(());
-                }
-                match signalling::decode(&payload) {
-                    Ok(m) if m.session_id() == self.sid => self.message(m),
-                    Ok(_) => Ok(()), // another session of the same user
-                    Err(e) => {
-                        tracing::warn!("signalling message dropped: {e}");
-                        Ok(())
-                    }
-                }
-            }
-        }
-    }
-
-    fn message(&mut self, m: Message) -> Flow {
-        match m {
-            Message::Answer { sdp, proof, .. } => {
-                if self.answered {
-                    return Ok(());
-                }
-                let offer_fp = self.offer_fp.clone().unwrap_or_default();
-                let ok = signalling::sdp_fingerprint(&sdp).is_some_and(|fp| {
-                    signalling::verify_answer_proof(&self.key, &self.sid, fp, &offer_fp, &proof)
-                });
-                if !ok {
-                    return self.fail(ViewerError::ForgedAnswer);
-                }
-                let desc = crate::rtc::description(gst_webrtc::WebRTCSDPType::Answer, &sdp)
-                    .map_err(|e| ViewerError::BadRequest(e.to_string()));
-                let desc = match desc {
-                    Ok(d) => d,
-                    Err(e) => return self.fail(e),
-                };
-                self.answered = true;
-                self.webrtc
-                    .emit_by_name::<()>("set-remote-description", &[&desc, &None::<gst::Promise>]);
-                for (mline, c) in self.pending.drain(..) {
-                    self.webrtc
-                        .emit_by_name::<()>("add-ice-candidate", &[&mline, &c]);
-                }
-            }
-            Message::Candidate {
-                sdp_mline_index,
-                candidate,
-                ..
-            } => {
-                if candidate.is_empty() {
-                } else if self.answered {
-                    self.webrtc
-                        .emit_by_name::<()>("add-ice-candidate", &[&sdp_mline_index, &candidate]);
-                } else if self.pending.len() < 64 {
-                    self.pending.push((sdp_mline_index, candidate));
-                }
-            }
-            Message::Busy { max_sessions, .. } => {
-                return self.fail(ViewerError::Busy { max: max_sessions });
-            }
-            Message::Error { code, message, .. } => {
-                let e = match code {
-                    ErrorCode::AuthFailed => ViewerError::AuthFailed(message),
-                    ErrorCode::Busy => ViewerError::Busy { max: 0 },
-                    ErrorCode::Offline => ViewerError::Offline,
-                    ErrorCode::Privacy => ViewerError::Privacy,
-                    _ => ViewerError::BadRequest(message),
-                };
-                return self.fail(e);
-            }
-            Message::Bye { reason, .. } => {
-                let _ = self.events.send(ViewerEvent::Ended { reason });
-                return Err(());
-            }
-            Message::State {
-                stream,
-                audio,
-                talk,
-                ..
-            } => {
-                let _ = self.events.send(ViewerEvent::State {
-                    stream,
-                    audio,
-                    talk,
-                });
-            }
-            other => tracing::debug!(
-                kind = other.kind(),
-                "message a viewer does not take; dropped"
-            ),
-        }
-        Ok(())
-    }
 }

@@ -1,0 +1,300 @@
+//! The session task: one tokio task per [`super::LiveViewer`] that owns the signalling
+//! half of the session.
+//!
+//! ```text
+//!   webrtcbin / first-frame probe ── Internal ──┐
+//!   MQTT link (out topic, status) ── LinkEvent ─┼─► SessionTask ── ToCamera ──► <prefix>/in/<viewer>
+//!   heartbeat tick · answer deadline ───────────┘        │
+//!                                                         └── ViewerEvent ──► the caller
+//! ```
+//!
+//! It sends what only a viewer sends ([`ToCamera`]) and takes what only a camera sends
+//! ([`ToViewer`]), so its `match` on a received message covers the camera's vocabulary
+//! and nothing else. Every handler says whether the session goes on ([`Flow`]); the first
+//! [`Flow::End`] ends the task, which is how a failure, a `bye` or the answer deadline
+//! closes the session.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_webrtc as gst_webrtc;
+use tokio::sync::mpsc;
+
+use eyrie_protocol::signalling::{self, ErrorCode, Offer, Stream, ToCamera, ToViewer};
+
+use super::{Stage, ViewerError, ViewerEvent};
+use crate::mqtt_link::{self, LinkEvent};
+
+/// What the GStreamer side tells the session task.
+pub(super) enum Internal {
+    /// `webrtcbin` made the offer (SDP text).
+    Offer(String),
+    /// A local ICE candidate: (m-line, candidate).
+    LocalCandidate(u32, String),
+    FirstFrame,
+    Connected,
+    Failed(String),
+}
+
+/// Whether the session task goes on after one event.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flow {
+    Continue,
+    /// The session is over (failed, ended by the camera, or timed out).
+    End,
+}
+
+/// The timers of a session.
+pub(super) struct Timing {
+    pub heartbeat_interval: Duration,
+    pub answer_timeout: Duration,
+}
+
+pub(super) struct SessionTask {
+    pub sid: String,
+    /// The per-ticket key (the ticket's signature); never sent.
+    pub key: Vec<u8>,
+    /// The ticket's claims part, sent in the offer.
+    pub head: String,
+    pub to_camera: String,
+    pub link: Arc<mqtt_link::Link>,
+    pub webrtc: gst::Element,
+    pub events: mpsc::UnboundedSender<ViewerEvent>,
+    pub stream: Stream,
+    pub offer_fp: Option<String>,
+    pub offer_sent: Option<Instant>,
+    pub answered: bool,
+    /// Remote candidates that came before the answer was checked.
+    pub pending: Vec<(u32, String)>,
+    pub camera_online: Option<bool>,
+    pub playing: bool,
+}
+
+impl SessionTask {
+    /// Run until the session ends or both channels close.
+    pub async fn run(
+        mut self,
+        mut internal: mpsc::UnboundedReceiver<Internal>,
+        mut link: mpsc::UnboundedReceiver<LinkEvent>,
+        timing: Timing,
+    ) {
+        let mut heartbeat = tokio::time::interval(timing.heartbeat_interval);
+        heartbeat.tick().await;
+        let deadline = tokio::time::sleep(timing.answer_timeout);
+        tokio::pin!(deadline);
+        loop {
+            let flow = tokio::select! {
+                i = internal.recv() => match i {
+                    Some(i) => self.internal(i).await,
+                    None => Flow::End,
+                },
+                e = link.recv() => match e {
+                    Some(e) => self.link_event(e),
+                    None => Flow::End,
+                },
+                _ = heartbeat.tick() => {
+                    self.send(ToCamera::Heartbeat { session_id: self.sid.clone() }).await;
+                    Flow::Continue
+                }
+                () = &mut deadline, if !self.answered => self.no_answer().await,
+            };
+            if flow == Flow::End {
+                break;
+            }
+        }
+    }
+
+    async fn send(&self, msg: ToCamera) {
+        if let Err(e) = self.link.publish(&self.to_camera, msg.encode()).await {
+            tracing::warn!("signalling send failed: {e}");
+        }
+    }
+
+    fn fail(&self, e: ViewerError) -> Flow {
+        tracing::info!(session = %self.sid, "live session failed: {e}");
+        let _ = self.events.send(ViewerEvent::Error(e));
+        Flow::End
+    }
+
+    async fn no_answer(&self) -> Flow {
+        let err = if self.camera_online == Some(true) {
+            ViewerError::Timeout
+        } else {
+            ViewerError::Offline
+        };
+        let _ = self.events.send(ViewerEvent::Error(err));
+        self.send(ToCamera::Bye {
+            session_id: self.sid.clone(),
+            reason: "timeout".into(),
+        })
+        .await;
+        Flow::End
+    }
+
+    async fn internal(&mut self, i: Internal) -> Flow {
+        match i {
+            Internal::Offer(sdp) => {
+                let Some(fp) = signalling::sdp_fingerprint(&sdp).map(str::to_owned) else {
+                    return self.fail(ViewerError::Media("offer without fingerprint".into()));
+                };
+                let ticket_proof = signalling::offer_proof(&self.key, &self.sid, &fp);
+                self.offer_fp = Some(fp);
+                self.offer_sent = Some(Instant::now());
+                self.send(ToCamera::Offer(Offer {
+                    session_id: self.sid.clone(),
+                    ticket: self.head.clone(),
+                    ticket_proof,
+                    sdp,
+                    stream: self.stream,
+                    audio: true,
+                }))
+                .await;
+            }
+            Internal::LocalCandidate(mline, candidate) => {
+                self.send(ToCamera::Candidate {
+                    session_id: self.sid.clone(),
+                    sdp_mline_index: mline,
+                    candidate,
+                })
+                .await;
+            }
+            Internal::Connected => {
+                if !self.playing {
+                    let _ = self
+                        .events
+                        .send(ViewerEvent::Stage(Stage::RetrievingStream));
+                }
+            }
+            Internal::FirstFrame => {
+                self.playing = true;
+                let since = self.offer_sent.map(|t| t.elapsed()).unwrap_or_default();
+                let _ = self
+                    .events
+                    .send(ViewerEvent::FirstFrame { since_offer: since });
+                let _ = self.events.send(ViewerEvent::Stage(Stage::Playing));
+            }
+            Internal::Failed(why) => return self.fail(ViewerError::Media(why)),
+        }
+        Flow::Continue
+    }
+
+    fn link_event(&mut self, e: LinkEvent) -> Flow {
+        match e {
+            LinkEvent::Connected => {
+                if self.offer_sent.is_some() {
+                    let _ = self.events.send(ViewerEvent::SignallingRestored);
+                }
+                Flow::Continue
+            }
+            // Before the answer, a refused broker certificate will not fix itself in time:
+            // say so rather than wait for the answer timeout.
+            LinkEvent::Disconnected(why)
+                if !self.answered && why.starts_with(mqtt_link::TLS_REFUSED) =>
+            {
+                self.fail(ViewerError::Signalling(why))
+            }
+            LinkEvent::Disconnected(_) => {
+                let _ = self.events.send(ViewerEvent::SignallingLost);
+                Flow::Continue
+            }
+            LinkEvent::Message { topic, payload } => {
+                if topic.ends_with("/status") {
+                    let online = payload.as_ref() == b"online";
+                    self.camera_online = Some(online);
+                    if !online && !self.answered {
+                        return self.fail(ViewerError::Offline);
+                    }
+                    return Flow::Continue;
+                }
+                match ToViewer::decode(&payload) {
+                    Ok(m) if m.session_id() == self.sid => self.message(m),
+                    Ok(_) => Flow::Continue, // another session of the same user
+                    Err(e) => {
+                        tracing::warn!("signalling message dropped: {e}");
+                        Flow::Continue
+                    }
+                }
+            }
+        }
+    }
+
+    fn message(&mut self, m: ToViewer) -> Flow {
+        match m {
+            ToViewer::Answer { sdp, proof, .. } => return self.answer(&sdp, &proof),
+            ToViewer::Candidate {
+                sdp_mline_index,
+                candidate,
+                ..
+            } => {
+                if candidate.is_empty() {
+                } else if self.answered {
+                    self.webrtc
+                        .emit_by_name::<()>("add-ice-candidate", &[&sdp_mline_index, &candidate]);
+                } else if self.pending.len() < 64 {
+                    self.pending.push((sdp_mline_index, candidate));
+                }
+            }
+            ToViewer::Busy { max_sessions, .. } => {
+                return self.fail(ViewerError::Busy { max: max_sessions });
+            }
+            ToViewer::Error { code, message, .. } => {
+                let e = match code {
+                    ErrorCode::AuthFailed => ViewerError::AuthFailed(message),
+                    ErrorCode::Busy => ViewerError::Busy { max: 0 },
+                    ErrorCode::Offline => ViewerError::Offline,
+                    ErrorCode::Privacy => ViewerError::Privacy,
+                    ErrorCode::BadRequest | ErrorCode::Internal | ErrorCode::Unknown => {
+                        ViewerError::BadRequest(message)
+                    }
+                };
+                return self.fail(e);
+            }
+            ToViewer::Bye { reason, .. } => {
+                let _ = self.events.send(ViewerEvent::Ended { reason });
+                return Flow::End;
+            }
+            ToViewer::State {
+                stream,
+                audio,
+                talk,
+                ..
+            } => {
+                let _ = self.events.send(ViewerEvent::State {
+                    stream,
+                    audio,
+                    talk,
+                });
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Check the camera's proof, then apply the answer and the candidates held back.
+    fn answer(&mut self, sdp: &str, proof: &str) -> Flow {
+        if self.answered {
+            return Flow::Continue;
+        }
+        let offer_fp = self.offer_fp.clone().unwrap_or_default();
+        let ok = signalling::sdp_fingerprint(sdp).is_some_and(|fp| {
+            signalling::verify_answer_proof(&self.key, &self.sid, fp, &offer_fp, proof)
+        });
+        if !ok {
+            return self.fail(ViewerError::ForgedAnswer);
+        }
+        let desc = match crate::rtc::description(gst_webrtc::WebRTCSDPType::Answer, sdp) {
+            Ok(d) => d,
+            Err(e) => return self.fail(ViewerError::BadRequest(e.to_string())),
+        };
+        self.answered = true;
+        self.webrtc
+            .emit_by_name::<()>("set-remote-description", &[&desc, &None::<gst::Promise>]);
+        for (mline, c) in self.pending.drain(..) {
+            self.webrtc
+                .emit_by_name::<()>("add-ice-candidate", &[&mline, &c]);
+        }
+        Flow::Continue
+    }
+}
