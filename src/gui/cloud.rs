@@ -119,8 +119,8 @@ impl From<SnapshotError> for CloudError {
 impl From<ApiError> for CloudError {
     fn from(e: ApiError) -> Self {
         match e {
+            e if e.is_certificate() => Self::Untrusted(e.to_string()),
             ApiError::Http(e) if e.is_decode() => Self::Decode(e.to_string()),
-            ApiError::Http(e) if is_certificate_error(&e) => Self::Untrusted(e.to_string()),
             ApiError::Trust(e @ TrustError::Plain { .. }) => Self::NotEncrypted(e.to_string()),
             ApiError::Trust(e @ TrustError::PinMismatch { .. }) => Self::WrongCloud(e.to_string()),
             ApiError::Trust(e) => Self::Untrusted(e.to_string()),
@@ -135,21 +135,9 @@ impl From<ApiError> for CloudError {
                 code: ErrorCode::Unknown,
                 message: "the store refused the transfer".into(),
             },
+            e @ (ApiError::CaFile { .. } | ApiError::File { .. }) => Self::Decode(e.to_string()),
         }
     }
-}
-
-/// A TLS handshake that failed on the server's certificate.
-fn is_certificate_error(e: &reqwest::Error) -> bool {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if text.contains("certificate") || text.contains("UnknownIssuer") {
-            return true;
-        }
-        source = s.source();
-    }
-    false
 }
 
 #[derive(Clone)]

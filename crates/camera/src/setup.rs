@@ -4,7 +4,10 @@
 //! `POST /api/v1/activate {activation_code}` once; without it the camera asks for a
 //! pairing (`POST /api/v1/pairings`), prints the code for the user to type into the app
 //! and polls `POST /api/v1/activate {pairing_token}` (202 while unclaimed) until the
-//! credentials come, starting a new pairing when one expires. The credentials are then
+//! credentials come, starting a new pairing when one expires; a cloud that cannot be
+//! reached for a moment is asked again by `eyrie_api`'s retry policy instead of ending the
+//! set-up. The requests are `eyrie_api`'s device half, whose [`Activation`] says ready,
+//! pending or gone — no answer is read as a string. The credentials are then
 //! written to `<state dir>/credentials.json` with mode 0600 and read from there on every
 //! later start.
 //!
@@ -15,11 +18,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use eyrie_api::{Activation, ApiClient, ApiError};
+use eyrie_protocol::api::{ActivateRequest, DeviceCredentials};
 use eyrie_protocol::trust::CloudLink;
-
-use eyrie_protocol::api::{
-    API_PREFIX, ActivateRequest, DeviceCredentials, PairingRequest, PairingResponse,
-};
 
 /// Why set-up failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,10 +32,14 @@ pub enum SetupError {
     },
     #[error("stored credentials in {0} are not valid")]
     BadCredentials(PathBuf),
+    #[error("cannot encode the credentials: {0}")]
+    Encode(#[from] serde_json::Error),
     #[error("cloud: {0}")]
-    Cloud(String),
+    Cloud(#[from] ApiError),
     #[error("the activation code was refused (used or expired)")]
     CodeRefused,
+    #[error("the cloud answered 'pending' to an activation code, which needs no claim")]
+    PendingCode,
     #[error(transparent)]
     Trust(#[from] eyrie_protocol::trust::TrustError),
 }
@@ -70,7 +75,7 @@ pub fn load(state_dir: &Path) -> Result<Option<DeviceCredentials>, SetupError> {
 
 /// Write credentials with mode 0600 (atomically: temp file, then rename).
 pub fn save(state_dir: &Path, creds: &DeviceCredentials) -> Result<(), SetupError> {
-    let raw = serde_json::to_vec_pretty(creds).map_err(|e| SetupError::Cloud(e.to_string()))?;
+    let raw = serde_json::to_vec_pretty(creds)?;
     write_private(state_dir, "credentials.json", &raw)
 }
 
@@ -139,7 +144,7 @@ pub async fn credentials(
     let http = eyrie_rtc::trust::http_builder(ca.as_deref())?
         .timeout(Duration::from_secs(15))
         .build()
-        .map_err(|e| SetupError::Cloud(e.to_string()))?;
+        .map_err(ApiError::from)?;
     let creds = credentials_with(&http, &link, state_dir, activation_code, on_pairing_code).await?;
     Ok((creds, ca))
 }
@@ -157,30 +162,20 @@ pub async fn credentials_with(
     if let Some(c) = load(state_dir)? {
         return Ok(c);
     }
-    cloud.check()?;
-    let base = format!("{}{API_PREFIX}", cloud.base());
+    let api = ApiClient::with_http(cloud, http.clone())?;
     let creds = match activation_code {
         Some(code) => {
-            let r = activate(
-                http,
-                &base,
-                ActivateRequest {
-                    activation_code: Some(code.to_owned()),
-                    pairing_token: None,
-                },
-            )
-            .await?;
-            match r {
-                Activated::Ready(c) => *c,
-                Activated::Gone => return Err(SetupError::CodeRefused),
-                Activated::Pending => {
-                    return Err(SetupError::Cloud(
-                        "the cloud answered 'pending' to an activation code".into(),
-                    ));
-                }
+            let req = ActivateRequest {
+                activation_code: Some(code.to_owned()),
+                pairing_token: None,
+            };
+            match api.activate(&req).await? {
+                Activation::Ready(c) => *c,
+                Activation::Gone => return Err(SetupError::CodeRefused),
+                Activation::Pending(_) => return Err(SetupError::PendingCode),
             }
         }
-        None => pair(http, &base, &on_pairing_code).await?,
+        None => pair(&api, &on_pairing_code).await?,
     };
     eyrie_protocol::trust::check_mqtt(&creds.mqtt.host, creds.mqtt.tls)?;
     save(state_dir, &creds)?;
@@ -188,76 +183,44 @@ pub async fn credentials_with(
     Ok(creds)
 }
 
-async fn pair(
-    http: &reqwest::Client,
-    base: &str,
-    on_code: &impl Fn(&str),
-) -> Result<DeviceCredentials, SetupError> {
+/// Camera-first set-up: show a pairing code and ask until the user claims it, starting a
+/// new pairing when one expires. A cloud that cannot be reached for a moment is waited
+/// for (by the client's back-off) rather than ending the set-up.
+async fn pair(api: &ApiClient, on_code: &impl Fn(&str)) -> Result<DeviceCredentials, SetupError> {
     let hostname = std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().to_owned());
+    let mut backoff = api.retry_policy().backoff();
     loop {
-        let p: PairingResponse = http
-            .post(format!("{base}/pairings"))
-            .json(&PairingRequest {
-                name_hint: hostname.clone(),
-            })
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| SetupError::Cloud(e.to_string()))?
-            .json()
-            .await
-            .map_err(|e| SetupError::Cloud(e.to_string()))?;
+        let p = match api.pairing(hostname.as_deref()).await {
+            Ok(p) => p,
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(%e, "cannot start a pairing; trying again");
+                tokio::time::sleep(backoff.next_delay().max(POLL)).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         on_code(&p.code);
+        let req = ActivateRequest {
+            activation_code: None,
+            pairing_token: Some(p.pairing_token.clone()),
+        };
         loop {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            match activate(
-                http,
-                base,
-                ActivateRequest {
-                    activation_code: None,
-                    pairing_token: Some(p.pairing_token.clone()),
-                },
-            )
-            .await?
-            {
-                Activated::Ready(c) => return Ok(*c),
-                Activated::Gone => break, // expired: new pairing
-                Activated::Pending => {}
+            tokio::time::sleep(POLL).await;
+            match api.activate(&req).await {
+                Ok(Activation::Ready(c)) => return Ok(*c),
+                Ok(Activation::Gone) => break, // expired: new pairing
+                Ok(Activation::Pending(_)) => backoff.reset(),
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(%e, "cannot ask whether the pairing was claimed; asking again");
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+                Err(e) => return Err(e.into()),
             }
         }
     }
 }
 
-/// What `POST /activate` answered.
-enum Activated {
-    Ready(Box<DeviceCredentials>),
-    /// 202: the pairing is not claimed yet.
-    Pending,
-    /// 404/410: used or expired.
-    Gone,
-}
-
-async fn activate(
-    http: &reqwest::Client,
-    base: &str,
-    req: ActivateRequest,
-) -> Result<Activated, SetupError> {
-    let r = http
-        .post(format!("{base}/activate"))
-        .json(&req)
-        .send()
-        .await
-        .map_err(|e| SetupError::Cloud(e.to_string()))?;
-    match r.status().as_u16() {
-        200 => r
-            .json()
-            .await
-            .map(|c| Activated::Ready(Box::new(c)))
-            .map_err(|e| SetupError::Cloud(e.to_string())),
-        202 => Ok(Activated::Pending),
-        410 | 404 => Ok(Activated::Gone),
-        s => Err(SetupError::Cloud(format!("activation answered {s}"))),
-    }
-}
+/// How often a pairing is asked about while it waits for the user.
+const POLL: Duration = Duration::from_secs(2);

@@ -1,7 +1,11 @@
 //! Snapshots: one JPEG of the main stream, encrypted into the spool like a segment.
 //!
 //! The newest keyframe in the main ring is decoded on its own (it carries SPS/PPS) and
-//! encoded as JPEG; nothing is decoded continuously for this.
+//! encoded as JPEG; nothing is decoded continuously for this. The JPEG is sealed with the
+//! device's recording key in the segment format (`docs/segment-format.md`), so a camera
+//! snapshot is the "sealed" one of the two snapshot formats that
+//! `eyrie_api::open_snapshot` tells apart by their first bytes (the app keeps its own
+//! snapshots plain); the test below holds the two ends together.
 //!
 //! ```text
 //!  RingBuffer main (newest keyframe) ─► appsrc ─► h264parse ─► avdec_h264 ─► videoconvert ─► jpegenc ─► appsink
@@ -52,9 +56,14 @@ impl Snapshotter {
             .next_blocking(Duration::from_secs(5))
             .map_err(|e| StorageError::Snapshot(format!("no keyframe: {e}")))?;
         let jpeg = encode_jpeg(&frame.data)?;
+        let ms = i64::try_from(frame.capture_unix_ms).unwrap_or(i64::MAX);
+        self.keep(&jpeg, ms)
+    }
+
+    /// Seal `jpeg`, taken at `taken_ms`, into the spool as a snapshot.
+    fn keep(&self, jpeg: &[u8], ms: i64) -> Result<SpoolEntry, StorageError> {
         let mut w = self.spool.begin(&self.key, self.key_id)?;
-        w.write(&jpeg)?;
-        let ms = frame.capture_unix_ms as i64;
+        w.write(jpeg)?;
         let entry = w.commit(SegmentInfo {
             kind: EntryKind::Snapshot,
             channel_id: self.channel_id,
@@ -108,4 +117,40 @@ pub fn encode_jpeg(keyframe: &[u8]) -> Result<Vec<u8>, StorageError> {
         });
     let _ = pipeline.set_state(gst::State::Null);
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ring::RingConfig;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use eyrie_protocol::api::{RecordingKey, RecordingKeyList};
+
+    #[test]
+    fn a_camera_snapshot_opens_with_the_devices_key_and_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 1 << 20).unwrap();
+        let key = SegmentKey::generate();
+        let key_id = KeyId([3; 8]);
+        let ring = RingBuffer::new("main", RingConfig::default());
+        let snap = Snapshotter::new(ring, spool, key.clone(), key_id, uuid::Uuid::new_v4());
+        let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[42; 3000]].concat();
+        let entry = snap.keep(&jpeg, 1_700_000_000_000).unwrap();
+        assert_eq!(entry.manifest.kind, EntryKind::Snapshot);
+        let sealed = std::fs::read(&entry.path).unwrap();
+        assert!(!sealed.windows(64).any(|w| w == &jpeg[100..164]), "sealed");
+
+        let keys = |k: &SegmentKey| RecordingKeyList {
+            keys: vec![RecordingKey {
+                key_id: key_id.to_hex(),
+                key: URL_SAFE_NO_PAD.encode(k.as_bytes()),
+                algorithm: "AES-256-GCM".into(),
+                created_ms: 0,
+            }],
+        };
+        let opened = eyrie_api::open_snapshot(sealed.clone(), &keys(&key)).unwrap();
+        assert_eq!(opened, jpeg);
+        assert!(eyrie_api::open_snapshot(sealed, &keys(&SegmentKey::generate())).is_err());
+    }
 }

@@ -9,22 +9,22 @@
 //! Each of `concurrency` workers claims the oldest segment nobody is uploading, so an
 //! outage followed by recovery drains the backlog in order and in parallel. The file is
 //! streamed from disk in 64 KiB reads (never loaded whole) with its exact length, so the
-//! store needs no chunked encoding. Failures that may pass (network, 5xx, throttling, an
-//! expired presigned URL, a cloud that is restarting) release the segment and back off
-//! exponentially with full jitter; answers that will never change (the cloud refuses the
-//! request itself: 404/413/422) drop it — counted and reported like a full spool.
-//! Nothing is acknowledged to the spool before the cloud has confirmed the object.
+//! store needs no chunked encoding. Which failures may pass is `eyrie_api`'s one policy
+//! ([`ApiError::retry`]: network, 5xx, throttling, an expired presigned URL, a cloud that
+//! is restarting): they release the segment, and the worker waits by the same
+//! [`Backoff`] the client uses (doubling from `retry_initial` to `retry_max`, jittered)
+//! before it starts over with a fresh slot; answers that will never change (the cloud
+//! refuses the request itself: 400/404/413/422) drop it — counted and reported like a full
+//! spool. Nothing is acknowledged to the spool before the cloud has confirmed the object.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use eyrie_api::Backoff;
 use eyrie_protocol::api::{UploadNotice, UploadSlotRequest};
-use futures::TryStreamExt;
-use rand::Rng;
-use tokio::io::AsyncReadExt;
 
-use super::cloud::{ApiError, CloudClient, check_url};
+use super::cloud::{ApiError, CloudClient};
 use super::spool::{EntryKind, Spool, SpoolEntry};
 
 /// Retry and parallelism settings.
@@ -122,7 +122,7 @@ async fn worker(
     config: UploadConfig,
     counters: Arc<UploadCounters>,
 ) {
-    let mut delay = config.retry_initial;
+    let mut backoff = Backoff::new(config.retry_initial, config.retry_max);
     loop {
         let notified = spool.notified();
         let Some(entry) = spool.claim_oldest() else {
@@ -144,20 +144,17 @@ async fn worker(
                     *e = None;
                 }
                 let _ = counters.outcomes.send((entry.name.clone(), Ok(())));
-                delay = config.retry_initial;
+                backoff.reset();
             }
             Err(err) if err.is_retryable() => {
                 counters.failures.fetch_add(1, Ordering::Relaxed);
                 spool.release(&entry);
-                // Full jitter over [delay/2, delay].
-                let ms = delay.as_millis().max(2) as u64;
-                let wait = Duration::from_millis(rand::rng().random_range(ms / 2..=ms));
+                let wait = backoff.next_delay();
                 tracing::warn!(%err, segment = %entry.name, retry_in_ms = wait.as_millis() as u64, "upload failed, will retry");
                 if let Ok(mut e) = counters.last_error.lock() {
                     *e = Some(err.to_string());
                 }
                 tokio::time::sleep(wait).await;
-                delay = (delay * 2).min(config.retry_max);
             }
             Err(err) => {
                 if let Ok(mut e) = counters.last_error.lock() {
@@ -184,7 +181,7 @@ pub async fn upload_one(cloud: &CloudClient, entry: &SpoolEntry) -> Result<(), A
                 key_id: Some(m.key_id.clone()),
             };
             let slot = cloud.upload_slot(m.channel_id, &req).await?;
-            put_file(cloud.http(), &slot.upload.url, entry).await?;
+            cloud.put_file(&slot.upload.url, &entry.path).await?;
             let notice = UploadNotice {
                 size: m.size,
                 sha256: m.sha256.clone(),
@@ -193,61 +190,9 @@ pub async fn upload_one(cloud: &CloudClient, entry: &SpoolEntry) -> Result<(), A
         }
         EntryKind::Snapshot => {
             let slot = cloud.snapshot_slot(m.channel_id, m.start_ms).await?;
-            put_file(cloud.http(), &slot.upload.url, entry).await?;
+            cloud.put_file(&slot.upload.url, &entry.path).await?;
             cloud.snapshot_confirm(slot.snapshot.id).await?;
         }
     }
     Ok(())
-}
-
-/// PUT a spooled file to a presigned URL, streamed from disk with its exact length.
-pub async fn put_file(
-    http: &reqwest::Client,
-    url: &str,
-    entry: &SpoolEntry,
-) -> Result<(), ApiError> {
-    let url = check_url(url)?;
-    let file = tokio::fs::File::open(&entry.path)
-        .await
-        .map_err(|e| ApiError::Transport(format!("spool file {}: {e}", entry.path.display())))?;
-    let len = file
-        .metadata()
-        .await
-        .map(|m| m.len())
-        .unwrap_or(entry.manifest.size);
-    let stream = futures::stream::try_unfold(file, |mut f| async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        let n = f.read(&mut buf).await?;
-        if n == 0 {
-            return Ok::<_, std::io::Error>(None);
-        }
-        buf.truncate(n);
-        Ok(Some((bytes::Bytes::from(buf), f)))
-    });
-    let timeout = Duration::from_secs(60 + len / (64 * 1024));
-    let resp = http
-        .put(url)
-        .header(reqwest::header::CONTENT_LENGTH, len)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            eyrie_protocol::segment::CONTENT_TYPE,
-        )
-        .body(reqwest::Body::wrap_stream(
-            stream.map_err(std::io::Error::other),
-        ))
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(|e| ApiError::Transport(format!("store PUT: {e}")))?;
-    let status = resp.status();
-    if status.is_success() {
-        Ok(())
-    } else {
-        let body = resp.text().await.unwrap_or_default();
-        Err(ApiError::Status {
-            what: "store PUT",
-            status: status.as_u16(),
-            body: body.chars().take(300).collect(),
-        })
-    }
 }
