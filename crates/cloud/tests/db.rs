@@ -65,7 +65,10 @@ async fn taken_names_and_codes_are_duplicates(backend: Backend) {
         .expect_err("the same code twice");
     assert!(matches!(err, db::Error::Duplicate), "{err:?}");
     // A duplicate changed nothing: the first pairing is still the unclaimed one.
-    let p = db::pairings::by_code(&db, "ABCD2345").await.unwrap().unwrap();
+    let p = db::pairings::by_code(&db, "ABCD2345")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((p.device_id, p.consumed, p.expires_ms), (None, false, NOW));
     assert!(db::pairings::by_token(&db, "t2").await.unwrap().is_none());
 }
@@ -85,7 +88,12 @@ async fn a_pairing_is_claimed_once_and_the_loser_leaves_nothing(backend: Backend
         .await
         .unwrap();
     assert!(lost.is_none());
-    assert!(db::devices::list_for_owner(&db, &bob).await.unwrap().is_empty());
+    assert!(
+        db::devices::list_for_owner(&db, &bob)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let p = db::pairings::by_token(&db, "tok").await.unwrap().unwrap();
     assert_eq!(p.device_id, Some(won.id));
     assert_eq!(db::devices::channels(&db, &won.id).await.unwrap().len(), 2);
@@ -113,18 +121,37 @@ async fn activation_happens_once_with_one_key(backend: Backend) {
         key: k,
     };
     let (k1, k2) = (key("k1"), key("k2"));
-    assert!(db::devices::activate(&db, &d.id, &activation(&k1)).await.unwrap());
-    assert!(!db::devices::activate(&db, &d.id, &activation(&k2)).await.unwrap());
+    assert!(
+        db::devices::activate(&db, &d.id, &activation(&k1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db::devices::activate(&db, &d.id, &activation(&k2))
+            .await
+            .unwrap()
+    );
     let keys = db::keys::recording_keys(&db, &d.id).await.unwrap();
     assert_eq!(keys, vec![k1]);
     assert_eq!(
         db::devices::by_token(&db, "th").await.unwrap(),
         Some((d.id, Some(NOW)))
     );
-    assert!(db::devices::mqtt_password_matches(&db, &d.id, "mh").await.unwrap());
-    assert!(!db::devices::mqtt_password_matches(&db, &d.id, "xx").await.unwrap());
+    assert!(
+        db::devices::mqtt_password_matches(&db, &d.id, "mh")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db::devices::mqtt_password_matches(&db, &d.id, "xx")
+            .await
+            .unwrap()
+    );
     assert_eq!(
-        db::keys::device_secret(&db, &d.id).await.unwrap().as_deref(),
+        db::keys::device_secret(&db, &d.id)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("ss")
     );
 }
@@ -136,15 +163,30 @@ async fn a_snapshot_request_is_taken_by_one_heartbeat(backend: Backend) {
     let d = db::devices::create(&db, &new_device(&alice, "Porch"))
         .await
         .unwrap();
-    assert_eq!(db::devices::heartbeat(&db, &d.id, NOW, 3).await.unwrap(), None);
-    db::devices::request_snapshot(&db, &d.id, NOW + 5).await.unwrap();
     assert_eq!(
-        db::devices::heartbeat(&db, &d.id, NOW + 10, 3).await.unwrap(),
+        db::devices::heartbeat(&db, &d.id, NOW, 3).await.unwrap(),
+        None
+    );
+    db::devices::request_snapshot(&db, &d.id, NOW + 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        db::devices::heartbeat(&db, &d.id, NOW + 10, 3)
+            .await
+            .unwrap(),
         Some(NOW + 5)
     );
-    assert_eq!(db::devices::heartbeat(&db, &d.id, NOW + 20, 4).await.unwrap(), None);
+    assert_eq!(
+        db::devices::heartbeat(&db, &d.id, NOW + 20, 4)
+            .await
+            .unwrap(),
+        None
+    );
     let row = db::devices::by_id(&db, &d.id).await.unwrap().unwrap();
-    assert_eq!((row.last_seen_ms, row.dropped_segments), (Some(NOW + 20), 4));
+    assert_eq!(
+        (row.last_seen_ms, row.dropped_segments),
+        (Some(NOW + 20), 4)
+    );
 }
 both_backends!(a_snapshot_request_is_taken_by_one_heartbeat);
 
@@ -173,18 +215,61 @@ async fn clip_claims_belong_to_one_instance(backend: Backend) {
         deadline_ms: NOW + 1000,
     };
     db::clips::insert(&db, &clip).await.unwrap();
-    assert_eq!(db::clips::waiting(&db, NOW, 8).await.unwrap(), vec![clip.id]);
-    assert!(db::clips::claim(&db, &clip.id, "a", NOW, NOW + 500).await.unwrap());
-    assert!(!db::clips::claim(&db, &clip.id, "b", NOW + 1, NOW + 501).await.unwrap());
-    assert!(db::clips::waiting(&db, NOW + 1, 8).await.unwrap().is_empty());
+    assert_eq!(
+        db::clips::waiting(&db, NOW, 8).await.unwrap(),
+        vec![clip.id]
+    );
+    assert!(
+        db::clips::claim(&db, &clip.id, "a", NOW, NOW + 500)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db::clips::claim(&db, &clip.id, "b", NOW + 1, NOW + 501)
+            .await
+            .unwrap()
+    );
+    assert!(
+        db::clips::waiting(&db, NOW + 1, 8)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Only the holder may finish it; a lapsed claim is anyone's.
-    assert!(!db::clips::finish(&db, &clip.id, "b", 10, &[], NOW + 2).await.unwrap());
-    assert!(db::clips::claim(&db, &clip.id, "b", NOW + 600, NOW + 900).await.unwrap());
-    assert!(!db::clips::fail(&db, &clip.id, "a", "late", NOW + 601).await.unwrap());
-    assert!(db::clips::finish(&db, &clip.id, "b", 10, &[], NOW + 602).await.unwrap());
-    let done = db::clips::for_owner(&db, &clip.id, &alice).await.unwrap().unwrap();
-    assert_eq!((done.status, done.size, done.finished_ms), (ClipStatus::Finished, Some(10), Some(NOW + 602)));
-    assert!(db::clips::for_owner(&db, &clip.id, &d.id).await.unwrap().is_none());
+    assert!(
+        !db::clips::finish(&db, &clip.id, "b", 10, &[], NOW + 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        db::clips::claim(&db, &clip.id, "b", NOW + 600, NOW + 900)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db::clips::fail(&db, &clip.id, "a", "late", NOW + 601)
+            .await
+            .unwrap()
+    );
+    assert!(
+        db::clips::finish(&db, &clip.id, "b", 10, &[], NOW + 602)
+            .await
+            .unwrap()
+    );
+    let done = db::clips::for_owner(&db, &clip.id, &alice)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (done.status, done.size, done.finished_ms),
+        (ClipStatus::Finished, Some(10), Some(NOW + 602))
+    );
+    assert!(
+        db::clips::for_owner(&db, &clip.id, &d.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 both_backends!(clip_claims_belong_to_one_instance);
 
@@ -196,8 +281,12 @@ async fn deleting_a_device_takes_its_rows_and_queues_its_objects(backend: Backen
         .unwrap();
     let ch = db::devices::channels(&db, &d.id).await.unwrap()[0].id;
     let rows = vec![(db::new_id(), NOW - 30_000, NOW, 7, "k/r".to_owned())];
-    db::recordings::insert_complete(&db, &ch, &rows, NOW).await.unwrap();
-    db::devices::delete(&db, &d.id, "d/prefix/", NOW).await.unwrap();
+    db::recordings::insert_complete(&db, &ch, &rows, NOW)
+        .await
+        .unwrap();
+    db::devices::delete(&db, &d.id, "d/prefix/", NOW)
+        .await
+        .unwrap();
     assert!(db::devices::by_id(&db, &d.id).await.unwrap().is_none());
     assert!(db::devices::channel(&db, &ch).await.unwrap().is_none());
     let listed = db::recordings::complete_in_range(&db, &ch, NOW - 60_000, NOW, 10)
@@ -229,7 +318,9 @@ async fn both_engines_list_the_same_rows() {
             (id(2), NOW, NOW + 30_000, 20, "k/2".to_owned()),
             (id(1), NOW - 30_000, NOW, 10, "k/1".to_owned()),
         ];
-        db::recordings::insert_complete(&db, &ch, &rows, NOW).await.unwrap();
+        db::recordings::insert_complete(&db, &ch, &rows, NOW)
+            .await
+            .unwrap();
         for (n, start, key_id) in [(4, NOW + 30_000, Some("kid")), (5, NOW + 60_000, None)] {
             let slot = db::recordings::NewSlot {
                 id: &id(n),
@@ -243,12 +334,22 @@ async fn both_engines_list_the_same_rows() {
             };
             db::recordings::insert_slot(&db, &slot).await.unwrap();
         }
-        assert!(db::recordings::complete_found(&db, &id(4), 40, NOW).await.unwrap());
-        assert!(!db::recordings::complete_found(&db, &id(4), 41, NOW).await.unwrap());
+        assert!(
+            db::recordings::complete_found(&db, &id(4), 40, NOW)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !db::recordings::complete_found(&db, &id(4), 41, NOW)
+                .await
+                .unwrap()
+        );
         let listed = db::recordings::complete_in_range(&db, &ch, NOW - 10_000, NOW + 120_000, 100)
             .await
             .unwrap();
-        let uploading = db::recordings::uploading_before(&db, NOW + 1, 10).await.unwrap();
+        let uploading = db::recordings::uploading_before(&db, NOW + 1, 10)
+            .await
+            .unwrap();
         assert_eq!(uploading.len(), 1);
         assert_eq!(uploading[0].id, id(5));
         listings.push(
@@ -256,7 +357,9 @@ async fn both_engines_list_the_same_rows() {
                 .into_iter()
                 .map(|(r, key)| {
                     assert_eq!(r.channel_id, ch);
-                    (r.id, r.start_ms, r.end_ms, r.size, r.sha256, r.event, r.key_id, key)
+                    (
+                        r.id, r.start_ms, r.end_ms, r.size, r.sha256, r.event, r.key_id, key,
+                    )
                 })
                 .collect::<Vec<_>>(),
         );
@@ -286,7 +389,9 @@ async fn an_unreadable_store_mode_is_corrupt(backend: Backend) {
         .execute(&mut conn)
         .await
         .unwrap();
-    let err = db::devices::by_id(&db, &d.id).await.expect_err("bogus mode");
+    let err = db::devices::by_id(&db, &d.id)
+        .await
+        .expect_err("bogus mode");
     assert!(matches!(err, db::Error::Corrupt("store_mode")), "{err:?}");
     assert!(!err.is_unavailable());
 }

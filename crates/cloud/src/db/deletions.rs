@@ -29,9 +29,7 @@ pub async fn oldest(db: &Db, limit: i64) -> Result<Vec<String>> {
         .bind(limit)
         .fetch_all(&db.pool)
         .await?;
-    rows.iter()
-        .map(|r| Ok(r.try_get("object_key")?))
-        .collect()
+    rows.iter().map(|r| Ok(r.try_get("object_key")?)).collect()
 }
 
 /// The objects of a queued key are gone.

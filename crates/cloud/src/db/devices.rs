@@ -134,8 +134,13 @@ pub async fn by_activation_code(
         .bind(code_hash)
         .fetch_optional(&db.pool)
         .await?;
-    row.map(|r| Ok((DeviceRow::from_row(&r)?, r.try_get("activation_expires_ms")?)))
-        .transpose()
+    row.map(|r| {
+        Ok((
+            DeviceRow::from_row(&r)?,
+            r.try_get("activation_expires_ms")?,
+        ))
+    })
+    .transpose()
 }
 
 /// A user's devices, by name.

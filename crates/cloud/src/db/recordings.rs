@@ -305,7 +305,12 @@ pub async fn drop_unuploaded(db: &Db, id: &Uuid) -> Result<()> {
 
 /// Delete up to `limit` recordings that ended before `cutoff_ms`, queueing their objects
 /// for deletion in the same transaction; returns how many went.
-pub async fn delete_ended_before(db: &Db, cutoff_ms: i64, limit: i64, now_ms: i64) -> Result<usize> {
+pub async fn delete_ended_before(
+    db: &Db,
+    cutoff_ms: i64,
+    limit: i64,
+    now_ms: i64,
+) -> Result<usize> {
     let rows = sqlx::query("SELECT id, object_key FROM recordings WHERE end_ms < $1 LIMIT $2")
         .bind(cutoff_ms)
         .bind(limit)

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use eyrie_protocol::api::{Clip, ClipList, ClipPart, ClipStatus, CreateClipRequest, ErrorBody};
+use eyrie_protocol::api::{Clip, ClipList, ClipStatus, CreateClipRequest, ErrorBody};
 use eyrie_protocol::clock::unix_ms;
 use serde::Deserialize;
 use uuid::Uuid;

@@ -189,7 +189,8 @@ pub async fn heartbeat(
         .dropped_segments
         .map_or(d.dropped_segments, |n| n.min(i64::MAX as u64) as i64);
     // A pending snapshot request is handed out once (see `db::devices::heartbeat`).
-    let snapshot_requested_ms = db::devices::heartbeat(&state.db, &d.id, unix_ms(), dropped).await?;
+    let snapshot_requested_ms =
+        db::devices::heartbeat(&state.db, &d.id, unix_ms(), dropped).await?;
     Ok(Json(HeartbeatResponse {
         store_mode: d.store_mode,
         snapshot_requested_ms,

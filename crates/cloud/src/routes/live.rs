@@ -15,9 +15,9 @@ use base64::engine::general_purpose::STANDARD;
 use eyrie_protocol::api::{
     ErrorBody, IceServer, IceServersResponse, MqttConnection, TicketRequest, TicketResponse,
 };
+use eyrie_protocol::clock::{unix_ms, unix_secs};
 use eyrie_protocol::ticket::{MAX_TICKET_LIFETIME_SECS, TicketClaims};
 use hmac::{Hmac, Mac};
-use eyrie_protocol::clock::{unix_ms, unix_secs};
 use serde::Deserialize;
 use uuid::Uuid;
 

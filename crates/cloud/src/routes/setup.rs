@@ -16,8 +16,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use eyrie_protocol::api::{
-    ActivateRequest, ActivationPending, ChannelKind, ClaimRequest, Device, DeviceChannels, DeviceCredentials,
-    ErrorBody, PairingRequest, PairingResponse,
+    ActivateRequest, ActivationPending, ChannelKind, ClaimRequest, Device, DeviceChannels,
+    DeviceCredentials, ErrorBody, PairingRequest, PairingResponse,
 };
 use eyrie_protocol::clock::unix_ms;
 
@@ -110,9 +110,10 @@ pub async fn activate(
     let now = unix_ms();
     match (req.activation_code, req.pairing_token) {
         (Some(code), None) => {
-            let (d, exp) = db::devices::by_activation_code(&state.db, &digest(&normalize_code(&code)))
-                .await?
-                .ok_or(ApiError::NotFound("activation code"))?;
+            let (d, exp) =
+                db::devices::by_activation_code(&state.db, &digest(&normalize_code(&code)))
+                    .await?
+                    .ok_or(ApiError::NotFound("activation code"))?;
             if d.activated || exp.is_some_and(|e| e < now) {
                 return Err(ApiError::Gone(
                     "activation code expired or already used".into(),

@@ -45,10 +45,7 @@ mod tests {
         let (d, c, r) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         // 2024-03-01T00:00:30Z
         let key = recording(&d, &c, 1_709_251_230_000, &r);
-        assert_eq!(
-            key,
-            format!("d/{d}/c/{c}/r/20240301/1709251230000-{r}")
-        );
+        assert_eq!(key, format!("d/{d}/c/{c}/r/20240301/1709251230000-{r}"));
         assert_eq!(
             recording_day_prefix(&key),
             Some(format!("d/{d}/c/{c}/r/20240301/").as_str())

@@ -37,7 +37,8 @@ pub async fn round(state: &AppState) -> anyhow::Result<()> {
 async fn recordings(state: &AppState) -> anyhow::Result<()> {
     let now = unix_ms();
     let older_than = now - state.config.reconcile_after.as_millis() as i64;
-    let rows = db::recordings::uploading_before(&state.db, older_than, RECORDINGS_PER_ROUND).await?;
+    let rows =
+        db::recordings::uploading_before(&state.db, older_than, RECORDINGS_PER_ROUND).await?;
     if rows.is_empty() {
         return Ok(());
     }
