@@ -68,7 +68,7 @@ async fn bench() -> anyhow::Result<()> {
     let ch = creds.channels.main;
 
     // 24 h of 30 s segments ending an hour ago.
-    let day_end = eyrie_cloud::db::now_ms() / 30_000 * 30_000 - 3_600_000;
+    let day_end = eyrie_protocol::clock::unix_ms() / 30_000 * 30_000 - 3_600_000;
     let day_start = day_end - 24 * 3_600_000;
     let rows: Vec<(i64, i64, u64)> = (0..2880)
         .map(|i| {
@@ -79,13 +79,7 @@ async fn bench() -> anyhow::Result<()> {
             )
         })
         .collect();
-    eyrie_cloud::testing::seed_recordings(
-        &state,
-        &creds.device_id.to_string(),
-        &ch.to_string(),
-        &rows,
-    )
-    .await?;
+    eyrie_cloud::testing::seed_recordings(&state, &creds.device_id, &ch, &rows).await?;
 
     // list_24h
     let mut lat = Vec::new();
@@ -106,14 +100,12 @@ async fn bench() -> anyhow::Result<()> {
     // Where the listing's time goes, measured in-process (p50 of 20 each): the query,
     // the presigned GETs, the JSON encoding, and the client's decoding of that JSON.
     let (mut q_ms, mut sign_ms, mut enc_ms, mut dec_ms) = (vec![], vec![], vec![], vec![]);
-    let ch_s = ch.to_string();
     for _ in 0..20 {
         let t = Instant::now();
-        let rows = eyrie_cloud::routes::recordings::complete_in_range(
-            &state, &ch_s, day_start, day_end, 10_001,
+        let rows = eyrie_cloud::db::recordings::complete_in_range(
+            &state.db, &ch, day_start, day_end, 10_001,
         )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        .await?;
         q_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
         let sign = state.store.get_signer();

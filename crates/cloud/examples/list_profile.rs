@@ -44,12 +44,12 @@ async fn main() -> anyhow::Result<()> {
         json!({"activation_code": dev["activation_code"]}),
     )
     .await?;
-    let device = creds["device_id"].as_str().unwrap_or_default().to_owned();
-    let ch = creds["channels"]["main"]
+    let device: uuid::Uuid = creds["device_id"].as_str().unwrap_or_default().parse()?;
+    let ch: uuid::Uuid = creds["channels"]["main"]
         .as_str()
         .unwrap_or_default()
-        .to_owned();
-    let day_end = eyrie_cloud::db::now_ms() / 30_000 * 30_000 - 3_600_000;
+        .parse()?;
+    let day_end = eyrie_protocol::clock::unix_ms() / 30_000 * 30_000 - 3_600_000;
     let day_start = day_end - 24 * 3_600_000;
     let rows: Vec<(i64, i64, u64)> = (0..2880)
         .map(|i| {

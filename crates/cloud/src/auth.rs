@@ -6,10 +6,11 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use sqlx::Row as _;
+use eyrie_protocol::clock::unix_ms;
+use uuid::Uuid;
 
 use crate::crypto::digest;
-use crate::db::now_ms;
+use crate::db;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -19,17 +20,17 @@ pub const DEVICE_TOKEN_PREFIX: &str = "eyd_";
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub enum Caller {
-    User(String),
-    Device(String),
+    User(Uuid),
+    Device(Uuid),
 }
 
 /// A user, with their id.
 #[derive(Debug, Clone)]
-pub struct UserAuth(pub String);
+pub struct UserAuth(pub Uuid);
 
 /// A device, with its id.
 #[derive(Debug, Clone)]
-pub struct DeviceAuth(pub String);
+pub struct DeviceAuth(pub Uuid);
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     parts
@@ -46,32 +47,18 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 pub async fn resolve(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     let unknown = || ApiError::Unauthorized("unknown or expired token".into());
     let hash = digest(token);
-    let now = now_ms();
+    let now = unix_ms();
     if token.starts_with(USER_TOKEN_PREFIX) {
-        let row =
-            sqlx::query("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_ms > $2")
-                .bind(&hash)
-                .bind(now)
-                .fetch_optional(&state.db.pool)
-                .await?
-                .ok_or_else(unknown)?;
-        Ok(Caller::User(row.try_get("user_id")?))
+        let user = db::accounts::session_user(&state.db, &hash, now)
+            .await?
+            .ok_or_else(unknown)?;
+        Ok(Caller::User(user))
     } else if token.starts_with(DEVICE_TOKEN_PREFIX) {
-        let row = sqlx::query(
-            "SELECT id, last_seen_ms FROM devices WHERE token_hash = $1 AND activated = 1",
-        )
-        .bind(&hash)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .ok_or_else(unknown)?;
-        let id: String = row.try_get("id")?;
-        let seen: Option<i64> = row.try_get("last_seen_ms")?;
+        let (id, seen) = db::devices::by_token(&state.db, &hash)
+            .await?
+            .ok_or_else(unknown)?;
         if seen.is_none_or(|s| now - s > 15_000) {
-            sqlx::query("UPDATE devices SET last_seen_ms = $1 WHERE id = $2")
-                .bind(now)
-                .bind(&id)
-                .execute(&state.db.pool)
-                .await?;
+            db::devices::touch(&state.db, &id, now).await?;
         }
         Ok(Caller::Device(id))
     } else {

@@ -26,7 +26,7 @@ pub enum ApiError {
     #[error("too many attempts, retry in {0} s")]
     TooManyRequests(u64),
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] crate::db::Error),
     #[error("object store: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("internal: {0}")]
@@ -53,7 +53,7 @@ impl ApiError {
                 ErrorCode::TooManyRequests,
                 self.to_string(),
             ),
-            ApiError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => (
+            ApiError::Database(e) if e.is_unavailable() => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::Unavailable,
                 "database unavailable".into(),

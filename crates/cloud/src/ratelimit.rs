@@ -4,9 +4,8 @@
 //! each key counts its failures in a fixed window ([`WINDOW`]) that starts at its first
 //! failure. Once a key has [`MAX_FAILURES`] failures in its window, logins with that key
 //! answer 429 (even with the right password) until the window ends. Counting is one
-//! portable upsert per key (`INSERT … ON CONFLICT … DO UPDATE`, SQLite ≥ 3.24 and
-//! PostgreSQL), so two instances racing on one key both count; a window that has ended
-//! restarts in the same statement. Keys are stored as digests: user names a stranger
+//! portable upsert per key ([`db::accounts::count_login_failure`]), so two instances
+//! racing on one key both count; a window that has ended restarts in the same statement. Keys are stored as digests: user names a stranger
 //! typed are not kept, and every key has the same size. Old windows are swept by the
 //! workers ([`sweep`]).
 //!
@@ -19,10 +18,10 @@
 
 use std::time::Duration;
 
-use sqlx::Row as _;
+use eyrie_protocol::clock::unix_ms;
 
 use crate::crypto::digest;
-use crate::db::now_ms;
+use crate::db;
 use crate::state::AppState;
 
 /// Failures allowed per key within [`WINDOW`] before logins answer 429.
@@ -43,59 +42,27 @@ pub fn keys(username_lc: &str, ip: std::net::IpAddr) -> [String; 2] {
 }
 
 /// Seconds until a login with these keys may be tried again, if one of them is limited.
-pub async fn check(state: &AppState, keys: &[String; 2]) -> Result<Option<u64>, sqlx::Error> {
-    let now = now_ms();
-    let rows = sqlx::query(
-        "SELECT failures, window_start_ms FROM login_failures WHERE key_hash IN ($1, $2) \
-         AND window_start_ms > $3",
-    )
-    .bind(&keys[0])
-    .bind(&keys[1])
-    .bind(now - window_ms())
-    .fetch_all(&state.db.pool)
-    .await?;
-    let mut wait = None;
-    for r in rows {
-        let failures: i64 = r.try_get("failures")?;
-        let start: i64 = r.try_get("window_start_ms")?;
-        if failures >= MAX_FAILURES {
-            let secs = ((start + window_ms() - now).max(0) / 1000 + 1) as u64;
-            wait = wait.max(Some(secs));
-        }
-    }
-    Ok(wait)
+pub async fn check(state: &AppState, keys: &[String; 2]) -> db::Result<Option<u64>> {
+    let now = unix_ms();
+    let windows = db::accounts::login_failures(&state.db, keys, now - window_ms()).await?;
+    Ok(windows
+        .iter()
+        .filter(|w| w.failures >= MAX_FAILURES)
+        .map(|w| ((w.window_start_ms + window_ms() - now).max(0) / 1000 + 1) as u64)
+        .max())
 }
 
 /// Count one failure for each key.
-pub async fn record_failure(state: &AppState, keys: &[String; 2]) -> Result<(), sqlx::Error> {
+pub async fn record_failure(state: &AppState, keys: &[String; 2]) -> db::Result<()> {
     crate::metrics::LOGIN_FAILURES.inc();
-    let now = now_ms();
-    let expired = now - window_ms();
+    let now = unix_ms();
     for k in keys {
-        sqlx::query(
-            "INSERT INTO login_failures (key_hash, failures, window_start_ms) VALUES ($1, 1, $2) \
-             ON CONFLICT (key_hash) DO UPDATE SET \
-             failures = CASE WHEN login_failures.window_start_ms <= $3 THEN 1 \
-                        ELSE login_failures.failures + 1 END, \
-             window_start_ms = CASE WHEN login_failures.window_start_ms <= $4 THEN $5 \
-                        ELSE login_failures.window_start_ms END",
-        )
-        .bind(k)
-        .bind(now)
-        .bind(expired)
-        .bind(expired)
-        .bind(now)
-        .execute(&state.db.pool)
-        .await?;
+        db::accounts::count_login_failure(&state.db, k, now, now - window_ms()).await?;
     }
     Ok(())
 }
 
 /// Forget windows that have ended.
-pub async fn sweep(state: &AppState) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_failures WHERE window_start_ms <= $1")
-        .bind(now_ms() - window_ms())
-        .execute(&state.db.pool)
-        .await?;
-    Ok(())
+pub async fn sweep(state: &AppState) -> db::Result<()> {
+    db::accounts::sweep_login_failures(&state.db, unix_ms() - window_ms()).await
 }

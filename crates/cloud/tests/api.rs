@@ -351,7 +351,7 @@ async fn tickets_and_ice(b: Backend) {
         .await;
     assert_eq!(s, 200, "{t}");
     let secret = creds["device_secret"].as_str().unwrap().as_bytes();
-    let now = eyrie_cloud::db::now_s() as u64;
+    let now = eyrie_protocol::clock::unix_secs() as u64;
     let claims = ticket::verify(t["ticket"].as_str().unwrap(), secret, id, now)
         .expect("camera accepts the ticket");
     assert_eq!(claims.user_id, uid);

@@ -6,12 +6,11 @@ use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use eyrie_protocol::api::{LoginRequest, LoginResponse, RegisterRequest, User};
-use sqlx::Row as _;
-use uuid::Uuid;
+use eyrie_protocol::clock::unix_ms;
 
 use crate::auth::{USER_TOKEN_PREFIX, UserAuth};
 use crate::crypto::{digest, random_token};
-use crate::db::{new_id, now_ms};
+use crate::db::{self, accounts::UserRow, new_id};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::ratelimit;
 use crate::state::AppState;
@@ -22,9 +21,12 @@ fn valid_username(u: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
 }
 
-pub(crate) fn parse_uuid(s: &str) -> ApiResult<Uuid> {
-    s.parse()
-        .map_err(|_| ApiError::Internal("stored id is not a UUID".into()))
+fn user_json(u: UserRow) -> User {
+    User {
+        id: u.id,
+        username: u.username,
+        created_ms: u.created_ms,
+    }
 }
 
 async fn hash_password(state: &AppState, password: String) -> ApiResult<String> {
@@ -52,30 +54,14 @@ pub async fn register(
     }
     let lc = req.username.to_lowercase();
     let hash = hash_password(&state, req.password).await?;
-    let id = new_id();
-    let now = now_ms();
-    let res = sqlx::query(
-        "INSERT INTO users (id, username, username_lc, password_hash, created_ms) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&id)
-    .bind(&req.username)
-    .bind(&lc)
-    .bind(&hash)
-    .bind(now)
-    .execute(&state.db.pool)
-    .await;
-    match res {
-        Ok(_) => Ok((
-            StatusCode::CREATED,
-            Json(User {
-                id: parse_uuid(&id)?,
-                username: req.username,
-                created_ms: now,
-            }),
-        )),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            Err(ApiError::Conflict("username is taken".into()))
-        }
+    let user = UserRow {
+        id: new_id(),
+        username: req.username,
+        created_ms: unix_ms(),
+    };
+    match db::accounts::create_user(&state.db, &user, &lc, &hash).await {
+        Ok(()) => Ok((StatusCode::CREATED, Json(user_json(user)))),
+        Err(db::Error::Duplicate) => Err(ApiError::Conflict("username is taken".into())),
         Err(e) => Err(e.into()),
     }
 }
@@ -94,44 +80,28 @@ pub async fn login(
         crate::metrics::LOGIN_FAILURES.inc();
         return Err(ApiError::TooManyRequests(secs));
     }
-    let row = sqlx::query(
-        "SELECT id, username, password_hash, created_ms FROM users WHERE username_lc = $1",
-    )
-    .bind(&lc)
-    .fetch_optional(&state.db.pool)
-    .await?;
+    let found = db::accounts::user_by_name(&state.db, &lc).await?;
     // Verify against a dummy hash when the user is unknown, so timing does not tell.
-    let (phc, user) = match &row {
-        Some(r) => (r.try_get::<String, _>("password_hash")?, true),
-        None => (state.dummy_hash.clone(), false),
+    let phc = match &found {
+        Some((_, hash)) => hash.clone(),
+        None => state.dummy_hash.clone(),
     };
     let params = state.config.password;
     let password = req.password;
     let ok = tokio::task::spawn_blocking(move || params.verify(&password, &phc))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let Some(row) = row.filter(|_| ok && user) else {
+    let Some((user, _)) = found.filter(|_| ok) else {
         ratelimit::record_failure(&state, &keys).await?;
         return Err(ApiError::Unauthorized("wrong username or password".into()));
     };
-    let user_id: String = row.try_get("id")?;
     let token = format!("{USER_TOKEN_PREFIX}{}", random_token(32));
-    let now = now_ms();
+    let now = unix_ms();
     let expires_ms = now + state.config.session_ttl.as_millis() as i64;
-    sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_ms, created_ms) VALUES ($1, $2, $3, $4)")
-        .bind(digest(&token))
-        .bind(&user_id)
-        .bind(expires_ms)
-        .bind(now)
-        .execute(&state.db.pool)
-        .await?;
+    db::accounts::create_session(&state.db, &digest(&token), &user.id, expires_ms, now).await?;
     Ok(Json(LoginResponse {
         token,
-        user: User {
-            id: parse_uuid(&user_id)?,
-            username: row.try_get("username")?,
-            created_ms: row.try_get("created_ms")?,
-        },
+        user: user_json(user),
         expires_at: expires_ms / 1000,
     }))
 }
@@ -145,10 +115,7 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     if let Some(token) = crate::auth::token_of(&headers) {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(digest(token))
-            .execute(&state.db.pool)
-            .await?;
+        db::accounts::delete_session(&state.db, &digest(token)).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -157,14 +124,8 @@ pub async fn logout(
 #[utoipa::path(get, path = "/api/v1/me", tag = "accounts", responses((status = 200, body = User)),
     security(("bearer" = [])))]
 pub async fn me(State(state): State<AppState>, UserAuth(uid): UserAuth) -> ApiResult<Json<User>> {
-    let row = sqlx::query("SELECT username, created_ms FROM users WHERE id = $1")
-        .bind(&uid)
-        .fetch_optional(&state.db.pool)
+    let user = db::accounts::user(&state.db, &uid)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
-    Ok(Json(User {
-        id: parse_uuid(&uid)?,
-        username: row.try_get("username")?,
-        created_ms: row.try_get("created_ms")?,
-    }))
+    Ok(Json(user_json(user)))
 }

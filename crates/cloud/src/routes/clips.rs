@@ -4,58 +4,42 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use eyrie_protocol::api::{Clip, ClipList, ClipPart, ClipStatus, CreateClipRequest, ErrorBody};
+use eyrie_protocol::api::{Clip, ClipList, ClipStatus, CreateClipRequest, ErrorBody};
+use eyrie_protocol::clock::unix_ms;
 use serde::Deserialize;
-use sqlx::Row as _;
-use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::accounts::parse_uuid;
-use super::{channel_for, check_range, keys};
+use super::{channel_for, check_range};
 use crate::auth::{Caller, UserAuth};
-use crate::db::{new_id, now_ms};
+use crate::db::{self, clips::ClipRow, new_id};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::state::AppState;
+use crate::store::keys;
 
 /// Longest clip.
 pub const MAX_CLIP_MS: i64 = 3_600_000;
+/// Most clips in a listing.
+const MAX_LIST_ITEMS: i64 = 500;
 
-pub const CLIP_COLUMNS: &str = "id, channel_id, device_id, owner_id, name, start_ms, end_ms, status, reason, \
-     object_key, size, parts, created_ms, finished_ms, deadline_ms";
-
-/// A clip row and its object key.
-pub fn clip_from(state: &AppState, r: &AnyRow) -> ApiResult<(Clip, String)> {
-    let status = match r.try_get::<String, _>("status")?.as_str() {
-        "in_progress" => ClipStatus::InProgress,
-        "finished" => ClipStatus::Finished,
-        "failed" => ClipStatus::Failed,
-        _ => ClipStatus::Unknown,
-    };
-    let key: String = r.try_get("object_key")?;
-    let parts: Vec<ClipPart> = r
-        .try_get::<Option<String>, _>("parts")?
-        .and_then(|p| serde_json::from_str(&p).ok())
-        .unwrap_or_default();
-    Ok((
-        Clip {
-            id: parse_uuid(&r.try_get::<String, _>("id")?)?,
-            channel_id: parse_uuid(&r.try_get::<String, _>("channel_id")?)?,
-            device_id: parse_uuid(&r.try_get::<String, _>("device_id")?)?,
-            name: r.try_get("name")?,
-            start_ms: r.try_get("start_ms")?,
-            end_ms: r.try_get("end_ms")?,
-            status,
-            reason: r.try_get("reason")?,
-            size: r
-                .try_get::<Option<i64>, _>("size")?
-                .map(|s| s.max(0) as u64),
-            parts,
-            created_ms: r.try_get("created_ms")?,
-            finished_ms: r.try_get("finished_ms")?,
-            download: (status == ClipStatus::Finished).then(|| state.store.presign_get(&key)),
-        },
-        key,
-    ))
+/// The API view of a clip: a finished one carries a presigned GET.
+fn clip_json(state: &AppState, c: ClipRow) -> Clip {
+    let download =
+        (c.status == ClipStatus::Finished).then(|| state.store.presign_get(&c.object_key));
+    Clip {
+        id: c.id,
+        channel_id: c.channel_id,
+        device_id: c.device_id,
+        name: c.name,
+        start_ms: c.start_ms,
+        end_ms: c.end_ms,
+        status: c.status,
+        reason: c.reason,
+        size: c.size,
+        parts: c.parts,
+        created_ms: c.created_ms,
+        finished_ms: c.finished_ms,
+        download,
+    }
 }
 
 /// Ask for a clip of a channel's range.
@@ -68,9 +52,9 @@ pub async fn create(
     ApiPath(channel): ApiPath<Uuid>,
     ApiJson(req): ApiJson<CreateClipRequest>,
 ) -> ApiResult<(StatusCode, Json<Clip>)> {
-    let c = channel_for(&state, &Caller::User(uid.clone()), &channel).await?;
+    let c = channel_for(&state, &Caller::User(uid), &channel).await?;
     check_range(req.start_ms, req.end_ms, MAX_CLIP_MS)?;
-    let now = now_ms();
+    let now = unix_ms();
     if req.start_ms > now + 60_000 {
         return Err(ApiError::bad("a clip must start before now"));
     }
@@ -79,54 +63,32 @@ pub async fn create(
         None => None,
     };
     let id = new_id();
-    let key = keys::clip(&c.device_id, &c.id, &id);
-    let deadline = now.max(req.end_ms) + state.config.clip_wait.as_millis() as i64;
-    sqlx::query(
-        "INSERT INTO clips (id, channel_id, device_id, owner_id, name, start_ms, end_ms, status, object_key, \
-         created_ms, deadline_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, 'in_progress', $8, $9, $10)",
-    )
-    .bind(&id)
-    .bind(&c.id)
-    .bind(&c.device_id)
-    .bind(&uid)
-    .bind(&name)
-    .bind(req.start_ms)
-    .bind(req.end_ms)
-    .bind(&key)
-    .bind(now)
-    .bind(deadline)
-    .execute(&state.db.pool)
-    .await?;
+    let row = ClipRow {
+        id,
+        channel_id: c.id,
+        device_id: c.device_id,
+        owner_id: uid,
+        name,
+        start_ms: req.start_ms,
+        end_ms: req.end_ms,
+        status: ClipStatus::InProgress,
+        reason: None,
+        object_key: keys::clip(&c.device_id, &c.id, &id),
+        size: None,
+        parts: vec![],
+        created_ms: now,
+        finished_ms: None,
+        deadline_ms: now.max(req.end_ms) + state.config.clip_wait.as_millis() as i64,
+    };
+    db::clips::insert(&state.db, &row).await?;
     state.clip_kick.notify_one();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Clip {
-            id: parse_uuid(&id)?,
-            channel_id: channel,
-            device_id: parse_uuid(&c.device_id)?,
-            name,
-            start_ms: req.start_ms,
-            end_ms: req.end_ms,
-            status: ClipStatus::InProgress,
-            reason: None,
-            size: None,
-            parts: vec![],
-            created_ms: now,
-            finished_ms: None,
-            download: None,
-        }),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(clip_json(&state, row))))
 }
 
-async fn clip_for(state: &AppState, uid: &str, id: &Uuid) -> ApiResult<(Clip, String)> {
-    let sql = format!("SELECT {CLIP_COLUMNS} FROM clips WHERE id = $1 AND owner_id = $2");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id.to_string())
-        .bind(uid)
-        .fetch_optional(&state.db.pool)
+async fn clip_for(state: &AppState, uid: &Uuid, id: &Uuid) -> ApiResult<ClipRow> {
+    db::clips::for_owner(&state.db, id, uid)
         .await?
-        .ok_or(ApiError::NotFound("clip"))?;
-    clip_from(state, &row)
+        .ok_or(ApiError::NotFound("clip"))
 }
 
 /// One clip (poll it until `finished` or `failed`).
@@ -137,7 +99,7 @@ pub async fn get_one(
     UserAuth(uid): UserAuth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Clip>> {
-    Ok(Json(clip_for(&state, &uid, &id).await?.0))
+    Ok(Json(clip_json(&state, clip_for(&state, &uid, &id).await?)))
 }
 
 /// Filter of the clip list.
@@ -155,31 +117,9 @@ pub async fn list(
     UserAuth(uid): UserAuth,
     ApiQuery(f): ApiQuery<ClipFilter>,
 ) -> ApiResult<Json<ClipList>> {
-    let rows = match f.device_id {
-        Some(d) => {
-            let sql = format!(
-                "SELECT {CLIP_COLUMNS} FROM clips WHERE owner_id = $1 AND device_id = $2 ORDER BY created_ms DESC LIMIT 500"
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(&uid)
-                .bind(d.to_string())
-                .fetch_all(&state.db.pool)
-                .await?
-        }
-        None => {
-            let sql = format!(
-                "SELECT {CLIP_COLUMNS} FROM clips WHERE owner_id = $1 ORDER BY created_ms DESC LIMIT 500"
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(&uid)
-                .fetch_all(&state.db.pool)
-                .await?
-        }
-    };
-    let clips = rows
-        .iter()
-        .map(|r| clip_from(&state, r).map(|c| c.0))
-        .collect::<ApiResult<_>>()?;
+    let rows =
+        db::clips::list_for_owner(&state.db, &uid, f.device_id.as_ref(), MAX_LIST_ITEMS).await?;
+    let clips = rows.into_iter().map(|c| clip_json(&state, c)).collect();
     Ok(Json(ClipList { clips }))
 }
 
@@ -191,13 +131,7 @@ pub async fn delete(
     UserAuth(uid): UserAuth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    let (_, key) = clip_for(&state, &uid, &id).await?;
-    let mut tx = state.db.pool.begin().await?;
-    sqlx::query("DELETE FROM clips WHERE id = $1")
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-    crate::workers::queue_deletion(&mut tx, &key).await?;
-    tx.commit().await?;
+    let clip = clip_for(&state, &uid, &id).await?;
+    db::clips::delete(&state.db, &clip.id, &clip.object_key, unix_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

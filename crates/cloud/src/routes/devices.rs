@@ -9,17 +9,20 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use eyrie_protocol::api::{
     CreateDeviceRequest, CreateDeviceResponse, Device, DeviceList, ErrorBody, HeartbeatRequest,
     HeartbeatResponse, RecordingKey, RecordingKeyList, RenameDeviceRequest,
-    SnapshotRequestAccepted, StoreMode, StoreModeBody,
+    SnapshotRequestAccepted, StoreModeBody,
 };
-use sqlx::Row as _;
+use eyrie_protocol::clock::{unix_ms, unix_secs};
 use uuid::Uuid;
 
-use super::{DEVICE_COLUMNS, DeviceRow, device_for, device_json, keys};
+use super::{device_for, device_json};
 use crate::auth::{Caller, DeviceAuth, UserAuth};
 use crate::crypto::digest;
-use crate::db::{new_id, now_ms, now_s};
+use crate::db;
+use crate::db::devices::NewDevice;
+use crate::db::keys::NewKey;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::state::AppState;
+use crate::store::keys;
 
 /// How long an activation code from `POST /devices` stays valid.
 pub const ACTIVATION_TTL_S: i64 = 24 * 3600;
@@ -53,48 +56,16 @@ pub fn valid_name(name: &str) -> ApiResult<String> {
     Ok(name.to_owned())
 }
 
-/// Insert a device (not activated) and its main and sub channels.
-pub async fn insert_device(
-    state: &AppState,
-    owner: &str,
-    name: &str,
-    activation_code_hash: Option<&str>,
-) -> ApiResult<DeviceRow> {
-    let id = new_id();
-    let now = now_ms();
-    let mut tx = state.db.pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO devices (id, owner_id, name, store_mode, activated, activation_code_hash, \
-         activation_expires_ms, dropped_segments, created_ms) VALUES ($1, $2, $3, $4, 0, $5, $6, 0, $7)",
-    )
-    .bind(&id)
-    .bind(owner)
-    .bind(name)
-    .bind(StoreMode::default().as_str())
-    .bind(activation_code_hash)
-    .bind(now + ACTIVATION_TTL_S * 1000)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    for kind in ["main", "sub"] {
-        sqlx::query("INSERT INTO channels (id, device_id, kind) VALUES ($1, $2, $3)")
-            .bind(new_id())
-            .bind(&id)
-            .bind(kind)
-            .execute(&mut *tx)
-            .await?;
+/// A device to make for `owner` now (its activation code, if any, valid for a day).
+pub fn new_device<'a>(owner: &'a Uuid, name: &'a str, code_hash: Option<&'a str>) -> NewDevice<'a> {
+    let now = unix_ms();
+    NewDevice {
+        owner,
+        name,
+        activation_code_hash: code_hash,
+        activation_expires_ms: now + ACTIVATION_TTL_S * 1000,
+        now_ms: now,
     }
-    tx.commit().await?;
-    Ok(DeviceRow {
-        id,
-        owner_id: owner.into(),
-        name: name.into(),
-        store_mode: StoreMode::default(),
-        activated: false,
-        last_seen_ms: None,
-        dropped_segments: 0,
-        created_ms: now,
-    })
 }
 
 /// Register a device; the answer carries its one-time activation code.
@@ -107,13 +78,14 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<CreateDeviceResponse>)> {
     let name = valid_name(&req.name)?;
     let code = new_code();
-    let d = insert_device(&state, &uid, &name, Some(&digest(&normalize_code(&code)))).await?;
+    let code_hash = digest(&normalize_code(&code));
+    let d = db::devices::create(&state.db, &new_device(&uid, &name, Some(&code_hash))).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreateDeviceResponse {
             device: device_json(&state, &d).await?,
             activation_code: code,
-            activation_expires_at: now_s() + ACTIVATION_TTL_S,
+            activation_expires_at: unix_secs() + ACTIVATION_TTL_S,
         }),
     ))
 }
@@ -125,14 +97,10 @@ pub async fn list(
     State(state): State<AppState>,
     UserAuth(uid): UserAuth,
 ) -> ApiResult<Json<DeviceList>> {
-    let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE owner_id = $1 ORDER BY name, id");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&uid)
-        .fetch_all(&state.db.pool)
-        .await?;
+    let rows = db::devices::list_for_owner(&state.db, &uid).await?;
     let mut devices = Vec::with_capacity(rows.len());
-    for r in &rows {
-        devices.push(device_json(&state, &DeviceRow::from_row(r)?).await?);
+    for d in &rows {
+        devices.push(device_json(&state, d).await?);
     }
     Ok(Json(DeviceList { devices }))
 }
@@ -160,11 +128,7 @@ pub async fn rename(
 ) -> ApiResult<Json<Device>> {
     let mut d = device_for(&state, &Caller::User(uid), &id).await?;
     let name = valid_name(&req.name)?;
-    sqlx::query("UPDATE devices SET name = $1 WHERE id = $2")
-        .bind(&name)
-        .bind(&d.id)
-        .execute(&state.db.pool)
-        .await?;
+    db::devices::rename(&state.db, &d.id, &name).await?;
     d.name = name;
     Ok(Json(device_json(&state, &d).await?))
 }
@@ -178,20 +142,7 @@ pub async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     let d = device_for(&state, &Caller::User(uid), &id).await?;
-    let mut tx = state.db.pool.begin().await?;
-    for sql in [
-        "DELETE FROM recordings WHERE channel_id IN (SELECT id FROM channels WHERE device_id = $1)",
-        "DELETE FROM events WHERE channel_id IN (SELECT id FROM channels WHERE device_id = $1)",
-        "DELETE FROM snapshots WHERE channel_id IN (SELECT id FROM channels WHERE device_id = $1)",
-        "DELETE FROM clips WHERE device_id = $1",
-        "DELETE FROM recording_keys WHERE device_id = $1",
-        "DELETE FROM channels WHERE device_id = $1",
-        "DELETE FROM devices WHERE id = $1",
-    ] {
-        sqlx::query(sql).bind(&d.id).execute(&mut *tx).await?;
-    }
-    crate::workers::queue_deletion(&mut tx, &keys::device_prefix(&d.id)).await?;
-    tx.commit().await?;
+    db::devices::delete(&state.db, &d.id, &keys::device_prefix(&d.id), unix_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -219,11 +170,7 @@ pub async fn set_store_mode(
     ApiJson(req): ApiJson<StoreModeBody>,
 ) -> ApiResult<Json<StoreModeBody>> {
     let d = device_for(&state, &Caller::User(uid), &id).await?;
-    sqlx::query("UPDATE devices SET store_mode = $1 WHERE id = $2")
-        .bind(req.store_mode.as_str())
-        .bind(&d.id)
-        .execute(&state.db.pool)
-        .await?;
+    db::devices::set_store_mode(&state.db, &d.id, req.store_mode).await?;
     Ok(Json(req))
 }
 
@@ -241,33 +188,9 @@ pub async fn heartbeat(
     let dropped = req
         .dropped_segments
         .map_or(d.dropped_segments, |n| n.min(i64::MAX as u64) as i64);
-    sqlx::query("UPDATE devices SET last_seen_ms = $1, dropped_segments = $2 WHERE id = $3")
-        .bind(now_ms())
-        .bind(dropped)
-        .bind(&d.id)
-        .execute(&state.db.pool)
-        .await?;
-    // A pending snapshot request is handed out once: cleared only if it is still the one
-    // read, so two racing heartbeats cannot both take it (and a newer request survives).
-    let asked: Option<i64> =
-        sqlx::query_scalar("SELECT snapshot_requested_ms FROM devices WHERE id = $1")
-            .bind(&d.id)
-            .fetch_optional(&state.db.pool)
-            .await?
-            .flatten();
-    let mut snapshot_requested_ms = None;
-    if let Some(t) = asked {
-        let cleared = sqlx::query(
-            "UPDATE devices SET snapshot_requested_ms = NULL WHERE id = $1 AND snapshot_requested_ms = $2",
-        )
-        .bind(&d.id)
-        .bind(t)
-        .execute(&state.db.pool)
-        .await?;
-        if cleared.rows_affected() == 1 {
-            snapshot_requested_ms = Some(t);
-        }
-    }
+    // A pending snapshot request is handed out once (see `db::devices::heartbeat`).
+    let snapshot_requested_ms =
+        db::devices::heartbeat(&state.db, &d.id, unix_ms(), dropped).await?;
     Ok(Json(HeartbeatResponse {
         store_mode: d.store_mode,
         snapshot_requested_ms,
@@ -285,7 +208,7 @@ pub async fn request_snapshot(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<(StatusCode, Json<SnapshotRequestAccepted>)> {
     let d = device_for(&state, &Caller::User(uid), &id).await?;
-    let now = now_ms();
+    let now = unix_ms();
     let online = d
         .last_seen_ms
         .is_some_and(|t| now - t <= super::ONLINE_WINDOW_MS);
@@ -294,11 +217,7 @@ pub async fn request_snapshot(
             "the camera is offline; it cannot take a snapshot now".into(),
         ));
     }
-    sqlx::query("UPDATE devices SET snapshot_requested_ms = $1 WHERE id = $2")
-        .bind(now)
-        .bind(&d.id)
-        .execute(&state.db.pool)
-        .await?;
+    db::devices::request_snapshot(&state.db, &d.id, now).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(SnapshotRequestAccepted {
@@ -307,31 +226,26 @@ pub async fn request_snapshot(
     ))
 }
 
-/// Generate and store a new recording key for a device; returns it in clear.
-pub async fn new_recording_key(
-    state: &AppState,
-    conn: &mut sqlx::AnyConnection,
-    device: &str,
-) -> ApiResult<RecordingKey> {
+/// A new recording key for a device: sealed to store, and in clear for the device.
+pub fn new_recording_key(state: &AppState) -> (NewKey, RecordingKey) {
     let mut raw = [0u8; 32];
     rand::fill(&mut raw);
     let mut kid = [0u8; 8];
     rand::fill(&mut kid);
     let key_id = hex::encode(kid);
-    let now = now_ms();
-    sqlx::query("INSERT INTO recording_keys (key_id, device_id, key_sealed, created_ms) VALUES ($1, $2, $3, $4)")
-        .bind(&key_id)
-        .bind(device)
-        .bind(state.master.wrap(&format!("recording-key:{key_id}"), &raw))
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(RecordingKey {
+    let now = unix_ms();
+    let stored = NewKey {
+        key_sealed: state.master.wrap(&format!("recording-key:{key_id}"), &raw),
+        key_id: key_id.clone(),
+        created_ms: now,
+    };
+    let clear = RecordingKey {
         key_id,
         key: URL_SAFE_NO_PAD.encode(raw),
         algorithm: "AES-256-GCM".into(),
         created_ms: now,
-    })
+    };
+    (stored, clear)
 }
 
 /// Every recording key of a device, newest first (owner or the device).
@@ -343,27 +257,20 @@ pub async fn keys(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<RecordingKeyList>> {
     let d = device_for(&state, &caller, &id).await?;
-    let rows = sqlx::query(
-        "SELECT key_id, key_sealed, created_ms FROM recording_keys WHERE device_id = $1 ORDER BY created_ms DESC",
-    )
-    .bind(&d.id)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let rows = db::keys::recording_keys(&state.db, &d.id).await?;
     let mut keys = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let key_id: String = r.try_get("key_id")?;
-        let sealed: String = r.try_get("key_sealed")?;
+    for r in rows {
         let raw = state
             .master
-            .unwrap(&format!("recording-key:{key_id}"), &sealed)
+            .unwrap(&format!("recording-key:{}", r.key_id), &r.key_sealed)
             .ok_or_else(|| {
                 ApiError::Internal("recording key does not unseal (wrong master key?)".into())
             })?;
         keys.push(RecordingKey {
-            key_id,
+            key_id: r.key_id,
             key: URL_SAFE_NO_PAD.encode(raw),
             algorithm: "AES-256-GCM".into(),
-            created_ms: r.try_get("created_ms")?,
+            created_ms: r.created_ms,
         });
     }
     Ok(Json(RecordingKeyList { keys }))

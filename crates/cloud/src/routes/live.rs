@@ -15,16 +15,16 @@ use base64::engine::general_purpose::STANDARD;
 use eyrie_protocol::api::{
     ErrorBody, IceServer, IceServersResponse, MqttConnection, TicketRequest, TicketResponse,
 };
+use eyrie_protocol::clock::{unix_ms, unix_secs};
 use eyrie_protocol::ticket::{MAX_TICKET_LIFETIME_SECS, TicketClaims};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sqlx::Row as _;
 use uuid::Uuid;
 
 use super::device_for;
 use crate::auth::{Caller, UserAuth};
 use crate::crypto::{digest, random_token};
-use crate::db::{now_ms, now_s};
+use crate::db;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::state::AppState;
 
@@ -32,24 +32,24 @@ use crate::state::AppState;
 pub const VIEWER_MQTT_TTL_MS: i64 = 12 * 3600 * 1000;
 
 /// Topic prefix of a device.
-pub fn topic_prefix(device: &str) -> String {
+pub fn topic_prefix(device: &Uuid) -> String {
     format!("eyrie/{device}")
 }
 
 /// Broker connection for a device (password issued at activation).
-pub fn mqtt_for_device(state: &AppState, device: &str, password: String) -> MqttConnection {
+pub fn mqtt_for_device(state: &AppState, device: &Uuid, password: String) -> MqttConnection {
     MqttConnection {
         host: state.broker_host(),
         port: state.broker.port,
         tls: state.broker.tls,
-        username: device.to_owned(),
+        username: device.to_string(),
         password,
         client_id: format!("eyrie-dev-{device}"),
         topic_prefix: topic_prefix(device),
     }
 }
 
-fn turn_credentials(secret: &str, exp: i64, who: &str) -> (String, String) {
+fn turn_credentials(secret: &str, exp: i64, who: &Uuid) -> (String, String) {
     let username = format!("{exp}:{who}");
     let mut mac =
         Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
@@ -58,7 +58,7 @@ fn turn_credentials(secret: &str, exp: i64, who: &str) -> (String, String) {
 }
 
 /// STUN and (with a secret) TURN servers for `who`; returns them and their expiry.
-pub fn ice_for(state: &AppState, who: &str) -> (Vec<IceServer>, i64) {
+pub fn ice_for(state: &AppState, who: &Uuid) -> (Vec<IceServer>, i64) {
     let ice = &state.config.ice;
     let mut out = Vec::new();
     if !ice.stun_urls.is_empty() {
@@ -68,11 +68,11 @@ pub fn ice_for(state: &AppState, who: &str) -> (Vec<IceServer>, i64) {
             credential: None,
         });
     }
-    let mut exp = now_s() + 365 * 24 * 3600;
+    let mut exp = unix_secs() + 365 * 24 * 3600;
     if let Some(secret) = &ice.turn_secret
         && !ice.turn_urls.is_empty()
     {
-        exp = now_s() + ice.turn_ttl.as_secs() as i64;
+        exp = unix_secs() + ice.turn_ttl.as_secs() as i64;
         let (username, credential) = turn_credentials(secret, exp, who);
         out.push(IceServer {
             urls: ice.turn_urls.clone(),
@@ -93,7 +93,7 @@ pub async fn ticket(
     ApiPath(id): ApiPath<Uuid>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<TicketResponse>> {
-    let d = device_for(&state, &Caller::User(uid.clone()), &id).await?;
+    let d = device_for(&state, &Caller::User(uid), &id).await?;
     if !d.activated {
         return Err(ApiError::Conflict("device is not activated yet".into()));
     }
@@ -102,30 +102,24 @@ pub async fn ticket(
         .ttl_secs
         .unwrap_or(120)
         .clamp(10, MAX_TICKET_LIFETIME_SECS);
-    let row = sqlx::query("SELECT secret_sealed FROM devices WHERE id = $1")
-        .bind(&d.id)
-        .fetch_one(&state.db.pool)
-        .await?;
-    let sealed: Option<String> = row.try_get("secret_sealed")?;
-    let secret = sealed
+    let secret = db::keys::device_secret(&state.db, &d.id)
+        .await?
         .and_then(|s| state.master.unwrap(&format!("device-secret:{}", d.id), &s))
         .ok_or_else(|| ApiError::Internal("device secret does not unseal".into()))?;
-    let exp = now_s() as u64 + ttl;
-    let ticket = TicketClaims::new(uid.clone(), d.id.clone(), exp).sign(&secret);
+    let exp = unix_secs() as u64 + ttl;
+    let ticket = TicketClaims::new(uid.to_string(), d.id.to_string(), exp).sign(&secret);
     // A broker login for this viewer.
     let password = random_token(24);
     let username = format!("viewer-{uid}");
-    sqlx::query("DELETE FROM mqtt_logins WHERE expires_ms < $1")
-        .bind(now_ms())
-        .execute(&state.db.pool)
-        .await?;
-    sqlx::query("INSERT INTO mqtt_logins (password_hash, username, user_id, expires_ms) VALUES ($1, $2, $3, $4)")
-        .bind(digest(&password))
-        .bind(&username)
-        .bind(&uid)
-        .bind(now_ms() + VIEWER_MQTT_TTL_MS)
-        .execute(&state.db.pool)
-        .await?;
+    db::live::sweep_viewer_logins(&state.db, unix_ms()).await?;
+    db::live::add_viewer_login(
+        &state.db,
+        &digest(&password),
+        &username,
+        &uid,
+        unix_ms() + VIEWER_MQTT_TTL_MS,
+    )
+    .await?;
     crate::metrics::TICKETS.inc();
     let (ice_servers, _) = ice_for(&state, &uid);
     Ok(Json(TicketResponse {
@@ -161,6 +155,12 @@ pub async fn ice_servers(
     }))
 }
 
+/// An id exactly as ids are stored (lower-case hyphenated), or None: a broker user name
+/// in another spelling of a UUID names no one.
+fn stored_id(s: &str) -> Option<Uuid> {
+    s.parse::<Uuid>().ok().filter(|u| u.to_string() == s)
+}
+
 /// Check a broker login: a device (username = device id, activation MQTT password) or a
 /// viewer (username `viewer-<user id>`, password from a ticket answer, not expired).
 pub async fn check_mqtt_login(state: &AppState, username: &str, password: &str) -> bool {
@@ -169,20 +169,19 @@ pub async fn check_mqtt_login(state: &AppState, username: &str, password: &str) 
     }
     let hash = digest(password);
     let ok = if let Some(uid) = username.strip_prefix("viewer-") {
-        sqlx::query("SELECT 1 AS ok FROM mqtt_logins WHERE password_hash = $1 AND user_id = $2 AND expires_ms > $3")
-            .bind(&hash)
-            .bind(uid)
-            .bind(now_ms())
-            .fetch_optional(&state.db.pool)
-            .await
-            .is_ok_and(|r| r.is_some())
+        match stored_id(uid) {
+            Some(uid) => db::live::viewer_login_valid(&state.db, &hash, &uid, unix_ms())
+                .await
+                .unwrap_or(false),
+            None => false,
+        }
     } else {
-        sqlx::query("SELECT 1 AS ok FROM devices WHERE id = $1 AND activated = 1 AND mqtt_password_hash = $2")
-            .bind(username)
-            .bind(&hash)
-            .fetch_optional(&state.db.pool)
-            .await
-            .is_ok_and(|r| r.is_some())
+        match stored_id(username) {
+            Some(id) => db::devices::mqtt_password_matches(&state.db, &id, &hash)
+                .await
+                .unwrap_or(false),
+            None => false,
+        }
     };
     if !ok {
         crate::metrics::MQTT_LOGINS_REFUSED.inc();

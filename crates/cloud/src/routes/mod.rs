@@ -2,6 +2,9 @@
 //! route asks the same question the same way: does this caller own this device or channel?
 //! A user owns their devices; a device owns itself and its channels. Anything else — and
 //! anything that does not exist — answers 404, so ids do not leak.
+//!
+//! A handler validates its input, asks [`crate::db`] (which holds every SQL statement)
+//! and shapes the answer; it never writes SQL itself.
 
 pub mod accounts;
 pub mod clips;
@@ -15,13 +18,13 @@ pub mod snapshots;
 
 use axum::Router;
 use axum::routing::{get, post};
-use eyrie_protocol::api::{Channel, ChannelKind, Device, StoreMode};
-use sqlx::Row as _;
-use sqlx::any::AnyRow;
+use eyrie_protocol::api::Device;
+use eyrie_protocol::clock::unix_ms;
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::db::now_ms;
+use crate::db;
+use crate::db::devices::{ChannelOwner, DeviceRow};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -93,49 +96,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A device row as the routes need it.
-#[derive(Debug, Clone)]
-pub struct DeviceRow {
-    pub id: String,
-    pub owner_id: String,
-    pub name: String,
-    pub store_mode: StoreMode,
-    pub activated: bool,
-    pub last_seen_ms: Option<i64>,
-    pub dropped_segments: i64,
-    pub created_ms: i64,
-}
-
-pub const DEVICE_COLUMNS: &str =
-    "id, owner_id, name, store_mode, activated, last_seen_ms, dropped_segments, created_ms";
-
-impl DeviceRow {
-    pub fn from_row(r: &AnyRow) -> ApiResult<Self> {
-        Ok(Self {
-            id: r.try_get("id")?,
-            owner_id: r.try_get("owner_id")?,
-            name: r.try_get("name")?,
-            store_mode: r
-                .try_get::<String, _>("store_mode")?
-                .parse()
-                .map_err(ApiError::Internal)?,
-            activated: r.try_get::<i64, _>("activated")? != 0,
-            last_seen_ms: r.try_get("last_seen_ms")?,
-            dropped_segments: r.try_get("dropped_segments")?,
-            created_ms: r.try_get("created_ms")?,
-        })
-    }
-}
-
 /// The device `id` if `caller` may see it (its owner, or the device itself), else 404.
 pub async fn device_for(state: &AppState, caller: &Caller, id: &Uuid) -> ApiResult<DeviceRow> {
-    let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id.to_string())
-        .fetch_optional(&state.db.pool)
+    let d = db::devices::by_id(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound("device"))?;
-    let d = DeviceRow::from_row(&row)?;
     let allowed = match caller {
         Caller::User(u) => &d.owner_id == u,
         Caller::Device(dev) => &d.id == dev,
@@ -147,35 +112,20 @@ pub async fn device_for(state: &AppState, caller: &Caller, id: &Uuid) -> ApiResu
     }
 }
 
-pub fn channel_kind(s: &str) -> ChannelKind {
-    match s {
-        "main" => ChannelKind::Main,
-        "sub" => ChannelKind::Sub,
-        _ => ChannelKind::Unknown,
-    }
+/// Whether a device seen at `last_seen_ms` counts as online at `now_ms`.
+pub fn online(last_seen_ms: Option<i64>, now_ms: i64) -> bool {
+    last_seen_ms.is_some_and(|s| now_ms - s < ONLINE_WINDOW_MS)
 }
 
 /// The API view of a device row.
 pub async fn device_json(state: &AppState, d: &DeviceRow) -> ApiResult<Device> {
-    let rows = sqlx::query("SELECT id, kind FROM channels WHERE device_id = $1 ORDER BY kind")
-        .bind(&d.id)
-        .fetch_all(&state.db.pool)
-        .await?;
-    let mut channels = Vec::with_capacity(rows.len());
-    for r in &rows {
-        channels.push(Channel {
-            id: accounts::parse_uuid(&r.try_get::<String, _>("id")?)?,
-            kind: channel_kind(&r.try_get::<String, _>("kind")?),
-        });
-    }
+    let channels = db::devices::channels(&state.db, &d.id).await?;
     Ok(Device {
-        id: accounts::parse_uuid(&d.id)?,
+        id: d.id,
         name: d.name.clone(),
         store_mode: d.store_mode,
         activated: d.activated,
-        online: d
-            .last_seen_ms
-            .is_some_and(|s| now_ms() - s < ONLINE_WINDOW_MS),
+        online: online(d.last_seen_ms, unix_ms()),
         last_seen_ms: d.last_seen_ms,
         dropped_segments: d.dropped_segments.max(0) as u64,
         channels,
@@ -183,34 +133,11 @@ pub async fn device_json(state: &AppState, d: &DeviceRow) -> ApiResult<Device> {
     })
 }
 
-/// A channel and who it belongs to.
-#[derive(Debug, Clone)]
-pub struct ChannelCtx {
-    pub id: String,
-    pub device_id: String,
-    pub owner_id: String,
-    pub store_mode: StoreMode,
-}
-
 /// The channel `id` if `caller` may use it (owner of its device, or the device), else 404.
-pub async fn channel_for(state: &AppState, caller: &Caller, id: &Uuid) -> ApiResult<ChannelCtx> {
-    let row = sqlx::query(
-        "SELECT c.id, c.device_id, d.owner_id, d.store_mode FROM channels c \
-         JOIN devices d ON d.id = c.device_id WHERE c.id = $1",
-    )
-    .bind(id.to_string())
-    .fetch_optional(&state.db.pool)
-    .await?
-    .ok_or(ApiError::NotFound("channel"))?;
-    let c = ChannelCtx {
-        id: row.try_get("id")?,
-        device_id: row.try_get("device_id")?,
-        owner_id: row.try_get("owner_id")?,
-        store_mode: row
-            .try_get::<String, _>("store_mode")?
-            .parse()
-            .map_err(ApiError::Internal)?,
-    };
+pub async fn channel_for(state: &AppState, caller: &Caller, id: &Uuid) -> ApiResult<ChannelOwner> {
+    let c = db::devices::channel(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound("channel"))?;
     let allowed = match caller {
         Caller::User(u) => &c.owner_id == u,
         Caller::Device(d) => &c.device_id == d,
@@ -233,33 +160,4 @@ pub fn check_range(start_ms: i64, end_ms: i64, max_ms: i64) -> ApiResult<()> {
         return Err(ApiError::bad(format!("range longer than {max_ms} ms")));
     }
     Ok(())
-}
-
-/// Object keys are built here only, from server-side ids.
-pub mod keys {
-    /// `d/<device>/c/<channel>/r/<yyyymmdd>/<start_ms>-<recording>`: the day folder bounds
-    /// the reconciler's listings.
-    pub fn recording(device: &str, channel: &str, start_ms: i64, id: &str) -> String {
-        let day = time::OffsetDateTime::from_unix_timestamp(start_ms.div_euclid(1000))
-            .map(|t| format!("{:04}{:02}{:02}", t.year(), u8::from(t.month()), t.day()))
-            .unwrap_or_else(|_| "00000000".into());
-        format!("d/{device}/c/{channel}/r/{day}/{start_ms:013}-{id}")
-    }
-
-    /// Prefix of one channel's recordings for one day (as in [`recording`]).
-    pub fn recording_day_prefix(key: &str) -> Option<&str> {
-        key.rfind('/').map(|i| &key[..=i])
-    }
-
-    pub fn clip(device: &str, channel: &str, id: &str) -> String {
-        format!("d/{device}/c/{channel}/clips/{id}")
-    }
-
-    pub fn snapshot(device: &str, channel: &str, id: &str) -> String {
-        format!("d/{device}/c/{channel}/snap/{id}")
-    }
-
-    pub fn device_prefix(device: &str) -> String {
-        format!("d/{device}/")
-    }
 }

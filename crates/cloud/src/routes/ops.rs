@@ -13,7 +13,7 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/healthz", tag = "ops",
     responses((status = 200, body = Health), (status = 503, body = eyrie_protocol::api::ErrorBody)))]
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    sqlx::query("SELECT 1").execute(&state.db.pool).await?;
+    state.db.ping().await?;
     Ok(Json(Health {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),

@@ -16,16 +16,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use eyrie_protocol::api::{
-    ActivateRequest, ActivationPending, ClaimRequest, Device, DeviceChannels, DeviceCredentials,
-    ErrorBody, PairingRequest, PairingResponse,
+    ActivateRequest, ActivationPending, ChannelKind, ClaimRequest, Device, DeviceChannels,
+    DeviceCredentials, ErrorBody, PairingRequest, PairingResponse,
 };
-use sqlx::Row as _;
+use eyrie_protocol::clock::unix_ms;
 
-use super::devices::{insert_device, new_code, new_recording_key, normalize_code, valid_name};
-use super::{DEVICE_COLUMNS, DeviceRow, device_json};
+use super::device_json;
+use super::devices::{new_code, new_device, new_recording_key, normalize_code, valid_name};
 use crate::auth::{DEVICE_TOKEN_PREFIX, UserAuth};
 use crate::crypto::{digest, random_token};
-use crate::db::now_ms;
+use crate::db::{self, devices::DeviceRow};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::state::AppState;
 
@@ -44,25 +44,17 @@ pub async fn pairing(
         .name_hint
         .map(|h| h.chars().take(64).collect::<String>());
     let token = random_token(32);
-    let expires_ms = now_ms() + PAIRING_TTL_MS;
+    let expires_ms = unix_ms() + PAIRING_TTL_MS;
     // Drop stale pairings now and then so codes stay unique and the table small.
-    sqlx::query("DELETE FROM pairings WHERE expires_ms < $1")
-        .bind(now_ms() - 24 * 3600 * 1000)
-        .execute(&state.db.pool)
-        .await?;
+    db::pairings::sweep(&state.db, unix_ms() - 24 * 3600 * 1000).await?;
+    let token_hash = digest(&token);
     for _ in 0..5 {
         let code = new_code();
-        let res = sqlx::query(
-            "INSERT INTO pairings (token_hash, code, name_hint, expires_ms, consumed) VALUES ($1, $2, $3, $4, 0)",
-        )
-        .bind(digest(&token))
-        .bind(normalize_code(&code))
-        .bind(&hint)
-        .bind(expires_ms)
-        .execute(&state.db.pool)
-        .await;
-        match res {
-            Ok(_) => {
+        let stored = normalize_code(&code);
+        match db::pairings::create(&state.db, &token_hash, &stored, hint.as_deref(), expires_ms)
+            .await
+        {
+            Ok(()) => {
                 return Ok((
                     StatusCode::CREATED,
                     Json(PairingResponse {
@@ -72,7 +64,7 @@ pub async fn pairing(
                     }),
                 ));
             }
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
+            Err(db::Error::Duplicate) => continue,
             Err(e) => return Err(e.into()),
         }
     }
@@ -92,38 +84,18 @@ pub async fn claim(
 ) -> ApiResult<(StatusCode, Json<Device>)> {
     let name = valid_name(&req.name)?;
     let code = normalize_code(&req.code);
-    let row = sqlx::query("SELECT expires_ms, device_id FROM pairings WHERE code = $1")
-        .bind(&code)
-        .fetch_optional(&state.db.pool)
+    let pairing = db::pairings::by_code(&state.db, &code)
         .await?
         .ok_or(ApiError::NotFound("pairing code"))?;
-    let expires_ms: i64 = row.try_get("expires_ms")?;
-    let device_id: Option<String> = row.try_get("device_id")?;
-    if device_id.is_some() || expires_ms < now_ms() {
+    if pairing.device_id.is_some() || pairing.expires_ms < unix_ms() {
         return Err(ApiError::Gone(
             "pairing code expired or already used".into(),
         ));
     }
-    let d = insert_device(&state, &uid, &name, None).await?;
-    let won =
-        sqlx::query("UPDATE pairings SET device_id = $1 WHERE code = $2 AND device_id IS NULL")
-            .bind(&d.id)
-            .bind(&code)
-            .execute(&state.db.pool)
-            .await?
-            .rows_affected()
-            == 1;
-    if !won {
-        sqlx::query("DELETE FROM channels WHERE device_id = $1")
-            .bind(&d.id)
-            .execute(&state.db.pool)
-            .await?;
-        sqlx::query("DELETE FROM devices WHERE id = $1")
-            .bind(&d.id)
-            .execute(&state.db.pool)
-            .await?;
+    let Some(d) = db::pairings::claim(&state.db, &code, &new_device(&uid, &name, None)).await?
+    else {
         return Err(ApiError::Gone("pairing code already used".into()));
-    }
+    };
     Ok((StatusCode::CREATED, Json(device_json(&state, &d).await?)))
 }
 
@@ -135,19 +107,13 @@ pub async fn activate(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<ActivateRequest>,
 ) -> ApiResult<Response> {
-    let now = now_ms();
+    let now = unix_ms();
     match (req.activation_code, req.pairing_token) {
         (Some(code), None) => {
-            let sql = format!(
-                "SELECT {DEVICE_COLUMNS}, activation_expires_ms FROM devices WHERE activation_code_hash = $1"
-            );
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(digest(&normalize_code(&code)))
-                .fetch_optional(&state.db.pool)
-                .await?
-                .ok_or(ApiError::NotFound("activation code"))?;
-            let d = DeviceRow::from_row(&row)?;
-            let exp: Option<i64> = row.try_get("activation_expires_ms")?;
+            let (d, exp) =
+                db::devices::by_activation_code(&state.db, &digest(&normalize_code(&code)))
+                    .await?
+                    .ok_or(ApiError::NotFound("activation code"))?;
             if d.activated || exp.is_some_and(|e| e < now) {
                 return Err(ApiError::Gone(
                     "activation code expired or already used".into(),
@@ -156,53 +122,35 @@ pub async fn activate(
             Ok(Json(credentials(&state, &d).await?).into_response())
         }
         (None, Some(token)) => {
-            let row = sqlx::query(
-                "SELECT expires_ms, device_id, consumed FROM pairings WHERE token_hash = $1",
-            )
-            .bind(digest(&token))
-            .fetch_optional(&state.db.pool)
-            .await?
-            .ok_or(ApiError::NotFound("pairing"))?;
-            let expires_ms: i64 = row.try_get("expires_ms")?;
-            let device_id: Option<String> = row.try_get("device_id")?;
-            let consumed = row.try_get::<i64, _>("consumed")? != 0;
-            if consumed {
+            let token_hash = digest(&token);
+            let pairing = db::pairings::by_token(&state.db, &token_hash)
+                .await?
+                .ok_or(ApiError::NotFound("pairing"))?;
+            if pairing.consumed {
                 return Err(ApiError::Gone("pairing already activated".into()));
             }
-            let Some(device_id) = device_id else {
-                if expires_ms < now {
+            let Some(device_id) = pairing.device_id else {
+                if pairing.expires_ms < now {
                     return Err(ApiError::Gone("pairing expired unclaimed".into()));
                 }
                 return Ok((
                     StatusCode::ACCEPTED,
                     Json(ActivationPending {
                         status: "pending".into(),
-                        expires_at: expires_ms / 1000,
+                        expires_at: pairing.expires_ms / 1000,
                     }),
                 )
                     .into_response());
             };
-            if expires_ms + PAIRING_TTL_MS < now {
+            if pairing.expires_ms + PAIRING_TTL_MS < now {
                 return Err(ApiError::Gone("pairing expired".into()));
             }
-            let won = sqlx::query(
-                "UPDATE pairings SET consumed = 1 WHERE token_hash = $1 AND consumed = 0",
-            )
-            .bind(digest(&token))
-            .execute(&state.db.pool)
-            .await?
-            .rows_affected()
-                == 1;
-            if !won {
+            if !db::pairings::consume(&state.db, &token_hash).await? {
                 return Err(ApiError::Gone("pairing already activated".into()));
             }
-            let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1");
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(&device_id)
-                .fetch_optional(&state.db.pool)
+            let d = db::devices::by_id(&state.db, &device_id)
                 .await?
                 .ok_or(ApiError::Gone("the claimed device was deleted".into()))?;
-            let d = DeviceRow::from_row(&row)?;
             Ok(Json(credentials(&state, &d).await?).into_response())
         }
         _ => Err(ApiError::bad(
@@ -211,49 +159,32 @@ pub async fn activate(
     }
 }
 
-/// Issue a device's secrets (compare-and-set on `activated`) and build its credentials.
+/// Issue a device's secrets (compare-and-set on `activated`, with its first recording
+/// key) and build its credentials.
 async fn credentials(state: &AppState, d: &DeviceRow) -> ApiResult<DeviceCredentials> {
     let secret = random_token(32);
     let token = format!("{DEVICE_TOKEN_PREFIX}{}", random_token(32));
     let mqtt_password = random_token(24);
-    let mut tx = state.db.pool.begin().await?;
-    let won = sqlx::query(
-        "UPDATE devices SET activated = 1, token_hash = $1, secret_sealed = $2, mqtt_password_hash = $3, \
-         last_seen_ms = $4 WHERE id = $5 AND activated = 0",
-    )
-    .bind(digest(&token))
-    .bind(state.master.wrap(&format!("device-secret:{}", d.id), secret.as_bytes()))
-    .bind(digest(&mqtt_password))
-    .bind(now_ms())
-    .bind(&d.id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !won {
+    let (stored_key, key) = new_recording_key(state);
+    let activation = db::devices::Activation {
+        token_hash: &digest(&token),
+        secret_sealed: &state
+            .master
+            .wrap(&format!("device-secret:{}", d.id), secret.as_bytes()),
+        mqtt_password_hash: &digest(&mqtt_password),
+        now_ms: unix_ms(),
+        key: &stored_key,
+    };
+    if !db::devices::activate(&state.db, &d.id, &activation).await? {
         return Err(ApiError::Gone("device already activated".into()));
     }
-    let key = new_recording_key(state, &mut tx, &d.id).await?;
-    tx.commit().await?;
-    let rows = sqlx::query("SELECT id, kind FROM channels WHERE device_id = $1")
-        .bind(&d.id)
-        .fetch_all(&state.db.pool)
-        .await?;
-    let mut main = None;
-    let mut sub = None;
-    for r in &rows {
-        let id = super::accounts::parse_uuid(&r.try_get::<String, _>("id")?)?;
-        match r.try_get::<String, _>("kind")?.as_str() {
-            "main" => main = Some(id),
-            "sub" => sub = Some(id),
-            _ => {}
-        }
-    }
-    let (Some(main), Some(sub)) = (main, sub) else {
+    let channels = db::devices::channels(&state.db, &d.id).await?;
+    let of_kind = |k| channels.iter().find(|c| c.kind == k).map(|c| c.id);
+    let (Some(main), Some(sub)) = (of_kind(ChannelKind::Main), of_kind(ChannelKind::Sub)) else {
         return Err(ApiError::Internal("device has no main/sub channel".into()));
     };
     Ok(DeviceCredentials {
-        device_id: super::accounts::parse_uuid(&d.id)?,
+        device_id: d.id,
         name: d.name.clone(),
         device_secret: secret,
         device_token: token,

@@ -22,13 +22,13 @@
 //! died is picked up by another; a lost race only wastes work — the CAS on finish decides.
 
 use eyrie_protocol::api::ClipPart;
+use eyrie_protocol::clock::unix_ms;
 use futures::StreamExt as _;
-use sqlx::Row as _;
+use uuid::Uuid;
 
-use crate::db::now_ms;
+use crate::db;
 use crate::metrics;
-use crate::routes::clips::CLIP_COLUMNS;
-use crate::routes::recordings::{complete_in_range, gaps};
+use crate::routes::recordings::gaps;
 use crate::state::AppState;
 
 /// Multipart part size (S3 wants ≥ 5 MiB for all parts but the last).
@@ -47,87 +47,37 @@ const PER_ROUND: i64 = 8;
 
 /// One pass over the clips waiting for work.
 pub async fn round(state: &AppState) -> anyhow::Result<()> {
-    let now = now_ms();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT id FROM clips WHERE status = 'in_progress' AND (claimed_by IS NULL OR claim_until_ms < $1) \
-         ORDER BY created_ms LIMIT {PER_ROUND}"
-    )))
-    .bind(now)
-    .fetch_all(&state.db.pool)
-    .await?;
-    for r in &rows {
-        let id: String = r.try_get("id")?;
-        if !claim(state, &id).await? {
+    let instance = &state.config.instance_id;
+    for id in db::clips::waiting(&state.db, unix_ms(), PER_ROUND).await? {
+        let now = unix_ms();
+        if !db::clips::claim(&state.db, &id, instance, now, now + CLAIM_MS).await? {
             continue;
         }
         if let Err(e) = work(state, &id).await {
             tracing::warn!(clip = %id, "clip assembly failed, will retry: {e}");
-            release(state, &id).await?;
+            db::clips::release(&state.db, &id, instance).await?;
         }
     }
     Ok(())
 }
 
-async fn claim(state: &AppState, id: &str) -> Result<bool, sqlx::Error> {
-    let now = now_ms();
-    Ok(sqlx::query(
-        "UPDATE clips SET claimed_by = $1, claim_until_ms = $2 WHERE id = $3 AND status = 'in_progress' \
-         AND (claimed_by IS NULL OR claim_until_ms < $4)",
-    )
-    .bind(&state.config.instance_id)
-    .bind(now + CLAIM_MS)
-    .bind(id)
-    .bind(now)
-    .execute(&state.db.pool)
-    .await?
-    .rows_affected()
-        == 1)
-}
-
-async fn release(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE clips SET claimed_by = NULL, claim_until_ms = NULL WHERE id = $1 AND claimed_by = $2")
-        .bind(id)
-        .bind(&state.config.instance_id)
-        .execute(&state.db.pool)
-        .await?;
-    Ok(())
-}
-
-async fn fail(state: &AppState, id: &str, reason: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE clips SET status = 'failed', reason = $1, finished_ms = $2, claimed_by = NULL \
-         WHERE id = $3 AND claimed_by = $4 AND status = 'in_progress'",
-    )
-    .bind(reason)
-    .bind(now_ms())
-    .bind(id)
-    .bind(&state.config.instance_id)
-    .execute(&state.db.pool)
-    .await?;
+async fn fail(state: &AppState, id: &Uuid, reason: &str) -> db::Result<()> {
+    db::clips::fail(&state.db, id, &state.config.instance_id, reason, unix_ms()).await?;
     metrics::CLIPS_FAILED.inc();
     tracing::info!(clip = %id, reason, "clip failed");
     Ok(())
 }
 
-async fn work(state: &AppState, id: &str) -> anyhow::Result<()> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CLIP_COLUMNS} FROM clips WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(&state.db.pool)
-    .await?;
-    let Some(row) = row else { return Ok(()) };
-    let channel: String = row.try_get("channel_id")?;
-    let start: i64 = row.try_get("start_ms")?;
-    let end: i64 = row.try_get("end_ms")?;
-    let deadline: i64 = row.try_get("deadline_ms")?;
-    let key: String = row.try_get("object_key")?;
-    let recs = complete_in_range(state, &channel, start, end, 1000)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+async fn work(state: &AppState, id: &Uuid) -> anyhow::Result<()> {
+    let Some(clip) = db::clips::by_id(&state.db, id).await? else {
+        return Ok(());
+    };
+    let (start, end) = (clip.start_ms, clip.end_ms);
+    let recs =
+        db::recordings::complete_in_range(&state.db, &clip.channel_id, start, end, 1000).await?;
     let holes = gaps(start, end, recs.iter().map(|(r, _)| (r.start_ms, r.end_ms)));
     if let Some(g) = holes.first() {
-        if now_ms() > deadline {
+        if unix_ms() > clip.deadline_ms {
             let reason = if recs.is_empty() {
                 "no recording covers the range".to_owned()
             } else {
@@ -135,35 +85,19 @@ async fn work(state: &AppState, id: &str) -> anyhow::Result<()> {
             };
             fail(state, id, &reason).await?;
         } else {
-            release(state, id).await?;
+            db::clips::release(&state.db, id, &state.config.instance_id).await?;
         }
         return Ok(());
     }
+    let key = clip.object_key;
     let (parts, size) = assemble(state, &key, &recs).await?;
-    let done = sqlx::query(
-        "UPDATE clips SET status = 'finished', size = $1, parts = $2, finished_ms = $3, claimed_by = NULL \
-         WHERE id = $4 AND claimed_by = $5 AND status = 'in_progress'",
-    )
-    .bind(size as i64)
-    .bind(serde_json::to_string(&parts)?)
-    .bind(now_ms())
-    .bind(id)
-    .bind(&state.config.instance_id)
-    .execute(&state.db.pool)
-    .await?
-    .rows_affected();
-    if done == 1 {
+    let instance = &state.config.instance_id;
+    if db::clips::finish(&state.db, id, instance, size, &parts, unix_ms()).await? {
         metrics::CLIPS_FINISHED.inc();
         tracing::info!(clip = %id, size, segments = parts.len(), "clip finished");
-    } else {
-        // Deleted (or taken over) meanwhile: do not leave the object behind.
-        let still = sqlx::query("SELECT 1 AS x FROM clips WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&state.db.pool)
-            .await?;
-        if still.is_none() {
-            state.store.delete(&key).await?;
-        }
+    } else if !db::clips::exists(&state.db, id).await? {
+        // Deleted meanwhile: do not leave the object behind.
+        state.store.delete(&key).await?;
     }
     Ok(())
 }

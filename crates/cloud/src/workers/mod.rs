@@ -17,26 +17,17 @@ pub mod reconcile;
 
 use std::time::Duration;
 
-use sqlx::Row as _;
+use eyrie_protocol::clock::unix_ms;
 use tokio::sync::watch;
 
-use crate::db::now_ms;
+use crate::db;
 use crate::metrics;
 use crate::state::AppState;
 
-/// Queue an object key (or a prefix ending in `/`) for deletion, inside a transaction.
-pub async fn queue_deletion(conn: &mut sqlx::AnyConnection, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM store_deletions WHERE object_key = $1")
-        .bind(key)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("INSERT INTO store_deletions (object_key, created_ms) VALUES ($1, $2)")
-        .bind(key)
-        .bind(now_ms())
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
+/// Recordings removed by retention per round.
+const RETENTION_PER_ROUND: i64 = 500;
+/// Queued deletions drained per round.
+const DELETIONS_PER_ROUND: i64 = 200;
 
 /// Run until `stop` flips.
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
@@ -80,36 +71,20 @@ pub async fn retention(state: &AppState) -> anyhow::Result<()> {
     let Some(days) = state.config.retention_days else {
         return Ok(());
     };
-    let cutoff = now_ms() - i64::from(days) * 24 * 3600 * 1000;
-    let rows = sqlx::query("SELECT id, object_key FROM recordings WHERE end_ms < $1 LIMIT 500")
-        .bind(cutoff)
-        .fetch_all(&state.db.pool)
-        .await?;
-    if rows.is_empty() {
+    let now = unix_ms();
+    let cutoff = now - i64::from(days) * 24 * 3600 * 1000;
+    let removed =
+        db::recordings::delete_ended_before(&state.db, cutoff, RETENTION_PER_ROUND, now).await?;
+    if removed == 0 {
         return Ok(());
     }
-    let mut tx = state.db.pool.begin().await?;
-    for r in &rows {
-        let id: String = r.try_get("id")?;
-        let key: String = r.try_get("object_key")?;
-        queue_deletion(&mut tx, &key).await?;
-        sqlx::query("DELETE FROM recordings WHERE id = $1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    tracing::info!(count = rows.len(), "retention removed recordings");
+    tracing::info!(count = removed, "retention removed recordings");
     deletions(state).await
 }
 
 /// Drain the deletion queue (bounded per round).
 pub async fn deletions(state: &AppState) -> anyhow::Result<()> {
-    let rows = sqlx::query("SELECT object_key FROM store_deletions ORDER BY created_ms LIMIT 200")
-        .fetch_all(&state.db.pool)
-        .await?;
-    for r in &rows {
-        let key: String = r.try_get("object_key")?;
+    for key in db::deletions::oldest(&state.db, DELETIONS_PER_ROUND).await? {
         let done = if key.ends_with('/') {
             let page = state.store.list(&key, 500).await?;
             for o in &page {
@@ -123,10 +98,7 @@ pub async fn deletions(state: &AppState) -> anyhow::Result<()> {
             true
         };
         if done {
-            sqlx::query("DELETE FROM store_deletions WHERE object_key = $1")
-                .bind(&key)
-                .execute(&state.db.pool)
-                .await?;
+            db::deletions::done(&state.db, &key).await?;
         }
     }
     Ok(())

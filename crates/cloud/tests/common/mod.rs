@@ -397,7 +397,7 @@ pub fn sha256(b: &[u8]) -> String {
 }
 
 pub fn now_ms() -> i64 {
-    eyrie_cloud::db::now_ms()
+    eyrie_protocol::clock::unix_ms()
 }
 
 /// Write both the SQLite and the PostgreSQL variant of a test.
