@@ -6,7 +6,7 @@ use std::cell::OnceCell;
 use adw::prelude::*;
 use eyrie_protocol::api::StoreMode;
 
-use super::engine::Status;
+use eyrie_camera::node::NodeStatus as Status;
 use crate::i18n::{freplace, gettext, gettext_f};
 use gettextrs::ngettext;
 
@@ -155,7 +155,7 @@ pub fn json(s: &Status) -> serde_json::Value {
     serde_json::json!({
         "viewers": s.viewers,
         "privacy": s.privacy,
-        "storage": s.storage.as_ref().map(eyrie_camera::storage::control::status_json),
+        "storage": s.storage.as_ref().map(eyrie_camera::control::status_json),
         "storage_error": s.storage_error,
     })
 }
