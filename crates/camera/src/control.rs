@@ -35,8 +35,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use crate::node::{
-    self, Command, CommandError, MAX_PRE_RECORD, MAX_RECORD_NOW, NodeHandle, Reply,
-    SnapshotOutcome,
+    self, Command, CommandError, MAX_PRE_RECORD, MAX_RECORD_NOW, NodeHandle, Reply, SnapshotOutcome,
 };
 use crate::storage::StorageStatus;
 

@@ -118,7 +118,9 @@ async fn privacy_reaches_every_part_and_stop_spools_the_segment_in_progress() {
     // recording pauses.
     while events.try_recv().is_ok() {}
     assert_eq!(
-        control::send(&state, &Command::Privacy(true)).await.unwrap(),
+        control::send(&state, &Command::Privacy(true))
+            .await
+            .unwrap(),
         ""
     );
     let mut live_heard = false;
@@ -226,8 +228,13 @@ async fn a_node_without_storage_still_runs_live_and_privacy_and_says_why() {
     let why = status.storage_error.expect("says why");
     assert!(why.contains("longer than the ring buffer"), "{why}");
     let refused = node.execute(Command::RecordAudio(false)).await.unwrap_err();
-    assert!(matches!(refused, CommandError::StorageOff(Some(_))), "{refused}");
-    node.set_privacy(true).await.expect("privacy needs no storage");
+    assert!(
+        matches!(refused, CommandError::StorageOff(Some(_))),
+        "{refused}"
+    );
+    node.set_privacy(true)
+        .await
+        .expect("privacy needs no storage");
     assert!(node.status().await.privacy);
     node.stop().await;
 }

@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use eyrie_camera::capture::{Rings, Source};
 use eyrie_camera::live::{LiveEvent, Speaker};
-use eyrie_camera::node::{Enrolment, NodeStatus};
 pub use eyrie_camera::node::Command;
+use eyrie_camera::node::{Enrolment, NodeStatus};
 use eyrie_camera::{CameraEvent, CameraNode, NodeConfig};
 
 use crate::spawn_tokio;

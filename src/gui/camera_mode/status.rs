@@ -6,8 +6,8 @@ use std::cell::OnceCell;
 use adw::prelude::*;
 use eyrie_protocol::api::StoreMode;
 
-use eyrie_camera::node::NodeStatus as Status;
 use crate::i18n::{freplace, gettext, gettext_f};
+use eyrie_camera::node::NodeStatus as Status;
 use gettextrs::ngettext;
 
 #[derive(Default)]
