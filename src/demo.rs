@@ -11,7 +11,7 @@
 //! ```text
 //!  eyrie_cloud::Application ◄─REST── demo account (register, login, claim)
 //!        ▲  MQTT                         │
-//!        └── eyrie_camera::Camera ◄──────┘ pairing code → credentials
+//!        └── eyrie_camera::CameraNode ◄──┘ pairing code → credentials
 //!                  ▲ WebRTC
 //!                  └──────── viewer window (EyrieLiveView)
 //! ```
@@ -21,18 +21,22 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use eyrie_camera::node::{Enrolled, Enrolment};
+use eyrie_camera::{CameraNode, NodeConfig};
+use eyrie_protocol::api::StoreMode;
+
 use crate::gui::cloud::Cloud;
 use crate::gui::session::Session;
 use crate::runtime::RUNTIME;
 
 /// What the demo started, kept until shutdown.
 struct Running {
-    camera: Option<eyrie_camera::CameraHandle>,
+    camera: Option<eyrie_camera::CameraNode>,
     cloud_stop: eyrie_cloud::startup::StopHandle,
     camera_id: String,
-    camera_config: eyrie_camera::CameraConfig,
-    /// Continuous cloud recording of the first camera (what the timeline plays).
-    storage: Option<eyrie_camera::storage::CloudStorage>,
+    /// How to start the camera again (tests of offline/recovery).
+    camera_config: NodeConfig,
+    enrolled: Enrolled,
     _dir: tempfile::TempDir,
 }
 
@@ -77,49 +81,55 @@ async fn start_inner() -> anyhow::Result<Session> {
     // The camera pairs: it shows a code, the account claims it.
     let (code_tx, code_rx) = async_channel::bounded::<String>(1);
     let state_dir = dir.path().join("camera");
-    let api_for_camera = api.clone();
-    let creds = tokio::spawn(async move {
-        eyrie_camera::setup::credentials(&api_for_camera, &state_dir, None, |code| {
-            let _ = code_tx.try_send(code.to_owned());
-        })
-        .await
+    let enrolment = Enrolment {
+        cloud: api.clone(),
+        state_dir: state_dir.clone(),
+        activation_code: None,
+        ca_file: None,
+    };
+    let enrolling = tokio::spawn(async move {
+        enrolment
+            .enrol(|code| {
+                let _ = code_tx.try_send(code.to_owned());
+            })
+            .await
     });
     let code = tokio::time::timeout(Duration::from_secs(15), code_rx.recv())
         .await
         .context("the camera showed no pairing code")??;
     account.claim(&code, "Demo Camera").await?;
-    let creds = tokio::time::timeout(Duration::from_secs(30), creds)
+    let enrolled = tokio::time::timeout(Duration::from_secs(30), enrolling)
         .await
-        .context("the camera did not activate")???
-        .0;
+        .context("the camera did not activate")???;
+    let camera_id = enrolled.credentials.device_id.to_string();
 
+    // Record continuously (what the timeline plays): a failure only costs the timeline.
+    let owner = eyrie_client::api::ApiClient::new(&api).with_token(&login.token);
+    if let Err(e) = owner
+        .set_store_mode(enrolled.credentials.device_id, StoreMode::Continuous)
+        .await
+    {
+        tracing::warn!("demo: cannot turn recording on: {e}");
+    }
     let source = std::env::var("EYRIE_DEMO_SOURCE").unwrap_or_else(|_| "v4l2".into());
-    let source: eyrie_camera::capture::Source =
-        source.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-    let mut live = eyrie_camera::live::LiveConfig::new(
-        creds.device_id.to_string(),
-        creds.secret_bytes().to_vec(),
-    );
-    live.speaker = eyrie_camera::live::Speaker::None;
-    let camera_config = eyrie_camera::CameraConfig {
-        capture: eyrie_camera::capture::CaptureConfig {
-            source,
-            ..Default::default()
-        },
-        live,
-        mqtt: creds.mqtt.clone(),
-    };
-    let camera = eyrie_camera::Camera::start(camera_config.clone())?;
+    let mut camera_config = NodeConfig::new(state_dir);
+    camera_config.capture.source = source.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    // Segments of `EYRIE_DEMO_SEGMENT_SECS` (default 30) seconds.
+    camera_config.storage.segment_secs = std::env::var("EYRIE_DEMO_SEGMENT_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(30)
+        .clamp(2, 600) as f64;
+    camera_config.store_mode = Some(StoreMode::Continuous);
+    let camera = CameraNode::start(camera_config.clone(), enrolled.clone())?;
     watch_camera(&camera);
-    let storage = start_recording(&api, &login.token, &creds, &camera, dir.path()).await;
-    let camera_id = creds.device_id.to_string();
     if let Ok(mut g) = RUNNING.lock() {
         *g = Some(Running {
             camera: Some(camera),
             cloud_stop,
             camera_id: camera_id.clone(),
             camera_config,
-            storage,
+            enrolled,
             _dir: dir,
         });
     }
@@ -130,42 +140,6 @@ async fn start_inner() -> anyhow::Result<Session> {
         email: user.to_owned(),
         token: login.token,
     })
-}
-
-/// Record the camera continuously to the demo cloud, in segments of
-/// `EYRIE_DEMO_SEGMENT_SECS` (default 30) seconds. A failure only costs the timeline.
-async fn start_recording(
-    api: &str,
-    token: &str,
-    creds: &eyrie_protocol::api::DeviceCredentials,
-    camera: &eyrie_camera::CameraHandle,
-    dir: &std::path::Path,
-) -> Option<eyrie_camera::storage::CloudStorage> {
-    use eyrie_camera::storage::{CloudStorage, StorageConfig, cloud};
-    use eyrie_protocol::api::StoreMode;
-    let user = eyrie_client::api::ApiClient::new(api).with_token(token);
-    if let Err(e) = user
-        .set_store_mode(creds.device_id, StoreMode::Continuous)
-        .await
-    {
-        tracing::warn!("demo: cannot turn recording on: {e}");
-    }
-    let secs = std::env::var("EYRIE_DEMO_SEGMENT_SECS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(30)
-        .clamp(2, 600);
-    let result = (|| {
-        let mut config = StorageConfig::from_credentials(creds, dir.join("spool"))?;
-        config.segment_length = Duration::from_secs(secs);
-        config.initial_mode = StoreMode::Continuous;
-        let http = cloud::http_client(&cloud::TlsOptions::default())?;
-        let client = cloud::CloudClient::new(http, api, &creds.device_token, creds.device_id)?;
-        anyhow::Ok(CloudStorage::init(config, camera.rings(), client)?)
-    })();
-    result
-        .inspect_err(|e| tracing::warn!("demo: cloud recording is off: {e:#}"))
-        .ok()
 }
 
 async fn wait_online(account: &Cloud, id: &str) {
@@ -180,7 +154,7 @@ async fn wait_online(account: &Cloud, id: &str) {
 }
 
 /// Report what the camera hears and does (tests watch talk reaching the camera).
-fn watch_camera(camera: &eyrie_camera::CameraHandle) {
+fn watch_camera(camera: &CameraNode) {
     let mut events = camera.events();
     tokio::spawn(async move {
         while let Ok(event) = events.recv().await {
@@ -194,20 +168,20 @@ fn watch_camera(camera: &eyrie_camera::CameraHandle) {
     });
 }
 
-/// Stop the demo camera (`restart == false`) or start it again (tests of offline/recovery).
+/// Stop the demo camera (`run == false`) or start it again (tests of offline/recovery).
 pub async fn set_camera_running(run: bool) -> anyhow::Result<()> {
     let taken = RUNNING.lock().ok().and_then(|mut g| {
         g.as_mut()
-            .map(|r| (r.camera.take(), r.camera_config.clone()))
+            .map(|r| (r.camera.take(), r.camera_config.clone(), r.enrolled.clone()))
     });
-    let Some((camera, config)) = taken else {
+    let Some((camera, config, enrolled)) = taken else {
         anyhow::bail!("the demo is not running")
     };
     if let Some(camera) = camera {
         camera.stop().await;
     }
     if run {
-        let camera = eyrie_camera::Camera::start(config)?;
+        let camera = CameraNode::start(config, enrolled)?;
         watch_camera(&camera);
         if let Ok(mut g) = RUNNING.lock()
             && let Some(r) = g.as_mut()
@@ -232,11 +206,8 @@ pub fn stop() {
         return;
     };
     RUNTIME.block_on(async move {
-        if let Some(storage) = running.storage {
-            let _ = tokio::time::timeout(Duration::from_secs(3), storage.uninit()).await;
-        }
         if let Some(camera) = running.camera {
-            let _ = tokio::time::timeout(Duration::from_secs(3), camera.stop()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(6), camera.stop()).await;
         }
         running.cloud_stop.stop();
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -1,6 +1,6 @@
-//! The camera as a library: capture + rings + live sessions + signalling link, started
-//! with one call so that `eyrie camera`, `eyrie demo`, the app's camera mode and the tests
-//! all run the same thing.
+//! The live half of a camera: capture + rings + live sessions + signalling link, started
+//! with one call. [`crate::node::CameraNode`] adds cloud storage and the owner's commands
+//! on top; the live tests and the live bench run this half alone.
 //!
 //! ```text
 //!  Capture ──► Rings ──► LiveManager ──(answers, candidates)──► out channel ─┐
@@ -177,8 +177,10 @@ impl CameraHandle {
         &self.live
     }
 
-    /// End sessions, publish `offline`, stop.
-    pub async fn stop(self) {
+    /// End every live session and publish `offline`; capture keeps running (the
+    /// recorder may still be finishing a segment from the rings) until the handle is
+    /// dropped.
+    pub async fn end_live(&self) {
         self.live.close_all("camera stopping");
         // Give the byes a moment to leave.
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -193,6 +195,11 @@ impl CameraHandle {
             )
             .await;
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    /// End sessions, publish `offline`, stop capture.
+    pub async fn stop(self) {
+        self.end_live().await;
     }
 }
 

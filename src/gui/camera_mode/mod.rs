@@ -261,7 +261,7 @@ impl EyrieCameraModeWindow {
         }
     }
 
-    fn show_status(&self, s: &engine::Status) {
+    fn show_status(&self, s: &eyrie_camera::node::NodeStatus) {
         let imp = self.imp();
         imp.updating.set(true);
         if let Some(sw) = self.ui().privacy.get() {

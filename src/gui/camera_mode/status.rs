@@ -6,8 +6,8 @@ use std::cell::OnceCell;
 use adw::prelude::*;
 use eyrie_protocol::api::StoreMode;
 
-use super::engine::Status;
 use crate::i18n::{freplace, gettext, gettext_f};
+use eyrie_camera::node::NodeStatus as Status;
 use gettextrs::ngettext;
 
 #[derive(Default)]
@@ -155,7 +155,7 @@ pub fn json(s: &Status) -> serde_json::Value {
     serde_json::json!({
         "viewers": s.viewers,
         "privacy": s.privacy,
-        "storage": s.storage.as_ref().map(eyrie_camera::storage::control::status_json),
+        "storage": s.storage.as_ref().map(eyrie_camera::control::status_json),
         "storage_error": s.storage_error,
     })
 }

@@ -10,7 +10,7 @@ use super::engine::Command;
 use crate::i18n::gettext;
 
 /// Seconds recorded by "Record Event Now".
-const RECORD_NOW_SECS: f64 = 10.0;
+const RECORD_NOW: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn switch_row(title: &str, subtitle: &str, active: bool) -> (adw::ActionRow, gtk::Switch) {
     let switch = gtk::Switch::builder()
@@ -173,7 +173,7 @@ impl EyrieCameraModeWindow {
         record_now.connect_clicked(glib::clone!(
             #[weak(rename_to = window)]
             self,
-            move |_| window.send(Command::RecordNow(RECORD_NOW_SECS))
+            move |_| window.send(Command::RecordNow(RECORD_NOW))
         ));
 
         column.append(&controls);

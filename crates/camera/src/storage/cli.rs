@@ -1,5 +1,5 @@
 //! `eyrie camera` options for cloud storage (flatten [`StorageArgs`] into the camera's
-//! arguments).
+//! arguments); the node takes the same struct, defaulted, when the app starts a camera.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -48,9 +48,18 @@ pub struct StorageArgs {
     /// Parallel uploads.
     #[arg(long, default_value_t = 2)]
     pub upload_concurrency: usize,
-    /// Start in privacy mode (nothing recorded until resumed).
-    #[arg(long)]
-    pub privacy: bool,
+}
+
+impl Default for StorageArgs {
+    /// The command line's defaults, so a node started by the app records like
+    /// `eyrie camera` does without a second list of numbers to keep in step.
+    fn default() -> Self {
+        use clap::{Args as _, FromArgMatches as _};
+        let matches = Self::augment_args(clap::Command::new("defaults"))
+            .no_binary_name(true)
+            .get_matches_from(std::iter::empty::<String>());
+        Self::from_arg_matches(&matches).expect("every storage option has a default")
+    }
 }
 
 fn secs(s: f64, min: f64, max: f64) -> Duration {
@@ -91,7 +100,21 @@ impl StorageArgs {
         });
         c.mode_poll = secs(self.store_mode_poll, 0.2, 3600.0);
         c.upload.concurrency = self.upload_concurrency.clamp(1, 16);
-        c.start_paused = self.privacy;
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_command_lines() {
+        let d = StorageArgs::default();
+        assert_eq!(d.spool_max_mb, 1024);
+        assert_eq!(d.segment_secs, 30.0);
+        assert_eq!(d.motion_sensitivity, 50);
+        assert_eq!(d.upload_concurrency, 2);
+        assert!(d.spool_dir.is_none() && !d.no_record_audio);
     }
 }

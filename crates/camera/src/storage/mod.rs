@@ -24,7 +24,6 @@
 
 pub mod cli;
 pub mod cloud;
-pub mod control;
 pub mod motion;
 pub mod recorder;
 pub mod segmenter;
