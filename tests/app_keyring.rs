@@ -6,6 +6,20 @@
 //!    `secret-tool`, and it works against the API) and `session.json` holds no token.
 //! 2. The app started again restores the session from the keyring and lists the cameras.
 //! 3. With no Secret Service reachable, the token goes to the 0600 file instead.
+//! 4. A keyring that starts a few seconds after the app (D-Bus activation at login, a
+//!    session that starts its daemons late) gets the token: kept in the file at first, it
+//!    moves into the keyring when the service appears, and the file loses it.
+//!
+//! The private bus has no service activation: on a Debian desktop the session bus knows
+//! `org.freedesktop.secrets` from `/usr/share/dbus-1/services`, so the first Secret Service
+//! call (the readiness check's `secret-tool`) used to start a *second* gnome-keyring-daemon
+//! while the test's own one was still starting. Whichever took the bus name first won;
+//! when the activated one won (every time on a fresh machine, where the test's daemon is
+//! slower because it creates the login keyring first), the app met a keyring whose "login"
+//! collection was locked, its unlock prompt was dismissed (there is no prompter), and the
+//! token went to the file. Without activation only the test's daemon can own the name,
+//! and readiness is checked without calling the service (`NameHasOwner`, then the login
+//! collection's `Locked` property).
 
 mod gui_app;
 
@@ -31,7 +45,7 @@ fn events(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// A private session bus with gnome-keyring's secret component on it.
+/// A private session bus, and gnome-keyring's secret component on it once started.
 struct Keyring {
     env: Vec<(&'static str, PathBuf)>,
     bus: String,
@@ -39,8 +53,10 @@ struct Keyring {
 }
 
 impl Keyring {
-    fn start(dir: &Path) -> Keyring {
-        for tool in ["dbus-daemon", "gnome-keyring-daemon", "secret-tool"] {
+    /// The bus alone: nothing owns `org.freedesktop.secrets` yet, and nothing will be
+    /// activated for it.
+    fn bus(dir: &Path) -> Keyring {
+        for tool in ["dbus-daemon", "dbus-send", "gnome-keyring-daemon", "secret-tool"] {
             assert!(
                 Command::new("sh")
                     .args(["-c", &format!("command -v {tool}")])
@@ -68,10 +84,32 @@ impl Keyring {
         }
         let socket = runtime.join("bus");
         let bus = format!("unix:path={}", socket.display());
+        // A session bus without <servicedir>s (and without the standard ones that
+        // `--session` would add): no D-Bus activation.
+        let config = dir.join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>{bus}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#
+            ),
+        )
+        .unwrap();
         let dbus = Child(
             Command::new("dbus-daemon")
-                .args(["--session", "--nofork", "--nopidfile"])
-                .arg(format!("--address={bus}"))
+                .args(["--nofork", "--nopidfile"])
+                .arg(format!("--config-file={}", config.display()))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -82,12 +120,28 @@ impl Keyring {
             assert!(t0.elapsed() < Duration::from_secs(10), "the bus came up");
             std::thread::sleep(Duration::from_millis(50));
         }
-        // A password on stdin creates and unlocks the "login" keyring (the default one).
+        Keyring {
+            env,
+            bus,
+            _daemons: vec![dbus],
+        }
+    }
+
+    /// The bus with an unlocked "login" keyring on it, ready.
+    fn start(dir: &Path) -> Keyring {
+        let mut k = Keyring::bus(dir);
+        k.start_daemon();
+        k
+    }
+
+    /// Start gnome-keyring-daemon and wait until its "login" collection is unlocked. A
+    /// password on stdin creates and unlocks the "login" keyring (the default one).
+    fn start_daemon(&mut self) {
         let mut keyring = Command::new("gnome-keyring-daemon");
         keyring
             .args(["--foreground", "--unlock", "--components=secrets"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
-            .envs(env.iter().map(|(k, v)| (*k, v)))
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .envs(self.env.iter().map(|(k, v)| (*k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -97,29 +151,43 @@ impl Keyring {
             let mut stdin = gk.stdin.take().unwrap();
             stdin.write_all(b"test-login-password").unwrap();
         }
-        let k = Keyring {
-            env,
-            bus,
-            _daemons: vec![Child(gk), dbus],
-        };
-        // Ready when a lookup answers (found nothing: exit status 1, not a bus error).
+        self._daemons.insert(0, Child(gk));
         let t0 = Instant::now();
         loop {
-            let out = k
-                .secret_tool(&["lookup", "xdg:schema", "none"])
-                .output()
-                .unwrap();
-            if String::from_utf8_lossy(&out.stderr).trim().is_empty() {
-                break;
+            let owned = self.dbus_send(&[
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                "string:org.freedesktop.secrets",
+            ]);
+            if owned.contains("boolean true") {
+                let locked = self.dbus_send(&[
+                    "--dest=org.freedesktop.secrets",
+                    "/org/freedesktop/secrets/collection/login",
+                    "org.freedesktop.DBus.Properties.Get",
+                    "string:org.freedesktop.Secret.Collection",
+                    "string:Locked",
+                ]);
+                if locked.contains("boolean false") {
+                    return;
+                }
             }
             assert!(
                 t0.elapsed() < Duration::from_secs(15),
-                "gnome-keyring did not come up: {}",
-                String::from_utf8_lossy(&out.stderr)
+                "gnome-keyring did not come up with an unlocked login keyring: {owned}"
             );
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(100));
         }
-        k
+    }
+
+    fn dbus_send(&self, args: &[&str]) -> String {
+        let out = Command::new("dbus-send")
+            .arg(format!("--bus={}", self.bus))
+            .args(["--print-reply", "--reply-timeout=2000"])
+            .args(args)
+            .output()
+            .expect("dbus-send");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn secret_tool(&self, args: &[&str]) -> Command {
@@ -129,15 +197,38 @@ impl Keyring {
             .envs(self.env.iter().map(|(k, v)| (*k, v)));
         c
     }
+
+    /// The app's environment on this desktop, its session file at `session`.
+    fn app_env(&self, session: &Path) -> Vec<(&'static str, String)> {
+        let mut envs: Vec<(&str, String)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (*k, v.display().to_string()))
+            .collect();
+        envs.push(("DBUS_SESSION_BUS_ADDRESS", self.bus.clone()));
+        envs.push(("EYRIE_SESSION_FILE", session.display().to_string()));
+        envs
+    }
+
+    /// The token the keyring keeps for `email`, if any.
+    fn token_of(&self, email: &str) -> Option<String> {
+        let out = self
+            .secret_tool(&[
+                "lookup",
+                "xdg:schema",
+                "io.github.eyrie.Eyrie.Session",
+                "email",
+                email,
+            ])
+            .output()
+            .unwrap();
+        let token = String::from_utf8(out.stdout).unwrap();
+        (out.status.success() && !token.is_empty()).then_some(token)
+    }
 }
 
-/// Run the app until `done` says so (or `secs` pass); returns the report lines.
-async fn run_app(
-    envs: &[(&str, String)],
-    report: &Path,
-    secs: u64,
-    done: impl Fn(&[serde_json::Value]) -> bool,
-) -> Vec<serde_json::Value> {
+/// The app under Xvfb; stopped when dropped.
+fn start_app(envs: &[(&str, String)], report: &Path) -> gui_app::App {
     let _ = std::fs::remove_file(report);
     let mut cmd = gui_app::command("1024x700x24");
     cmd.env("EYRIE_TEST_REPORT", report)
@@ -146,27 +237,28 @@ async fn run_app(
         .envs(envs.iter().map(|(k, v)| (*k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let mut app = gui_app::App::spawn(&mut cmd);
+    gui_app::App::spawn(&mut cmd)
+}
+
+/// The report's lines once `done` holds (or `secs` pass).
+async fn wait_for(
+    report: &Path,
+    secs: u64,
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + Duration::from_secs(secs);
-    let ev = loop {
+    loop {
         let ev = events(report);
         if done(&ev) || Instant::now() > deadline {
-            break ev;
+            return ev;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    app.stop();
-    ev
+    }
 }
 
-fn named<'a>(ev: &'a [serde_json::Value], name: &str) -> Option<&'a serde_json::Value> {
-    ev.iter().find(|e| e["event"] == name)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = eyrie_cloud::config::Config::embedded(dir.path().join("cloud"));
+/// The embedded cloud with the account "dana" and one camera, "Hall"; its API address.
+async fn cloud_with_dana(dir: &Path) -> String {
+    let mut config = eyrie_cloud::config::Config::embedded(dir.join("cloud"));
     config.password = eyrie_cloud::crypto::PasswordParams {
         m_cost_kib: 256,
         t_cost: 1,
@@ -189,17 +281,35 @@ async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
         .create_device("Hall")
         .await
         .expect("device");
+    base
+}
 
+/// Run the app until `done` says so (or `secs` pass); returns the report lines.
+async fn run_app(
+    envs: &[(&str, String)],
+    report: &Path,
+    secs: u64,
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let mut app = start_app(envs, report);
+    let ev = wait_for(report, secs, done).await;
+    app.stop();
+    ev
+}
+
+fn named<'a>(ev: &'a [serde_json::Value], name: &str) -> Option<&'a serde_json::Value> {
+    ev.iter().find(|e| e["event"] == name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = cloud_with_dana(dir.path()).await;
+    let api = ApiClient::new(base.clone());
     let keyring = Keyring::start(&dir.path().join("desktop"));
     let session = dir.path().join("session.json");
     let report = dir.path().join("report.jsonl");
-    let mut envs: Vec<(&str, String)> = keyring
-        .env
-        .iter()
-        .map(|(k, v)| (*k, v.display().to_string()))
-        .collect();
-    envs.push(("DBUS_SESSION_BUS_ADDRESS", keyring.bus.clone()));
-    envs.push(("EYRIE_SESSION_FILE", session.display().to_string()));
+    let envs = keyring.app_env(&session);
 
     // 1. Sign in through the connect page.
     let mut first = envs.clone();
@@ -221,21 +331,7 @@ async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
         file.get("token").is_none(),
         "the token is not in the file: {file}"
     );
-    let out = keyring
-        .secret_tool(&[
-            "lookup",
-            "xdg:schema",
-            "io.github.eyrie.Eyrie.Session",
-            "email",
-            "dana",
-        ])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success() && !token.is_empty(),
-        "the keyring holds it"
-    );
+    let token = keyring.token_of("dana").expect("the keyring holds it");
     let me = api
         .with_token(token)
         .me()
@@ -277,4 +373,58 @@ async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
         &std::fs::metadata(&fallback).unwrap().permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyring_that_starts_after_the_app_gets_the_token_from_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = cloud_with_dana(dir.path()).await;
+    let mut keyring = Keyring::bus(&dir.path().join("desktop"));
+    let session = dir.path().join("session.json");
+    let report = dir.path().join("report.jsonl");
+    let mut envs = keyring.app_env(&session);
+    envs.push((
+        "EYRIE_TEST_SIGN_IN",
+        format!("{base} dana correct horse battery"),
+    ));
+    let mut app = start_app(&envs, &report);
+
+    // No Secret Service yet: signed in, the token kept in the file for now.
+    let ev = wait_for(&report, 40, |ev| named(ev, "session-kept").is_some()).await;
+    let kept = named(&ev, "session-kept").unwrap_or_else(|| panic!("no session kept: {ev:?}"));
+    assert_eq!(kept["data"]["in"], "file", "{ev:?}");
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&session).expect("session file")).unwrap();
+    assert!(file["token"].as_str().is_some_and(|t| !t.is_empty()), "{file}");
+
+    // The keyring comes a few seconds later, while the app runs.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    keyring.start_daemon();
+    let moved = |ev: &[serde_json::Value]| {
+        ev.iter()
+            .any(|e| e["event"] == "session-kept" && e["data"]["in"] == "keyring")
+    };
+    let ev = wait_for(&report, 30, moved).await;
+    app.stop();
+    assert!(moved(&ev), "the token stayed in the file: {ev:?}");
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&session).expect("session file")).unwrap();
+    assert!(
+        file.get("token").is_none(),
+        "the file lost the token: {file}"
+    );
+    assert_eq!(file["email"], "dana");
+    let token = keyring.token_of("dana").expect("the keyring holds it");
+    let me = ApiClient::new(base)
+        .with_token(token)
+        .me()
+        .await
+        .expect("the moved token works");
+    assert_eq!(me.username, "dana");
+
+    // Started again: the session comes back from the keyring.
+    let envs = keyring.app_env(&session);
+    let ev = run_app(&envs, &report, 40, |ev| named(ev, "cameras").is_some()).await;
+    let cameras = named(&ev, "cameras").unwrap_or_else(|| panic!("not restored: {ev:?}"));
+    assert_eq!(cameras["data"][0]["name"], "Hall", "{cameras}");
 }

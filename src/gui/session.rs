@@ -9,12 +9,29 @@
 //!
 //! Every keyring call is bounded by [`KEYRING_TIMEOUT`]: a keyring that wants to show an
 //! unlock prompt on a kiosk with nobody in front of it must not keep the app from starting.
+//!
+//! A Secret Service may also come late: D-Bus activation at login, or a keyring daemon the
+//! session starts a few seconds after the app. A token kept in the file because no
+//! service answered is therefore not left there: while the file holds a token (after
+//! [`store`] fell back to it, or when [`load`] finds it there), a task on the runtime
+//! watches the session bus for the service's name (`NameOwnerChanged`) and, once the
+//! service answers, moves the token into the keyring and rewrites the file without it.
+//!
+//! ```text
+//!  store()/load() ── token in the file? ──► watch org.freedesktop.secrets on the bus
+//!                                            └─ appears ─► create item ─► file without token
+//! ```
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
+use futures::StreamExt;
+use oo7::zbus;
 use serde::{Deserialize, Serialize};
+
+use super::test_hooks;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -58,6 +75,17 @@ pub const KEYRING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Schema attribute of our keyring items (what `secret-tool search` finds them by).
 const SCHEMA: &str = "io.github.eyrie.Eyrie.Session";
+
+/// The Secret Service's name on the session bus.
+const SECRET_SERVICE: &str = "org.freedesktop.secrets";
+
+/// How often, and how far apart, a token is offered to a service that has just appeared
+/// (it takes its name before it answers).
+const MOVE_TRIES: u32 = 5;
+const MOVE_PAUSE: Duration = Duration::from_secs(1);
+
+/// The task that moves a token from the file into a late keyring, while one runs.
+static MOVER: Mutex<Option<tokio::task::JoinHandle<()>>> = Mutex::new(None);
 
 /// Where the session file lives; `EYRIE_SESSION_FILE` overrides it (tests, demo).
 pub fn session_path() -> PathBuf {
@@ -121,7 +149,12 @@ async fn load_from(path: &std::path::Path, keyring: bool) -> Option<Session> {
         }
     };
     let token = match file.token {
-        Some(t) => t,
+        Some(t) => {
+            if keyring {
+                move_to_keyring_when_it_appears(path.to_owned());
+            }
+            t
+        }
         None if !keyring => {
             tracing::warn!(
                 "the session's token is kept in a keyring this run may not use; sign in again"
@@ -160,7 +193,13 @@ async fn load_from(path: &std::path::Path, keyring: bool) -> Option<Session> {
 /// Keep the session for the next start: the token in the keyring when there is one, else
 /// in the file. Runs on the tokio runtime.
 pub async fn store(session: &Session) -> std::io::Result<Kept> {
-    store_to(&session_path(), session, keyring_allowed()).await
+    let path = session_path();
+    let keyring = keyring_allowed();
+    let kept = store_to(&path, session, keyring).await?;
+    if kept == Kept::File && keyring {
+        move_to_keyring_when_it_appears(path);
+    }
+    Ok(kept)
 }
 
 async fn store_to(
@@ -216,6 +255,9 @@ fn write_file(path: &std::path::Path, file: &SessionFile) -> std::io::Result<()>
 /// Forget the saved session: the file, and the token in the keyring. Runs on the tokio
 /// runtime.
 pub async fn clear() {
+    if let Some(mover) = MOVER.lock().ok().and_then(|mut m| m.take()) {
+        mover.abort();
+    }
     clear_at(&session_path(), keyring_allowed()).await;
 }
 
@@ -240,6 +282,98 @@ async fn clear_at(path: &std::path::Path, keyring: bool) {
         })
         .await;
     }
+}
+
+/// Watch for a Secret Service and move the token kept in the file at `path` into it (one
+/// watcher at a time). Runs on the tokio runtime.
+fn move_to_keyring_when_it_appears(path: PathBuf) {
+    let Ok(mut mover) = MOVER.lock() else {
+        return;
+    };
+    if mover.as_ref().is_some_and(|task| !task.is_finished()) {
+        return;
+    }
+    *mover = Some(tokio::spawn(async move {
+        if let Err(e) = wait_for_secret_service().await {
+            tracing::info!("cannot watch the session bus for a secret service: {e}");
+            return;
+        }
+        for _ in 0..MOVE_TRIES {
+            if move_to_keyring(&path).await {
+                return;
+            }
+            tokio::time::sleep(MOVE_PAUSE).await;
+        }
+        tracing::warn!("a secret service appeared but did not take the session's token");
+    }));
+}
+
+/// Return once the Secret Service's name has an owner on the session bus.
+async fn wait_for_secret_service() -> zbus::Result<()> {
+    let bus = zbus::Connection::session().await?;
+    let dbus = zbus::fdo::DBusProxy::new(&bus).await?;
+    // Subscribe first, then ask: an owner that comes in between is not missed.
+    let mut changes = dbus
+        .receive_name_owner_changed_with_args(&[(0, SECRET_SERVICE)])
+        .await?;
+    if dbus
+        .name_has_owner(zbus::names::BusName::try_from(SECRET_SERVICE)?)
+        .await?
+    {
+        return Ok(());
+    }
+    tracing::info!("no secret service yet; the session's token stays in the file until one comes");
+    while let Some(change) = changes.next().await {
+        if change.args().is_ok_and(|a| a.new_owner.is_some()) {
+            return Ok(());
+        }
+    }
+    Err(zbus::Error::Failure("the session bus closed".into()))
+}
+
+/// Move the token the file at `path` holds into the keyring; `true` when there is nothing
+/// left to do (moved, or no token in the file any more).
+async fn move_to_keyring(path: &Path) -> bool {
+    let read = || -> Option<SessionFile> { serde_json::from_slice(&std::fs::read(path).ok()?).ok() };
+    let Some(SessionFile {
+        server,
+        email,
+        token: Some(token),
+    }) = read()
+    else {
+        return true;
+    };
+    let label = format!("Eyrie session for {email} on {server}");
+    let (s, e, t) = (server.clone(), email.clone(), token.clone());
+    let stored = with_keyring("moving the session into the keyring", |k| async move {
+        k.create_item(&label, &attributes(&s, &e), t.as_str(), true)
+            .await
+    })
+    .await;
+    if stored.is_none() {
+        return false;
+    }
+    // The file may have changed meanwhile (signed out, signed in again): only the same
+    // session loses its token from the file.
+    let same = read().is_some_and(|f| f.server == server && f.email == email && f.token.as_deref() == Some(token.as_str()));
+    if !same {
+        return true;
+    }
+    let file = SessionFile {
+        server,
+        email,
+        token: None,
+    };
+    if let Err(e) = write_file(path, &file) {
+        tracing::warn!("the token is in the keyring, but {} keeps a copy: {e}", path.display());
+        return true;
+    }
+    tracing::info!("the session's token moved from the file into the keyring");
+    test_hooks::report(
+        "session-kept",
+        &serde_json::json!({ "in": Kept::Keyring.as_str(), "moved": true }),
+    );
+    true
 }
 
 #[cfg(test)]

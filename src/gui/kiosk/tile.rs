@@ -1,95 +1,84 @@
 //! `KioskTile`: one camera on the wall, which keeps itself alive.
 //!
-//! A tile is the live view's engine ([`engine::start_with`]) feeding a
-//! `gtk4paintablesink` whose paintable sits in a `GtkPicture`, plus the bookkeeping a
-//! screen nobody touches needs. It trusts nothing but frames: every new frame the sink
-//! hands to GTK stamps `last_frame`, and a half-second watchdog compares that stamp with
-//! the clock. A tile without a new frame for [`STALE_AFTER`] is *stale*: its picture is
-//! dimmed and a badge says since when nothing came, so a frozen picture never passes for
-//! live; after [`RECONNECT_STALE_AFTER`] the tile starts a new session by itself, whatever
-//! the engine believes. A failure the engine reports is shown in words on the tile (the
-//! same words as the live view, [`Failure::explain`]) and retried after a short delay
-//! ([`retry_delay`]), for ever: a camera, broker or cloud restart, a network drop or a
-//! resume from sleep all end in a failure or a stale tile, and both end in a new attempt.
+//! A tile renders an [`EyrieLiveStream`] with the kiosk's [`policy`]: no sound, quick
+//! retries for ever, and a watchdog that trusts nothing but frames. A tile without a new
+//! frame for [`STALE_AFTER`] is *stale*: its picture is dimmed and a badge says since when
+//! nothing came, so a frozen picture never passes for live; after
+//! [`RECONNECT_STALE_AFTER`] the stream starts a new session by itself, whatever the
+//! engine believes. A failure is shown in words on the tile (the same words as the live
+//! view, [`Failure::explain`](crate::gui::live::engine::Failure::explain)) and retried
+//! after a short delay ([`retry_delay`]), for ever: a camera, broker or cloud restart, a
+//! network drop or a resume from sleep all end in a failure or a stale picture, and both
+//! end in a new attempt. The tile itself only lays out the stream's properties.
 //!
 //! ```text
-//!  engine (tokio + GStreamer) ──LiveEvent──► async-channel ──► KioskTile (main loop)
-//!     └── … ! videoconvert ! gtk4paintablesink ──paintable──► GtkPicture
-//!                                 │ invalidate-contents ──► last_frame ◄── watchdog (500 ms)
-//!                                 └ [test probe: pixel clock of the frames reaching the sink]
+//!  EyrieLiveStream ── paintable ──────────────────► GtkPicture (dimmed while stale)
+//!        │         ── spinning, stage-text, error-* ► status (spinner, title, detail)
+//!        │         ── stale-text ─────────────────► badge
+//!        │         ── state ──► talk button, `kiosk-tile` report
+//!        └── sink-created ──► [test probe: pixel clock of the frames reaching the sink]
 //! ```
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use adw::prelude::*;
 use eyrie_protocol::api::Device;
 use gstreamer::prelude::*;
-use gtk::{gdk, glib};
+use gtk::glib;
 
 use super::layout::{
     ANSWER_TIMEOUT, CONNECT_TIMEOUT, RECONNECT_STALE_AFTER, STALE_AFTER, retry_delay,
 };
-use crate::gui::live::engine::{self, Failure, LiveEvent, Media, Quality, Stage};
+use crate::gui::live::engine::{Media, Quality};
+use crate::gui::live::stream::{EyrieLiveStream, Policy, StreamState, Watchdog};
 use crate::gui::session::Session;
 use crate::gui::test_hooks;
 use crate::i18n::{gettext, gettext_f};
 
-/// What a tile shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TileState {
-    Stopped,
-    Connecting,
-    Live,
-    Stale,
-    Failed,
-}
-
-impl TileState {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Stopped => "stopped",
-            Self::Connecting => "connecting",
-            Self::Live => "live",
-            Self::Stale => "stale",
-            Self::Failed => "failed",
-        }
+/// How a tile's stream connects and reconnects.
+fn policy(talk_allowed: bool) -> Policy {
+    Policy {
+        media: Media {
+            audio: false,
+            talk: talk_allowed,
+            answer_timeout: Some(ANSWER_TIMEOUT),
+        },
+        // Jittered, so that the tiles of one camera do not all knock at the same moment.
+        retry: |attempt, failure| {
+            Some(
+                retry_delay(attempt, failure.retries_by_itself())
+                    .mul_f64(glib::random_double_range(0.85, 1.15)),
+            )
+        },
+        watchdog: Some(Watchdog {
+            stale_after: STALE_AFTER,
+            reconnect_after: RECONNECT_STALE_AFTER,
+            connect_timeout: CONNECT_TIMEOUT,
+        }),
     }
 }
 
-struct Inner {
-    root: gtk::Overlay,
-    picture: gtk::Picture,
-    status: gtk::Box,
-    spinner: gtk::Spinner,
-    status_title: gtk::Label,
-    status_detail: gtk::Label,
-    badge: gtk::Label,
-    name: gtk::Label,
-    talk: gtk::Button,
-    session: Session,
-    device: RefCell<Device>,
-    quality: Quality,
-    talk_allowed: bool,
-    engine: RefCell<Option<engine::LiveHandle>>,
-    /// Bumped on every (re)start so that events and frames of an old attempt are ignored.
-    generation: Cell<u64>,
-    attempt: Cell<u32>,
-    retry: RefCell<Option<glib::SourceId>>,
-    watchdog: RefCell<Option<glib::SourceId>>,
-    state: Cell<TileState>,
-    started: Cell<Instant>,
-    last_frame: Cell<Option<Instant>>,
-    failure: RefCell<Option<Failure>>,
-    running: Cell<bool>,
+/// The kiosk's name for a state (its reports and logs).
+fn state_name(state: StreamState) -> &'static str {
+    match state {
+        StreamState::Idle => "stopped",
+        StreamState::AskingPermission
+        | StreamState::EncryptedChannel
+        | StreamState::RetrievingVideo => "connecting",
+        StreamState::Playing => "live",
+        StreamState::Stale => "stale",
+        StreamState::Retrying | StreamState::Failed => "failed",
+    }
 }
 
-/// One camera tile; cheap to clone (shared state).
+/// One camera tile; cheap to clone (a widget tree and the stream it shows).
 #[derive(Clone)]
-pub struct KioskTile(Rc<Inner>);
+pub struct KioskTile {
+    root: gtk::Overlay,
+    name: gtk::Label,
+    stream: EyrieLiveStream,
+}
 
 impl KioskTile {
     pub fn new(session: Session, device: Device, quality: Quality, talk_allowed: bool) -> Self {
@@ -125,6 +114,7 @@ impl KioskTile {
             .valign(gtk::Align::Center)
             .margin_start(12)
             .margin_end(12)
+            .visible(false)
             .build();
         status.append(&spinner);
         status.append(&status_title);
@@ -165,369 +155,151 @@ impl KioskTile {
         talk.add_css_class("osd");
         root.add_overlay(&talk);
 
-        let tile = Self(Rc::new(Inner {
-            root,
-            picture,
-            status,
-            spinner,
-            status_title,
-            status_detail,
-            badge,
-            name,
-            talk,
-            session,
-            device: RefCell::new(device),
-            quality,
-            talk_allowed,
-            engine: RefCell::default(),
-            generation: Cell::new(0),
-            attempt: Cell::new(0),
-            retry: RefCell::default(),
-            watchdog: RefCell::default(),
-            state: Cell::new(TileState::Stopped),
-            started: Cell::new(Instant::now()),
-            last_frame: Cell::new(None),
-            failure: RefCell::default(),
-            running: Cell::new(false),
-        }));
-        tile.setup_talk();
+        let stream = EyrieLiveStream::new(session, device, quality, policy(talk_allowed));
+        stream
+            .bind_property("paintable", &picture, "paintable")
+            .sync_create()
+            .build();
+        stream
+            .bind_property("spinning", &spinner, "spinning")
+            .sync_create()
+            .build();
+        stream
+            .bind_property("spinning", &spinner, "visible")
+            .sync_create()
+            .build();
+        stream
+            .bind_property("stale-text", &badge, "label")
+            .sync_create()
+            .build();
+        // Connecting: the stage; failed: what failed, and when the next attempt comes.
+        let status_texts = move |stream: &EyrieLiveStream| {
+            let state = stream.state();
+            status.set_visible(state.is_connecting() || state.is_failed());
+            if state.is_failed() {
+                status_title.set_label(&stream.error_title());
+                status_detail.set_label(&stream.error_description());
+            } else {
+                status_title.set_label(&stream.stage_text());
+                status_detail.set_label("");
+            }
+        };
+        stream.connect_stage_text_notify(status_texts.clone());
+        stream.connect_error_description_notify(status_texts.clone());
+        let show_talk = talk_allowed && quality == Quality::Hd;
+        let talk_button = talk.clone();
+        stream.connect_state_notify(move |stream| {
+            let state = stream.state();
+            status_texts(stream);
+            badge.set_visible(state == StreamState::Stale);
+            if state == StreamState::Stale {
+                picture.add_css_class("eyrie-kiosk-frozen");
+            } else {
+                picture.remove_css_class("eyrie-kiosk-frozen");
+            }
+            talk_button.set_visible(show_talk && state == StreamState::Playing);
+            report(stream, talk_button.is_visible());
+        });
+        if test_hooks::enabled() {
+            stream.connect_closure(
+                "sink-created",
+                false,
+                glib::closure_local!(
+                    move |stream: EyrieLiveStream, sink: gstreamer::Element| {
+                        if let Some(device) = stream.device() {
+                            probe_pixel_clock(
+                                &sink,
+                                device.id.to_string(),
+                                device.name,
+                                stream.quality(),
+                            );
+                        }
+                    }
+                ),
+            );
+        }
+        let tile = Self { root, name, stream };
+        tile.setup_talk(&talk);
         tile
     }
 
     pub fn widget(&self) -> &gtk::Overlay {
-        &self.0.root
+        &self.root
     }
 
     pub fn device(&self) -> Device {
-        self.0.device.borrow().clone()
-    }
-
-    pub fn state(&self) -> TileState {
-        self.0.state.get()
-    }
-
-    fn weak(&self) -> Weak<Inner> {
-        Rc::downgrade(&self.0)
-    }
-
-    fn from_weak(weak: &Weak<Inner>) -> Option<Self> {
-        weak.upgrade().map(Self)
+        self.stream.device().expect("a tile's stream has its camera")
     }
 
     /// Show another camera in this tile (the cycling layout).
     pub fn set_device(&self, device: Device) {
-        self.0.name.set_label(&device.name);
-        self.0.device.replace(device);
-        if self.0.running.get() {
-            self.0.attempt.set(0);
-            self.connect();
-        }
+        self.name.set_label(&device.name);
+        self.stream.set_device(device);
     }
 
     /// Start showing the camera, and keep it shown until [`KioskTile::stop`].
     pub fn start(&self) {
-        self.0.running.set(true);
-        self.0.attempt.set(0);
-        self.connect();
-        if self.0.watchdog.borrow().is_none() {
-            let weak = self.weak();
-            let id =
-                glib::timeout_add_local(Duration::from_millis(500), move || match Self::from_weak(
-                    &weak,
-                ) {
-                    Some(tile) => {
-                        tile.check();
-                        glib::ControlFlow::Continue
-                    }
-                    None => glib::ControlFlow::Break,
-                });
-            self.0.watchdog.replace(Some(id));
-        }
+        self.stream.start();
     }
 
     /// Stop the session, the retries and the watchdog.
     pub fn stop(&self) {
-        let inner = &self.0;
-        inner.running.set(false);
-        inner.generation.set(inner.generation.get() + 1);
-        if let Some(id) = inner.retry.take() {
-            id.remove();
-        }
-        if let Some(id) = inner.watchdog.take() {
-            id.remove();
-        }
-        self.stop_engine();
-        inner.picture.set_paintable(None::<&gdk::Paintable>);
-        self.set_state(TileState::Stopped, "");
+        self.stream.stop();
     }
 
     /// Start a new session now (after a resume from sleep, or when the network is back).
     pub fn reconnect_now(&self, why: &str) {
-        if !self.0.running.get() {
-            return;
-        }
-        tracing::info!(
-            "kiosk tile {}: reconnecting ({why})",
-            self.0.device.borrow().name
-        );
-        self.0.attempt.set(0);
-        self.connect();
+        self.stream.reconnect_now(why);
     }
 
     /// A failed tile retries now instead of waiting out its delay.
     pub fn retry_now_if_failed(&self) {
-        if self.0.state.get() == TileState::Failed {
-            self.reconnect_now("network back");
-        }
-    }
-
-    fn stop_engine(&self) {
-        if let Some(engine) = self.0.engine.take() {
-            engine.stop();
-        }
-    }
-
-    fn connect(&self) {
-        let inner = &self.0;
-        self.stop_engine();
-        if let Some(id) = inner.retry.take() {
-            id.remove();
-        }
-        let generation = inner.generation.get() + 1;
-        inner.generation.set(generation);
-        inner.started.set(Instant::now());
-        inner.last_frame.set(None);
-        // A new, empty paintable: never the last picture of the old session.
-        let sink = match self.make_sink(generation) {
-            Ok(sink) => sink,
-            Err(e) => {
-                self.on_event(generation, LiveEvent::Failed(Failure::Setup(e.to_string())));
-                return;
-            }
-        };
-        self.show_stage(Stage::Ticket);
-        let (tx, rx) = async_channel::unbounded();
-        let media = Media {
-            audio: false,
-            talk: inner.talk_allowed,
-            answer_timeout: Some(ANSWER_TIMEOUT),
-        };
-        let device = inner.device.borrow().clone();
-        let handle = engine::start_with(&inner.session, &device, inner.quality, media, sink, tx);
-        handle.set_muted(true);
-        inner.engine.replace(Some(handle));
-        let weak = self.weak();
-        glib::spawn_future_local(async move {
-            while let Ok(event) = rx.recv().await {
-                let Some(tile) = Self::from_weak(&weak) else {
-                    break;
-                };
-                if tile.0.generation.get() != generation {
-                    break;
-                }
-                tile.on_event(generation, event);
-            }
-        });
-    }
-
-    fn make_sink(&self, generation: u64) -> anyhow::Result<gstreamer::Element> {
-        let sink = gstreamer::ElementFactory::make("gtk4paintablesink").build()?;
-        let paintable = sink.property::<gdk::Paintable>("paintable");
-        self.0.picture.set_paintable(Some(&paintable));
-        let weak = self.weak();
-        paintable.connect_invalidate_contents(move |paintable| {
-            let Some(tile) = Self::from_weak(&weak) else {
-                return;
-            };
-            if tile.0.generation.get() == generation && paintable.intrinsic_width() > 0 {
-                tile.on_frame();
-            }
-        });
-        if test_hooks::enabled() {
-            let device = self.0.device.borrow();
-            probe_pixel_clock(
-                &sink,
-                device.id.to_string(),
-                device.name.clone(),
-                self.0.quality,
-            );
-        }
-        Ok(sink)
-    }
-
-    fn on_frame(&self) {
-        let inner = &self.0;
-        inner.last_frame.set(Some(Instant::now()));
-        if matches!(inner.state.get(), TileState::Connecting | TileState::Stale) {
-            inner.attempt.set(0);
-            inner.failure.take();
-            self.set_state(TileState::Live, "");
-        }
-    }
-
-    fn on_event(&self, generation: u64, event: LiveEvent) {
-        let inner = &self.0;
-        if inner.generation.get() != generation {
-            return;
-        }
-        match event {
-            LiveEvent::Stage(stage) => {
-                if inner.state.get() != TileState::Live {
-                    self.show_stage(stage);
-                }
-            }
-            // Only frames make a tile live (see on_frame).
-            LiveEvent::Playing | LiveEvent::MicLevel(_) => {}
-            LiveEvent::Signalling(up) => {
-                tracing::debug!("kiosk tile signalling {}", if up { "back" } else { "lost" });
-            }
-            LiveEvent::Failed(failure) => {
-                self.stop_engine();
-                inner.picture.set_paintable(None::<&gdk::Paintable>);
-                self.show_failure(&failure);
-                let curable = failure.retries_by_itself() || matches!(failure, Failure::Ended);
-                inner.failure.replace(Some(failure));
-                self.schedule_retry(curable);
-            }
-        }
-    }
-
-    /// The watchdog: mark stale tiles, restart stuck ones.
-    fn check(&self) {
-        let inner = &self.0;
-        if !inner.running.get() {
-            return;
-        }
-        let now = Instant::now();
-        match inner.state.get() {
-            TileState::Live | TileState::Stale => {
-                let since = inner
-                    .last_frame
-                    .get()
-                    .map_or(Duration::MAX, |t| now.duration_since(t));
-                if since >= RECONNECT_STALE_AFTER {
-                    self.reconnect_now("no frame");
-                } else if since >= STALE_AFTER {
-                    let secs = since.as_secs().to_string();
-                    inner.badge.set_label(&gettext_f(
-                        "Not live: no new picture for {seconds} s",
-                        &[("seconds", &secs)],
-                    ));
-                    if inner.state.get() == TileState::Live {
-                        inner.picture.add_css_class("eyrie-kiosk-frozen");
-                        self.set_state(TileState::Stale, "no new frame");
-                    }
-                }
-            }
-            TileState::Connecting => {
-                if now.duration_since(inner.started.get()) >= CONNECT_TIMEOUT {
-                    self.reconnect_now("no first frame");
-                }
-            }
-            TileState::Failed | TileState::Stopped => {}
-        }
-    }
-
-    fn schedule_retry(&self, curable: bool) {
-        let inner = &self.0;
-        if !inner.running.get() {
-            return;
-        }
-        let attempt = inner.attempt.get();
-        inner.attempt.set(attempt.saturating_add(1));
-        let delay = retry_delay(attempt, curable).mul_f64(glib::random_double_range(0.85, 1.15));
-        let weak = self.weak();
-        let id = glib::timeout_add_local_once(delay, move || {
-            if let Some(tile) = Self::from_weak(&weak) {
-                tile.0.retry.take();
-                tile.connect();
-            }
-        });
-        if let Some(old) = inner.retry.replace(Some(id)) {
-            old.remove();
-        }
-        let secs = format!("{:.0}", delay.as_secs_f64().ceil());
-        let text = gettext_f("Trying again in {seconds} s", &[("seconds", &secs)]);
-        let detail = inner.status_detail.label();
-        inner.status_detail.set_label(&format!("{detail}\n{text}"));
-    }
-
-    fn show_stage(&self, stage: Stage) {
-        let inner = &self.0;
-        let text = match stage {
-            Stage::Ticket => gettext("Asking the cloud for permission"),
-            Stage::EncryptedChannel => gettext("Establishing an encrypted channel"),
-            Stage::VideoStream => gettext("Retrieving video stream"),
-        };
-        inner.spinner.set_spinning(true);
-        inner.spinner.set_visible(true);
-        inner.status_title.set_label(&text);
-        inner.status_detail.set_label("");
-        if inner.state.get() != TileState::Connecting {
-            self.set_state(TileState::Connecting, &format!("{stage:?}"));
-        }
-    }
-
-    fn show_failure(&self, failure: &Failure) {
-        let inner = &self.0;
-        let (title, description, _icon) = failure.explain();
-        inner.spinner.set_spinning(false);
-        inner.spinner.set_visible(false);
-        inner.status_title.set_label(&title);
-        inner.status_detail.set_label(&description);
-        self.set_state(TileState::Failed, &title);
-    }
-
-    fn set_state(&self, state: TileState, detail: &str) {
-        let inner = &self.0;
-        inner.state.set(state);
-        let live = state == TileState::Live;
-        inner
-            .status
-            .set_visible(matches!(state, TileState::Connecting | TileState::Failed));
-        inner.badge.set_visible(state == TileState::Stale);
-        if state != TileState::Stale {
-            inner.picture.remove_css_class("eyrie-kiosk-frozen");
-        }
-        inner
-            .talk
-            .set_visible(live && inner.talk_allowed && inner.quality == Quality::Hd);
-        let device = inner.device.borrow();
-        tracing::debug!("kiosk tile {}: {} {detail}", device.name, state.name());
-        test_hooks::report(
-            "kiosk-tile",
-            &serde_json::json!({
-                "camera": device.id.to_string(),
-                "name": device.name,
-                "state": state.name(),
-                "detail": detail,
-                "hd": inner.quality == Quality::Hd,
-                "talk": inner.talk.is_visible(),
-            }),
-        );
+        self.stream.retry_now_if_failed();
     }
 
     /// Hold-to-talk on the enlarged tile, when the settings allow it.
-    fn setup_talk(&self) {
+    fn setup_talk(&self, talk: &gtk::Button) {
         let gesture = gtk::GestureClick::new();
-        let weak = self.weak();
+        let stream = self.stream.downgrade();
         gesture.connect_pressed(move |_, _, _, _| {
-            if let Some(tile) = Self::from_weak(&weak)
-                && let Some(engine) = tile.0.engine.borrow().as_ref()
-            {
-                engine.set_talking(true);
+            if let Some(stream) = stream.upgrade() {
+                stream.set_talking(true);
             }
         });
-        let weak = self.weak();
+        let stream = self.stream.downgrade();
         gesture.connect_released(move |_, _, _, _| {
-            if let Some(tile) = Self::from_weak(&weak)
-                && let Some(engine) = tile.0.engine.borrow().as_ref()
-            {
-                engine.set_talking(false);
+            if let Some(stream) = stream.upgrade() {
+                stream.set_talking(false);
             }
         });
-        self.0.talk.add_controller(gesture);
+        talk.add_controller(gesture);
     }
+}
+
+/// The `kiosk-tile` report of a state change, and its log line.
+fn report(stream: &EyrieLiveStream, talk: bool) {
+    let state = stream.state();
+    let detail = match state {
+        StreamState::Stale => "no new frame".to_owned(),
+        StreamState::Retrying | StreamState::Failed => stream.error_title(),
+        s => s.stage().map(|s| format!("{s:?}")).unwrap_or_default(),
+    };
+    let device = stream.device();
+    let (id, name) = device
+        .map(|d| (d.id.to_string(), d.name))
+        .unwrap_or_default();
+    tracing::debug!("kiosk tile {name}: {} {detail}", state_name(state));
+    test_hooks::report(
+        "kiosk-tile",
+        &serde_json::json!({
+            "camera": id,
+            "name": name,
+            "state": state_name(state),
+            "detail": detail,
+            "hd": stream.quality() == Quality::Hd,
+            "talk": talk,
+        }),
+    );
 }
 
 /// Tests and the benchmark: about once a second, the capture time drawn into the frame

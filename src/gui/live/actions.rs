@@ -72,10 +72,7 @@ impl EyrieLiveView {
         add(
             "retry",
             None,
-            Box::new(|view, _| {
-                view.imp().attempt.set(0);
-                view.start();
-            }),
+            Box::new(|view, _| view.start()),
         );
         add(
             "gallery",
@@ -172,7 +169,7 @@ impl EyrieLiveView {
                     let imp = view.imp();
                     imp.hide_source.take();
                     let talking = imp.talk_button.is_active();
-                    if imp.playing.get() && !imp.pointer_on_controls.get() && !talking {
+                    if view.is_playing() && !imp.pointer_on_controls.get() && !talking {
                         imp.controls.add_css_class("idle-hidden");
                         imp.controls.set_can_target(false);
                     } else {
@@ -205,16 +202,14 @@ impl EyrieLiveView {
     }
 
     fn set_hd(&self, hd: bool) {
-        let imp = self.imp();
-        if imp.hd.replace(hd) != hd {
+        let quality = if hd {
+            super::engine::Quality::Hd
+        } else {
+            super::engine::Quality::Sd
+        };
+        if self.stream().quality() != quality {
             // Switches at the camera's next keyframe, without renegotiation.
-            if let Some(engine) = imp.engine.borrow().as_ref() {
-                engine.set_quality(if hd {
-                    super::engine::Quality::Hd
-                } else {
-                    super::engine::Quality::Sd
-                });
-            }
+            self.stream().set_quality(quality);
             test_hooks::report("quality", &serde_json::json!({ "hd": hd }));
         }
     }
@@ -231,9 +226,7 @@ impl EyrieLiveView {
         } else {
             gettext("Mute")
         }));
-        if let Some(engine) = imp.engine.borrow().as_ref() {
-            engine.set_muted(muted);
-        }
+        self.stream().set_muted(muted);
     }
 
     pub(super) fn set_talking(&self, talking: bool) {
@@ -242,9 +235,7 @@ impl EyrieLiveView {
         if !talking {
             imp.mic_level.set_value(0.0);
         }
-        if let Some(engine) = imp.engine.borrow().as_ref() {
-            engine.set_talking(talking);
-        }
+        self.stream().set_talking(talking);
         test_hooks::report("talk", &serde_json::json!({ "talking": talking }));
     }
 

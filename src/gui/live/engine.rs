@@ -1,9 +1,16 @@
-//! The live view's link to the viewer engine of `eyrie_client`.
+//! The live stream's link to the viewer engine of `eyrie_client`.
 //!
-//! This adapter is the only place that knows the engine's API. It turns the widget's
-//! wishes (start with this sink, mute, talk, SD/HD, stop) into engine calls on the tokio
-//! runtime and the engine's progress into [`LiveEvent`]s the widget understands. Failures
-//! are classified here into the cases a person can act on ([`Failure`]).
+//! This adapter is the only place that knows the engine's API. It turns the wishes of an
+//! [`EyrieLiveStream`](super::stream::EyrieLiveStream) (start with this sink, mute, talk,
+//! SD/HD, stop) into engine calls on the tokio runtime and the engine's progress into
+//! [`LiveEvent`]s the stream understands. Failures are classified here into the cases a
+//! person can act on ([`Failure`]).
+//!
+//! ```text
+//!  EyrieLiveStream ──start_with(sink)──► tokio task: ticket ─► LiveViewer::connect
+//!        ▲                                   │ webrtcbin ! … ! videoconvert ! sink
+//!        └──── LiveEvent (async-channel) ◄───┘ ViewerEvent → Stage / Playing / Failed
+//! ```
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +21,7 @@ use eyrie_client::live::{
 use eyrie_protocol::api::Device;
 use eyrie_protocol::signalling::Stream;
 use gstreamer::prelude::*;
+use gtk::glib;
 
 use super::{audio, tickets};
 
@@ -33,7 +41,8 @@ pub enum Quality {
 }
 
 /// Where a connection attempt is; the seed's wording is shown to the person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, glib::Enum)]
+#[enum_type(name = "EyrieLiveStage")]
 pub enum Stage {
     /// Asking the cloud for a ticket.
     Ticket,
@@ -41,6 +50,17 @@ pub enum Stage {
     EncryptedChannel,
     /// Connected, waiting for the first frame: "Retrieving video stream".
     VideoStream,
+}
+
+impl Stage {
+    /// What the person reads while this stage lasts.
+    pub fn text(self) -> String {
+        match self {
+            Self::Ticket => gettext("Asking the cloud for permission"),
+            Self::EncryptedChannel => gettext("Establishing an encrypted channel"),
+            Self::VideoStream => gettext("Retrieving video stream"),
+        }
+    }
 }
 
 /// Why a live view stopped, in the cases a person can act on.

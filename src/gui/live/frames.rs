@@ -2,10 +2,10 @@
 //!
 //! `gtk4paintablesink` hands decoded frames to a `GdkPaintable` shown by the view's
 //! `GtkPicture`. Every new frame invalidates the paintable's contents; the first one tells
-//! the view that video is playing (whatever the engine thinks), and for tests and the
-//! benchmark the first frames are rendered back into a texture and their pixels sampled,
-//! so a test sees what a person would see, not merely that a widget exists. Snapshots use
-//! the same read-back.
+//! the stream ([`super::stream`]) that video is playing (whatever the engine thinks), and
+//! for tests and the benchmark the first frames are rendered back into a texture and their
+//! pixels sampled, so a test sees what a person would see, not merely that a widget exists.
+//! Snapshots use the same read-back.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -17,11 +17,12 @@ use gtk::{gdk, glib, graphene};
 use super::EyrieLiveView;
 use crate::gui::test_hooks;
 
-/// Make the sink and put its paintable into the view's picture.
-pub fn make_sink(view: &EyrieLiveView) -> anyhow::Result<gstreamer::Element> {
-    let sink = gstreamer::ElementFactory::make("gtk4paintablesink").build()?;
-    let paintable = sink.property::<gdk::Paintable>("paintable");
-    view.imp().picture.set_paintable(Some(&paintable));
+/// For the tests and the benchmark: report the first frames of `paintable` and every
+/// 30th after, with their pixels sampled as rendered.
+pub fn report_frames(view: &EyrieLiveView, paintable: &gdk::Paintable) {
+    if !test_hooks::enabled() {
+        return;
+    }
     let frames = Rc::new(Cell::new(0u64));
     paintable.connect_invalidate_contents(glib::clone!(
         #[weak]
@@ -29,18 +30,11 @@ pub fn make_sink(view: &EyrieLiveView) -> anyhow::Result<gstreamer::Element> {
         move |paintable| {
             let n = frames.get() + 1;
             frames.set(n);
-            if paintable.intrinsic_width() <= 0 {
-                return;
-            }
-            if n == 1 {
-                view.frames_started();
-            }
-            if test_hooks::enabled() && (n <= 3 || n.is_multiple_of(30)) {
+            if paintable.intrinsic_width() > 0 && (n <= 3 || n.is_multiple_of(30)) {
                 report_frame(&view, paintable, n);
             }
         }
     ));
-    Ok(sink)
 }
 
 /// Render the current frame at its natural size.
@@ -105,9 +99,8 @@ fn report_frame(view: &EyrieLiveView, paintable: &gdk::Paintable, n: u64) {
     };
     let mut data = pixel_stats(&texture);
     let since_start = view
-        .imp()
-        .started_at
-        .get()
+        .stream()
+        .started_at()
         .map(|t| t.elapsed().as_secs_f64() * 1000.0);
     data["n"] = n.into();
     data["paintable"] =

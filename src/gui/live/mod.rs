@@ -1,16 +1,18 @@
 //! `EyrieLiveView`: one camera, live.
 //!
-//! The widget owns a `gtk4paintablesink` whose paintable sits in a `GtkPicture`; the sink is
-//! handed to the viewer engine ([`engine`]), which runs signalling on the tokio runtime and
-//! media in GStreamer's threads and reports [`engine::LiveEvent`]s through an async channel.
-//! The widget only shows what it hears: the connection stage while connecting, the picture
-//! when frames flow, and a status page that explains a failure in plain words with a retry.
-//! Failures a retry can cure (offline, network, busy) are retried by themselves with a
-//! growing back-off (1 s → 30 s); a refused ticket is not.
+//! The view renders an [`EyrieLiveStream`] and nothing else decides what it shows: the
+//! stream owns the viewer engine ([`engine`]), the video sink, the retries and the state;
+//! the view binds its widgets to the stream's properties — the connection stage under a
+//! spinner while connecting, the picture when frames flow, a status page that explains a
+//! failure in plain words with a retry — and keeps the controls (SD/HD, sound, talk,
+//! snapshots, fullscreen) that a person uses on a playing stream.
 //!
 //! ```text
-//!  engine (tokio + GStreamer) ──LiveEvent──► async-channel ──► EyrieLiveView (main loop)
-//!        └── … ! videoconvert ! gtk4paintablesink ──paintable──► GtkPicture
+//!  EyrieLiveStream ── spinning, stage-text ──► stage_box (spinner + label)
+//!        │         ── subtitle ──────────────► AdwWindowTitle
+//!        │         ── error-* , state ───────► error_page (AdwStatusPage, "Try Again")
+//!        │         ── state ─────────────────► controls
+//!        └──────── ── paintable ─────────────► GtkPicture
 //! ```
 
 mod actions;
@@ -18,10 +20,10 @@ mod audio;
 pub mod engine;
 pub(crate) mod frames;
 mod script;
+pub mod stream;
 pub mod tickets;
 
-use std::cell::{Cell, RefCell};
-use std::time::Duration;
+use std::cell::{Cell, OnceCell, RefCell};
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
@@ -29,8 +31,10 @@ use eyrie_protocol::api::Device;
 use gtk::glib;
 
 use super::session::Session;
-use crate::i18n::{gettext, gettext_f};
-use engine::{Failure, LiveEvent, Stage};
+use super::test_hooks;
+use crate::i18n::gettext_f;
+use engine::{Quality, Stage};
+use stream::{EyrieLiveStream, Policy, StreamState};
 
 mod imp {
     use super::*;
@@ -66,18 +70,8 @@ mod imp {
         pub talk_button: TemplateChild<gtk::ToggleButton>,
         #[template_child]
         pub mic_level: TemplateChild<gtk::LevelBar>,
-        pub session: RefCell<Option<Session>>,
-        pub device: RefCell<Option<Device>>,
-        pub engine: RefCell<Option<engine::LiveHandle>>,
-        pub sink: RefCell<Option<gstreamer::Element>>,
-        /// Bumped on every (re)start so that events of an old attempt are ignored.
-        pub generation: Cell<u64>,
-        pub attempt: Cell<u32>,
-        pub retry_source: RefCell<Option<glib::SourceId>>,
-        pub playing: Cell<bool>,
-        pub hd: Cell<bool>,
+        pub stream: OnceCell<EyrieLiveStream>,
         pub actions: RefCell<Option<gtk::gio::SimpleActionGroup>>,
-        pub started_at: Cell<Option<std::time::Instant>>,
         /// Hides the controls after a few seconds without pointer movement.
         pub hide_source: RefCell<Option<glib::SourceId>>,
         pub pointer_on_controls: Cell<bool>,
@@ -153,204 +147,161 @@ impl EyrieLiveView {
             "Live video of {name}",
             &[("name", &device.name)],
         )));
-        imp.session.replace(Some(session));
-        imp.device.replace(Some(device));
+        let stream = EyrieLiveStream::new(session, device, Quality::Sd, Policy::live_view());
+        view.show_stream(&stream);
+        let _ = imp.stream.set(stream);
         view
     }
 
+    /// The stream this view shows.
+    pub fn stream(&self) -> &EyrieLiveStream {
+        self.imp()
+            .stream
+            .get()
+            .expect("a live view is made with its stream")
+    }
+
     pub fn device(&self) -> Option<Device> {
-        self.imp().device.borrow().clone()
+        self.stream().device()
     }
 
     pub(super) fn session(&self) -> Option<Session> {
-        self.imp().session.borrow().clone()
+        self.stream().session()
+    }
+
+    /// A picture is on screen.
+    pub(super) fn is_playing(&self) -> bool {
+        self.stream().state().has_picture()
     }
 
     /// Connect (again). Safe to call at any time; a running attempt is stopped first.
     pub fn start(&self) {
-        let imp = self.imp();
-        self.stop_engine();
-        if let Some(id) = imp.retry_source.take() {
-            id.remove();
-        }
-        let (Some(session), Some(device)) = (self.session(), self.device()) else {
-            return;
-        };
-        let generation = imp.generation.get() + 1;
-        imp.generation.set(generation);
-        imp.playing.set(false);
-        imp.started_at.set(Some(std::time::Instant::now()));
-        self.show_stage(Stage::Ticket);
-
-        let sink = match frames::make_sink(self) {
-            Ok(sink) => sink,
-            Err(e) => {
-                tracing::error!("no video sink: {e:#}");
-                self.show_failure(&Failure::Setup(e.to_string()));
-                return;
-            }
-        };
-        imp.sink.replace(Some(sink.clone()));
-        let (tx, rx) = async_channel::unbounded();
-        let quality = if imp.hd.get() {
-            engine::Quality::Hd
-        } else {
-            engine::Quality::Sd
-        };
-        let handle = engine::start(&session, &device, quality, sink, tx);
-        if imp.mute_button.is_active() {
-            handle.set_muted(true);
-        }
-        imp.engine.replace(Some(handle));
-        glib::spawn_future_local(glib::clone!(
-            #[weak(rename_to = view)]
-            self,
-            async move {
-                while let Ok(event) = rx.recv().await {
-                    if view.imp().generation.get() != generation {
-                        break;
-                    }
-                    view.on_event(event);
-                }
-            }
-        ));
+        self.stream().start();
     }
 
     /// Stop everything: the session, any pending retry, talk.
     pub fn stop(&self) {
-        let imp = self.imp();
-        imp.generation.set(imp.generation.get() + 1);
-        if let Some(id) = imp.retry_source.take() {
-            id.remove();
+        if let Some(stream) = self.imp().stream.get() {
+            stream.stop();
         }
-        self.stop_engine();
     }
 
-    fn stop_engine(&self) {
+    /// Bind the widgets to `stream`'s properties.
+    fn show_stream(&self, stream: &EyrieLiveStream) {
         let imp = self.imp();
-        if let Some(engine) = imp.engine.take() {
-            engine.stop();
-        }
-        imp.sink.take();
-        imp.talk_button.set_active(false);
-        imp.mic_level.set_visible(false);
+        stream
+            .bind_property("spinning", &*imp.stage_box, "visible")
+            .sync_create()
+            .build();
+        stream
+            .bind_property("spinning", &*imp.stage_spinner, "spinning")
+            .sync_create()
+            .build();
+        stream
+            .bind_property("stage-text", &*imp.stage_label, "label")
+            .sync_create()
+            .build();
+        stream
+            .bind_property("subtitle", &*imp.title, "subtitle")
+            .sync_create()
+            .build();
+        stream
+            .bind_property("error-title", &*imp.error_page, "title")
+            .sync_create()
+            .build();
+        stream
+            .bind_property("error-description", &*imp.error_page, "description")
+            .sync_create()
+            .build();
+        stream
+            .bind_property("error-icon-name", &*imp.error_page, "icon-name")
+            .sync_create()
+            .build();
+        stream
+            .bind_property("state", &*imp.error_page, "visible")
+            .transform_to(|_, state: StreamState| Some(state.is_failed()))
+            .sync_create()
+            .build();
+        stream
+            .bind_property("state", &*imp.controls, "visible")
+            .transform_to(|_, state: StreamState| Some(state.has_picture()))
+            .sync_create()
+            .build();
+        stream
+            .bind_property("paintable", &*imp.picture, "paintable")
+            .sync_create()
+            .build();
+        stream.connect_paintable_notify(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            move |stream| {
+                if let Some(paintable) = stream.paintable() {
+                    frames::report_frames(&view, &paintable);
+                }
+            }
+        ));
+        stream.connect_mic_level_notify(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            move |stream| {
+                let level = stream.mic_level();
+                view.imp().mic_level.set_value(level);
+                test_hooks::report("mic-level", &serde_json::json!({ "level": level }));
+            }
+        ));
+        stream.connect_state_notify(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            move |stream| view.on_state(stream)
+        ));
+        stream.connect_closure(
+            "stage-reached",
+            false,
+            glib::closure_local!(move |_: EyrieLiveStream, stage: Stage, shown: bool| {
+                test_hooks::report(
+                    "stage",
+                    &serde_json::json!({
+                        "stage": format!("{stage:?}"),
+                        "text": stage.text(),
+                        "shown": shown,
+                    }),
+                );
+            }),
+        );
     }
 
-    fn on_event(&self, event: LiveEvent) {
+    /// What a state change means beyond the bound properties: the controls, talk, and
+    /// the reports.
+    fn on_state(&self, stream: &EyrieLiveStream) {
         let imp = self.imp();
-        match event {
-            LiveEvent::Stage(stage) => self.show_stage(stage),
-            LiveEvent::Playing => {
-                if !imp.playing.replace(true) {
-                    imp.attempt.set(0);
-                    imp.stage_box.set_visible(false);
-                    imp.error_page.set_visible(false);
-                    imp.controls.set_visible(true);
-                    self.reveal_controls();
-                    imp.title.set_subtitle(&gettext("Live"));
-                    let ms = imp
-                        .started_at
-                        .get()
-                        .map(|t| t.elapsed().as_secs_f64() * 1000.0);
-                    super::test_hooks::report(
-                        "playing",
-                        &serde_json::json!({ "since_start_ms": ms }),
+        let state = stream.state();
+        if !state.has_picture() {
+            imp.talk_button.set_active(false);
+            imp.mic_level.set_visible(false);
+        }
+        match state {
+            StreamState::Playing => {
+                self.reveal_controls();
+                let ms = stream
+                    .started_at()
+                    .map(|t| t.elapsed().as_secs_f64() * 1000.0);
+                test_hooks::report("playing", &serde_json::json!({ "since_start_ms": ms }));
+                self.run_test_script();
+            }
+            StreamState::Retrying | StreamState::Failed => {
+                if let Some(failure) = stream.failure() {
+                    let (title, description, _) = failure.explain();
+                    test_hooks::report(
+                        "failed",
+                        &serde_json::json!({
+                            "failure": format!("{failure:?}"),
+                            "title": title,
+                            "description": description,
+                        }),
                     );
-                    self.run_test_script();
                 }
             }
-            LiveEvent::Signalling(up) => {
-                if imp.playing.get() {
-                    imp.title.set_subtitle(&if up {
-                        gettext("Live")
-                    } else {
-                        gettext("Live, reconnecting to the cloud…")
-                    });
-                }
-            }
-            LiveEvent::MicLevel(level) => {
-                imp.mic_level.set_value(level.clamp(0.0, 1.0));
-                super::test_hooks::report("mic-level", &serde_json::json!({ "level": level }));
-            }
-            LiveEvent::Failed(failure) => {
-                imp.playing.set(false);
-                self.stop_engine();
-                self.show_failure(&failure);
-                if failure.retries_by_itself() {
-                    self.schedule_retry();
-                }
-            }
+            _ => {}
         }
-    }
-
-    /// The first frame reached the screen.
-    fn frames_started(&self) {
-        self.on_event(LiveEvent::Playing);
-    }
-
-    fn show_stage(&self, stage: Stage) {
-        let imp = self.imp();
-        let text = match stage {
-            Stage::Ticket => gettext("Asking the cloud for permission"),
-            Stage::EncryptedChannel => gettext("Establishing an encrypted channel"),
-            Stage::VideoStream => gettext("Retrieving video stream"),
-        };
-        imp.error_page.set_visible(false);
-        imp.controls.set_visible(false);
-        imp.stage_box.set_visible(true);
-        imp.stage_spinner.set_spinning(true);
-        imp.stage_label.set_label(&text);
-        imp.title.set_subtitle(&text);
-        super::test_hooks::report(
-            "stage",
-            &serde_json::json!({ "stage": format!("{stage:?}"), "text": text }),
-        );
-    }
-
-    fn show_failure(&self, failure: &Failure) {
-        let imp = self.imp();
-        let (title, description, icon) = failure.explain();
-        imp.stage_box.set_visible(false);
-        imp.stage_spinner.set_spinning(false);
-        imp.controls.set_visible(false);
-        imp.error_page.set_title(&title);
-        imp.error_page.set_description(Some(&description));
-        imp.error_page.set_icon_name(Some(icon));
-        imp.error_page.set_visible(true);
-        imp.title.set_subtitle(&title);
-        super::test_hooks::report(
-            "failed",
-            &serde_json::json!({ "failure": format!("{failure:?}"), "title": title, "description": description }),
-        );
-    }
-
-    /// Try again after 1, 2, 4 … 30 seconds.
-    fn schedule_retry(&self) {
-        let imp = self.imp();
-        let attempt = imp.attempt.get();
-        imp.attempt.set(attempt.saturating_add(1));
-        let delay = Duration::from_secs((1u64 << attempt.min(5)).min(30));
-        let source = glib::timeout_add_local_once(
-            delay,
-            glib::clone!(
-                #[weak(rename_to = view)]
-                self,
-                move || {
-                    view.imp().retry_source.take();
-                    view.start();
-                }
-            ),
-        );
-        if let Some(old) = imp.retry_source.replace(Some(source)) {
-            old.remove();
-        }
-        let secs = delay.as_secs().to_string();
-        let text = gettext_f("Trying again in {seconds} s", &[("seconds", &secs)]);
-        let description = imp
-            .error_page
-            .description()
-            .map(|d| format!("{d}\n{text}"))
-            .unwrap_or(text);
-        imp.error_page.set_description(Some(&description));
     }
 }

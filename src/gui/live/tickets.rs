@@ -39,12 +39,8 @@ fn slots() -> std::sync::MutexGuard<'static, HashMap<(String, Uuid), Slot>> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn unix_now() -> i64 {
-    crate::gui::cloud::now_ms() / 1000
-}
-
 fn usable(ticket: &TicketResponse) -> bool {
-    ticket.expires_at - unix_now() >= MIN_LIFE_SECS
+    ticket.expires_at - eyrie_protocol::clock::unix_secs() >= MIN_LIFE_SECS
 }
 
 /// Ask for a ticket for `device` in the background, unless a usable one is cached or on
