@@ -195,6 +195,7 @@ fn watch_camera(camera: &eyrie_camera::CameraHandle) {
 }
 
 /// Stop the demo camera (`restart == false`) or start it again (tests of offline/recovery).
+#[cfg_attr(not(feature = "test-hooks"), allow(dead_code))] // only `app.test-demo-camera`
 pub async fn set_camera_running(run: bool) -> anyhow::Result<()> {
     let taken = RUNNING.lock().ok().and_then(|mut g| {
         g.as_mut()

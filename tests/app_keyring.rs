@@ -131,9 +131,11 @@ impl Keyring {
     }
 }
 
-/// Run the app until `done` says so (or `secs` pass); returns the report lines.
+/// Run the app until `done` says so (or `secs` pass), signing in on its connect page with
+/// `sign_in` (server, user, password) typed on the keyboard; returns the report lines.
 async fn run_app(
     envs: &[(&str, String)],
+    sign_in: Option<(&str, &str, &str)>,
     report: &Path,
     secs: u64,
     done: impl Fn(&[serde_json::Value]) -> bool,
@@ -148,6 +150,9 @@ async fn run_app(
         .stderr(Stdio::null());
     let mut app = gui_app::App::spawn(&mut cmd);
     let deadline = Instant::now() + Duration::from_secs(secs);
+    if let Some((server, user, password)) = sign_in {
+        tokio::task::block_in_place(|| gui_app::sign_in(report, server, user, password));
+    }
     let ev = loop {
         let ev = events(report);
         if done(&ev) || Instant::now() > deadline {
@@ -202,12 +207,8 @@ async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
     envs.push(("EYRIE_SESSION_FILE", session.display().to_string()));
 
     // 1. Sign in through the connect page.
-    let mut first = envs.clone();
-    first.push((
-        "EYRIE_TEST_SIGN_IN",
-        format!("{base} dana correct horse battery"),
-    ));
-    let ev = run_app(&first, &report, 40, |ev| {
+    let dana = Some((base.as_str(), "dana", "correct horse battery"));
+    let ev = run_app(&envs, dana, &report, 40, |ev| {
         named(ev, "session-kept").is_some() && named(ev, "cameras").is_some()
     })
     .await;
@@ -244,7 +245,10 @@ async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
     assert_eq!(me.username, "dana");
 
     // 2. Started again: signed in from the keyring, the camera listed.
-    let ev = run_app(&envs, &report, 40, |ev| named(ev, "cameras").is_some()).await;
+    let ev = run_app(&envs, None, &report, 40, |ev| {
+        named(ev, "cameras").is_some()
+    })
+    .await;
     let cameras = named(&ev, "cameras").unwrap_or_else(|| panic!("not restored: {ev:?}"));
     assert_eq!(cameras["data"][0]["name"], "Hall", "{cameras}");
 
@@ -260,11 +264,7 @@ async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
         format!("unix:path={}", dir.path().join("no-bus").display()),
     ));
     third.push(("EYRIE_SESSION_FILE", fallback.display().to_string()));
-    third.push((
-        "EYRIE_TEST_SIGN_IN",
-        format!("{base} dana correct horse battery"),
-    ));
-    let ev = run_app(&third, &report, 40, |ev| {
+    let ev = run_app(&third, dana, &report, 40, |ev| {
         named(ev, "session-kept").is_some()
     })
     .await;

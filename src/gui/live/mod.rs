@@ -17,7 +17,6 @@ mod actions;
 mod audio;
 pub mod engine;
 pub(crate) mod frames;
-mod script;
 pub mod tickets;
 
 use std::cell::{Cell, RefCell};
@@ -256,7 +255,6 @@ impl EyrieLiveView {
                         "playing",
                         &serde_json::json!({ "since_start_ms": ms }),
                     );
-                    self.run_test_script();
                 }
             }
             LiveEvent::Signalling(up) => {
