@@ -127,6 +127,7 @@ pub fn on_fake_resume(
     on_resume: impl Fn() + 'static,
 ) {
     use gtk::glib;
+    use gtk::prelude::*;
 
     let weak = alive.upcast_ref::<glib::Object>().downgrade();
     glib::unix_signal_add_local(10 /* SIGUSR1 */, move || {

@@ -46,12 +46,10 @@ use eyrie_protocol::api::Device;
 use gtk::{gio, glib};
 
 use super::application::EyrieApplication;
-use super::cloud::Cloud;
 use super::live::engine::Quality;
 use super::session::Session;
 use super::test_hooks;
-use crate::i18n::{gettext, gettext_f};
-use crate::spawn_tokio;
+use crate::i18n::gettext;
 use layout::Layout;
 use tile::KioskTile;
 

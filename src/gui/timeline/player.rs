@@ -24,11 +24,6 @@ use crate::runtime::RUNTIME;
 use crate::spawn_tokio;
 
 impl EyrieTimelineWindow {
-    /// Fetch the device's recording keys, then open the player on a paintable sink.
-    pub(super) fn start_player(&self) {
-        self.start_player_then(None, None);
-    }
-
     /// Play a finished clip from its own object (it plays even after its recordings
     /// expired), from its start; a click on the ruler outside it returns to the recordings.
     pub(super) fn play_clip(&self, clip: eyrie_protocol::api::Clip) {

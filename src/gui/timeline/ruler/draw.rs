@@ -9,7 +9,7 @@
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
-use gtk::{gdk, graphene};
+use gtk::{gdk, glib, graphene};
 
 use super::{EyrieRuler, format_time};
 

@@ -18,7 +18,7 @@ use std::cell::{Cell, RefCell};
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
-use gtk::{gdk, glib, graphene};
+use gtk::{gdk, glib};
 
 use crate::i18n::gettext;
 
