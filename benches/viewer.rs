@@ -1,11 +1,12 @@
-//! Viewer figures, from the real `eyrie` binary under Xvfb (the one cargo built for this
-//! bench) reading its `EYRIE_TEST_REPORT`:
+//! Viewer figures, from the real `eyrie` binary under Xvfb and a D-Bus session of its own
+//! (the one cargo built for this bench, with the `test-hooks` feature) reading its
+//! `EYRIE_TEST_REPORT`:
 //!
 //! - `app_start_ms`: launch → first window shown (no session: the welcome page), median of 3;
-//! - `live_click_to_frame_ms`: the live view asked to open (the grid's click handler, driven
-//!   by `EYRIE_TEST_OPEN_CAMERA`, one second after the camera list shows, as a person
-//!   clicks — `EYRIE_TEST_OPEN_DELAY_MS`) → first frame on screen, median of 5 launches
-//!   against a running camera (`_max` beside it);
+//! - `live_click_to_frame_ms`: the live view asked to open (the app's `app.open-camera`
+//!   D-Bus action — what a card's click activates — one second after the camera list
+//!   shows, as a person clicks) → first frame on screen, median of 5 launches against a
+//!   running camera (`_max` beside it);
 //! - `viewer_rss_mb`: the viewer process alone (the cloud runs in this bench, the camera
 //!   is its own `eyrie camera` process) 3 s into one live view.
 //!
@@ -17,6 +18,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use eyrie_client::api::ApiClient;
+
+#[path = "../tests/gui_app/actions.rs"]
+#[allow(dead_code)]
+mod actions;
 
 fn eyrie() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("bench path");
@@ -40,10 +45,12 @@ impl Drop for Child {
     }
 }
 
-/// Run the viewer under its own Xvfb until `until` is reported; then, with `rss`, read the
+/// Run the viewer under its own Xvfb until `until` is reported; with `open`, open that
+/// camera through D-Bus that long after the camera list shows; then, with `rss`, read the
 /// viewer's resident memory 3 s later. The whole process group ends with it.
 fn run_viewer(
     env: &[(&str, String)],
+    open: Option<(&str, Duration)>,
     until: &str,
     secs: u64,
     rss: bool,
@@ -51,18 +58,24 @@ fn run_viewer(
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("r.jsonl");
     let mut cmd = Command::new("xvfb-run");
-    cmd.args(["-a", "-s", "-screen 0 1280x800x24"])
-        .arg(eyrie())
-        .env("EYRIE_TEST_REPORT", &report)
-        .env("EYRIE_SECRET_STORE", "file")
-        .env("GSK_RENDERER", "cairo")
-        .env("XDG_CONFIG_HOME", dir.path().join("c"))
-        .env("XDG_DATA_HOME", dir.path().join("d"))
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        // Its own process group, so xvfb-run, Xvfb and eyrie all end together below.
-        .process_group(0);
+    cmd.args([
+        "-a",
+        "-s",
+        "-screen 0 1280x800x24",
+        "dbus-run-session",
+        "--",
+    ])
+    .arg(eyrie())
+    .env("EYRIE_TEST_REPORT", &report)
+    .env("EYRIE_SECRET_STORE", "file")
+    .env("GSK_RENDERER", "cairo")
+    .env("XDG_CONFIG_HOME", dir.path().join("c"))
+    .env("XDG_DATA_HOME", dir.path().join("d"))
+    .env("RUST_LOG", "error")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    // Its own process group, so xvfb-run, Xvfb and eyrie all end together below.
+    .process_group(0);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -70,7 +83,18 @@ fn run_viewer(
     let group = child.id();
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut mem = None;
+    let mut open = open;
     while Instant::now() < deadline {
+        if let Some((camera, delay)) = open
+            && events(&report).iter().any(|e| e["event"] == "cameras")
+        {
+            open = None;
+            let bus = viewer_pid(group).and_then(|pid| actions::AppBus::wait(pid, 10));
+            std::thread::sleep(delay);
+            if let Some(bus) = bus {
+                let _ = bus.app("open-camera", Some(&format!("'{camera}'")));
+            }
+        }
         if events(&report).iter().any(|e| e["event"] == until) {
             if rss {
                 std::thread::sleep(Duration::from_secs(3));
@@ -143,7 +167,7 @@ fn round(v: Option<f64>) -> Option<f64> {
 fn main() {
     let starts: Vec<f64> = (0..3)
         .filter_map(|_| {
-            let (ev, _) = run_viewer(&[], "window-shown", 20, false);
+            let (ev, _) = run_viewer(&[], None, "window-shown", 20, false);
             ev.iter()
                 .find(|e| e["event"] == "window-shown")
                 .and_then(|e| e["t_ms"].as_f64())
@@ -199,28 +223,22 @@ fn main() {
         .expect("json"),
     )
     .expect("session file");
-    let env = [
-        ("EYRIE_SESSION_FILE", session.display().to_string()),
-        ("EYRIE_TEST_OPEN_CAMERA", device.device.id.to_string()),
-    ];
+    let env = [("EYRIE_SESSION_FILE", session.display().to_string())];
+    let camera = device.device.id.to_string();
     // The camera's first start (activation, encoders) is not the viewer's: wait for it
     // to serve one viewer before timing.
     let warm = Instant::now();
     while warm.elapsed() < Duration::from_secs(60) {
-        let (ev, _) = run_viewer(&env, "frame", 20, false);
+        let (ev, _) = run_viewer(&env, Some((&camera, Duration::ZERO)), "frame", 20, false);
         if ev.iter().any(|e| e["event"] == "frame") {
             break;
         }
     }
     let mut clicks = Vec::new();
     let mut rss = None;
-    let clicked = [
-        env[0].clone(),
-        env[1].clone(),
-        ("EYRIE_TEST_OPEN_DELAY_MS", "1000".to_owned()),
-    ];
+    let click = Some((camera.as_str(), Duration::from_secs(1)));
     for i in 0..5 {
-        let (ev, mem) = run_viewer(&clicked, "frame", 30, i == 4);
+        let (ev, mem) = run_viewer(&env, click, "frame", 30, i == 4);
         if let Some(ms) = ev
             .iter()
             .find(|e| e["event"] == "frame")

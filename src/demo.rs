@@ -169,6 +169,7 @@ fn watch_camera(camera: &CameraNode) {
 }
 
 /// Stop the demo camera (`run == false`) or start it again (tests of offline/recovery).
+#[cfg_attr(not(feature = "test-hooks"), allow(dead_code))] // only `app.test-demo-camera`
 pub async fn set_camera_running(run: bool) -> anyhow::Result<()> {
     let taken = RUNNING.lock().ok().and_then(|mut g| {
         g.as_mut()

@@ -42,13 +42,14 @@ enum Command {
     Demo,
 }
 
-/// Under a test harness or a supervisor that asks for it (`EYRIE_DIE_WITH_PARENT=1`, or
-/// `EYRIE_TEST_REPORT` set), end with SIGTERM — and so clean up like a window close —
-/// when the parent process dies. `xvfb-run` does not pass a SIGTERM on to its child: a
-/// killed `xvfb-run` used to leave a whole demo (cloud, camera, viewer) running.
+/// Under a test harness or a supervisor that asks for it (`EYRIE_DIE_WITH_PARENT=1`, or a
+/// test report asked of a build with the `test-hooks` feature), end with SIGTERM — and so
+/// clean up like a window close — when the parent process dies. `xvfb-run` does not pass
+/// a SIGTERM on to its child: a killed `xvfb-run` used to leave a whole demo (cloud,
+/// camera, viewer) running.
 fn die_with_parent() {
     let asked = std::env::var_os("EYRIE_DIE_WITH_PARENT").is_some_and(|v| v == "1")
-        || std::env::var_os("EYRIE_TEST_REPORT").is_some();
+        || gui_test_report_asked();
     if !asked {
         return;
     }
@@ -62,6 +63,16 @@ fn die_with_parent() {
     if rustix::process::getppid() != parent {
         std::process::exit(1);
     }
+}
+
+#[cfg(feature = "test-hooks")]
+fn gui_test_report_asked() -> bool {
+    std::env::var_os("EYRIE_TEST_REPORT").is_some()
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn gui_test_report_asked() -> bool {
+    false
 }
 
 /// The camera runs all day with a dozen threads (GStreamer streaming threads, the runtime,

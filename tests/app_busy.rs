@@ -3,8 +3,9 @@
 //! the limit, in words a person understands.
 //!
 //! Set-up: the embedded cloud in this process, `eyrie camera --source test` as a child
-//! activated with a code, a saved session for the plain viewer (`EYRIE_SESSION_FILE`) and
-//! `EYRIE_TEST_OPEN_CAMERA` so that it opens the camera as soon as it lists it.
+//! activated with a code, a saved session for the plain viewer (`EYRIE_SESSION_FILE`); the
+//! test opens the camera through the app's D-Bus action `app.open-camera`, as a
+//! notification or a desktop integration does.
 
 mod gui_app;
 
@@ -129,7 +130,6 @@ async fn sixth_viewer_sees_busy_with_the_limit() {
     let mut cmd = gui_app::command("1280x800x24");
     cmd.env("EYRIE_TEST_REPORT", &report)
         .env("EYRIE_SESSION_FILE", &session)
-        .env("EYRIE_TEST_OPEN_CAMERA", device.to_string())
         .env("EYRIE_SECRET_STORE", "file")
         .env("GSK_RENDERER", "cairo")
         .env("XDG_CONFIG_HOME", dir.path().join("config"))
@@ -138,6 +138,12 @@ async fn sixth_viewer_sees_busy_with_the_limit() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut viewer = gui_app::App::spawn(&mut cmd);
+    tokio::task::block_in_place(|| {
+        viewer
+            .bus(30)
+            .app("open-camera", Some(&format!("'{device}'")))
+            .expect("app.open-camera");
+    });
     let deadline = Instant::now() + Duration::from_secs(40);
     let busy = loop {
         let ev = events(&report);

@@ -71,7 +71,6 @@ async fn camera_mode_shows_a_code_pairs_and_previews_its_stream() {
     let report = dir.path().join("report.jsonl");
     let mut cmd = gui_app::command("1280x900x24");
     cmd.env("EYRIE_TEST_REPORT", &report)
-        .env("EYRIE_TEST_CAMERA_MODE", "1")
         .env("EYRIE_SESSION_FILE", &session)
         .env("EYRIE_SECRET_STORE", "file")
         .env("GSK_RENDERER", "cairo")
@@ -81,6 +80,13 @@ async fn camera_mode_shows_a_code_pairs_and_previews_its_stream() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut viewer = gui_app::App::spawn(&mut cmd);
+    // "Use this computer as a camera", as the menu (or Ctrl+Shift+M) does.
+    tokio::task::block_in_place(|| {
+        viewer
+            .bus(30)
+            .app("camera-mode", None)
+            .expect("app.camera-mode");
+    });
 
     let outcome = async {
         let code = wait_for(&report, 40, |ev| {

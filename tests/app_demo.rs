@@ -1,7 +1,10 @@
 //! The app under Xvfb, black box: `eyrie demo` (embedded cloud + test-pattern camera) signs
 //! in, lists the camera, opens live view and renders real frames, talks to the camera,
 //! takes a snapshot that shows up in the gallery, and recovers after the camera restarts.
-//! The app reports what it shows through `EYRIE_TEST_REPORT` (one JSON object per line).
+//! The test presses what a person would through the app's D-Bus actions (`win.talk`,
+//! `win.snapshot`, `win.gallery`; the demo camera is stopped with the test-only
+//! `app.test-demo-camera`), and the app reports what it shows through `EYRIE_TEST_REPORT`
+//! (one JSON object per line; the `test-hooks` feature).
 
 mod gui_app;
 
@@ -17,9 +20,10 @@ fn events(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Run `eyrie demo` under Xvfb with these extra variables until `done` holds or `secs` pass.
+/// Run `eyrie demo` under Xvfb; `drive` presses buttons through D-Bus (it may wait on the
+/// report), then the app runs until `done` holds or `secs` pass.
 fn run_demo(
-    env: &[(&str, &str)],
+    drive: impl FnOnce(&gui_app::actions::AppBus, &Path),
     secs: u64,
     done: impl Fn(&[serde_json::Value]) -> bool,
 ) -> Vec<serde_json::Value> {
@@ -36,16 +40,26 @@ fn run_demo(
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
     let mut app = gui_app::App::spawn(&mut cmd);
     let deadline = Instant::now() + Duration::from_secs(secs);
+    drive(&app.bus(30), &report);
     while Instant::now() < deadline && !done(&events(&report)) {
         std::thread::sleep(Duration::from_millis(200));
     }
     app.stop();
     events(&report)
+}
+
+/// The first `name` event, waiting up to `secs` for it.
+fn wait_event(report: &Path, name: &str, secs: u64) -> Option<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Some(e) = events(report).into_iter().find(|e| e["event"] == name) {
+            return Some(e);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
 }
 
 fn named<'a>(ev: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Value> {
@@ -54,7 +68,15 @@ fn named<'a>(ev: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Val
 
 #[test]
 fn demo_signs_in_lists_the_camera_and_renders_live_frames_and_talks() {
-    let ev = run_demo(&[("EYRIE_TEST_TALK", "1")], 40, |ev| {
+    // Talk for three seconds once video plays.
+    let talk = |app: &gui_app::actions::AppBus, report: &Path| {
+        if wait_event(report, "playing", 30).is_some() {
+            app.win("talk", Some("true"), 5).expect("win.talk");
+            std::thread::sleep(Duration::from_secs(3));
+            app.win("talk", Some("false"), 5).expect("win.talk");
+        }
+    };
+    let ev = run_demo(talk, 40, |ev| {
         named(ev, "frame").len() >= 4
             && ev
                 .iter()
@@ -119,7 +141,22 @@ fn demo_signs_in_lists_the_camera_and_renders_live_frames_and_talks() {
 
 #[test]
 fn snapshot_taken_in_live_view_shows_in_the_gallery() {
-    let ev = run_demo(&[("EYRIE_TEST_SNAPSHOT", "1")], 40, |ev| {
+    // A snapshot 1.5 s into the video, then the camera's gallery.
+    let snap = |app: &gui_app::actions::AppBus, report: &Path| {
+        if wait_event(report, "playing", 30).is_some() {
+            std::thread::sleep(Duration::from_millis(1500));
+            app.win("snapshot", None, 5).expect("win.snapshot");
+            let camera = wait_event(report, "cameras", 5).expect("cameras listed")["data"][0]["id"]
+                .as_str()
+                .expect("camera id")
+                .to_owned();
+            if wait_event(report, "snapshot", 10).is_some() {
+                app.win("gallery", Some(&format!("'{camera}'")), 5)
+                    .expect("win.gallery");
+            }
+        }
+    };
+    let ev = run_demo(snap, 40, |ev| {
         named(ev, "gallery").iter().any(|g| {
             g["data"]["snapshots"]
                 .as_array()
@@ -151,7 +188,18 @@ fn snapshot_taken_in_live_view_shows_in_the_gallery() {
 
 #[test]
 fn camera_stopped_shows_a_failure_then_recovers_by_itself() {
-    let ev = run_demo(&[("EYRIE_TEST_CAMERA_RESTART", "1")], 60, |ev| {
+    // The demo camera stopped 2 s into the video and started again 4 s later.
+    let restart = |app: &gui_app::actions::AppBus, report: &Path| {
+        if wait_event(report, "playing", 30).is_some() {
+            std::thread::sleep(Duration::from_secs(2));
+            app.app("test-demo-camera", Some("false"))
+                .expect("app.test-demo-camera");
+            std::thread::sleep(Duration::from_secs(4));
+            app.app("test-demo-camera", Some("true"))
+                .expect("app.test-demo-camera");
+        }
+    };
+    let ev = run_demo(restart, 60, |ev| {
         let restarted = ev
             .iter()
             .position(|e| e["event"] == "test-camera" && e["data"]["running"] == true);

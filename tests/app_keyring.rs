@@ -284,14 +284,19 @@ async fn cloud_with_dana(dir: &Path) -> String {
     base
 }
 
-/// Run the app until `done` says so (or `secs` pass); returns the report lines.
+/// Run the app until `done` says so (or `secs` pass), signing in on its connect page with
+/// `sign_in` (server, user, password) typed on the keyboard; returns the report lines.
 async fn run_app(
     envs: &[(&str, String)],
+    sign_in: Option<(&str, &str, &str)>,
     report: &Path,
     secs: u64,
     done: impl Fn(&[serde_json::Value]) -> bool,
 ) -> Vec<serde_json::Value> {
     let mut app = start_app(envs, report);
+    if let Some((server, user, password)) = sign_in {
+        tokio::task::block_in_place(|| gui_app::sign_in(report, server, user, password));
+    }
     let ev = wait_for(report, secs, done).await;
     app.stop();
     ev
@@ -312,12 +317,8 @@ async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
     let envs = keyring.app_env(&session);
 
     // 1. Sign in through the connect page.
-    let mut first = envs.clone();
-    first.push((
-        "EYRIE_TEST_SIGN_IN",
-        format!("{base} dana correct horse battery"),
-    ));
-    let ev = run_app(&first, &report, 40, |ev| {
+    let dana = Some((base.as_str(), "dana", "correct horse battery"));
+    let ev = run_app(&envs, dana, &report, 40, |ev| {
         named(ev, "session-kept").is_some() && named(ev, "cameras").is_some()
     })
     .await;
@@ -340,7 +341,7 @@ async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
     assert_eq!(me.username, "dana");
 
     // 2. Started again: signed in from the keyring, the camera listed.
-    let ev = run_app(&envs, &report, 40, |ev| named(ev, "cameras").is_some()).await;
+    let ev = run_app(&envs, None, &report, 40, |ev| named(ev, "cameras").is_some()).await;
     let cameras = named(&ev, "cameras").unwrap_or_else(|| panic!("not restored: {ev:?}"));
     assert_eq!(cameras["data"][0]["name"], "Hall", "{cameras}");
 
@@ -356,11 +357,7 @@ async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
         format!("unix:path={}", dir.path().join("no-bus").display()),
     ));
     third.push(("EYRIE_SESSION_FILE", fallback.display().to_string()));
-    third.push((
-        "EYRIE_TEST_SIGN_IN",
-        format!("{base} dana correct horse battery"),
-    ));
-    let ev = run_app(&third, &report, 40, |ev| {
+    let ev = run_app(&third, dana, &report, 40, |ev| {
         named(ev, "session-kept").is_some()
     })
     .await;
@@ -383,11 +380,10 @@ async fn a_keyring_that_starts_after_the_app_gets_the_token_from_the_file() {
     let session = dir.path().join("session.json");
     let report = dir.path().join("report.jsonl");
     let mut envs = keyring.app_env(&session);
-    envs.push((
-        "EYRIE_TEST_SIGN_IN",
-        format!("{base} dana correct horse battery"),
-    ));
     let mut app = start_app(&envs, &report);
+    tokio::task::block_in_place(|| {
+        gui_app::sign_in(&report, &base, "dana", "correct horse battery");
+    });
 
     // No Secret Service yet: signed in, the token kept in the file for now.
     let ev = wait_for(&report, 40, |ev| named(ev, "session-kept").is_some()).await;
@@ -424,7 +420,7 @@ async fn a_keyring_that_starts_after_the_app_gets_the_token_from_the_file() {
 
     // Started again: the session comes back from the keyring.
     let envs = keyring.app_env(&session);
-    let ev = run_app(&envs, &report, 40, |ev| named(ev, "cameras").is_some()).await;
+    let ev = run_app(&envs, None, &report, 40, |ev| named(ev, "cameras").is_some()).await;
     let cameras = named(&ev, "cameras").unwrap_or_else(|| panic!("not restored: {ev:?}"));
     assert_eq!(cameras["data"][0]["name"], "Hall", "{cameras}");
 }

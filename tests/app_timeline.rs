@@ -1,8 +1,9 @@
 //! The timeline window under Xvfb, black box: `eyrie demo` records the test-pattern camera
-//! to its embedded cloud in 3-second segments; the live view opens the timeline
-//! (`EYRIE_TEST_TIMELINE=1`), whose script clicks the ruler 2.5 s into the first
-//! recording once it is listed. The app renders the frames it shows back into pixels and
-//! reports their pixel clock (`timeline-frame`): the first one must carry the clicked
+//! to its embedded cloud in 3-second segments; the test opens the camera's timeline with
+//! the app's D-Bus action `app.open-timeline` and, once a recording is listed, plays from
+//! 2.5 s into it with the timeline window's `win.seek` (what a click on the ruler does).
+//! The app renders the frames it shows back into pixels and reports their pixel clock
+//! (`timeline-frame`, the `test-hooks` feature): the first one must carry the asked
 //! instant, and the following ones must advance.
 
 mod gui_app;
@@ -23,29 +24,80 @@ fn named<'a>(ev: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Val
     ev.iter().filter(|e| e["event"] == name).collect()
 }
 
-/// Run `eyrie demo` under Xvfb until `done` holds or `secs` pass.
-fn run_demo(secs: u64, done: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let report = dir.path().join("report.jsonl");
+/// `eyrie demo` under Xvfb recording in 3-second segments, with its report at `report`.
+fn demo(report: &Path, dir: &Path) -> gui_app::App {
     let mut cmd = gui_app::command("1280x800x24");
     cmd.arg("demo")
-        .env("EYRIE_TEST_REPORT", &report)
-        .env("EYRIE_TEST_TIMELINE", "1")
+        .env("EYRIE_TEST_REPORT", report)
         .env("EYRIE_DEMO_SEGMENT_SECS", "3")
         .env("EYRIE_DEMO_SOURCE", "test")
         .env("GSK_RENDERER", "cairo")
-        .env("XDG_CONFIG_HOME", dir.path().join("config"))
-        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_DATA_HOME", dir.join("data"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let mut app = gui_app::App::spawn(&mut cmd);
+    gui_app::App::spawn(&mut cmd)
+}
+
+/// The first report that `pick` accepts, waiting up to `secs` for it.
+fn wait_for<T>(
+    report: &Path,
+    secs: u64,
+    pick: impl Fn(&[serde_json::Value]) -> Option<T>,
+) -> Option<T> {
     let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Some(t) = pick(&events(report)) {
+            return Some(t);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+/// Open the demo camera's timeline (`app.open-timeline`) and wait until its player is open
+/// and a recording of at least 4 s is listed; that recording's start.
+fn open_timeline(app: &gui_app::actions::AppBus, report: &Path) -> Option<i64> {
+    let camera = wait_for(report, 30, |ev| {
+        named(ev, "cameras")
+            .first()
+            .and_then(|c| c["data"][0]["id"].as_str().map(str::to_owned))
+    })?;
+    app.app("open-timeline", Some(&format!("('{camera}', int64 0)")))
+        .expect("app.open-timeline");
+    wait_for(report, 90, |ev| {
+        named(ev, "timeline-player").first()?;
+        named(ev, "timeline-loaded").last()?["data"]["runs"]
+            .as_array()?
+            .iter()
+            .filter_map(|r| Some((r[0].as_i64()?, r[1].as_i64()?)))
+            .find(|(s, e)| e - s >= 4_000)
+            .map(|(s, _)| s)
+    })
+}
+
+/// Run the demo, open the timeline and play from 2.5 s into the first recording, until
+/// `done` holds or `secs` pass; the reports and the instant asked.
+fn run_demo(
+    secs: u64,
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> (Vec<serde_json::Value>, Option<i64>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.jsonl");
+    let mut app = demo(&report, dir.path());
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let bus = app.bus(30);
+    let target = open_timeline(&bus, &report).map(|start| start + 2_500);
+    if let Some(t) = target {
+        bus.win("seek", Some(&format!("int64 {t}")), 10)
+            .expect("win.seek");
+    }
     while Instant::now() < deadline && !done(&events(&report)) {
         std::thread::sleep(Duration::from_millis(200));
     }
     app.stop();
-    events(&report)
+    (events(&report), target)
 }
 
 fn clocks(ev: &[serde_json::Value]) -> Vec<i64> {
@@ -57,17 +109,13 @@ fn clocks(ev: &[serde_json::Value]) -> Vec<i64> {
 
 #[test]
 fn timeline_click_plays_recorded_frames_of_that_instant() {
-    let ev = run_demo(120, |ev| clocks(ev).len() >= 8);
-    let click = named(&ev, "timeline-click");
-    let target = click
-        .first()
-        .and_then(|c| c["data"]["target_ms"].as_i64())
-        .unwrap_or_else(|| {
-            panic!(
-                "the timeline never clicked (recordings listed: {:?})",
-                named(&ev, "timeline-loaded").last()
-            )
-        });
+    let (ev, target) = run_demo(120, |ev| clocks(ev).len() >= 8);
+    let target = target.unwrap_or_else(|| {
+        panic!(
+            "no recording of 4 s listed in the timeline: {:?}",
+            named(&ev, "timeline-loaded").last()
+        )
+    });
     let frames = named(&ev, "timeline-frame");
     assert!(!frames.is_empty(), "no recorded frame rendered: {ev:?}");
     for f in &frames {
@@ -87,10 +135,10 @@ fn timeline_click_plays_recorded_frames_of_that_instant() {
         c.len() >= 8,
         "frames without a readable pixel clock: {frames:?}"
     );
-    eprintln!("clicked {target}, first frames {:?}", &c[..c.len().min(8)]);
+    eprintln!("asked {target}, first frames {:?}", &c[..c.len().min(8)]);
     assert!(
         (c[0] - target).abs() <= 100,
-        "the first frame shown carries the clicked time: clicked {target}, shown {}",
+        "the first frame shown carries the asked time: asked {target}, shown {}",
         c[0]
     );
     for w in c.windows(2) {
@@ -106,30 +154,76 @@ fn timeline_click_plays_recorded_frames_of_that_instant() {
     );
 }
 
-/// The clip list, driven through its own buttons: a three-second range selected on the
-/// ruler becomes a clip that finishes; Export writes an MP4 (progress to 100 %) that
-/// ffprobe reads with the asked duration and whose frames carry the asked times; an
-/// export cancelled at once leaves no file; Delete removes the clip from the cloud's list.
-/// Zooming out and in changes the visible span and brings it back.
+/// The clip list, driven through the window's actions (what its buttons activate): a
+/// three-second range selected on the ruler becomes a clip that finishes; Export writes an
+/// MP4 (progress to 100 %) that ffprobe reads with the asked duration and whose frames
+/// carry the asked times; an export cancelled at once leaves no file; Delete removes the
+/// clip from the cloud's list. Zooming out and in changes the visible span and brings it
+/// back. Bad arguments (an unknown clip, a relative path) change nothing.
 #[test]
 fn clips_are_made_exported_cancelled_and_deleted() {
     let out = tempfile::tempdir().expect("export dir");
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.jsonl");
-    let mut cmd = gui_app::command("1280x800x24");
-    cmd.arg("demo")
-        .env("EYRIE_TEST_REPORT", &report)
-        .env("EYRIE_TEST_TIMELINE", "clips")
-        .env("EYRIE_TEST_EXPORT_TO", out.path())
-        .env("EYRIE_DEMO_SEGMENT_SECS", "3")
-        .env("EYRIE_DEMO_SOURCE", "test")
-        .env("GSK_RENDERER", "cairo")
-        .env("XDG_CONFIG_HOME", dir.path().join("config"))
-        .env("XDG_DATA_HOME", dir.path().join("data"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut app = gui_app::App::spawn(&mut cmd);
+    let mut app = demo(&report, dir.path());
+    let bus = app.bus(30);
+    let start = open_timeline(&bus, &report);
+    let asked = start.map(|start| {
+        bus.win("seek", Some(&format!("int64 {}", start + 2_500)), 10)
+            .expect("win.seek");
+        bus.win("zoom-out", None, 5).expect("win.zoom-out");
+        bus.win("zoom-in", None, 5).expect("win.zoom-in");
+        // Select three seconds of the recording (what a Shift-drag does) and make a clip.
+        let (from, to) = (start + 500, start + 3_500);
+        bus.win("select", Some(&format!("(int64 {from}, int64 {to})")), 5)
+            .expect("win.select");
+        bus.win("create-clip", None, 5).expect("win.create-clip");
+        (from, to)
+    });
+    let clip = wait_for(&report, 60, |ev| {
+        named(ev, "timeline-clips").iter().find_map(|c| {
+            let statuses = c["data"]["statuses"].as_array()?;
+            let i = statuses.iter().position(|s| s == "Finished")?;
+            c["data"]["ids"][i].as_str().map(str::to_owned)
+        })
+    });
+    let first = out.path().join("1.mp4");
+    if let Some(id) = &clip {
+        // Refused, changing nothing: an unknown clip, a relative path.
+        let unknown = "00000000-0000-0000-0000-000000000000";
+        let stray = out.path().join("x.mp4");
+        let path = format!("('{unknown}', '{}')", stray.display());
+        bus.win("export-clip-to", Some(&path), 5)
+            .expect("win.export-clip-to");
+        bus.win("export-clip-to", Some(&format!("('{id}', 'x.mp4')")), 5)
+            .expect("win.export-clip-to");
+        bus.win("play-clip", Some(&format!("'{id}'")), 5)
+            .expect("win.play-clip");
+        let path = format!("('{id}', '{}')", first.display());
+        bus.win("export-clip-to", Some(&path), 5)
+            .expect("win.export-clip-to");
+        let ended = wait_for(&report, 60, |ev| {
+            ev.iter()
+                .find(|e| e["event"] == "timeline-export" || e["event"] == "timeline-export-failed")
+                .cloned()
+        });
+        if ended.is_some() {
+            // Again, cancelled at once.
+            let path = format!("('{id}', '{}')", out.path().join("2.mp4").display());
+            bus.win("export-clip-to", Some(&path), 5)
+                .expect("win.export-clip-to");
+            bus.win("cancel-export", Some(&format!("'{id}'")), 5)
+                .expect("win.cancel-export");
+            if wait_for(&report, 30, |ev| {
+                named(ev, "timeline-export-cancelled").first().map(drop)
+            })
+            .is_some()
+            {
+                bus.win("delete-clip", Some(&format!("'{id}'")), 5)
+                    .expect("win.delete-clip");
+            }
+        }
+    }
     let deleted = |ev: &[serde_json::Value]| {
         let Some(id) = named(ev, "timeline-clips")
             .iter()
@@ -167,24 +261,26 @@ fn clips_are_made_exported_cancelled_and_deleted() {
         .filter(|e| e["event"] != "frame" && e["event"] != "timeline-frame")
         .collect();
 
-    let zoom = named(&ev, "timeline-zoom");
-    let spans: Vec<i64> = zoom
-        .first()
-        .and_then(|z| z["data"]["spans_ms"].as_array())
-        .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
-        .unwrap_or_else(|| panic!("no zoom: {ev:?}"));
+    // Out, then in: each reports the span before and after.
+    let spans: Vec<(i64, i64)> = named(&ev, "timeline-zoom")
+        .iter()
+        .filter_map(|z| Some((z["data"]["from_ms"].as_i64()?, z["data"]["to_ms"].as_i64()?)))
+        .collect();
     assert!(
-        spans[1] > spans[0] * 3 / 2 && (spans[2] - spans[0]).abs() <= 2,
-        "zoom out widens the view and zoom in brings it back: {spans:?}"
+        spans.len() == 2
+            && spans[0].1 > spans[0].0 * 3 / 2
+            && spans[1].0 == spans[0].1
+            && (spans[1].1 - spans[0].0).abs() <= 2,
+        "zoom out widens the view and zoom in brings it back: {spans:?} {ev:?}"
     );
 
-    let asked = named(&ev, "timeline-clip-asked");
-    let asked = asked
-        .first()
-        .unwrap_or_else(|| panic!("no clip asked: {ev:?}"));
-    let (from, to) = (
-        asked["data"]["start_ms"].as_i64().unwrap(),
-        asked["data"]["end_ms"].as_i64().unwrap(),
+    let (from, to) = asked.unwrap_or_else(|| panic!("no recording to clip: {ev:?}"));
+    assert_eq!(
+        named(&ev, "timeline-selection")
+            .first()
+            .map(|s| (s["data"]["start_ms"].clone(), s["data"]["end_ms"].clone())),
+        Some((from.into(), to.into())),
+        "the range selected"
     );
     assert!(
         named(&ev, "timeline-clips")

@@ -75,12 +75,7 @@ async fn the_app_signs_in_with_the_cloud_link_and_plays_over_tls() {
     let report = dir.path().join("report.jsonl");
     let mut cmd = gui_app::command("1280x800x24");
     cmd.env("EYRIE_TEST_REPORT", &report)
-        .env(
-            "EYRIE_TEST_SIGN_IN",
-            format!("{link} erin correct horse battery"),
-        )
         .env("EYRIE_SESSION_FILE", &session)
-        .env("EYRIE_TEST_OPEN_CAMERA", device.to_string())
         .env("EYRIE_SECRET_STORE", "file")
         .env("GSK_RENDERER", "cairo")
         .env("XDG_CONFIG_HOME", dir.path().join("config"))
@@ -89,6 +84,18 @@ async fn the_app_signs_in_with_the_cloud_link_and_plays_over_tls() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut viewer = gui_app::App::spawn(&mut cmd);
+    tokio::task::block_in_place(|| {
+        gui_app::sign_in(&report, &link, "erin", "correct horse battery");
+        let bus = viewer.bus(30);
+        let listed = Instant::now();
+        while listed.elapsed() < Duration::from_secs(30)
+            && !events(&report).iter().any(|e| e["event"] == "cameras")
+        {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        bus.app("open-camera", Some(&format!("'{device}'")))
+            .expect("app.open-camera");
+    });
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut ev = Vec::new();
     while Instant::now() < deadline {

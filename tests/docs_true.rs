@@ -12,6 +12,7 @@ use std::process::Command;
 /// Flags of other programs the docs show being run, with the program.
 const FOREIGN: &[(&str, &str)] = &[
     ("--bench", "cargo"),
+    ("--features", "cargo"),
     ("--no-default-features", "cargo"),
     ("--workspace", "cargo"),
     ("--all-targets", "cargo"),

@@ -6,7 +6,7 @@
 //!    writes through): layout → 2×2 grid of both cameras, live; camera selection → only the
 //!    chosen one.
 //! 3. Resume from sleep: tests cannot suspend the machine, so the kiosk's test hook
-//!    (SIGUSR1 under `EYRIE_TEST_REPORT`) runs the same `on_resume` path as logind's
+//!    (SIGUSR1, in `test-hooks` builds only) runs the same `on_resume` path as logind's
 //!    PrepareForSleep(false) or a wall-clock jump; every tile reconnects and is live again.
 //! 4. A camera that stays away: its tile says why on the tile ("Camera Offline").
 

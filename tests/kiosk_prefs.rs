@@ -1,7 +1,7 @@
 //! The kiosk's locked preferences, black box under a private Xvfb with a real test camera:
 //! Ctrl+, on a locked kiosk asks for the PIN (typed with xdotool); a wrong PIN is refused
 //! and the preferences stay closed, the right one opens them; the layout picked in the
-//! preferences' row applies to the running kiosk. "Talk allowed" off keeps the talk button
+//! preferences' row with the keyboard (Enter, Home, Enter) applies to the running kiosk. "Talk allowed" off keeps the talk button
 //! off the HD tile; turned on, the button is there.
 
 mod kiosk_support;
@@ -75,12 +75,7 @@ fn locked_preferences_take_the_pin_and_apply_the_layout_and_talk_setting() {
     let _ = std::fs::remove_file(&report);
     let mut cmd_settings = settings.clone();
     cmd_settings.push(("kiosk-cycle-seconds", "uint32 10".to_string()));
-    let kiosk = house.start_kiosk_with_env(
-        &screen,
-        &cmd_settings,
-        &report,
-        &[("EYRIE_TEST_KIOSK_PREFS_LAYOUT", "single")],
-    );
+    let kiosk = house.start_kiosk(&screen, &cmd_settings, &report);
     let t1 = now_ms();
     assert!(
         wait_for(&report, 90, |ev| all_live_since(ev, &cameras, t1)).is_some(),
@@ -102,6 +97,13 @@ fn locked_preferences_take_the_pin_and_apply_the_layout_and_talk_setting() {
         brief(&report)
     );
     assert!(named(&events(&report), "kiosk-pin").is_empty());
+    // The layout row has the focus: open its list, go to its first entry, "One camera".
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    screen.keys(&["Return"], None);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    screen.keys(&["Home"], None);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    screen.keys(&["Return"], None);
     let t2 = now_ms();
     assert!(
         wait_for(&report, 30, |ev| {

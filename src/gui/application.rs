@@ -42,6 +42,7 @@ mod imp {
             let obj = self.obj();
             obj.setup_actions();
             obj.setup_accels();
+            crate::gui::test_hooks::install(&obj);
         }
 
         fn activate(&self) {
@@ -132,7 +133,7 @@ impl EyrieApplication {
                 window.present();
             })
             .build();
-        // Opened from a notification: `app.open-camera("<device id>")`.
+        // Opened from a notification or the desktop: `app.open-camera("<device id>")`.
         let open_camera = gio::ActionEntry::builder("open-camera")
             .parameter_type(Some(glib::VariantTy::STRING))
             .activate(|app: &Self, _, param| {
@@ -145,7 +146,23 @@ impl EyrieApplication {
                 }
             })
             .build();
-        self.add_action_entries([quit, about, camera_mode, open_camera]);
+        // A camera's recordings from an instant (Unix ms; 0 for the last hour), e.g. from a
+        // home-automation event: `app.open-timeline(("<device id>", <ms>))`.
+        let open_timeline = gio::ActionEntry::builder("open-timeline")
+            .parameter_type(Some(
+                &glib::VariantType::new("(sx)").expect("GVariant type"),
+            ))
+            .activate(|app: &Self, _, param| {
+                let Some((id, at)) = param.and_then(|p| p.get::<(String, i64)>()) else {
+                    return;
+                };
+                app.activate();
+                if let Some(window) = app.main_window() {
+                    window.open_timeline_by_id(&id, (at > 0).then_some(at));
+                }
+            })
+            .build();
+        self.add_action_entries([quit, about, camera_mode, open_camera, open_timeline]);
     }
 
     fn setup_accels(&self) {

@@ -1,102 +1,148 @@
-//! Reports for the black-box tests and the benchmark.
+//! Probes for the black-box tests and the benchmarks — compiled only with the
+//! `test-hooks` cargo feature, which release builds leave off.
 //!
-//! When `EYRIE_TEST_REPORT` names a file, the app appends one JSON object per line to it at
-//! the moments a test wants to observe from outside: the window drawn, the camera list
-//! shown, live-view stage changes, frames rendered (with size and sampled pixels), talk
-//! level, snapshots. Without the variable every call is a no-op.
+//! A test drives the app as a person or the desktop does: the D-Bus actions
+//! (`docs/desktop-actions.md`), the keyboard and the pointer. What it cannot see from
+//! outside — a frame's sampled pixels, a live-view stage, a timing — the app writes here:
+//! with the feature on and `EYRIE_TEST_REPORT` naming a file, one JSON object per line
+//!
+//! ```text
+//!  widget ── report("frame", {…}) ──► {"event":"frame","t_ms":812.4,"data":{…}} ──► file
+//! ```
+//!
+//! Without the feature [`report`] and [`enabled`] are empty inline functions, so the call
+//! sites stay as they are and cost nothing; without the variable they do nothing either.
+//!
+//! Two things only a test needs also live here, behind the feature: the demo camera
+//! stopped and started again (`app.test-demo-camera(b)`, see [`install`]) and SIGUSR1 as a
+//! stand-in for a resume from sleep (see [`on_fake_resume`]).
 
-use std::io::Write;
-use std::sync::{LazyLock, Mutex};
-use std::time::Instant;
+#[cfg(feature = "test-hooks")]
+mod real {
+    use std::io::Write;
+    use std::sync::{LazyLock, Mutex};
+    use std::time::Instant;
 
-static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+    static START: LazyLock<Instant> = LazyLock::new(Instant::now);
 
-static FILE: LazyLock<Option<Mutex<std::fs::File>>> = LazyLock::new(|| {
-    let path = std::env::var_os("EYRIE_TEST_REPORT")?;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .ok()
-        .map(Mutex::new)
-});
+    static FILE: LazyLock<Option<Mutex<std::fs::File>>> = LazyLock::new(|| {
+        let path = std::env::var_os("EYRIE_TEST_REPORT")?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+            .map(Mutex::new)
+    });
+
+    pub fn enabled() -> bool {
+        FILE.is_some()
+    }
+
+    pub fn mark_start() {
+        LazyLock::force(&START);
+    }
+
+    pub fn report(event: &str, data: &serde_json::Value) {
+        let Some(file) = FILE.as_ref() else { return };
+        let line = serde_json::json!({
+            "event": event,
+            "t_ms": START.elapsed().as_secs_f64() * 1000.0,
+            "data": data,
+        });
+        if let Ok(mut f) = file.lock() {
+            let _ = writeln!(f, "{line}");
+            let _ = f.flush();
+        }
+    }
+}
 
 /// Whether reports are being written (lets callers skip expensive measurements).
+#[cfg(feature = "test-hooks")]
 pub fn enabled() -> bool {
-    FILE.is_some()
+    real::enabled()
+}
+
+/// Whether reports are being written: never, without the `test-hooks` feature.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn enabled() -> bool {
+    false
 }
 
 /// Mark the process start; call early so `t_ms` counts from launch.
+#[cfg(feature = "test-hooks")]
 pub fn mark_start() {
-    LazyLock::force(&START);
+    real::mark_start();
 }
 
-/// Append `{"event": event, "t_ms": …, "data": data}`.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn mark_start() {}
+
+/// Append `{"event": event, "t_ms": …, "data": data}` to the report.
+#[cfg(feature = "test-hooks")]
 pub fn report(event: &str, data: &serde_json::Value) {
-    let Some(file) = FILE.as_ref() else { return };
-    let line = serde_json::json!({
-        "event": event,
-        "t_ms": START.elapsed().as_secs_f64() * 1000.0,
-        "data": data,
+    real::report(event, data);
+}
+
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn report(_event: &str, _data: &serde_json::Value) {}
+
+/// The test-only application action: `app.test-demo-camera(b)` stops (`false`) or starts
+/// (`true`) the camera of the running `eyrie demo`, so a test can watch the live view fail
+/// and recover; each change is reported as `test-camera`. Nothing without the feature.
+#[cfg(feature = "test-hooks")]
+pub fn install(app: &super::application::EyrieApplication) {
+    use gtk::gio;
+    use gtk::prelude::*;
+
+    let camera = gio::ActionEntry::builder("test-demo-camera")
+        .parameter_type(Some(gtk::glib::VariantTy::BOOLEAN))
+        .activate(|_: &super::application::EyrieApplication, _, param| {
+            let Some(running) = param.and_then(|p| p.get::<bool>()) else {
+                return;
+            };
+            report("test-camera", &serde_json::json!({ "running": running }));
+            crate::spawn_tokio!(async move {
+                if let Err(e) = crate::demo::set_camera_running(running).await {
+                    tracing::error!("test-demo-camera: {e:#}");
+                }
+            });
+        })
+        .build();
+    app.add_action_entries([camera]);
+}
+
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn install(_app: &super::application::EyrieApplication) {}
+
+/// Tests cannot suspend the machine: with the feature, SIGUSR1 calls `on_resume` — the
+/// path logind's `PrepareForSleep(false)` takes. Lives as long as `alive`.
+#[cfg(feature = "test-hooks")]
+pub fn on_fake_resume(
+    alive: &impl gtk::glib::object::IsA<gtk::glib::Object>,
+    on_resume: impl Fn() + 'static,
+) {
+    use gtk::glib;
+    use gtk::prelude::*;
+
+    let weak = alive.upcast_ref::<glib::Object>().downgrade();
+    glib::unix_signal_add_local(10 /* SIGUSR1 */, move || {
+        if weak.upgrade().is_none() {
+            return glib::ControlFlow::Break;
+        }
+        on_resume();
+        glib::ControlFlow::Continue
     });
-    if let Ok(mut f) = file.lock() {
-        let _ = writeln!(f, "{line}");
-        let _ = f.flush();
-    }
 }
 
-/// `EYRIE_TEST_OPEN_CAMERA=<device id>`: open that camera's live view as soon as the
-/// camera list has it (tests that run the plain viewer with a saved session).
-pub fn camera_to_open() -> Option<String> {
-    std::env::var("EYRIE_TEST_OPEN_CAMERA")
-        .ok()
-        .filter(|s| !s.is_empty())
-}
-
-/// `EYRIE_TEST_OPEN_DELAY_MS=<ms>`: open [`camera_to_open`] that long after the list shows
-/// it, as a person would click (the benchmark's "click → frame" starts at the click, not
-/// at the launch).
-pub fn open_delay() -> std::time::Duration {
-    std::env::var("EYRIE_TEST_OPEN_DELAY_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(std::time::Duration::ZERO, std::time::Duration::from_millis)
-}
-
-/// `EYRIE_TEST_CAMERA_MODE=1`: open the camera-mode window at start.
-pub fn open_camera_mode() -> bool {
-    std::env::var("EYRIE_TEST_CAMERA_MODE").is_ok_and(|v| v == "1")
-}
-
-/// `EYRIE_TEST_SIGN_IN=<server> <user> <password>`: with no saved session, fill in the
-/// connect page and press "Sign In" as a person would (the sign-in and keyring tests).
-pub fn sign_in() -> Option<(String, String, String)> {
-    let v = std::env::var("EYRIE_TEST_SIGN_IN").ok()?;
-    let mut parts = v.splitn(3, ' ');
-    Some((
-        parts.next()?.to_owned(),
-        parts.next()?.to_owned(),
-        parts.next()?.to_owned(),
-    ))
-}
-
-/// `EYRIE_TEST_TIMELINE`: `1` clicks the ruler once recordings are listed; `clips` does
-/// that and then drives the clip list (zoom, select → clip, export, cancelled export,
-/// delete) through the same widgets a person uses.
-pub fn timeline_script() -> Option<String> {
-    if !enabled() {
-        return None;
-    }
-    std::env::var("EYRIE_TEST_TIMELINE")
-        .ok()
-        .filter(|v| v == "1" || v == "clips")
-}
-
-/// `EYRIE_TEST_EXPORT_TO=<dir>`: exports go to `<dir>/<n>.mp4` instead of asking with a
-/// file chooser (which a test cannot answer).
-pub fn export_dir() -> Option<std::path::PathBuf> {
-    if !enabled() {
-        return None;
-    }
-    std::env::var_os("EYRIE_TEST_EXPORT_TO").map(std::path::PathBuf::from)
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn on_fake_resume(
+    _alive: &impl gtk::glib::object::IsA<gtk::glib::Object>,
+    _on_resume: impl Fn() + 'static,
+) {
 }

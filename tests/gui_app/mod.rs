@@ -1,7 +1,13 @@
 //! The app under test: started under a private X server (unless `DISPLAY` is set) in a
 //! process group of its own, and stopped as a whole group — `xvfb-run` does not pass
 //! SIGTERM on, so killing only it used to leave Xvfb (and, before the app learnt to die
-//! with its parent, whole demos) running after a test.
+//! with its parent, whole demos) running after a test. The test drives it through its
+//! D-Bus actions and the keyboard ([`actions`]) and reads what it shows from its report
+//! (the `test-hooks` feature).
+
+#![allow(dead_code)]
+
+pub mod actions;
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
@@ -17,7 +23,7 @@ pub fn command(screen: &str) -> Command {
             .arg(env!("CARGO_BIN_EXE_eyrie"));
         c
     };
-    c.process_group(0);
+    c.process_group(0).env("EYRIE_DIE_WITH_PARENT", "1");
     c
 }
 
@@ -27,6 +33,38 @@ pub struct App(Option<Child>);
 impl App {
     pub fn spawn(cmd: &mut Command) -> Self {
         Self(Some(cmd.spawn().expect("start eyrie")))
+    }
+
+    /// The `eyrie` process: the child itself, or xvfb-run's `eyrie` in its process group.
+    pub fn pid(&self) -> Option<u32> {
+        let group = self.0.as_ref()?.id();
+        if std::env::var_os("DISPLAY").is_some() {
+            return Some(group);
+        }
+        std::fs::read_dir("/proc")
+            .ok()?
+            .flatten()
+            .find_map(|entry| {
+                let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+                let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+                let (head, rest) = stat.rsplit_once(')')?;
+                // "pid (comm) state ppid pgrp …"
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                (head.ends_with("(eyrie") && f.get(2)?.parse::<u32>().ok()? == group).then_some(pid)
+            })
+    }
+
+    /// The app on its session bus, once it exports its actions (up to `secs`).
+    pub fn bus(&self, secs: u64) -> actions::AppBus {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let pid = loop {
+            match self.pid() {
+                Some(pid) => break pid,
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                None => panic!("eyrie did not start"),
+            }
+        };
+        actions::AppBus::wait(pid, secs).expect("the app never exported its actions on D-Bus")
     }
 
     /// SIGTERM to the app, xvfb-run and Xvfb; SIGKILL whatever is left after 10 s.
@@ -53,4 +91,23 @@ impl Drop for App {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Sign in as a person does, on the keyboard alone (it needs no D-Bus): once the window
+/// is shown (`report`), Alt+C ("_Connect to a Cloud"), then the cloud link, email and
+/// password typed in (the email field has the focus; Shift+Tab reaches the link above it,
+/// Tab goes down), and Enter in the password field.
+pub fn sign_in(report: &std::path::Path, server: &str, user: &str, password: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(report).is_ok_and(|r| r.contains("\"window-shown\"")) {
+        assert!(Instant::now() < deadline, "the window never showed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    actions::keyboard(None, &["alt+c"], None);
+    std::thread::sleep(Duration::from_millis(700));
+    actions::keyboard(None, &["shift+Tab", "ctrl+a"], Some(server));
+    actions::keyboard(None, &["Tab", "ctrl+a"], Some(user));
+    actions::keyboard(None, &["Tab", "ctrl+a"], Some(password));
+    actions::keyboard(None, &["Return"], None);
 }

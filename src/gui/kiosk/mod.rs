@@ -16,7 +16,7 @@
 //! Every tile heals itself ([`tile`]): failures retry within seconds, a tile without new
 //! frames is marked stale and then reconnected, and the window restarts all tiles after a
 //! resume from sleep and retries failed ones when the network comes back. The device list
-//! itself is fetched until the cloud answers and refreshed every minute.
+//! itself is fetched until the cloud answers and refreshed every minute ([`devices`]).
 //!
 //! Preferences (layout, cameras, times, talk) open with Ctrl+, or a three-second press on
 //! the screen; with `kiosk-locked` they ask for the PIN first ([`prefs`]), and quitting
@@ -29,6 +29,7 @@
 //!        └─ settings "changed" → rebuild
 //! ```
 
+mod devices;
 mod events;
 mod focus;
 mod guard;
@@ -45,12 +46,10 @@ use eyrie_protocol::api::Device;
 use gtk::{gio, glib};
 
 use super::application::EyrieApplication;
-use super::cloud::Cloud;
 use super::live::engine::Quality;
 use super::session::Session;
 use super::test_hooks;
-use crate::i18n::{gettext, gettext_f};
-use crate::spawn_tokio;
+use crate::i18n::gettext;
 use layout::Layout;
 use tile::KioskTile;
 
@@ -154,17 +153,13 @@ impl EyrieKioskWindow {
                 w.on_resume(why);
             }
         });
-        // Tests cannot suspend the machine: under EYRIE_TEST_REPORT, SIGUSR1 runs the same
-        // resume path as a logind PrepareForSleep(false) or a clock jump.
-        if test_hooks::enabled() {
-            let weak = window.downgrade();
-            glib::unix_signal_add_local(10 /* SIGUSR1 */, move || {
-                if let Some(w) = weak.upgrade() {
-                    w.on_resume("test signal");
-                }
-                glib::ControlFlow::Continue
-            });
-        }
+        // Tests cannot suspend the machine (test-hooks builds only: SIGUSR1).
+        let weak = window.downgrade();
+        test_hooks::on_fake_resume(&window, move || {
+            if let Some(w) = weak.upgrade() {
+                w.on_resume("test signal");
+            }
+        });
         let weak = window.downgrade();
         guard::watch_network(&window, move || {
             if let Some(w) = weak.upgrade() {
@@ -300,105 +295,6 @@ impl EyrieKioskWindow {
             "kiosk-message",
             &serde_json::json!({ "title": title, "description": description }),
         );
-    }
-
-    /// The saved session (or the demo's); without one, say how to get one and look again.
-    fn load_session(&self, app: &EyrieApplication) {
-        if let Some(session) = app.session() {
-            self.got_session(app, Some(session));
-            return;
-        }
-        let handle = crate::spawn_tokio!(super::session::load());
-        glib::spawn_future_local(glib::clone!(
-            #[weak(rename_to = w)]
-            self,
-            #[weak]
-            app,
-            async move { w.got_session(&app, handle.await.ok().flatten()) }
-        ));
-    }
-
-    fn got_session(&self, app: &EyrieApplication, session: Option<Session>) {
-        match session {
-            Some(session) => {
-                self.imp().session.replace(Some(session));
-                self.load_devices();
-            }
-            None => {
-                self.show_message(
-                    &gettext("Not Signed In"),
-                    &gettext("Start Eyrie once without --kiosk and sign in; the kiosk shows that account’s cameras."),
-                    "dialog-password-symbolic",
-                );
-                glib::timeout_add_local_once(
-                    Duration::from_secs(10),
-                    glib::clone!(
-                        #[weak(rename_to = w)]
-                        self,
-                        #[weak]
-                        app,
-                        move || w.load_session(&app)
-                    ),
-                );
-            }
-        }
-    }
-
-    /// Fetch the camera list until the cloud answers, then every minute.
-    fn load_devices(&self) {
-        let Some(session) = self.imp().session.borrow().clone() else {
-            return;
-        };
-        glib::spawn_future_local(glib::clone!(
-            #[weak(rename_to = w)]
-            self,
-            async move {
-                loop {
-                    let cloud = Cloud::new(&session.server, Some(&session.token));
-                    let result = spawn_tokio!(async move { cloud.devices().await }).await;
-                    let wait = match result {
-                        Ok(Ok(devices)) => {
-                            w.set_devices(devices);
-                            60
-                        }
-                        Ok(Err(e)) => {
-                            tracing::warn!("kiosk: camera list: {e}");
-                            if w.imp().tiles.borrow().is_empty() {
-                                let (title, icon) = if e.is_unauthorized() {
-                                    (gettext("Signed Out"), "dialog-password-symbolic")
-                                } else {
-                                    (
-                                        gettext("Cannot Reach the Cloud"),
-                                        "network-offline-symbolic",
-                                    )
-                                };
-                                let detail = gettext_f(
-                                    "{reason}. Trying again in a few seconds.",
-                                    &[("reason", &e.user_message())],
-                                );
-                                w.show_message(&title, &detail, icon);
-                            }
-                            if e.is_unauthorized() { 30 } else { 5 }
-                        }
-                        Err(e) => {
-                            tracing::error!("kiosk: camera list task: {e}");
-                            5
-                        }
-                    };
-                    glib::timeout_future(Duration::from_secs(wait)).await;
-                }
-            }
-        ));
-    }
-
-    fn set_devices(&self, devices: Vec<Device>) {
-        let key = |v: &[Device]| v.iter().map(|d| (d.id, d.name.clone())).collect::<Vec<_>>();
-        let changed = key(&self.imp().devices.borrow()) != key(&devices);
-        let empty = self.imp().tiles.borrow().is_empty();
-        self.imp().devices.replace(devices);
-        if changed || empty {
-            self.rebuild();
-        }
     }
 
     fn rebuild_soon(&self) {

@@ -119,16 +119,19 @@ fn build(window: &EyrieKioskWindow, settings: &gio::Settings) {
         .title(gettext("Kiosk Preferences"))
         .build();
     let page = adw::PreferencesPage::new();
-    page.add(&layout_group(settings));
+    let (layout, layout_row) = layout_group(settings);
+    page.add(&layout);
     page.add(&cameras_group(window, settings));
     page.add(&behaviour_group(settings));
     page.add(&lock_group(settings));
     prefs.add(&page);
     prefs.present();
+    // The keyboard starts on the first setting, the layout (Enter opens its list).
+    layout_row.grab_focus();
     test_hooks::report("kiosk-preferences", &serde_json::json!({}));
 }
 
-fn layout_group(settings: &gio::Settings) -> adw::PreferencesGroup {
+fn layout_group(settings: &gio::Settings) -> (adw::PreferencesGroup, adw::ComboRow) {
     let group = adw::PreferencesGroup::builder()
         .title(gettext("Layout"))
         .build();
@@ -156,18 +159,6 @@ fn layout_group(settings: &gio::Settings) -> adw::PreferencesGroup {
             }
         }
     ));
-    // `EYRIE_TEST_KIOSK_PREFS_LAYOUT=<nick>`: pick that layout in this row a second after
-    // the window opens, as a person would (the preferences test).
-    if let Some(nick) = test_hooks::enabled()
-        .then(|| std::env::var("EYRIE_TEST_KIOSK_PREFS_LAYOUT").ok())
-        .flatten()
-        && let Some(i) = Layout::ALL.iter().position(|l| l.nick() == nick)
-    {
-        let combo = combo.clone();
-        glib::timeout_add_local_once(Duration::from_secs(1), move || {
-            combo.set_selected(i as u32);
-        });
-    }
     group.add(&combo);
     group.add(&seconds_row(
         settings,
@@ -177,7 +168,7 @@ fn layout_group(settings: &gio::Settings) -> adw::PreferencesGroup {
         3600,
     ));
     group.add(&start_row(settings));
-    group
+    (group, combo)
 }
 
 fn start_row(settings: &gio::Settings) -> adw::ActionRow {

@@ -1,7 +1,9 @@
 //! The live view's actions (`live.*`): SD/HD, mute, talk, snapshot, fullscreen, retry.
 //!
 //! They live in an action group that the view inserts into its window while it is shown,
-//! so the application's keyboard shortcuts reach them wherever the focus is.
+//! so the application's keyboard shortcuts reach them wherever the focus is. The window
+//! exports the ones a desktop may want on D-Bus (`win.talk`, `win.snapshot`, …, see
+//! `window/live.rs`) through [`EyrieLiveView::activate_live_action`].
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
@@ -94,6 +96,25 @@ impl EyrieLiveView {
             }),
         );
         self.imp().actions.replace(Some(group));
+    }
+
+    /// Activate `live.<name>`; for an on/off action with `want`, only when its state is
+    /// not `want` already. `false` when the view has no such action.
+    pub fn activate_live_action(&self, name: &str, want: Option<bool>) -> bool {
+        let Some(action) = self
+            .imp()
+            .actions
+            .borrow()
+            .as_ref()
+            .and_then(|g| g.lookup_action(name))
+        else {
+            return false;
+        };
+        let current = action.state().and_then(|s| s.get::<bool>());
+        if want.is_none() || current != want {
+            action.activate(None);
+        }
+        true
     }
 
     /// Hold-to-talk: talk while the button is pressed.

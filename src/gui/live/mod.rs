@@ -19,7 +19,6 @@ mod actions;
 mod audio;
 pub mod engine;
 pub(crate) mod frames;
-mod script;
 pub mod stream;
 pub mod tickets;
 
@@ -286,7 +285,6 @@ impl EyrieLiveView {
                     .started_at()
                     .map(|t| t.elapsed().as_secs_f64() * 1000.0);
                 test_hooks::report("playing", &serde_json::json!({ "since_start_ms": ms }));
-                self.run_test_script();
             }
             StreamState::Retrying | StreamState::Failed => {
                 if let Some(failure) = stream.failure() {

@@ -3,7 +3,9 @@
 //! reaches into the present once the camera has uploaded the rest). A finished clip can
 //! be played (from its own object, see `Player::open_clip`), exported to MP4 — decrypted and remuxed on
 //! the tokio runtime, never re-encoded, with a progress bar and a cancel button — or
-//! deleted.
+//! deleted. The row's buttons activate the window's `win.play-clip`, `win.export-clip`,
+//! `win.cancel-export` and `win.delete-clip` with the clip's id (actions.rs), which is
+//! also how D-Bus reaches them; `win.export-clip-to` exports without the file dialog.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -30,21 +32,15 @@ struct Inner {
     poll: RefCell<Option<glib::SourceId>>,
     /// Running exports by clip, with their cancel flags and progress bars.
     exports: RefCell<HashMap<Uuid, (Arc<AtomicBool>, gtk::ProgressBar)>>,
-    /// The buttons of each listed clip (the test script presses them).
-    buttons: RefCell<HashMap<Uuid, RowButtons>>,
-    /// Where `EYRIE_TEST_TIMELINE=clips` is: 0 nothing yet, 1 export asked, 2 cancelled
-    /// export asked, 3 delete asked.
-    script_step: std::cell::Cell<u8>,
-    /// Exports written so far (names the next `EYRIE_TEST_EXPORT_TO` file).
-    export_count: std::cell::Cell<u32>,
+    /// Each listed clip with its row's export progress widgets.
+    rows: RefCell<HashMap<Uuid, Row>>,
 }
 
 #[derive(Clone)]
-struct RowButtons {
-    play: gtk::Button,
-    export: gtk::Button,
-    cancel: gtk::Button,
-    delete: gtk::Button,
+struct Row {
+    clip: Clip,
+    export_box: gtk::Box,
+    progress: gtk::ProgressBar,
 }
 
 #[derive(Clone)]
@@ -89,9 +85,7 @@ impl ClipList {
             window: window.downgrade(),
             poll: RefCell::new(None),
             exports: RefCell::new(HashMap::new()),
-            buttons: RefCell::new(HashMap::new()),
-            script_step: std::cell::Cell::new(0),
-            export_count: std::cell::Cell::new(0),
+            rows: RefCell::new(HashMap::new()),
         }))
     }
 
@@ -134,7 +128,7 @@ impl ClipList {
         while let Some(row) = inner.list.first_child() {
             inner.list.remove(&row);
         }
-        inner.buttons.borrow_mut().clear();
+        inner.rows.borrow_mut().clear();
         for clip in clips {
             inner.list.append(&self.row(clip));
         }
@@ -145,7 +139,6 @@ impl ClipList {
                 "ids": clips.iter().map(|c| c.id).collect::<Vec<_>>(),
             }),
         );
-        self.script_on_list(clips);
         let pending = clips.iter().any(|c| c.status == ClipStatus::InProgress);
         if pending && inner.poll.borrow().is_none() {
             let this = self.clone();
@@ -198,6 +191,10 @@ impl ClipList {
         delete.set_tooltip_text(Some(&gettext("Delete")));
         for b in [&play, &export, &delete] {
             b.add_css_class("flat");
+            // Icon-only: screen readers read the tooltip's words as its name.
+            if let Some(tip) = b.tooltip_text() {
+                b.update_property(&[gtk::accessible::Property::Label(&tip)]);
+            }
             buttons.append(b);
         }
         let finished = clip.status == ClipStatus::Finished;
@@ -216,88 +213,40 @@ impl ClipList {
         box_.append(&export_box);
         row.add_suffix(&box_);
 
-        let this = self.clone();
-        let c = clip.clone();
-        play.connect_clicked(move |_| {
-            if let Some(w) = this.0.window.upgrade() {
-                w.play_clip(c.clone());
-            }
-        });
-        let this = self.clone();
-        let c = clip.clone();
-        let eb = export_box.clone();
-        export.connect_clicked(move |_| this.ask_export(&c, &eb, &progress));
-        let this = self.clone();
-        let id = clip.id;
-        cancel.connect_clicked(move |_| {
-            if let Some((flag, _)) = this.0.exports.borrow().get(&id) {
-                flag.store(true, Ordering::SeqCst);
-            }
-        });
-        let this = self.clone();
-        delete.connect_clicked(move |_| this.delete(id));
-        self.0.buttons.borrow_mut().insert(
-            id,
-            RowButtons {
-                play: play.clone(),
-                export: export.clone(),
-                cancel: cancel.clone(),
-                delete: delete.clone(),
+        let target = clip.id.to_string().to_variant();
+        for (button, action) in [
+            (&play, "win.play-clip"),
+            (&export, "win.export-clip"),
+            (&cancel, "win.cancel-export"),
+            (&delete, "win.delete-clip"),
+        ] {
+            button.set_action_name(Some(action));
+            button.set_action_target_value(Some(&target));
+        }
+        self.0.rows.borrow_mut().insert(
+            clip.id,
+            Row {
+                clip: clip.clone(),
+                export_box,
+                progress,
             },
         );
         row.upcast()
     }
 
-    /// `EYRIE_TEST_TIMELINE=clips`: once the asked clip is finished, press its Play and
-    /// Export buttons (to `EYRIE_TEST_EXPORT_TO`); [`Self::script_on_export`] goes on from there.
-    fn script_on_list(&self, clips: &[Clip]) {
-        if test_hooks::timeline_script().as_deref() != Some("clips")
-            || self.0.script_step.get() != 0
-        {
-            return;
-        }
-        if let Some(clip) = clips.iter().find(|c| c.status == ClipStatus::Finished)
-            && let Some(b) = self.0.buttons.borrow().get(&clip.id).cloned()
-        {
-            self.0.script_step.set(1);
-            b.play.emit_clicked();
-            b.export.emit_clicked();
-        }
+    /// A listed clip.
+    pub(super) fn clip(&self, id: Uuid) -> Option<Clip> {
+        self.0.rows.borrow().get(&id).map(|r| r.clip.clone())
     }
 
-    /// After the first export: export again and press Cancel at once; after that, press
-    /// Delete.
-    fn script_on_export(&self, id: Uuid) {
-        if test_hooks::timeline_script().as_deref() != Some("clips") {
-            return;
-        }
-        let Some(b) = self.0.buttons.borrow().get(&id).cloned() else {
-            return;
-        };
-        match self.0.script_step.get() {
-            1 => {
-                self.0.script_step.set(2);
-                b.export.emit_clicked();
-                b.cancel.emit_clicked();
-            }
-            2 => {
-                self.0.script_step.set(3);
-                b.delete.emit_clicked();
-            }
-            _ => {}
-        }
-    }
-
-    fn ask_export(&self, clip: &Clip, export_box: &gtk::Box, progress: &gtk::ProgressBar) {
+    /// Ask where to export clip `id` (a file dialog), then export it there.
+    pub(super) fn ask_export(&self, id: Uuid) {
         let Some(window) = self.0.window.upgrade() else {
             return;
         };
-        if let Some(dir) = test_hooks::export_dir() {
-            let n = self.0.export_count.get() + 1;
-            self.0.export_count.set(n);
-            self.export(clip, dir.join(format!("{n}.mp4")), export_box, progress);
+        let Some(clip) = self.finished(id) else {
             return;
-        }
+        };
         let chooser = gtk::FileChooserNative::new(
             Some(&gettext("Export Clip")),
             Some(&window),
@@ -312,16 +261,55 @@ impl ClipList {
             .unwrap_or_else(|| "clip".into());
         chooser.set_current_name(&format!("{stamp}.mp4"));
         let this = self.clone();
-        let clip = clip.clone();
-        let (export_box, progress) = (export_box.clone(), progress.clone());
         chooser.connect_response(move |chooser, response| {
             if response == gtk::ResponseType::Accept
                 && let Some(path) = chooser.file().and_then(|f| f.path())
             {
-                this.export(&clip, path, &export_box, &progress);
+                this.export_to(id, path);
             }
         });
         chooser.show();
+    }
+
+    /// A finished clip of the list, or a toast saying why not.
+    fn finished(&self, id: Uuid) -> Option<Clip> {
+        let clip = self.clip(id)?;
+        if clip.status == ClipStatus::Finished {
+            return Some(clip);
+        }
+        if let Some(w) = self.0.window.upgrade() {
+            w.toast(&gettext("This clip is not ready yet"));
+        }
+        None
+    }
+
+    /// Stop the running export of clip `id` (its partial file is removed).
+    pub(super) fn cancel_export(&self, id: Uuid) {
+        match self.0.exports.borrow().get(&id) {
+            Some((flag, _)) => flag.store(true, Ordering::SeqCst),
+            None => {
+                if let Some(w) = self.0.window.upgrade() {
+                    w.toast(&gettext("This clip is not being exported"));
+                }
+            }
+        }
+    }
+
+    /// Export clip `id` to `path` (checked by the caller).
+    pub(super) fn export_to(&self, id: Uuid, path: std::path::PathBuf) {
+        let Some(clip) = self.finished(id) else {
+            return;
+        };
+        if self.0.exports.borrow().contains_key(&id) {
+            if let Some(w) = self.0.window.upgrade() {
+                w.toast(&gettext("This clip is already being exported"));
+            }
+            return;
+        }
+        let Some(row) = self.0.rows.borrow().get(&id).cloned() else {
+            return;
+        };
+        self.export(&clip, path, &row.export_box, &row.progress);
     }
 
     fn export(
@@ -416,11 +404,10 @@ impl ClipList {
                 }
                 Err(e) => tracing::error!("export task: {e}"),
             }
-            this.script_on_export(id);
         });
     }
 
-    fn delete(&self, id: Uuid) {
+    pub(super) fn delete(&self, id: Uuid) {
         let Some(api) = self.0.window.upgrade().and_then(|w| w.api()) else {
             return;
         };

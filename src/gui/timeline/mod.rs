@@ -2,7 +2,8 @@
 //! stitched playback from any instant, and clips.
 //!
 //! ```text
-//!  EyrieTimelineWindow (adw::Window, opened from the live view's "Timeline" button)
+//!  EyrieTimelineWindow (adw::ApplicationWindow, from the live view's "Timeline" button
+//!   │                   or `app.open-timeline`; its `win.*` actions: actions.rs)
 //!   ├─ GtkPicture ◄─paintable─ gtk4paintablesink ◄─ eyrie_client::playback::Player
 //!   ├─ controls: previous/next event, step, play/pause, 1×/2×/4×/8×, time, back to live
 //!   ├─ EyrieRuler (ruler.rs): recordings, gaps, events, selection, playhead
@@ -15,6 +16,7 @@
 //! loaded for the visible range plus a margin on either side, and again when the view
 //! leaves it.
 
+mod actions;
 mod clips;
 mod data;
 mod player;
@@ -33,8 +35,10 @@ use gtk::glib;
 use uuid::Uuid;
 
 use super::session::Session;
+use super::test_hooks;
 use crate::i18n::{gettext, gettext_f};
 use crate::spawn_tokio;
+use eyrie_protocol::clock::unix_ms;
 pub use ruler::EyrieRuler;
 
 /// The rates offered (the player accepts any).
@@ -75,7 +79,7 @@ mod imp {
     impl ObjectSubclass for EyrieTimelineWindow {
         const NAME: &'static str = "EyrieTimelineWindow";
         type Type = super::EyrieTimelineWindow;
-        type ParentType = adw::Window;
+        type ParentType = adw::ApplicationWindow;
     }
 
     impl ObjectImpl for EyrieTimelineWindow {
@@ -97,27 +101,41 @@ mod imp {
             self.parent_close_request()
         }
     }
-    impl AdwWindowImpl for EyrieTimelineWindow {}
+    impl ApplicationWindowImpl for EyrieTimelineWindow {}
+    impl AdwApplicationWindowImpl for EyrieTimelineWindow {}
 }
 
 glib::wrapper! {
     pub struct EyrieTimelineWindow(ObjectSubclass<imp::EyrieTimelineWindow>)
-        @extends adw::Window, gtk::Window, gtk::Widget,
-        @implements gtk::Accessible, gtk::Buildable, gtk::ConstraintTarget, gtk::Native, gtk::Root, gtk::ShortcutManager;
+        @extends adw::ApplicationWindow, gtk::ApplicationWindow, gtk::Window, gtk::Widget,
+        @implements gtk::gio::ActionGroup, gtk::gio::ActionMap, gtk::Accessible, gtk::Buildable,
+            gtk::ConstraintTarget, gtk::Native, gtk::Root, gtk::ShortcutManager;
 }
 
 /// Open the timeline of `device` over `parent` (the entry point from the live view).
 pub fn open(parent: &impl IsA<gtk::Widget>, session: &Session, device: &Device) {
-    let window = EyrieTimelineWindow::new(
-        parent.root().and_downcast_ref::<gtk::Window>(),
-        session,
-        device,
-    );
+    open_at(parent, session, device, None);
+}
+
+/// Open the timeline of `device` over `parent`, playing from `at` (Unix ms) when given.
+pub fn open_at(
+    parent: &impl IsA<gtk::Widget>,
+    session: &Session,
+    device: &Device,
+    at: Option<i64>,
+) {
+    let parent = parent.root().and_downcast::<gtk::Window>();
+    let window = EyrieTimelineWindow::new(parent.as_ref(), session, device, at);
     window.present();
 }
 
 impl EyrieTimelineWindow {
-    pub fn new(parent: Option<&gtk::Window>, session: &Session, device: &Device) -> Self {
+    pub fn new(
+        parent: Option<&gtk::Window>,
+        session: &Session,
+        device: &Device,
+        at: Option<i64>,
+    ) -> Self {
         let window: Self = glib::Object::builder()
             .property("default-width", 1000)
             .property("default-height", 700)
@@ -128,6 +146,8 @@ impl EyrieTimelineWindow {
             .build();
         if let Some(p) = parent {
             window.set_transient_for(Some(p));
+            // One of the application's windows: its actions are on D-Bus.
+            window.set_application(p.application().as_ref());
         }
         let imp = window.imp();
         let _ = imp
@@ -135,8 +155,9 @@ impl EyrieTimelineWindow {
             .set(ApiClient::new(session.server.clone()).with_token(session.token.clone()));
         imp.channel.set(crate::gui::cloud::main_channel(device));
         imp.device.replace(Some(device.clone()));
+        window.setup_actions();
         window.build_ui(device);
-        window.start_player();
+        window.start_player_then(None, at);
         window.reload_ruler(true);
         window.imp().clips.get().map(clips::ClipList::reload);
         let tick = glib::timeout_add_local(
@@ -153,7 +174,15 @@ impl EyrieTimelineWindow {
             ),
         );
         imp.tick.replace(Some(tick));
+        test_hooks::report(
+            "timeline-window",
+            &serde_json::json!({ "device": device.id, "window_id": window.id() }),
+        );
         window
+    }
+
+    fn imp_clips(&self) -> Option<clips::ClipList> {
+        self.imp().clips.get().cloned()
     }
 
     pub(crate) fn api(&self) -> Option<ApiClient> {
@@ -187,7 +216,7 @@ impl EyrieTimelineWindow {
             return;
         }
         let span = ve - vs;
-        let now = crate::gui::cloud::now_ms();
+        let now = unix_ms();
         let (from, to) = (vs - span, (ve + span).min(now + 60_000));
         imp.loading.set(true);
         glib::spawn_future_local(glib::clone!(
@@ -207,8 +236,8 @@ impl EyrieTimelineWindow {
                             loaded.to_ms
                         };
                         imp.loaded.set((loaded.from_ms, end));
-                        imp.loaded_at.set(crate::gui::cloud::now_ms());
-                        super::test_hooks::report(
+                        imp.loaded_at.set(unix_ms());
+                        test_hooks::report(
                             "timeline-loaded",
                             &serde_json::json!({ "runs": loaded.runs, "markers": loaded.markers.len() }),
                         );
@@ -223,7 +252,6 @@ impl EyrieTimelineWindow {
                         }
                         ruler.set_runs(loaded.runs);
                         ruler.set_markers(loaded.markers);
-                        window.run_test_script();
                         // The view may have moved on while loading.
                         window.reload_ruler(false);
                     }
@@ -242,7 +270,7 @@ impl EyrieTimelineWindow {
         let imp = self.imp();
         let state = imp.player.borrow().as_ref().map(|p| p.state());
         // New recordings arrive every segment: refresh a view that shows the present.
-        let now = crate::gui::cloud::now_ms();
+        let now = unix_ms();
         if let Some(ruler) = self.ruler()
             && ruler.view().1 >= now - 60_000
             && now - imp.loaded_at.get() > 10_000
@@ -340,7 +368,7 @@ impl EyrieTimelineWindow {
             return;
         };
         self.show_loading();
-        super::test_hooks::report("timeline-seek", &serde_json::json!({ "target_ms": t }));
+        test_hooks::report("timeline-seek", &serde_json::json!({ "target_ms": t }));
         glib::spawn_future_local(glib::clone!(
             #[weak(rename_to = window)]
             self,

@@ -24,11 +24,6 @@ use crate::runtime::RUNTIME;
 use crate::spawn_tokio;
 
 impl EyrieTimelineWindow {
-    /// Fetch the device's recording keys, then open the player on a paintable sink.
-    pub(super) fn start_player(&self) {
-        self.start_player_then(None, None);
-    }
-
     /// Play a finished clip from its own object (it plays even after its recordings
     /// expired), from its start; a click on the ruler outside it returns to the recordings.
     pub(super) fn play_clip(&self, clip: eyrie_protocol::api::Clip) {
@@ -99,7 +94,6 @@ impl EyrieTimelineWindow {
                         if let Some(t) = seek_to {
                             window.seek(t);
                         }
-                        window.run_test_script();
                         glib::spawn_future_local(glib::clone!(
                             #[weak]
                             window,
@@ -242,62 +236,5 @@ impl EyrieTimelineWindow {
                 "mean": mean,
             }),
         );
-    }
-
-    /// `EYRIE_TEST_TIMELINE=1`: once the player is open and recordings are listed, click
-    /// the ruler 2.5 s into the first recording (as a person would).
-    pub(super) fn run_test_script(&self) {
-        thread_local! {
-            static DONE: Cell<bool> = const { Cell::new(false) };
-        }
-        let Some(script) = test_hooks::timeline_script() else {
-            return;
-        };
-        let imp = self.imp();
-        let Some(ruler) = self.ruler() else { return };
-        let run = ruler.runs().into_iter().find(|(s, e)| e - s >= 4_000);
-        let (Some((start, _)), true) = (run, imp.player.borrow().is_some()) else {
-            if imp.player.borrow().is_some() {
-                // Not recorded enough yet: look again in a second.
-                glib::timeout_add_local_once(
-                    std::time::Duration::from_secs(1),
-                    glib::clone!(
-                        #[weak(rename_to = window)]
-                        self,
-                        move || window.reload_ruler(true)
-                    ),
-                );
-            }
-            return;
-        };
-        if DONE.with(|d| d.replace(true)) {
-            return;
-        }
-        let target = start + 2_500;
-        test_hooks::report(
-            "timeline-click",
-            &serde_json::json!({ "target_ms": target }),
-        );
-        ruler.click_at_time(target);
-        if script == "clips" {
-            // Zoom out and back in as the -/+ buttons do; the ruler reports its span.
-            let (a, b) = ruler.view();
-            ruler.zoom(2.0, None);
-            let (c, d) = ruler.view();
-            ruler.zoom(0.5, None);
-            let (e, f) = ruler.view();
-            test_hooks::report(
-                "timeline-zoom",
-                &serde_json::json!({ "spans_ms": [b - a, d - c, f - e] }),
-            );
-            // Select three seconds of the recording (what a Shift-drag does) and make a clip.
-            let (from, to) = (start + 500, start + 3_500);
-            ruler.set_selection(Some((from, to)));
-            test_hooks::report(
-                "timeline-clip-asked",
-                &serde_json::json!({ "start_ms": from, "end_ms": to }),
-            );
-            self.create_clip();
-        }
     }
 }

@@ -1,6 +1,6 @@
 //! The timeline window's widgets, built in code: header with "Back to Live", the picture
 //! with a hint and a spinner over it, the controls row, the ruler and the clip list,
-//! wired to the window's methods.
+//! wired to the window's actions (actions.rs) and methods.
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
@@ -85,7 +85,6 @@ impl EyrieTimelineWindow {
         clip.set_tooltip_text(Some(&gettext(
             "Shift-drag on the timeline to select a range first",
         )));
-        clip.set_sensitive(false);
         let controls = gtk::Box::new(gtk::Orientation::Horizontal, 6);
         for w in [
             prev.upcast_ref::<gtk::Widget>(),
@@ -136,27 +135,20 @@ impl EyrieTimelineWindow {
         toasts.set_vexpand(true);
         self.set_content(Some(&content));
 
-        // Wiring.
-        prev.connect_clicked(glib::clone!(
-            #[weak(rename_to = w)]
-            self,
-            move |_| w.jump_event(false)
-        ));
-        next.connect_clicked(glib::clone!(
-            #[weak(rename_to = w)]
-            self,
-            move |_| w.jump_event(true)
-        ));
-        step.connect_clicked(glib::clone!(
-            #[weak(rename_to = w)]
-            self,
-            move |_| w.step()
-        ));
-        play.connect_clicked(glib::clone!(
-            #[weak(rename_to = w)]
-            self,
-            move |_| w.toggle_pause()
-        ));
+        // Wiring: the buttons activate the window's actions (what D-Bus reaches too).
+        for (button, action) in [
+            (&prev, "win.previous-event"),
+            (&next, "win.next-event"),
+            (&step, "win.step"),
+            (&play, "win.play-pause"),
+            (&zoom_in, "win.zoom-in"),
+            (&zoom_out, "win.zoom-out"),
+            (&earlier, "win.earlier"),
+            (&later, "win.later"),
+            (&clip, "win.create-clip"),
+        ] {
+            button.set_action_name(Some(action));
+        }
         rate.connect_selected_notify(glib::clone!(
             #[weak(rename_to = w)]
             self,
@@ -167,40 +159,15 @@ impl EyrieTimelineWindow {
                 }
             }
         ));
-        zoom_in.connect_clicked(glib::clone!(
-            #[weak]
-            ruler,
-            move |_| ruler.zoom(0.5, None)
-        ));
-        zoom_out.connect_clicked(glib::clone!(
-            #[weak]
-            ruler,
-            move |_| ruler.zoom(2.0, None)
-        ));
-        earlier.connect_clicked(glib::clone!(
-            #[weak]
-            ruler,
-            move |_| ruler.pan(-0.5)
-        ));
-        later.connect_clicked(glib::clone!(
-            #[weak]
-            ruler,
-            move |_| ruler.pan(0.5)
-        ));
-        clip.connect_clicked(glib::clone!(
-            #[weak(rename_to = w)]
-            self,
-            move |_| w.create_clip()
-        ));
         ruler.connect_seek(glib::clone!(
             #[weak(rename_to = w)]
             self,
             move |t| w.seek(t)
         ));
         ruler.connect_selection(glib::clone!(
-            #[weak]
-            clip,
-            move |sel| clip.set_sensitive(sel.is_some())
+            #[weak(rename_to = w)]
+            self,
+            move |sel| w.set_clip_enabled(sel.is_some())
         ));
         ruler.connect_view(glib::clone!(
             #[weak(rename_to = w)]

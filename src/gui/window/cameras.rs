@@ -100,21 +100,7 @@ impl EyrieWindow {
             flowbox.append(&self.camera_card(device));
         }
         imp.cameras_stack.set_visible_child_name("list");
-        if let Some(id) = imp.pending_open.take()
-            && imp.devices.borrow().contains_key(&id)
-        {
-            let delay = crate::gui::test_hooks::open_delay();
-            if delay.is_zero() {
-                self.open_camera_by_id(&id);
-            } else {
-                let weak = self.downgrade();
-                glib::timeout_add_local_once(delay, move || {
-                    if let Some(w) = weak.upgrade() {
-                        w.open_camera_by_id(&id);
-                    }
-                });
-            }
-        }
+        self.open_pending();
         if let Some(app) = self.app() {
             crate::gui::notifications::watch(&app, devices);
         }

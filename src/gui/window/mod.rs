@@ -8,6 +8,7 @@
 
 mod cameras;
 mod connect;
+mod live;
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
@@ -60,6 +61,8 @@ mod imp {
         pub live: RefCell<Option<EyrieLiveView>>,
         /// A camera to open as soon as the list arrives (notification, `--camera`).
         pub pending_open: RefCell<Option<String>>,
+        /// A camera whose timeline to open as soon as the list arrives, and from when.
+        pub pending_timeline: RefCell<Option<(String, Option<i64>)>>,
     }
 
     #[glib::object_subclass]
@@ -82,6 +85,13 @@ mod imp {
             self.parent_constructed();
             let obj = self.obj();
             obj.setup_actions();
+            // Enter in the password field signs in, as the "Sign In" button does.
+            let window = obj.downgrade();
+            self.password_row.connect_entry_activated(move |_| {
+                if let Some(w) = window.upgrade() {
+                    w.sign_in(false);
+                }
+            });
             if crate::config::PROFILE == "development" {
                 obj.add_css_class("devel");
             }
@@ -125,17 +135,10 @@ impl EyrieWindow {
         if app.is_kiosk() {
             window.fullscreen();
         }
-        if let Some(id) = app
-            .take_open_camera()
-            .or_else(super::test_hooks::camera_to_open)
-        {
+        if let Some(id) = app.take_open_camera() {
             window.imp().pending_open.replace(Some(id));
         }
         window.connect_map(|_| super::test_hooks::report("window-shown", &serde_json::json!({})));
-        if super::test_hooks::open_camera_mode() {
-            let app = app.clone();
-            glib::idle_add_local_once(move || app.activate_action("camera-mode", None));
-        }
         window.restore_session();
         window
     }
@@ -211,6 +214,7 @@ impl EyrieWindow {
                 .build(),
         ];
         self.add_action_entries(entries);
+        self.setup_live_actions();
     }
 
     /// Which page to start on: the saved session's camera list, or the first-run page.
@@ -230,17 +234,14 @@ impl EyrieWindow {
             async move {
                 match handle.await.ok().flatten() {
                     Some(session) => window.show_cameras_of(&app, session),
-                    None => {
+                    // Unless the person already went on to the connect page meanwhile
+                    // (the keyring may take seconds to answer).
+                    None if window.imp().stack.visible_child_name().as_deref()
+                        != Some("connect") =>
+                    {
                         window.imp().stack.set_visible_child_name("welcome");
-                        if let Some((server, user, password)) = super::test_hooks::sign_in() {
-                            window.show_connect();
-                            let imp = window.imp();
-                            imp.server_row.set_text(&server);
-                            imp.email_row.set_text(&user);
-                            imp.password_row.set_text(&password);
-                            window.sign_in(false);
-                        }
                     }
+                    None => {}
                 }
             }
         ));
