@@ -56,7 +56,12 @@ impl Keyring {
     /// The bus alone: nothing owns `org.freedesktop.secrets` yet, and nothing will be
     /// activated for it.
     fn bus(dir: &Path) -> Keyring {
-        for tool in ["dbus-daemon", "dbus-send", "gnome-keyring-daemon", "secret-tool"] {
+        for tool in [
+            "dbus-daemon",
+            "dbus-send",
+            "gnome-keyring-daemon",
+            "secret-tool",
+        ] {
             assert!(
                 Command::new("sh")
                     .args(["-c", &format!("command -v {tool}")])
@@ -341,7 +346,10 @@ async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
     assert_eq!(me.username, "dana");
 
     // 2. Started again: signed in from the keyring, the camera listed.
-    let ev = run_app(&envs, None, &report, 40, |ev| named(ev, "cameras").is_some()).await;
+    let ev = run_app(&envs, None, &report, 40, |ev| {
+        named(ev, "cameras").is_some()
+    })
+    .await;
     let cameras = named(&ev, "cameras").unwrap_or_else(|| panic!("not restored: {ev:?}"));
     assert_eq!(cameras["data"][0]["name"], "Hall", "{cameras}");
 
@@ -379,7 +387,7 @@ async fn a_keyring_that_starts_after_the_app_gets_the_token_from_the_file() {
     let mut keyring = Keyring::bus(&dir.path().join("desktop"));
     let session = dir.path().join("session.json");
     let report = dir.path().join("report.jsonl");
-    let mut envs = keyring.app_env(&session);
+    let envs = keyring.app_env(&session);
     let mut app = start_app(&envs, &report);
     tokio::task::block_in_place(|| {
         gui_app::sign_in(&report, &base, "dana", "correct horse battery");
@@ -391,7 +399,10 @@ async fn a_keyring_that_starts_after_the_app_gets_the_token_from_the_file() {
     assert_eq!(kept["data"]["in"], "file", "{ev:?}");
     let file: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&session).expect("session file")).unwrap();
-    assert!(file["token"].as_str().is_some_and(|t| !t.is_empty()), "{file}");
+    assert!(
+        file["token"].as_str().is_some_and(|t| !t.is_empty()),
+        "{file}"
+    );
 
     // The keyring comes a few seconds later, while the app runs.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -420,7 +431,10 @@ async fn a_keyring_that_starts_after_the_app_gets_the_token_from_the_file() {
 
     // Started again: the session comes back from the keyring.
     let envs = keyring.app_env(&session);
-    let ev = run_app(&envs, None, &report, 40, |ev| named(ev, "cameras").is_some()).await;
+    let ev = run_app(&envs, None, &report, 40, |ev| {
+        named(ev, "cameras").is_some()
+    })
+    .await;
     let cameras = named(&ev, "cameras").unwrap_or_else(|| panic!("not restored: {ev:?}"));
     assert_eq!(cameras["data"][0]["name"], "Hall", "{cameras}");
 }

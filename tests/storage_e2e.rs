@@ -309,7 +309,7 @@ async fn store_away_loses_no_segment(outage: Duration, seg_secs: u64) {
     let during = st.status();
     // outage / seg_secs segments at full speed; fewer when the machine cannot encode in
     // real time, so a third of them is the floor.
-    let expected = outage.as_secs() / seg_secs / 3;
+    let expected = (outage.as_secs() / seg_secs / 3) as usize;
     assert!(
         during.queued >= expected.max(2),
         "{outage:?} of segments waits in the spool (at least {expected}): {during:?}"

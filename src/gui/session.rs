@@ -334,7 +334,8 @@ async fn wait_for_secret_service() -> zbus::Result<()> {
 /// Move the token the file at `path` holds into the keyring; `true` when there is nothing
 /// left to do (moved, or no token in the file any more).
 async fn move_to_keyring(path: &Path) -> bool {
-    let read = || -> Option<SessionFile> { serde_json::from_slice(&std::fs::read(path).ok()?).ok() };
+    let read =
+        || -> Option<SessionFile> { serde_json::from_slice(&std::fs::read(path).ok()?).ok() };
     let Some(SessionFile {
         server,
         email,
@@ -355,7 +356,9 @@ async fn move_to_keyring(path: &Path) -> bool {
     }
     // The file may have changed meanwhile (signed out, signed in again): only the same
     // session loses its token from the file.
-    let same = read().is_some_and(|f| f.server == server && f.email == email && f.token.as_deref() == Some(token.as_str()));
+    let same = read().is_some_and(|f| {
+        f.server == server && f.email == email && f.token.as_deref() == Some(token.as_str())
+    });
     if !same {
         return true;
     }
@@ -365,7 +368,10 @@ async fn move_to_keyring(path: &Path) -> bool {
         token: None,
     };
     if let Err(e) = write_file(path, &file) {
-        tracing::warn!("the token is in the keyring, but {} keeps a copy: {e}", path.display());
+        tracing::warn!(
+            "the token is in the keyring, but {} keeps a copy: {e}",
+            path.display()
+        );
         return true;
     }
     tracing::info!("the session's token moved from the file into the keyring");

@@ -204,18 +204,16 @@ impl KioskTile {
             stream.connect_closure(
                 "sink-created",
                 false,
-                glib::closure_local!(
-                    move |stream: EyrieLiveStream, sink: gstreamer::Element| {
-                        if let Some(device) = stream.device() {
-                            probe_pixel_clock(
-                                &sink,
-                                device.id.to_string(),
-                                device.name,
-                                stream.quality(),
-                            );
-                        }
+                glib::closure_local!(move |stream: EyrieLiveStream, sink: gstreamer::Element| {
+                    if let Some(device) = stream.device() {
+                        probe_pixel_clock(
+                            &sink,
+                            device.id.to_string(),
+                            device.name,
+                            stream.quality(),
+                        );
                     }
-                ),
+                }),
             );
         }
         let tile = Self { root, name, stream };
@@ -228,7 +226,9 @@ impl KioskTile {
     }
 
     pub fn device(&self) -> Device {
-        self.stream.device().expect("a tile's stream has its camera")
+        self.stream
+            .device()
+            .expect("a tile's stream has its camera")
     }
 
     /// Show another camera in this tile (the cycling layout).

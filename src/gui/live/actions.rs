@@ -71,11 +71,7 @@ impl EyrieLiveView {
             None,
             Box::new(|view, _| view.toggle_fullscreen()),
         );
-        add(
-            "retry",
-            None,
-            Box::new(|view, _| view.start()),
-        );
+        add("retry", None, Box::new(|view, _| view.start()));
         add(
             "gallery",
             None,

@@ -261,22 +261,6 @@ pub struct Media {
     pub answer_timeout: Option<std::time::Duration>,
 }
 
-/// Start an attempt: ticket from the cloud, then the engine with `sink`.
-pub fn start(
-    session: &Session,
-    device: &Device,
-    quality: Quality,
-    sink: gstreamer::Element,
-    events: async_channel::Sender<LiveEvent>,
-) -> LiveHandle {
-    let media = Media {
-        audio: true,
-        talk: true,
-        answer_timeout: None,
-    };
-    start_with(session, device, quality, media, sink, events)
-}
-
 /// [`start`] with a choice of sound and talk.
 pub fn start_with(
     session: &Session,

@@ -218,15 +218,14 @@ impl EyrieLiveStream {
             return;
         }
         let weak = self.downgrade();
-        let id = glib::timeout_add_local(Duration::from_millis(500), move || {
-            match weak.upgrade() {
+        let id =
+            glib::timeout_add_local(Duration::from_millis(500), move || match weak.upgrade() {
                 Some(stream) => {
                     stream.check();
                     glib::ControlFlow::Continue
                 }
                 None => glib::ControlFlow::Break,
-            }
-        });
+            });
         conn.watchdog.replace(Some(id));
     }
 

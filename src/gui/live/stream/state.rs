@@ -117,11 +117,9 @@ pub fn next(state: StreamState, input: Input) -> Option<StreamState> {
         }
         Input::Frame => (state.is_connecting() || state == Stale).then_some(Playing),
         Input::NoFrame => (state == Playing).then_some(Stale),
-        Input::Failed { retrying } => (state != Idle).then_some(if retrying {
-            Retrying
-        } else {
-            Failed
-        }),
+        Input::Failed { retrying } => {
+            (state != Idle).then_some(if retrying { Retrying } else { Failed })
+        }
         Input::Stopped => (state != Idle).then_some(Idle),
     }
 }
@@ -183,10 +181,16 @@ mod tests {
             Some(StreamState::Retrying)
         );
         assert_eq!(
-            next(StreamState::EncryptedChannel, Input::Failed { retrying: false }),
+            next(
+                StreamState::EncryptedChannel,
+                Input::Failed { retrying: false }
+            ),
             Some(StreamState::Failed)
         );
-        assert_eq!(next(StreamState::Idle, Input::Failed { retrying: true }), None);
+        assert_eq!(
+            next(StreamState::Idle, Input::Failed { retrying: true }),
+            None
+        );
         assert_eq!(next(StreamState::Failed, Input::Frame), None);
         assert_eq!(
             next(StreamState::Retrying, Input::Attempt),

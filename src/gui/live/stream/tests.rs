@@ -67,10 +67,7 @@ fn a_first_frame_before_the_retrieving_stage_leaves_no_spinner_and_says_live() {
     assert_eq!(stream.subtitle(), "Live", "the header keeps the stage");
     assert_eq!(
         *heard.borrow(),
-        [
-            (Stage::EncryptedChannel, true),
-            (Stage::VideoStream, false)
-        ]
+        [(Stage::EncryptedChannel, true), (Stage::VideoStream, false)]
     );
 }
 
@@ -129,7 +126,9 @@ fn a_failure_waiting_can_cure_is_explained_and_retried_a_refused_ticket_is_not()
     assert_eq!(stream.state(), StreamState::Retrying);
     assert_eq!(stream.subtitle(), "Camera Offline");
     assert!(
-        stream.error_description().ends_with("\nTrying again in 1 s"),
+        stream
+            .error_description()
+            .ends_with("\nTrying again in 1 s"),
         "{}",
         stream.error_description()
     );
@@ -137,13 +136,25 @@ fn a_failure_waiting_can_cure_is_explained_and_retried_a_refused_ticket_is_not()
     assert_eq!(stream.imp().conn.attempt.get(), 1);
 
     let policy = Policy::live_view();
-    assert_eq!((policy.retry)(0, &Failure::Offline), Some(Duration::from_secs(1)));
-    assert_eq!((policy.retry)(3, &Failure::Offline), Some(Duration::from_secs(8)));
-    assert_eq!((policy.retry)(9, &Failure::Ended), Some(Duration::from_secs(30)));
+    assert_eq!(
+        (policy.retry)(0, &Failure::Offline),
+        Some(Duration::from_secs(1))
+    );
+    assert_eq!(
+        (policy.retry)(3, &Failure::Offline),
+        Some(Duration::from_secs(8))
+    );
+    assert_eq!(
+        (policy.retry)(9, &Failure::Ended),
+        Some(Duration::from_secs(30))
+    );
     assert_eq!((policy.retry)(0, &Failure::AuthFailed), None);
 
     stream.stop();
-    assert!(stream.imp().conn.retry.borrow().is_none(), "stop ends the retry");
+    assert!(
+        stream.imp().conn.retry.borrow().is_none(),
+        "stop ends the retry"
+    );
     assert_eq!(stream.state(), StreamState::Idle);
     assert_eq!(stream.subtitle(), "");
     assert_eq!(stream.error_title(), "");
