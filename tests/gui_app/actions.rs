@@ -55,7 +55,10 @@ impl AppBus {
                     )
                     .ok()
                     .and_then(|o| {
-                        o.trim_matches(|c: char| !c.is_ascii_digit())
+                        // "(uint32 1234,)"
+                        o.split_whitespace()
+                            .nth(1)?
+                            .trim_end_matches([',', ')'])
                             .parse::<u32>()
                             .ok()
                     });
