@@ -135,7 +135,7 @@ pub fn encode(command: &Command) -> String {
 /// A protocol line as a command; a bad line is refused with the reason.
 pub fn decode(line: &str) -> Result<Command, CommandError> {
     let words: Vec<&str> = line.split_whitespace().collect();
-    let invalid = |why: String| CommandError::Invalid(why);
+    let invalid = CommandError::Invalid;
     let secs = |w: Option<&&str>, max| -> Result<std::time::Duration, CommandError> {
         let w = w.ok_or_else(|| invalid("missing seconds".into()))?;
         let s: f64 = w

@@ -48,7 +48,8 @@ pub struct NodeHandle {
     shared: Arc<Shared>,
 }
 
-type StorageGuard = OwnedRwLockReadGuard<Option<CloudStorage>>;
+/// Storage, for as long as one command uses it.
+type StorageGuard = OwnedRwLockReadGuard<Option<CloudStorage>, CloudStorage>;
 
 impl NodeHandle {
     pub(super) fn new(
@@ -86,15 +87,17 @@ impl NodeHandle {
         }
     }
 
-    /// Storage for one command (a read guard that is never `None`).
+    /// Storage for one command.
     async fn storage(&self) -> Result<StorageGuard, CommandError> {
         self.accepting()?;
         let guard = self.shared.storage.clone().read_owned().await;
-        match guard.as_ref() {
-            Some(_) => Ok(guard),
-            None if self.shared.stopping.load(Ordering::SeqCst) => Err(CommandError::Stopping),
-            None => Err(CommandError::StorageOff(self.shared.storage_error.clone())),
-        }
+        OwnedRwLockReadGuard::try_map(guard, Option::as_ref).map_err(|_| {
+            if self.shared.stopping.load(Ordering::SeqCst) {
+                CommandError::Stopping
+            } else {
+                CommandError::StorageOff(self.shared.storage_error.clone())
+            }
+        })
     }
 
     /// What the camera is doing now.
@@ -130,34 +133,32 @@ impl NodeHandle {
             return self.set_privacy(on).await.map(|()| Reply::Done);
         }
         let st = self.storage().await?;
-        let s = || st.as_ref().expect("storage() never hands out None");
         match command {
-            Command::Status => Ok(Reply::Status(s().status())),
-            Command::StoreMode => Ok(Reply::StoreMode(s().store_mode())),
-            Command::EventStart => done(s().event_start()),
-            Command::EventStop { wait: false } => done(s().event_stop_async()),
+            Command::Status => Ok(Reply::Status(st.status())),
+            Command::StoreMode => Ok(Reply::StoreMode(st.store_mode())),
+            Command::EventStart => done(st.event_start()),
+            Command::EventStop { wait: false } => done(st.event_stop_async()),
             Command::EventStop { wait: true } => {
                 blocking(st, |s| s.event_stop()).await??;
                 Ok(Reply::Done)
             }
             Command::RecordNow(length) => {
-                s().event_start()?;
+                st.event_start()?;
                 drop(st);
                 let handle = self.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(length).await;
                     // Gone when the node stopped: stopping ends the event with the segment.
                     if let Ok(st) = handle.storage().await
-                        && let Some(s) = st.as_ref()
-                        && let Err(e) = s.event_stop_async()
+                        && let Err(e) = st.event_stop_async()
                     {
                         tracing::warn!(%e, "record-now: could not stop the event");
                     }
                 });
                 Ok(Reply::Done)
             }
-            Command::RecordAudio(on) => done(s().set_audio(on)),
-            Command::PreRecord(d) => done(s().set_pre_record(d)),
+            Command::RecordAudio(on) => done(st.set_audio(on)),
+            Command::PreRecord(d) => done(st.set_pre_record(d)),
             Command::Snapshot => self.snapshot(st).await,
             Command::Privacy(_) => unreachable!("handled above"),
         }
@@ -165,7 +166,7 @@ impl NodeHandle {
 
     async fn snapshot(&self, st: StorageGuard) -> Result<Reply, CommandError> {
         // Listen before taking it, so a fast upload is not missed.
-        let outcomes = st.as_ref().and_then(CloudStorage::upload_outcomes);
+        let outcomes = st.upload_outcomes();
         let name = blocking(st, CloudStorage::snapshot).await??;
         let Some(mut outcomes) = outcomes else {
             return Ok(Reply::Snapshot(SnapshotOutcome::Queued));
@@ -197,10 +198,7 @@ async fn blocking<T: Send + 'static>(
     st: StorageGuard,
     f: impl FnOnce(&CloudStorage) -> T + Send + 'static,
 ) -> Result<T, CommandError> {
-    tokio::task::spawn_blocking(move || {
-        let s = st.as_ref().expect("storage() never hands out None");
-        f(s)
-    })
-    .await
-    .map_err(|e| CommandError::Aborted(e.to_string()))
+    tokio::task::spawn_blocking(move || f(&st))
+        .await
+        .map_err(|e| CommandError::Aborted(e.to_string()))
 }

@@ -258,13 +258,6 @@ pub(crate) fn start(ctx: RunCtx) -> Result<Run, PlaybackError> {
 /// How long past its due time the next segment at the present is waited for.
 const LIVE_EDGE_SLACK_MS: i64 = 10_000;
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn fetch_chain(
     api: ApiClient,
@@ -334,7 +327,7 @@ async fn fetch_chain(
                 .iter()
                 .find(|r| r.start_ms >= rec.end_ms)
                 .map(|r| r.start_ms);
-            if later.is_some() || now_ms() > due_by {
+            if later.is_some() || eyrie_protocol::clock::unix_ms() > due_by {
                 resume_at = later;
                 break None;
             }
@@ -354,188 +347,6 @@ async fn fetch_chain(
     // Dropping `tx` ends the stream once the feeder has pushed what it has.
 }
 
-struct Presenter {
-    sink: gst_app::AppSink,
-    bus: gst::Bus,
-    cancel: Arc<AtomicBool>,
-    shared: Arc<Mutex<Shared>>,
-    control: Arc<Control>,
-    display: gst_app::AppSrc,
-    notices: mpsc::UnboundedSender<Notice>,
-    ended: mpsc::UnboundedSender<RunEnd>,
-    generation: u64,
-    target_ms: i64,
-    /// Nothing after this is shown (a clip's end).
-    end_ms: Option<i64>,
-}
+mod presenter;
 
-/// Frames this close before the target still count as "at" it.
-const SEEK_SLACK_MS: i64 = 20;
-/// A frame later than this re-anchors the clock instead of being rushed out.
-const LATE: Duration = Duration::from_millis(250);
-/// A PTS jump larger than this re-anchors the clock instead of waiting it out.
-const MAX_STEP_MS: i64 = 2_000;
-
-impl Presenter {
-    fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::SeqCst)
-    }
-
-    fn finish(&self, last_ms: i64) {
-        if self.cancelled() {
-            return;
-        }
-        let resume_at = self.shared.lock().ok().and_then(|s| s.resume_at);
-        let _ = self.ended.send(RunEnd {
-            generation: self.generation,
-            last_ms,
-            resume_at,
-        });
-    }
-
-    fn run(self) {
-        let mut map: Option<(i64, i64)> = None; // (first PTS ns, its unix ms)
-        let mut anchor: Option<(Instant, i64, u64)> = None; // (wall, unix ms, epoch)
-        let mut shown_first = false;
-        let mut last_ms = self.target_ms;
-        let mut caps: Option<gst::Caps> = None;
-        loop {
-            if self.cancelled() {
-                return;
-            }
-            if let Some(msg) = self.bus.pop_filtered(&[gst::MessageType::Error]) {
-                if let gst::MessageView::Error(e) = msg.view() {
-                    tracing::warn!("playback decode error: {}", e.error());
-                }
-                self.finish(last_ms);
-                return;
-            }
-            let Some(sample) = self
-                .sink
-                .try_pull_sample(gst::ClockTime::from_mseconds(100))
-            else {
-                if self.sink.is_eos() {
-                    self.finish(last_ms);
-                    return;
-                }
-                continue;
-            };
-            let Some(buffer) = sample.buffer_owned() else {
-                continue;
-            };
-            let Some(pts) = buffer.pts() else { continue };
-            let pts_ns = pts.nseconds() as i64;
-            let (p0, u0) = *map.get_or_insert_with(|| {
-                let u = self
-                    .shared
-                    .lock()
-                    .ok()
-                    .and_then(|s| s.first_unix)
-                    .unwrap_or(self.target_ms);
-                (pts_ns, u)
-            });
-            let unix = u0 + (pts_ns - p0) / 1_000_000;
-            if unix < self.target_ms - SEEK_SLACK_MS {
-                continue; // decoded only as a reference for the target frame
-            }
-            if self.end_ms.is_some_and(|end| unix > end) {
-                if !self.cancelled() {
-                    let _ = self.ended.send(RunEnd {
-                        generation: self.generation,
-                        last_ms,
-                        resume_at: None,
-                    });
-                }
-                return;
-            }
-            // Pause and single steps (the first frame after a seek always shows).
-            let (rate, epoch) = {
-                let Ok(mut c) = self.control.ctl.lock() else {
-                    return;
-                };
-                while c.paused && c.steps == 0 && shown_first {
-                    if self.cancelled() {
-                        return;
-                    }
-                    c = match self.control.cv.wait_timeout(c, Duration::from_millis(50)) {
-                        Ok((c, _)) => c,
-                        Err(_) => return,
-                    };
-                }
-                if c.paused {
-                    c.steps = c.steps.saturating_sub(u32::from(shown_first));
-                    anchor = None;
-                }
-                (c.rate.max(0.01), c.epoch)
-            };
-            // Pace against the wall clock.
-            let paused_step = anchor.is_none() && shown_first;
-            loop {
-                let a = match anchor {
-                    Some(a)
-                        if a.2 == epoch
-                            && (unix - a.1).abs() <= MAX_STEP_MS * rate as i64 + MAX_STEP_MS =>
-                    {
-                        a
-                    }
-                    _ => {
-                        let a = (Instant::now(), unix, epoch);
-                        anchor = Some(a);
-                        a
-                    }
-                };
-                let due =
-                    a.0 + Duration::from_secs_f64(((unix - a.1).max(0) as f64) / 1000.0 / rate);
-                let now = Instant::now();
-                if now > due + LATE {
-                    // Stalled (waiting for a segment at the present, or a slow machine):
-                    // carry on from here instead of rushing to catch up.
-                    anchor = Some((now, unix, epoch));
-                    break;
-                }
-                if due <= now || paused_step || self.cancelled() {
-                    break;
-                }
-                std::thread::sleep((due - now).min(Duration::from_millis(20)));
-                let changed = self
-                    .control
-                    .ctl
-                    .lock()
-                    .map(|c| c.epoch != epoch)
-                    .unwrap_or(true);
-                if changed {
-                    break; // re-evaluated with the new pace on the next frame
-                }
-            }
-            if self.cancelled() {
-                return;
-            }
-            if caps.as_ref().map(|c| c.as_ref()) != sample.caps() {
-                caps = sample.caps_owned();
-                if let Some(c) = &caps {
-                    self.display.set_caps(Some(c));
-                }
-            }
-            let mut out = buffer;
-            {
-                let b = out.make_mut();
-                b.set_pts(gst::ClockTime::NONE);
-                b.set_dts(gst::ClockTime::NONE);
-            }
-            if self.display.push_buffer(out).is_err() {
-                return;
-            }
-            last_ms = unix;
-            if let Ok(mut c) = self.control.ctl.lock() {
-                c.position_ms = Some(unix);
-            }
-            if !shown_first {
-                shown_first = true;
-                let _ = self.notices.send(Notice::SeekDone {
-                    target_ms: self.target_ms,
-                    frame_ms: unix,
-                });
-            }
-        }
-    }
-}
+use presenter::Presenter;
