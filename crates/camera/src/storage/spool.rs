@@ -279,7 +279,11 @@ impl Spool {
 
     /// Start a new spooled file, encrypted under `key`.
     pub fn begin(&self, key: &SegmentKey, key_id: KeyId) -> Result<SpoolWriter, SpoolError> {
-        let name = format!("{:013}-{}", eyrie_protocol::clock::unix_ms().max(0), Uuid::new_v4());
+        let name = format!(
+            "{:013}-{}",
+            eyrie_protocol::clock::unix_ms().max(0),
+            Uuid::new_v4()
+        );
         let path = self.inner.dir.join("tmp").join(format!("{name}.part"));
         let file = File::create(&path).map_err(io_at(&path))?;
         let hashing = HashingFile {
