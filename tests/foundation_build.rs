@@ -30,8 +30,12 @@ fn lock_binary() -> MutexGuard<'static, ()> {
 }
 
 /// The cargo feature flags this test run was built with, to rebuild the same binary.
+/// The binary the other tests run must be put back with the same features, or the GUI
+/// tests that follow lose the `test-hooks` reports they read.
 fn feature_args() -> &'static [&'static str] {
-    if cfg!(feature = "gui") {
+    if cfg!(feature = "test-hooks") {
+        &["--features", "test-hooks"]
+    } else if cfg!(feature = "gui") {
         &[]
     } else {
         &["--no-default-features"]
