@@ -300,7 +300,7 @@ async fn run_app(
 ) -> Vec<serde_json::Value> {
     let mut app = start_app(envs, report);
     if let Some((server, user, password)) = sign_in {
-        tokio::task::block_in_place(|| gui_app::sign_in(report, server, user, password));
+        tokio::task::block_in_place(|| gui_app::sign_in(&app, report, server, user, password));
     }
     let ev = wait_for(report, secs, done).await;
     app.stop();
@@ -312,7 +312,7 @@ fn named<'a>(ev: &'a [serde_json::Value], name: &str) -> Option<&'a serde_json::
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "broken in the #17 merge: the sign-in typed through the keyboard (gui_app::sign_in) never reaches the connect page here, so no session is kept; the keyring code itself is not what fails (see the #17 closing note)"]
+
 async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
     let dir = tempfile::tempdir().expect("temp dir");
     let base = cloud_with_dana(dir.path()).await;
@@ -382,7 +382,7 @@ async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "broken in the #17 merge: the sign-in typed through the keyboard (gui_app::sign_in) never reaches the connect page here, so no session is kept; the keyring code itself is not what fails (see the #17 closing note)"]
+
 async fn a_keyring_that_starts_after_the_app_gets_the_token_from_the_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let base = cloud_with_dana(dir.path()).await;
@@ -392,7 +392,7 @@ async fn a_keyring_that_starts_after_the_app_gets_the_token_from_the_file() {
     let envs = keyring.app_env(&session);
     let mut app = start_app(&envs, &report);
     tokio::task::block_in_place(|| {
-        gui_app::sign_in(&report, &base, "dana", "correct horse battery");
+        gui_app::sign_in(&app, &report, &base, "dana", "correct horse battery");
     });
 
     // No Secret Service yet: signed in, the token kept in the file for now.

@@ -85,7 +85,7 @@ async fn the_app_signs_in_with_the_cloud_link_and_plays_over_tls() {
         .stderr(Stdio::null());
     let mut viewer = gui_app::App::spawn(&mut cmd);
     tokio::task::block_in_place(|| {
-        gui_app::sign_in(&report, &link, "erin", "correct horse battery");
+        gui_app::sign_in(&viewer, &report, &link, "erin", "correct horse battery");
         let bus = viewer.bus(30);
         let listed = Instant::now();
         while listed.elapsed() < Duration::from_secs(30)

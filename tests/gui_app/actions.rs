@@ -178,14 +178,13 @@ fn bus_address_of(pid: u32) -> Option<String> {
         .then_some(theirs)
 }
 
-/// Type on the keyboard of `display` (`None`: ours): `keys` are xdotool key names
-/// (`ctrl+a`, `Tab`, `Return`), then `text` is typed as characters.
-pub fn keyboard(display: Option<&str>, keys: &[&str], text: Option<&str>) {
+/// Type on the keyboard of the X server that `x` names (its `DISPLAY` and `XAUTHORITY`;
+/// empty: ours): `keys` are xdotool key names (`ctrl+a`, `Tab`, `Return`), then `text` is
+/// typed as characters.
+pub fn keyboard(x: &[(String, String)], keys: &[&str], text: Option<&str>) {
     let xdotool = |args: &[&str]| {
         let mut c = Command::new("xdotool");
-        if let Some(d) = display {
-            c.env("DISPLAY", d);
-        }
+        c.envs(x.iter().map(|(k, v)| (k, v)));
         let status = c
             .args(args)
             .status()

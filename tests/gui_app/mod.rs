@@ -1,5 +1,6 @@
-//! The app under test: started under a private X server (unless `DISPLAY` is set) in a
-//! process group of its own, and stopped as a whole group — `xvfb-run` does not pass
+//! The app under test: started under an X server of its own (`xvfb-run -a`) in a process
+//! group of its own — never on the display the test runs under: two apps of one test
+//! binary run at once, and keys typed for one must not land in the other — and stopped as a whole group — `xvfb-run` does not pass
 //! SIGTERM on, so killing only it used to leave Xvfb (and, before the app learnt to die
 //! with its parent, whole demos) running after a test. The test drives it through its
 //! D-Bus actions and the keyboard ([`actions`]) and reads what it shows from its report
@@ -15,15 +16,12 @@ use std::time::{Duration, Instant};
 
 /// `eyrie` under `xvfb-run` with a screen of `screen` (e.g. `1280x800x24`).
 pub fn command(screen: &str) -> Command {
-    let mut c = if std::env::var_os("DISPLAY").is_some() {
-        Command::new(env!("CARGO_BIN_EXE_eyrie"))
-    } else {
-        let mut c = Command::new("xvfb-run");
-        c.args(["-a", "-s", &format!("-screen 0 {screen}")])
-            .arg(env!("CARGO_BIN_EXE_eyrie"));
-        c
-    };
-    c.process_group(0).env("EYRIE_DIE_WITH_PARENT", "1");
+    let mut c = Command::new("xvfb-run");
+    c.args(["-a", "-s", &format!("-screen 0 {screen}")])
+        .arg(env!("CARGO_BIN_EXE_eyrie"))
+        .env_remove("WAYLAND_DISPLAY")
+        .process_group(0)
+        .env("EYRIE_DIE_WITH_PARENT", "1");
     c
 }
 
@@ -35,12 +33,9 @@ impl App {
         Self(Some(cmd.spawn().expect("start eyrie")))
     }
 
-    /// The `eyrie` process: the child itself, or xvfb-run's `eyrie` in its process group.
+    /// The `eyrie` process: xvfb-run's `eyrie` in its process group.
     pub fn pid(&self) -> Option<u32> {
         let group = self.0.as_ref()?.id();
-        if std::env::var_os("DISPLAY").is_some() {
-            return Some(group);
-        }
         std::fs::read_dir("/proc")
             .ok()?
             .flatten()
@@ -65,6 +60,21 @@ impl App {
             }
         };
         actions::AppBus::wait(pid, secs).expect("the app never exported its actions on D-Bus")
+    }
+
+    /// The app's X server: `DISPLAY` (`:99`…) and the `XAUTHORITY` xvfb-run made for it,
+    /// read from the app's environment once it runs.
+    pub fn x_server(&self) -> Vec<(String, String)> {
+        let environ = self
+            .pid()
+            .and_then(|pid| std::fs::read(format!("/proc/{pid}/environ")).ok())
+            .unwrap_or_default();
+        environ
+            .split(|b| *b == 0)
+            .filter_map(|var| std::str::from_utf8(var).ok()?.split_once('='))
+            .filter(|(k, _)| matches!(*k, "DISPLAY" | "XAUTHORITY"))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
     }
 
     /// SIGTERM to the app, xvfb-run and Xvfb; SIGKILL whatever is left after 10 s.
@@ -93,21 +103,27 @@ impl Drop for App {
     }
 }
 
-/// Sign in as a person does, on the keyboard alone (it needs no D-Bus): once the window
-/// is shown (`report`), Alt+C ("_Connect to a Cloud"), then the cloud link, email and
+/// Sign in as a person does, on the keyboard of the app's display alone (it needs no
+/// D-Bus): once the window is shown (`report`), Alt+C ("_Connect to a Cloud"), then the cloud link, email and
 /// password typed in (the email field has the focus; Shift+Tab reaches the link above it,
 /// Tab goes down), and Enter in the password field.
-pub fn sign_in(report: &std::path::Path, server: &str, user: &str, password: &str) {
+pub fn sign_in(app: &App, report: &std::path::Path, server: &str, user: &str, password: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !std::fs::read_to_string(report).is_ok_and(|r| r.contains("\"window-shown\"")) {
         assert!(Instant::now() < deadline, "the window never showed");
         std::thread::sleep(Duration::from_millis(100));
     }
+    let x = app.x_server();
+    assert!(
+        x.iter().any(|(k, _)| k == "DISPLAY"),
+        "the app has no DISPLAY"
+    );
+    let display = &x;
     std::thread::sleep(Duration::from_millis(700));
-    actions::keyboard(None, &["alt+c"], None);
+    actions::keyboard(display, &["alt+c"], None);
     std::thread::sleep(Duration::from_millis(700));
-    actions::keyboard(None, &["shift+Tab", "ctrl+a"], Some(server));
-    actions::keyboard(None, &["Tab", "ctrl+a"], Some(user));
-    actions::keyboard(None, &["Tab", "ctrl+a"], Some(password));
-    actions::keyboard(None, &["Return"], None);
+    actions::keyboard(display, &["shift+Tab", "ctrl+a"], Some(server));
+    actions::keyboard(display, &["Tab", "ctrl+a"], Some(user));
+    actions::keyboard(display, &["Tab", "ctrl+a"], Some(password));
+    actions::keyboard(display, &["Return"], None);
 }
