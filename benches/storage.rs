@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use eyrie_camera::storage::spool::{EntryKind, SegmentInfo, Spool};
 use eyrie_camera::storage::upload::{UploadConfig, Uploader};
-use eyrie_protocol::api::StoreMode;
+use eyrie_protocol::api::RecordingPolicy;
 use eyrie_protocol::segment::{KeyId, SegmentKey, SegmentWriter, decrypt_to_vec};
 use storage_support::Cloud;
 
@@ -113,7 +113,7 @@ impl Drop for Child {
 }
 
 /// One phase: wait for the mode to settle, then measure CPU % and mean RSS.
-async fn phase(cloud: &Cloud, device: uuid::Uuid, pid: u32, mode: StoreMode) -> (f64, f64) {
+async fn phase(cloud: &Cloud, device: uuid::Uuid, pid: u32, mode: RecordingPolicy) -> (f64, f64) {
     cloud.set_mode_of(device, mode).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let (c0, t0) = (cpu_secs(pid), Instant::now());
@@ -143,7 +143,7 @@ async fn phase(cloud: &Cloud, device: uuid::Uuid, pid: u32, mode: StoreMode) -> 
 
 async fn cpu_and_memory(cloud: &Cloud) -> (f64, f64) {
     let (device, code) = cloud.new_device("Bench").await;
-    cloud.set_mode_of(device, StoreMode::None).await;
+    cloud.set_mode_of(device, RecordingPolicy::None).await;
     let state = tempfile::tempdir().expect("tempdir");
     let child = Child(
         Command::new(env!("CARGO_BIN_EXE_eyrie"))
@@ -201,8 +201,8 @@ async fn cpu_and_memory(cloud: &Cloud) -> (f64, f64) {
     }
     // Encoding the moving test pattern varies by a few % of a core from phase to phase,
     // more than storage costs: three off/on pairs of 30 s.
-    let (off, rss_off) = phase(cloud, device, pid, StoreMode::None).await;
-    let (on, rss) = phase(cloud, device, pid, StoreMode::Continuous).await;
+    let (off, rss_off) = phase(cloud, device, pid, RecordingPolicy::None).await;
+    let (on, rss) = phase(cloud, device, pid, RecordingPolicy::Continuous).await;
     let mut rss_on = vec![rss];
     let mut diffs = vec![on - off];
     let pairs: usize = std::env::var("EYRIE_BENCH_PAIRS")
@@ -210,8 +210,8 @@ async fn cpu_and_memory(cloud: &Cloud) -> (f64, f64) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     for _ in 1..pairs {
-        let (off, _) = phase(cloud, device, pid, StoreMode::None).await;
-        let (on, rss) = phase(cloud, device, pid, StoreMode::Continuous).await;
+        let (off, _) = phase(cloud, device, pid, RecordingPolicy::None).await;
+        let (on, rss) = phase(cloud, device, pid, RecordingPolicy::Continuous).await;
         diffs.push(on - off);
         rss_on.push(rss);
     }
@@ -345,7 +345,7 @@ fn main() {
     let (cpu, mem, ours, rclone, ratio) = rt.block_on(async {
         // Continuous: the cloud refuses upload slots to a device in store mode `none`
         // (the upload round uses this first device's credentials).
-        let cloud = Cloud::start(StoreMode::Continuous).await;
+        let cloud = Cloud::start(RecordingPolicy::Continuous).await;
         let (ours, rclone, ratio) = ours_vs_rclone(&cloud).await;
         println!("upload: ours {ours:.0} MB/s, rclone {rclone:.0} MB/s → {ratio:.2}×");
         let (cpu, mem) = cpu_and_memory(&cloud).await;

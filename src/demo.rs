@@ -23,7 +23,7 @@ use anyhow::Context;
 
 use eyrie_camera::node::{Enrolled, Enrolment};
 use eyrie_camera::{CameraNode, NodeConfig};
-use eyrie_protocol::api::StoreMode;
+use eyrie_protocol::api::RecordingPolicy;
 
 use crate::gui::cloud::Cloud;
 use crate::gui::session::Session;
@@ -106,7 +106,7 @@ async fn start_inner() -> anyhow::Result<Session> {
     // Record continuously (what the timeline plays): a failure only costs the timeline.
     let owner = eyrie_client::api::ApiClient::new(&api).with_token(&login.token);
     if let Err(e) = owner
-        .set_store_mode(enrolled.credentials.device_id, StoreMode::Continuous)
+        .set_store_mode(enrolled.credentials.device_id, RecordingPolicy::Continuous)
         .await
     {
         tracing::warn!("demo: cannot turn recording on: {e}");
@@ -120,7 +120,7 @@ async fn start_inner() -> anyhow::Result<Session> {
         .and_then(|s| s.parse::<u64>().ok())
         .unwrap_or(30)
         .clamp(2, 600) as f64;
-    camera_config.store_mode = Some(StoreMode::Continuous);
+    camera_config.store_mode = Some(RecordingPolicy::Continuous);
     let camera = CameraNode::start(camera_config.clone(), enrolled.clone())?;
     watch_camera(&camera);
     if let Ok(mut g) = RUNNING.lock() {

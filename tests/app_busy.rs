@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use eyrie_client::api::ApiClient;
 use eyrie_client::live::{LiveViewer, ViewerConfig, ViewerEvent};
+use eyrie_testkit::{Backend, TestCloud};
 use gstreamer as gst;
 
 const LIMIT: usize = 5;
@@ -60,27 +61,10 @@ async fn watch(user: &ApiClient, device: uuid::Uuid) -> Option<LiveViewer> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixth_viewer_sees_busy_with_the_limit() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = eyrie_cloud::config::Config::embedded(dir.path().join("cloud"));
-    config.password = eyrie_cloud::crypto::PasswordParams {
-        m_cost_kib: 256,
-        t_cost: 1,
-        p_cost: 1,
-    };
-    let app = eyrie_cloud::startup::Application::build(config)
-        .await
-        .expect("cloud");
-    let base = app.api_url();
-    tokio::spawn(app.run_until_stopped());
-
-    let api = ApiClient::new(base.clone());
-    api.register("carol", "correct horse battery")
-        .await
-        .expect("register");
-    let login = api
-        .login("carol", "correct horse battery")
-        .await
-        .expect("login");
-    let user = api.with_token(login.token.clone());
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    let base = cloud.base.clone();
+    let user = cloud.account("carol").await;
+    let token = user.token().expect("signed in").to_owned();
     let created = user.create_device("porch").await.expect("device");
     let device = created.device.id;
 
@@ -121,7 +105,7 @@ async fn sixth_viewer_sees_busy_with_the_limit() {
     std::fs::write(
         &session,
         serde_json::to_vec(&serde_json::json!({
-            "server": base, "email": "carol", "token": login.token,
+            "server": base, "email": "carol", "token": token,
         }))
         .expect("json"),
     )

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use eyrie_client::api::ApiClient;
+use eyrie_testkit::{Backend, TestCloud};
 
 fn events(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
@@ -37,33 +37,17 @@ async fn wait_for<T>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn camera_mode_shows_a_code_pairs_and_previews_its_stream() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = eyrie_cloud::config::Config::embedded(dir.path().join("cloud"));
-    config.password = eyrie_cloud::crypto::PasswordParams {
-        m_cost_kib: 256,
-        t_cost: 1,
-        p_cost: 1,
-    };
-    let app = eyrie_cloud::startup::Application::build(config)
-        .await
-        .expect("cloud");
-    let base = app.api_url();
-    tokio::spawn(app.run_until_stopped());
-    let api = ApiClient::new(base.clone());
-    api.register("dave", "correct horse battery")
-        .await
-        .expect("register");
-    let login = api
-        .login("dave", "correct horse battery")
-        .await
-        .expect("login");
-    let user = api.with_token(login.token.clone());
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    let base = cloud.base.clone();
+    let user = cloud.account("dave").await;
+    let token = user.token().expect("signed in").to_owned();
 
     // The app is signed in to this cloud; camera mode pairs with the same one.
     let session = dir.path().join("session.json");
     std::fs::write(
         &session,
         serde_json::to_vec(&serde_json::json!({
-            "server": base, "email": "dave", "token": login.token,
+            "server": base, "email": "dave", "token": token,
         }))
         .expect("json"),
     )

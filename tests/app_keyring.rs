@@ -28,6 +28,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use eyrie_client::api::ApiClient;
+use eyrie_testkit::cloud::PASSWORD;
+use eyrie_testkit::{Backend, TestCloud};
 
 struct Child(std::process::Child);
 impl Drop for Child {
@@ -261,32 +263,17 @@ async fn wait_for(
     }
 }
 
-/// The embedded cloud with the account "dana" and one camera, "Hall"; its API address.
-async fn cloud_with_dana(dir: &Path) -> String {
-    let mut config = eyrie_cloud::config::Config::embedded(dir.join("cloud"));
-    config.password = eyrie_cloud::crypto::PasswordParams {
-        m_cost_kib: 256,
-        t_cost: 1,
-        p_cost: 1,
-    };
-    let cloud = eyrie_cloud::startup::Application::build(config)
+/// The embedded cloud with the account "dana" (password [`PASSWORD`]) and one camera,
+/// "Hall".
+async fn cloud_with_dana() -> TestCloud {
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    cloud
+        .account("dana")
         .await
-        .expect("cloud");
-    let base = cloud.api_url();
-    tokio::spawn(cloud.run_until_stopped());
-    let api = ApiClient::new(base.clone());
-    api.register("dana", "correct horse battery")
-        .await
-        .expect("register");
-    let login = api
-        .login("dana", "correct horse battery")
-        .await
-        .expect("login");
-    api.with_token(login.token)
         .create_device("Hall")
         .await
         .expect("device");
-    base
+    cloud
 }
 
 /// Run the app until `done` says so (or `secs` pass), signing in on its connect page with
@@ -315,7 +302,8 @@ fn named<'a>(ev: &'a [serde_json::Value], name: &str) -> Option<&'a serde_json::
 
 async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let base = cloud_with_dana(dir.path()).await;
+    let cloud = cloud_with_dana().await;
+    let base = cloud.base.clone();
     let api = ApiClient::new(base.clone());
     let keyring = Keyring::start(&dir.path().join("desktop"));
     let session = dir.path().join("session.json");
@@ -323,7 +311,7 @@ async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
     let envs = keyring.app_env(&session);
 
     // 1. Sign in through the connect page.
-    let dana = Some((base.as_str(), "dana", "correct horse battery"));
+    let dana = Some((base.as_str(), "dana", PASSWORD));
     let ev = run_app(&envs, dana, &report, 40, |ev| {
         named(ev, "session-kept").is_some() && named(ev, "cameras").is_some()
     })
@@ -385,14 +373,15 @@ async fn the_session_token_lives_in_the_keyring_and_restores_the_session() {
 
 async fn a_keyring_that_starts_after_the_app_gets_the_token_from_the_file() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let base = cloud_with_dana(dir.path()).await;
+    let cloud = cloud_with_dana().await;
+    let base = cloud.base.clone();
     let mut keyring = Keyring::bus(&dir.path().join("desktop"));
     let session = dir.path().join("session.json");
     let report = dir.path().join("report.jsonl");
     let envs = keyring.app_env(&session);
     let mut app = start_app(&envs, &report);
     tokio::task::block_in_place(|| {
-        gui_app::sign_in(&app, &report, &base, "dana", "correct horse battery");
+        gui_app::sign_in(&app, &report, &base, "dana", PASSWORD);
     });
 
     // No Secret Service yet: signed in, the token kept in the file for now.

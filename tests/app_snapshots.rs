@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use eyrie_client::api::ApiClient;
 use eyrie_protocol::api::SnapshotSource;
+use eyrie_testkit::{Backend, TestCloud};
 
 struct Child(std::process::Child);
 impl Drop for Child {
@@ -32,27 +32,10 @@ fn events(path: &Path) -> Vec<serde_json::Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_camera_snapshot_shows_on_its_card() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = eyrie_cloud::config::Config::embedded(dir.path().join("cloud"));
-    config.password = eyrie_cloud::crypto::PasswordParams {
-        m_cost_kib: 256,
-        t_cost: 1,
-        p_cost: 1,
-    };
-    let app = eyrie_cloud::startup::Application::build(config)
-        .await
-        .expect("cloud");
-    let base = app.api_url();
-    tokio::spawn(app.run_until_stopped());
-
-    let api = ApiClient::new(base.clone());
-    api.register("fay", "correct horse battery")
-        .await
-        .expect("register");
-    let login = api
-        .login("fay", "correct horse battery")
-        .await
-        .expect("login");
-    let user = api.with_token(login.token.clone());
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    let base = cloud.base.clone();
+    let user = cloud.account("fay").await;
+    let token = user.token().expect("signed in").to_owned();
     let created = user.create_device("garden").await.expect("device");
     let device = created.device.id;
     let main = created
@@ -106,7 +89,7 @@ async fn a_camera_snapshot_shows_on_its_card() {
     std::fs::write(
         &session,
         serde_json::to_vec(&serde_json::json!({
-            "server": base, "email": "fay", "token": login.token,
+            "server": base, "email": "fay", "token": token,
         }))
         .unwrap(),
     )

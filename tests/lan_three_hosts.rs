@@ -17,7 +17,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use eyrie_client::api::ApiClient;
-use eyrie_protocol::api::{ChannelKind, RecordingStatus, StoreMode};
+use eyrie_protocol::api::{ChannelKind, RecordingPolicy, RecordingStatus};
 use eyrie_protocol::segment::{SegmentKey, decrypt_to_vec};
 use serde_json::{Value, json};
 
@@ -192,7 +192,7 @@ fn viewer_role() -> Value {
 
         // Recording: continuous, 4 s segments; the first complete one is downloaded
         // through its presigned URL, decrypted with the device's key and probed.
-        user.set_store_mode(device.id, StoreMode::Continuous)
+        user.set_store_mode(device.id, RecordingPolicy::Continuous)
             .await
             .expect("store mode");
         let channel = device

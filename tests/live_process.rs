@@ -6,8 +6,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eyrie_client::api::ApiClient;
 use eyrie_client::live::{LiveViewer, ViewerConfig, ViewerEvent};
+use eyrie_testkit::{Backend, TestCloud};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
@@ -23,27 +23,9 @@ impl Drop for Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eyrie_camera_process_serves_a_viewer() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = eyrie_cloud::config::Config::embedded(dir.path());
-    config.password = eyrie_cloud::crypto::PasswordParams {
-        m_cost_kib: 256,
-        t_cost: 1,
-        p_cost: 1,
-    };
-    let app = eyrie_cloud::startup::Application::build(config)
-        .await
-        .expect("cloud");
-    let base = app.api_url();
-    tokio::spawn(app.run_until_stopped());
-
-    let api = ApiClient::new(base.clone());
-    api.register("bob", "correct horse battery").await.unwrap();
-    let user = api.with_token(
-        api.login("bob", "correct horse battery")
-            .await
-            .unwrap()
-            .token,
-    );
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    let base = cloud.base.clone();
+    let user = cloud.account("bob").await;
     let created = user.create_device("garden").await.unwrap();
 
     let state = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@ mod storage_support;
 
 use std::time::Duration;
 
-use eyrie_protocol::api::StoreMode;
+use eyrie_protocol::api::RecordingPolicy;
 use eyrie_protocol::segment::{SegmentError, decrypt_to_vec};
 use storage_support::*;
 
@@ -44,7 +44,7 @@ async fn check_contiguous(cloud: &Cloud, recs: &[serde_json::Value], seg_secs: f
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn continuous_short_segments_meet_and_tampering_fails() {
     let _heavy = heavy().await;
-    let cloud = Cloud::start(StoreMode::Continuous).await;
+    let cloud = Cloud::start(RecordingPolicy::Continuous).await;
     let cap = capture(1.0);
     let spool = tempfile::tempdir().unwrap();
     let st = start_storage(
@@ -53,7 +53,7 @@ async fn continuous_short_segments_meet_and_tampering_fails() {
         storage_config(
             &cloud,
             spool.path(),
-            StoreMode::Continuous,
+            RecordingPolicy::Continuous,
             Duration::from_secs(4),
         ),
     );
@@ -81,13 +81,13 @@ async fn continuous_short_segments_meet_and_tampering_fails() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_off_leaves_no_audio_track() {
     let _heavy = heavy().await;
-    let cloud = Cloud::start(StoreMode::Continuous).await;
+    let cloud = Cloud::start(RecordingPolicy::Continuous).await;
     let cap = capture(1.0);
     let spool = tempfile::tempdir().unwrap();
     let mut cfg = storage_config(
         &cloud,
         spool.path(),
-        StoreMode::Continuous,
+        RecordingPolicy::Continuous,
         Duration::from_secs(2),
     );
     cfg.audio = false;
@@ -102,7 +102,7 @@ async fn audio_off_leaves_no_audio_track() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_starts_at_pre_record_keyframe() {
     let _heavy = heavy().await;
-    let cloud = Cloud::start(StoreMode::Event).await;
+    let cloud = Cloud::start(RecordingPolicy::Event).await;
     let gop = 1.0;
     let cap = capture(gop);
     let spool = tempfile::tempdir().unwrap();
@@ -112,7 +112,7 @@ async fn event_starts_at_pre_record_keyframe() {
         storage_config(
             &cloud,
             spool.path(),
-            StoreMode::Event,
+            RecordingPolicy::Event,
             Duration::from_secs(30),
         ),
     );
@@ -157,7 +157,7 @@ async fn event_starts_at_pre_record_keyframe() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn privacy_pause_records_nothing_and_resume_starts_from_now() {
     let _heavy = heavy().await;
-    let cloud = Cloud::start(StoreMode::Continuous).await;
+    let cloud = Cloud::start(RecordingPolicy::Continuous).await;
     let cap = capture(1.0);
     let spool = tempfile::tempdir().unwrap();
     let st = start_storage(
@@ -166,7 +166,7 @@ async fn privacy_pause_records_nothing_and_resume_starts_from_now() {
         storage_config(
             &cloud,
             spool.path(),
-            StoreMode::Continuous,
+            RecordingPolicy::Continuous,
             Duration::from_secs(3),
         ),
     );
@@ -207,7 +207,7 @@ async fn privacy_pause_records_nothing_and_resume_starts_from_now() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_mode_change_applies_without_restart() {
     let _heavy = heavy().await;
-    let cloud = Cloud::start(StoreMode::None).await;
+    let cloud = Cloud::start(RecordingPolicy::None).await;
     let cap = capture(1.0);
     let spool = tempfile::tempdir().unwrap();
     let st = start_storage(
@@ -216,15 +216,15 @@ async fn store_mode_change_applies_without_restart() {
         storage_config(
             &cloud,
             spool.path(),
-            StoreMode::None,
+            RecordingPolicy::None,
             Duration::from_secs(2),
         ),
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(cloud.recordings().await.is_empty());
-    cloud.set_mode(StoreMode::Continuous).await;
+    cloud.set_mode(RecordingPolicy::Continuous).await;
     let recs = cloud.wait_recordings(1, Duration::from_secs(30)).await;
-    assert_eq!(st.store_mode(), StoreMode::Continuous);
+    assert_eq!(st.store_mode(), RecordingPolicy::Continuous);
     st.uninit().await;
     assert!(!recs.is_empty());
 }
@@ -246,7 +246,7 @@ async fn continuous_make_four_six_second_segments_that_meet() {
 /// the listing's span agrees with the media.
 async fn four_segments_that_meet(seg_secs: u64) {
     let _heavy = heavy().await;
-    let cloud = Cloud::start(StoreMode::Continuous).await;
+    let cloud = Cloud::start(RecordingPolicy::Continuous).await;
     // 15 fps: half the encoding work of 30, the same segmenting (a loaded 2-core machine
     // that cannot encode 720p30 in real time falls behind the wall clock).
     let (gop, fps) = (2.0, 15);
@@ -255,7 +255,7 @@ async fn four_segments_that_meet(seg_secs: u64) {
     let mut cfg = storage_config(
         &cloud,
         spool.path(),
-        StoreMode::Continuous,
+        RecordingPolicy::Continuous,
         Duration::from_secs(seg_secs),
     );
     cfg.fps = fps;
@@ -297,14 +297,14 @@ async fn store_away_for_fifteen_seconds_loses_no_segment() {
 /// segment waits in the spool and arrives, in order, once the store is back.
 async fn store_away_loses_no_segment(outage: Duration, seg_secs: u64) {
     let _heavy = heavy().await;
-    let cloud = Cloud::start(StoreMode::Continuous).await;
+    let cloud = Cloud::start(RecordingPolicy::Continuous).await;
     let fps = 15;
     let cap = capture_at(1.0, fps);
     let spool = tempfile::tempdir().unwrap();
     let mut cfg = storage_config(
         &cloud,
         spool.path(),
-        StoreMode::Continuous,
+        RecordingPolicy::Continuous,
         Duration::from_secs(seg_secs),
     );
     cfg.fps = fps;
@@ -398,13 +398,13 @@ async fn listed(cloud: &Cloud, what: &str) -> Vec<serde_json::Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn motion_starts_an_event_with_a_snapshot() {
     let _heavy = heavy().await;
-    let cloud = Cloud::start(StoreMode::Event).await;
+    let cloud = Cloud::start(RecordingPolicy::Event).await;
     let cap = capture_at(1.0, 15);
     let spool = tempfile::tempdir().unwrap();
     let mut config = storage_config(
         &cloud,
         spool.path(),
-        StoreMode::Event,
+        RecordingPolicy::Event,
         Duration::from_secs(4),
     );
     // The most sensitive setting: the test pattern's moving ball is a small part of the
@@ -510,7 +510,7 @@ async fn ask_snapshot(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_asked_through_the_cloud_arrives_once() {
     let _heavy = heavy().await;
-    let cloud = Cloud::start(StoreMode::None).await;
+    let cloud = Cloud::start(RecordingPolicy::None).await;
     let device = cloud.creds.device_id;
     let (s, v) = ask_snapshot(&cloud, device, None).await;
     assert_eq!(s, 401, "{v}");
@@ -523,7 +523,7 @@ async fn a_snapshot_asked_through_the_cloud_arrives_once() {
     let config = storage_config(
         &cloud,
         spool.path(),
-        StoreMode::None,
+        RecordingPolicy::None,
         Duration::from_secs(4),
     );
     let st = start_storage(&cloud, &cap, config);

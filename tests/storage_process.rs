@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use eyrie_protocol::api::StoreMode;
+use eyrie_protocol::api::RecordingPolicy;
 use storage_support::*;
 
 struct Camera(std::process::Child);
@@ -113,9 +113,9 @@ fn spooled(state: &Path) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn camera_process_commands_and_sigkill_lose_no_spooled_segment() {
     let _heavy = heavy().await;
-    let cloud = Cloud::start(StoreMode::None).await;
+    let cloud = Cloud::start(RecordingPolicy::None).await;
     let (device, code) = cloud.new_device("Shed").await;
-    cloud.set_mode_of(device, StoreMode::Continuous).await;
+    cloud.set_mode_of(device, RecordingPolicy::Continuous).await;
     let state = tempfile::tempdir().unwrap();
     let mut camera = start_camera(&cloud.base, state.path(), Some(&code));
 
@@ -247,9 +247,9 @@ async fn events_of(cloud: &Cloud, channel: uuid::Uuid) -> Vec<serde_json::Value>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn camera_process_event_commands_record_flagged_events() {
     let _heavy = heavy().await;
-    let cloud = Cloud::start(StoreMode::None).await;
+    let cloud = Cloud::start(RecordingPolicy::None).await;
     let (device, code) = cloud.new_device("Porch door").await;
-    cloud.set_mode_of(device, StoreMode::Event).await;
+    cloud.set_mode_of(device, RecordingPolicy::Event).await;
     let state = tempfile::tempdir().unwrap();
     let _camera = start_camera(&cloud.base, state.path(), Some(&code));
     let creds_path = state.path().join("credentials.json");

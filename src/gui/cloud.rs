@@ -17,6 +17,7 @@ use eyrie_client::snapshot::{SnapshotError, SnapshotOpener};
 use eyrie_protocol::api::{
     Device, ErrorCode, Event, LoginResponse, Snapshot, TicketResponse, User,
 };
+use eyrie_protocol::clock::unix_ms;
 use eyrie_protocol::trust::TrustError;
 use uuid::Uuid;
 
@@ -156,13 +157,6 @@ pub fn main_channel(device: &Device) -> Option<Uuid> {
         .map(|c| c.id)
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 /// The process's client of the cloud at `base` (connections pooled across calls).
 fn shared(base: &str) -> ApiClient {
     static CLIENTS: OnceLock<Mutex<HashMap<String, ApiClient>>> = OnceLock::new();
@@ -229,7 +223,7 @@ impl Cloud {
 
     /// Complete snapshots of the last week, newest first.
     pub async fn snapshots(&self, channel: Uuid) -> Result<Vec<Snapshot>, CloudError> {
-        let end = now_ms() + 60_000;
+        let end = unix_ms() + 60_000;
         let start = end - 7 * 24 * 3600 * 1000 + 120_000;
         Ok(self.api.snapshots(channel, start, end).await?.snapshots)
     }
@@ -259,7 +253,7 @@ impl Cloud {
         channel: Uuid,
         png: Vec<u8>,
     ) -> Result<Snapshot, CloudError> {
-        let slot = self.api.create_snapshot(channel, Some(now_ms())).await?;
+        let slot = self.api.create_snapshot(channel, Some(unix_ms())).await?;
         self.api.put_presigned(&slot.upload, png).await?;
         Ok(self.api.confirm_snapshot(slot.snapshot.id).await?)
     }
@@ -270,7 +264,7 @@ impl Cloud {
         channel: Uuid,
         since_ms: i64,
     ) -> Result<Vec<Event>, CloudError> {
-        let end = now_ms() + 60_000;
+        let end = unix_ms() + 60_000;
         let list = self.api.events(channel, since_ms, end).await?;
         Ok(list
             .events

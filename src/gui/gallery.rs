@@ -8,7 +8,7 @@ use adw::subclass::prelude::*;
 use eyrie_protocol::api::{Device, Snapshot};
 use gtk::{gdk, gio, glib};
 
-use super::cloud::{self, Cloud};
+use super::link::{self, Cloud};
 use super::test_hooks;
 use crate::i18n::{gettext, gettext_f};
 use crate::spawn_tokio;
@@ -143,12 +143,7 @@ impl EyrieGallery {
     /// Ask the camera (through the cloud) for a fresh snapshot, then look for it every
     /// 2 s for up to 30 s (the camera hears of the request on its next heartbeat).
     fn ask_camera(&self, button: &gtk::Button) {
-        let imp = self.imp();
-        let (Some(cloud), Some(device)) = (imp.cloud.get().cloned(), imp.device.borrow().clone())
-        else {
-            return;
-        };
-        let Some(channel) = cloud::main_channel(&device) else {
+        let Some((cloud, device, channel)) = self.shown() else {
             return;
         };
         button.set_sensitive(false);
@@ -184,13 +179,17 @@ impl EyrieGallery {
         self.toast(&gettext("Asked the camera for a snapshot…"));
     }
 
-    fn reload(&self) {
+    /// The session, the camera shown and its main channel, once the gallery has them.
+    fn shown(&self) -> Option<(Cloud, Device, uuid::Uuid)> {
         let imp = self.imp();
-        let (Some(cloud), Some(device)) = (imp.cloud.get().cloned(), imp.device.borrow().clone())
-        else {
-            return;
-        };
-        let Some(channel) = cloud::main_channel(&device) else {
+        let cloud = imp.cloud.get().cloned()?;
+        let device = imp.device.borrow().clone()?;
+        let channel = cloud::main_channel(&device)?;
+        Some((cloud, device, channel))
+    }
+
+    fn reload(&self) {
+        let Some((cloud, device, channel)) = self.shown() else {
             return;
         };
         let device_id = device.id;

@@ -99,3 +99,16 @@ fn prewarm_dtls() {
         tracing::debug!("cannot pre-warm DTLS: {e}");
     }
 }
+
+/// A vertical box of `spacing` with `margin` above and below and `side` left and right:
+/// the padded column most pages and panes are laid out in.
+fn padded_column(spacing: i32, margin: i32, side: i32) -> gtk::Box {
+    gtk::Box::builder()
+        .orientation(gtk::Orientation::Vertical)
+        .spacing(spacing)
+        .margin_top(margin)
+        .margin_bottom(margin)
+        .margin_start(side)
+        .margin_end(side)
+        .build()
+}

@@ -15,7 +15,7 @@ use eyrie_protocol::api::{Device, EventKind};
 use gtk::{gio, glib};
 
 use super::application::EyrieApplication;
-use super::cloud::{self, Cloud};
+use super::link::{self, Cloud};
 use crate::i18n::{gettext, gettext_f};
 use crate::spawn_tokio;
 
@@ -36,7 +36,7 @@ pub fn watch(app: &EyrieApplication, devices: &[Device]) {
         }
         let app = app.downgrade();
         let handle = glib::spawn_future_local(async move {
-            let mut since = cloud::now_ms();
+            let mut since = eyrie_protocol::clock::unix_ms();
             let mut seen = HashSet::new();
             loop {
                 glib::timeout_future(POLL).await;
@@ -54,7 +54,7 @@ pub fn watch(app: &EyrieApplication, devices: &[Device]) {
                 }
                 let cloud = Cloud::new(&session.server, Some(&session.token));
                 let from = since;
-                let looked_at = cloud::now_ms();
+                let looked_at = eyrie_protocol::clock::unix_ms();
                 let query = devices.clone();
                 let result = spawn_tokio!(async move {
                     let mut out = Vec::new();

@@ -7,10 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use eyrie_camera::capture::{Capture, CaptureConfig, Source};
-use eyrie_camera::storage::cloud::{CloudClient, TlsOptions, http_client};
+use eyrie_camera::storage::link::{DeviceClient, TlsOptions, http_client};
 use eyrie_camera::storage::{CloudStorage, StorageConfig};
 use eyrie_cloud::{Application, Config};
-use eyrie_protocol::api::{DeviceCredentials, StoreMode};
+use eyrie_protocol::api::{DeviceCredentials, RecordingPolicy};
 use eyrie_protocol::segment::{SegmentKey, decrypt_to_vec};
 use serde_json::{Value, json};
 
@@ -154,7 +154,7 @@ async fn call(
 impl Cloud {
     /// A cloud on fixed free ports (so it can be restarted on the same ones), a user and
     /// an activated device with the given store mode.
-    pub async fn start(mode: StoreMode) -> Cloud {
+    pub async fn start(mode: RecordingPolicy) -> Cloud {
         let dir = tempfile::tempdir().unwrap();
         let mut config = cloud_config(dir.path());
         config.listen = free_port();
@@ -224,7 +224,7 @@ impl Cloud {
         cloud
     }
 
-    pub async fn set_mode(&self, mode: StoreMode) {
+    pub async fn set_mode(&self, mode: RecordingPolicy) {
         self.set_mode_of(self.creds.device_id, mode).await;
     }
 
@@ -243,7 +243,7 @@ impl Cloud {
         (id, v["activation_code"].as_str().unwrap().to_owned())
     }
 
-    pub async fn set_mode_of(&self, device: uuid::Uuid, mode: StoreMode) {
+    pub async fn set_mode_of(&self, device: uuid::Uuid, mode: RecordingPolicy) {
         let url = format!("{}/api/v1/devices/{}/store-mode", self.base, device);
         let (s, v) = call(
             &self.http,
@@ -256,9 +256,9 @@ impl Cloud {
         assert_eq!(s, 200, "{v}");
     }
 
-    pub fn client(&self) -> CloudClient {
+    pub fn client(&self) -> DeviceClient {
         let http = http_client(&TlsOptions::default()).unwrap();
-        CloudClient::new(
+        DeviceClient::new(
             http,
             &self.base,
             &self.creds.device_token,
@@ -336,7 +336,7 @@ pub fn capture_at(keyframe_secs: f64, fps: u32) -> Capture {
 pub fn storage_config(
     cloud: &Cloud,
     spool: &Path,
-    mode: StoreMode,
+    mode: RecordingPolicy,
     segment: Duration,
 ) -> StorageConfig {
     let mut c = StorageConfig::from_credentials(&cloud.creds, spool.to_path_buf()).unwrap();

@@ -15,7 +15,7 @@ pub use cloud::{Cloud, capture, now_ms, start_storage, storage_config};
 use eyrie_client::api::ApiClient;
 use eyrie_client::pixel_clock::decode_pixel_clock;
 use eyrie_client::playback::KeyRing;
-use eyrie_protocol::api::{Recording, StoreMode};
+use eyrie_protocol::api::{Recording, RecordingPolicy};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
@@ -31,13 +31,13 @@ pub struct Recorded {
 
 pub async fn record(n: usize, segment: Duration) -> Recorded {
     gst::init().expect("gst init");
-    let cloud = Cloud::start(StoreMode::Continuous).await;
+    let cloud = Cloud::start(RecordingPolicy::Continuous).await;
     let cap = capture(1.0);
     let spool = tempfile::tempdir().unwrap();
     let st = start_storage(
         &cloud,
         &cap,
-        storage_config(&cloud, spool.path(), StoreMode::Continuous, segment),
+        storage_config(&cloud, spool.path(), RecordingPolicy::Continuous, segment),
     );
     let got = cloud.wait_recordings(n, Duration::from_secs(90)).await;
     st.uninit().await;
@@ -90,13 +90,18 @@ pub fn live_fixture() -> &'static LiveFixture {
             .build()
             .expect("runtime");
         let (cloud, recs, api, keys) = rt.block_on(async {
-            let cloud = Cloud::start(StoreMode::Continuous).await;
+            let cloud = Cloud::start(RecordingPolicy::Continuous).await;
             let cap = capture(1.0);
             let spool = tempfile::tempdir().unwrap();
             let st = start_storage(
                 &cloud,
                 &cap,
-                storage_config(&cloud, spool.path(), StoreMode::Continuous, FIXTURE_SEGMENT),
+                storage_config(
+                    &cloud,
+                    spool.path(),
+                    RecordingPolicy::Continuous,
+                    FIXTURE_SEGMENT,
+                ),
             );
             // The camera records on until the process ends.
             std::mem::forget(st);

@@ -141,7 +141,7 @@ impl DeviceClient {
         self.device_id
     }
 
-    pub async fn store_mode(&self) -> Result<StoreMode, ApiError> {
+    pub async fn store_mode(&self) -> Result<RecordingPolicy, ApiError> {
         self.api.store_mode(self.device_id).await
     }
 

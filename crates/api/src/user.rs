@@ -68,12 +68,16 @@ impl ApiClient {
     }
 
     /// The device's store mode (owner or the device).
-    pub async fn store_mode(&self, id: Uuid) -> Result<StoreMode, ApiError> {
+    pub async fn store_mode(&self, id: Uuid) -> Result<RecordingPolicy, ApiError> {
         let b: StoreModeBody = self.get(&format!("/devices/{id}/store-mode")).await?;
         Ok(b.store_mode)
     }
 
-    pub async fn set_store_mode(&self, id: Uuid, mode: StoreMode) -> Result<StoreMode, ApiError> {
+    pub async fn set_store_mode(
+        &self,
+        id: Uuid,
+        mode: RecordingPolicy,
+    ) -> Result<RecordingPolicy, ApiError> {
         let body = StoreModeBody { store_mode: mode };
         let b: StoreModeBody = self
             .json(Method::PUT, &format!("/devices/{id}/store-mode"), &body)

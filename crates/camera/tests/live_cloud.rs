@@ -11,32 +11,16 @@ use common::*;
 use eyrie_camera::capture::{CaptureConfig, Source};
 use eyrie_camera::live::{LiveConfig, Speaker};
 use eyrie_camera::{Camera, CameraConfig};
-use eyrie_client::api::ApiClient;
 use eyrie_client::live::ViewerEvent;
 use eyrie_protocol::signalling::Stream;
+use eyrie_testkit::{Backend, TestCloud};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pair_then_watch_through_the_embedded_cloud() {
     init_logs();
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = eyrie_cloud::config::Config::embedded(dir.path());
-    config.password = eyrie_cloud::crypto::PasswordParams {
-        m_cost_kib: 256,
-        t_cost: 1,
-        p_cost: 1,
-    };
-    let app = eyrie_cloud::startup::Application::build(config)
-        .await
-        .expect("cloud builds");
-    let base = app.api_url();
-    tokio::spawn(app.run_until_stopped());
-
-    let api = ApiClient::new(base.clone());
-    api.register("alice", "correct horse battery")
-        .await
-        .unwrap();
-    let login = api.login("alice", "correct horse battery").await.unwrap();
-    let user = api.with_token(login.token);
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    let base = cloud.base.clone();
+    let user = cloud.account("alice").await;
 
     // Camera-first set-up: the camera pairs (printing its code), the user claims it.
     let state = tempfile::tempdir().unwrap();

@@ -13,11 +13,15 @@ use eyrie_protocol::signalling::{Offer, Stream, ToCamera, ToViewer};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_frame_carries_the_capture_clock() {
     init_logs();
-    let broker = Mosquitto::start(false);
-    let cam = camera(broker.mqtt(DEVICE, &prefix()), |_| {});
+    let broker = Mosquitto::start();
+    let cam = camera(broker.connection(DEVICE, &prefix()), |_| {});
     // Let the rings fill a GOP.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+    let t = ticket(
+        broker.connection("viewer-1", &prefix()),
+        SECRET,
+        now_s() + 60,
+    );
     let (v, mut rx, seen) = viewer(t, Stream::Sd, false);
     let ev = wait_event(&mut rx, Duration::from_secs(15), |e| {
         matches!(e, ViewerEvent::FirstFrame { .. } | ViewerEvent::Error(_))
@@ -56,16 +60,20 @@ async fn first_frame_carries_the_capture_clock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_and_expired_tickets_are_refused() {
     init_logs();
-    let broker = Mosquitto::start(false);
-    let cam = camera(broker.mqtt(DEVICE, &prefix()), |_| {});
+    let broker = Mosquitto::start();
+    let cam = camera(broker.connection(DEVICE, &prefix()), |_| {});
     tokio::time::sleep(Duration::from_millis(500)).await;
     for t in [
         ticket(
-            broker.mqtt("viewer-1", &prefix()),
+            broker.connection("viewer-1", &prefix()),
             "not-the-secret",
             now_s() + 60,
         ),
-        ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() - 1),
+        ticket(
+            broker.connection("viewer-1", &prefix()),
+            SECRET,
+            now_s() - 1,
+        ),
     ] {
         let (_v, mut rx, _) = viewer(t, Stream::Sd, false);
         let ev = wait_event(&mut rx, Duration::from_secs(10), |e| {
@@ -94,18 +102,26 @@ async fn first_frame(rx: &mut tokio::sync::mpsc::UnboundedReceiver<ViewerEvent>)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixth_viewer_is_busy_and_sd_hd_switch_changes_the_size() {
     init_logs();
-    let broker = Mosquitto::start(false);
-    let cam = camera(broker.mqtt(DEVICE, &prefix()), |_| {});
+    let broker = Mosquitto::start();
+    let cam = camera(broker.connection(DEVICE, &prefix()), |_| {});
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let mut viewers = Vec::new();
     for _ in 0..5 {
-        let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+        let t = ticket(
+            broker.connection("viewer-1", &prefix()),
+            SECRET,
+            now_s() + 60,
+        );
         let (v, mut rx, seen) = viewer(t, Stream::Sd, false);
         first_frame(&mut rx).await;
         viewers.push((v, rx, seen));
     }
     assert_eq!(cam.live().session_count(), 5);
-    let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+    let t = ticket(
+        broker.connection("viewer-1", &prefix()),
+        SECRET,
+        now_s() + 60,
+    );
     let (_v6, mut rx6, _) = viewer(t, Stream::Sd, false);
     let ev = wait_event(&mut rx6, Duration::from_secs(10), |e| {
         matches!(e, ViewerEvent::Error(_))
@@ -153,11 +169,15 @@ async fn sixth_viewer_is_busy_and_sd_hd_switch_changes_the_size() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn talk_audio_reaches_the_camera_only_while_talking() {
     init_logs();
-    let broker = Mosquitto::start(false);
-    let cam = camera(broker.mqtt(DEVICE, &prefix()), |_| {});
+    let broker = Mosquitto::start();
+    let cam = camera(broker.connection(DEVICE, &prefix()), |_| {});
     let mut events = cam.events();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+    let t = ticket(
+        broker.connection("viewer-1", &prefix()),
+        SECRET,
+        now_s() + 60,
+    );
     let (v, mut rx, _) = viewer(t, Stream::Sd, true);
     first_frame(&mut rx).await;
     use eyrie_camera::CameraEvent;
@@ -209,7 +229,7 @@ async fn talk_audio_reaches_the_camera_only_while_talking() {
 async fn forged_answer_is_refused() {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
     init_logs();
-    let broker = Mosquitto::start(false);
+    let broker = Mosquitto::start();
     // No camera: an impostor on the broker answers every offer with a proof it cannot make.
     let mut mo = MqttOptions::new("impostor", "127.0.0.1", broker.port);
     mo.set_max_packet_size(100_000, 100_000);
@@ -239,7 +259,11 @@ async fn forged_answer_is_refused() {
         }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+    let t = ticket(
+        broker.connection("viewer-1", &prefix()),
+        SECRET,
+        now_s() + 60,
+    );
     let (_v, mut rx, _) = viewer(t, Stream::Sd, false);
     let ev = wait_event(&mut rx, Duration::from_secs(10), |e| {
         matches!(e, ViewerEvent::Error(_))
@@ -251,9 +275,13 @@ async fn forged_answer_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_viewer_times_out_and_offline_camera_is_reported() {
     init_logs();
-    let broker = Mosquitto::start(false);
+    let broker = Mosquitto::start();
     // Nobody serves this device yet: the viewer reports it offline.
-    let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+    let t = ticket(
+        broker.connection("viewer-1", &prefix()),
+        SECRET,
+        now_s() + 60,
+    );
     let (_v, mut rx, _) = viewer(t, Stream::Sd, false);
     let ev = wait_event(&mut rx, Duration::from_secs(12), |e| {
         matches!(e, ViewerEvent::Error(_))
@@ -262,11 +290,15 @@ async fn silent_viewer_times_out_and_offline_camera_is_reported() {
     assert_eq!(ev, Some(ViewerEvent::Error(ViewerError::Offline)));
     drop(_v);
 
-    let cam = camera(broker.mqtt(DEVICE, &prefix()), |c| {
+    let cam = camera(broker.connection(DEVICE, &prefix()), |c| {
         c.heartbeat_timeout = Duration::from_secs(2);
     });
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+    let t = ticket(
+        broker.connection("viewer-1", &prefix()),
+        SECRET,
+        now_s() + 60,
+    );
     // Heartbeats every 10 s by default: the camera (2 s timeout) ends the session.
     let (_v, mut rx, _) = viewer(t, Stream::Sd, false);
     first_frame(&mut rx).await;
@@ -284,15 +316,19 @@ async fn silent_viewer_times_out_and_offline_camera_is_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn privacy_mode_ends_sessions_and_refuses_offers_with_a_typed_error() {
     init_logs();
-    let broker = Mosquitto::start(false);
-    let cam = camera(broker.mqtt(DEVICE, &prefix()), |_| {});
+    let broker = Mosquitto::start();
+    let cam = camera(broker.connection(DEVICE, &prefix()), |_| {});
     // The capture's privacy switch — the one the control socket, camera mode and the
     // demo flip — is all it takes: `Camera::start` makes the live side follow it.
     let switch = cam.privacy();
     tokio::time::sleep(Duration::from_millis(800)).await;
 
     // Playing, then privacy goes on: the viewer is told why, the slot is freed.
-    let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+    let t = ticket(
+        broker.connection("viewer-1", &prefix()),
+        SECRET,
+        now_s() + 60,
+    );
     let (_v, mut rx, _) = viewer(t, Stream::Sd, false);
     first_frame(&mut rx).await;
     switch.set(true);
@@ -305,7 +341,11 @@ async fn privacy_mode_ends_sessions_and_refuses_offers_with_a_typed_error() {
     assert_eq!(cam.live().session_count(), 0);
 
     // A new viewer while private: refused with the same typed error, no session built.
-    let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+    let t = ticket(
+        broker.connection("viewer-1", &prefix()),
+        SECRET,
+        now_s() + 60,
+    );
     let (_v, mut rx, seen) = viewer(t, Stream::Sd, false);
     let ev = wait_event(&mut rx, Duration::from_secs(10), |e| {
         matches!(e, ViewerEvent::Error(_) | ViewerEvent::FirstFrame { .. })
@@ -316,7 +356,11 @@ async fn privacy_mode_ends_sessions_and_refuses_offers_with_a_typed_error() {
     assert_eq!(cam.live().session_count(), 0);
 
     // A bad ticket still hears "auth failed", not the camera's privacy state.
-    let t = ticket(broker.mqtt("viewer-1", &prefix()), "wrong", now_s() + 60);
+    let t = ticket(
+        broker.connection("viewer-1", &prefix()),
+        "wrong",
+        now_s() + 60,
+    );
     let (_v, mut rx, _) = viewer(t, Stream::Sd, false);
     let ev = wait_event(&mut rx, Duration::from_secs(10), |e| {
         matches!(e, ViewerEvent::Error(_))
@@ -329,7 +373,11 @@ async fn privacy_mode_ends_sessions_and_refuses_offers_with_a_typed_error() {
 
     // Off again: live view works.
     switch.set(false);
-    let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+    let t = ticket(
+        broker.connection("viewer-1", &prefix()),
+        SECRET,
+        now_s() + 60,
+    );
     let (v, mut rx, _) = viewer(t, Stream::Sd, false);
     first_frame(&mut rx).await;
     assert!(!cam.live().privacy());
@@ -360,12 +408,16 @@ async fn fifty_open_close_cycles_leave_nothing_behind() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(50)
         .max(WARM_UP + 20);
-    let broker = Mosquitto::start(false);
-    let cam = camera(broker.mqtt(DEVICE, &prefix()), |_| {});
+    let broker = Mosquitto::start();
+    let cam = camera(broker.connection(DEVICE, &prefix()), |_| {});
     tokio::time::sleep(Duration::from_millis(800)).await;
     let mut heap = Vec::new();
     for i in 0..cycles {
-        let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+        let t = ticket(
+            broker.connection("viewer-1", &prefix()),
+            SECRET,
+            now_s() + 60,
+        );
         let (v, mut rx, _) = viewer(t, Stream::Sd, false);
         first_frame(&mut rx).await;
         v.close().await;
@@ -444,9 +496,9 @@ fn renumber(sdp: &str, map: &[(&str, &str)]) -> String {
 async fn the_camera_answers_with_the_offers_payload_numbers() {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
     init_logs();
-    let broker = Mosquitto::start(false);
+    let broker = Mosquitto::start();
     let (viewer_side, camera_side) = (format!("relay/{DEVICE}"), prefix());
-    let _cam = camera(broker.mqtt(DEVICE, &camera_side), |_| {});
+    let _cam = camera(broker.connection(DEVICE, &camera_side), |_| {});
     let mut mo = MqttOptions::new(format!("relay-{}", rand_suffix()), "127.0.0.1", broker.port);
     mo.set_max_packet_size(200_000, 200_000);
     let (client, mut el) = AsyncClient::new(mo, 64);
@@ -490,7 +542,11 @@ async fn the_camera_answers_with_the_offers_payload_numbers() {
         }
     });
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let t = ticket(broker.mqtt("viewer-1", &viewer_side), SECRET, now_s() + 60);
+    let t = ticket(
+        broker.connection("viewer-1", &viewer_side),
+        SECRET,
+        now_s() + 60,
+    );
     let (v, _rx, _) = viewer(t, Stream::Sd, true);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let answer = loop {

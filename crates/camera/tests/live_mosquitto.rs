@@ -24,8 +24,8 @@ async fn first_frame(rx: &mut tokio::sync::mpsc::UnboundedReceiver<ViewerEvent>)
 async fn acls_keep_viewers_apart_and_the_session_survives_a_broker_restart() {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
     init_logs();
-    let mut broker = Mosquitto::start(true);
-    let cam = camera(broker.mqtt(DEVICE, &prefix()), |_| {});
+    let mut broker = broker_with_logins();
+    let cam = camera(broker.connection(DEVICE, &prefix()), |_| {});
     tokio::time::sleep(Duration::from_millis(1000)).await;
 
     // Another user listens in on viewer-1's replies: the broker must deliver nothing.
@@ -57,7 +57,11 @@ async fn acls_keep_viewers_apart_and_the_session_survives_a_broker_restart() {
         }
     });
 
-    let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+    let t = ticket(
+        broker.connection("viewer-1", &prefix()),
+        SECRET,
+        now_s() + 60,
+    );
     let (v, mut rx, seen) = viewer(t, Stream::Sd, false);
     first_frame(&mut rx).await;
     assert!(

@@ -41,8 +41,8 @@ async fn refused(mut rx: tokio::sync::mpsc::UnboundedReceiver<ViewerEvent>) -> V
 async fn mqtts_with_the_right_ca_plays_and_a_wrong_ca_is_refused() {
     init_logs();
     let pki = TestPki::generate();
-    let broker = Mosquitto::start_tls(&pki);
-    let conn = broker.mqtt(DEVICE, &prefix());
+    let broker = Mosquitto::with_tls(&pki.broker_files());
+    let conn = broker.connection(DEVICE, &prefix());
     assert!(conn.tls);
 
     // A camera that trusts another CA never gets on the broker.
@@ -58,7 +58,7 @@ async fn mqtts_with_the_right_ca_plays_and_a_wrong_ca_is_refused() {
     );
     drop(wrong);
 
-    let cam = camera(broker.mqtt(DEVICE, &prefix()), |c| {
+    let cam = camera(broker.connection(DEVICE, &prefix()), |c| {
         c.mqtt_ca = Some(pki.ca_pem.clone());
     });
     let mut events = cam.events();
@@ -66,7 +66,11 @@ async fn mqtts_with_the_right_ca_plays_and_a_wrong_ca_is_refused() {
     tokio::time::sleep(Duration::from_millis(800)).await;
 
     // The right CA: the whole session runs over mqtts.
-    let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+    let t = ticket(
+        broker.connection("viewer-1", &prefix()),
+        SECRET,
+        now_s() + 60,
+    );
     let ca = pki.ca_pem.clone();
     let (v, rx, seen) = viewer_with(t, Stream::Sd, false, |c| c.mqtt_ca = Some(ca));
     let ev = refused(rx).await;
@@ -79,7 +83,11 @@ async fn mqtts_with_the_right_ca_plays_and_a_wrong_ca_is_refused() {
     // Another CA, or only the system's bundle: refused before any offer, and said so.
     for ca in [Some(pki.wrong_ca_pem.clone()), None] {
         let system = ca.is_none();
-        let t = ticket(broker.mqtt("viewer-1", &prefix()), SECRET, now_s() + 60);
+        let t = ticket(
+            broker.connection("viewer-1", &prefix()),
+            SECRET,
+            now_s() + 60,
+        );
         let (_v, rx, _) = viewer_with(t, Stream::Sd, false, |c| c.mqtt_ca = ca);
         match refused(rx).await {
             ViewerEvent::Error(ViewerError::Signalling(why)) => {

@@ -13,9 +13,9 @@ use eyrie_camera::control;
 use eyrie_camera::live::LiveEvent;
 use eyrie_camera::node::{Command, CommandError, Enrolment};
 use eyrie_camera::{CameraEvent, CameraNode, NodeConfig};
-use eyrie_client::api::ApiClient;
-use eyrie_protocol::api::StoreMode;
+use eyrie_protocol::api::RecordingPolicy;
 use eyrie_protocol::clock::unix_ms;
+use eyrie_testkit::{Backend, TestCloud};
 
 /// (start_ms, end_ms) of every segment waiting in the spool.
 fn spooled_segments(state: &Path) -> Vec<(i64, i64)> {
@@ -43,23 +43,11 @@ async fn status_json(state: &Path) -> serde_json::Value {
 async fn privacy_reaches_every_part_and_stop_spools_the_segment_in_progress() {
     common::init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = eyrie_cloud::config::Config::embedded(dir.path().join("cloud"));
-    config.password = eyrie_cloud::crypto::PasswordParams {
-        m_cost_kib: 256,
-        t_cost: 1,
-        p_cost: 1,
-    };
-    let app = eyrie_cloud::startup::Application::build(config)
-        .await
-        .expect("cloud builds");
-    let base = app.api_url();
-    tokio::spawn(app.run_until_stopped());
-    let api = ApiClient::new(base.clone());
-    api.register("erin", "correct horse battery").await.unwrap();
-    let login = api.login("erin", "correct horse battery").await.unwrap();
-    let user = api.with_token(login.token);
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    let base = cloud.base.clone();
+    let user = cloud.account("erin").await;
     let created = user.create_device("Hall").await.unwrap();
-    user.set_store_mode(created.device.id, StoreMode::Continuous)
+    user.set_store_mode(created.device.id, RecordingPolicy::Continuous)
         .await
         .unwrap();
 
@@ -81,7 +69,7 @@ async fn privacy_reaches_every_part_and_stop_spools_the_segment_in_progress() {
     // One long segment: whatever the stop does not flush is simply missing.
     config.storage.segment_secs = 60.0;
     config.storage.motion_sensitivity = 0;
-    config.store_mode = Some(StoreMode::Continuous);
+    config.store_mode = Some(RecordingPolicy::Continuous);
     config.storage_required = true;
     config.control_socket = true;
     let node = CameraNode::start(config, enrolled).expect("node starts");
@@ -189,21 +177,9 @@ async fn privacy_reaches_every_part_and_stop_spools_the_segment_in_progress() {
 async fn a_node_without_storage_still_runs_live_and_privacy_and_says_why() {
     common::init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = eyrie_cloud::config::Config::embedded(dir.path().join("cloud"));
-    config.password = eyrie_cloud::crypto::PasswordParams {
-        m_cost_kib: 256,
-        t_cost: 1,
-        p_cost: 1,
-    };
-    let app = eyrie_cloud::startup::Application::build(config)
-        .await
-        .expect("cloud builds");
-    let base = app.api_url();
-    tokio::spawn(app.run_until_stopped());
-    let api = ApiClient::new(base.clone());
-    api.register("finn", "correct horse battery").await.unwrap();
-    let login = api.login("finn", "correct horse battery").await.unwrap();
-    let user = api.with_token(login.token);
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    let base = cloud.base.clone();
+    let user = cloud.account("finn").await;
     let created = user.create_device("Loft").await.unwrap();
     let state = dir.path().join("camera");
     let enrolled = Enrolment {

@@ -2,12 +2,12 @@
 
 mod common;
 
-use common::{Backend, spawn_app, spawn_app_with};
+use common::{Backend, TestCloud};
 use eyrie_protocol::ticket;
 use serde_json::json;
 
 async fn health_openapi_metrics(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = TestCloud::spawn(b).await;
     let (s, v) = app.get("/healthz", None).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("ok")));
     let (s, v) = app.get("/api/openapi.json", None).await;
@@ -31,7 +31,7 @@ async fn health_openapi_metrics(b: Backend) {
 both_backends!(health_openapi_metrics);
 
 async fn accounts(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = TestCloud::spawn(b).await;
     let (s, v) = app
         .post(
             "/api/v1/accounts",
@@ -98,7 +98,7 @@ async fn accounts(b: Backend) {
 both_backends!(accounts);
 
 async fn user_first_setup(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = TestCloud::spawn(b).await;
     let (_, alice) = app.user("alice").await;
     let (_, bob) = app.user("bob").await;
     let (s, v) = app
@@ -273,7 +273,7 @@ async fn user_first_setup(b: Backend) {
 both_backends!(user_first_setup);
 
 async fn camera_first_pairing(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = TestCloud::spawn(b).await;
     let (_, alice) = app.user("alice").await;
     let (s, p) = app
         .call(reqwest::Method::POST, "/api/v1/pairings", None, None)
@@ -332,7 +332,7 @@ async fn camera_first_pairing(b: Backend) {
 both_backends!(camera_first_pairing);
 
 async fn tickets_and_ice(b: Backend) {
-    let app = spawn_app_with(b, |c| {
+    let app = TestCloud::spawn_with(b, |c| {
         c.ice.stun_urls = vec!["stun:stun.example.net:3478".into()];
         c.ice.turn_urls = vec!["turn:turn.example.net:3478?transport=udp".into()];
         c.ice.turn_secret = Some("coturn-secret".into());
@@ -450,7 +450,7 @@ async fn mqtt_login(addr: &str, user: &str, pass: &str, client_id: &str) -> bool
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_broker_checks_logins() {
-    let app = spawn_app(Backend::Sqlite).await;
+    let app = TestCloud::spawn(Backend::Sqlite).await;
     let (_, alice) = app.user("alice").await;
     let creds = app.device(&alice, "Porch").await;
     let m = &creds["mqtt"];

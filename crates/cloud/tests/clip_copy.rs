@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Backend, TestApp, flows::wait_clip, garage, now_ms, spawn_app, spawn_app_with};
+use common::{Backend, TestCloud, flows::wait_clip, garage, unix_ms};
 use eyrie_cloud::StoreConfig;
 use eyrie_cloud::metrics::{CLIP_BYTES_STREAMED, CLIP_PARTS_COPIED};
 use serde_json::json;
@@ -27,11 +27,11 @@ fn body(i: u8, n: usize) -> Vec<u8> {
 /// Upload segments of `sizes`, ask for a clip over all of them, wait for it and check it
 /// is their exact concatenation with a right manifest. Returns (parts copied, bytes
 /// streamed) during the assembly.
-async fn clip_of(app: &TestApp, sizes: &[usize]) -> (u64, u64) {
+async fn clip_of(app: &TestCloud, sizes: &[usize]) -> (u64, u64) {
     let (_, alice) = app.user("alice").await;
     let creds = app.device(&alice, "Porch").await;
     let ch = creds["channels"]["main"].as_str().unwrap();
-    let t0 = now_ms() - 600_000;
+    let t0 = unix_ms() - 600_000;
     let mut want = Vec::new();
     for (i, n) in sizes.iter().enumerate() {
         let b = body(i as u8, *n);
@@ -82,7 +82,7 @@ async fn clip_of(app: &TestApp, sizes: &[usize]) -> (u64, u64) {
 }
 
 /// Three full-size segments and a short last one: four parts copied, nothing streamed.
-async fn big_segments_are_copied_in_the_store(app: &TestApp) {
+async fn big_segments_are_copied_in_the_store(app: &TestCloud) {
     let sizes = [5 * MIB + 13, 6 * MIB, 5 * MIB + 1, MIB / 2 + 7];
     let (copied, streamed) = clip_of(app, &sizes).await;
     assert_eq!(copied, sizes.len() as u64, "each segment one copied part");
@@ -90,7 +90,7 @@ async fn big_segments_are_copied_in_the_store(app: &TestApp) {
 }
 
 /// Segments under the 5 MiB minimum part: streamed through, nothing copied.
-async fn small_segments_are_streamed(app: &TestApp) {
+async fn small_segments_are_streamed(app: &TestCloud) {
     let sizes = [300_000, 3 * MIB, 200_000];
     let (copied, streamed) = clip_of(app, &sizes).await;
     assert_eq!(copied, 0);
@@ -100,26 +100,26 @@ async fn small_segments_are_streamed(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_on_the_embedded_store_sqlite() {
     let _turn = SERIAL.lock().await;
-    big_segments_are_copied_in_the_store(&spawn_app(Backend::Sqlite).await).await;
+    big_segments_are_copied_in_the_store(&TestCloud::spawn(Backend::Sqlite).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_on_the_embedded_store_postgres() {
     let _turn = SERIAL.lock().await;
-    big_segments_are_copied_in_the_store(&spawn_app(Backend::Postgres).await).await;
+    big_segments_are_copied_in_the_store(&TestCloud::spawn(Backend::Postgres).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn small_segments_stream_on_the_embedded_store() {
     let _turn = SERIAL.lock().await;
-    small_segments_are_streamed(&spawn_app(Backend::Sqlite).await).await;
+    small_segments_are_streamed(&TestCloud::spawn(Backend::Sqlite).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_on_garage() {
     let Some(s3) = garage() else { return };
     let _turn = SERIAL.lock().await;
-    let app = spawn_app_with(Backend::Postgres, move |c| {
+    let app = TestCloud::spawn_with(Backend::Postgres, move |c| {
         c.store = StoreConfig::External(s3);
     })
     .await;

@@ -7,7 +7,7 @@ mod common;
 
 use common::Backend;
 use eyrie_cloud::db::{self, Db, devices::NewDevice, keys::NewKey};
-use eyrie_protocol::api::{ClipStatus, StoreMode};
+use eyrie_protocol::api::{ClipStatus, RecordingPolicy};
 use uuid::Uuid;
 
 const NOW: i64 = 1_700_000_000_000;
@@ -379,7 +379,7 @@ async fn an_unreadable_store_mode_is_corrupt(backend: Backend) {
     let d = db::devices::create(&db, &new_device(&alice, "Porch"))
         .await
         .unwrap();
-    assert_eq!(d.store_mode, StoreMode::default());
+    assert_eq!(d.store_mode, RecordingPolicy::default());
     sqlx::any::install_default_drivers();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
         .await

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, flows, garage, spawn_app_with};
+use common::{Backend, TestCloud, flows, garage};
 use eyrie_cloud::StoreConfig;
 
 macro_rules! on_garage {
@@ -14,7 +14,7 @@ macro_rules! on_garage {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
             let Some(s3) = garage() else { return };
-            let $app = spawn_app_with(Backend::Postgres, move |c| {
+            let $app = TestCloud::spawn_with(Backend::Postgres, move |c| {
                 c.store = StoreConfig::External(s3);
                 c.presign_ttl = $ttl;
             })

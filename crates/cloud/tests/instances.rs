@@ -5,16 +5,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, now_ms, spawn_app_with};
+use common::{Backend, TestCloud, unix_ms};
 use eyrie_cloud::StoreConfig;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clip_is_claimed_by_one_instance() {
-    let a = spawn_app_with(Backend::Postgres, |c| c.tick = Duration::from_millis(20)).await;
+    let a = TestCloud::spawn_with(Backend::Postgres, |c| c.tick = Duration::from_millis(20)).await;
     let url = a.database_url.clone();
     let s3 = a.s3.clone();
-    let b = spawn_app_with(Backend::Sqlite, move |c| {
+    let b = TestCloud::spawn_with(Backend::Sqlite, move |c| {
         c.database_url = url;
         c.store = StoreConfig::External(s3);
         c.tick = Duration::from_millis(20);
@@ -23,7 +23,7 @@ async fn a_clip_is_claimed_by_one_instance() {
     let (_, alice) = a.user("alice").await;
     let creds = a.device(&alice, "Porch").await;
     let ch = creds["channels"]["main"].as_str().unwrap();
-    let t0 = now_ms() - 300_000;
+    let t0 = unix_ms() - 300_000;
     for i in 0..4 {
         a.segment(
             &creds,
@@ -71,7 +71,7 @@ async fn a_clip_is_claimed_by_one_instance() {
     );
 }
 
-async fn login(app: &common::TestApp, password: &str) -> common::Reply {
+async fn login(app: &common::TestCloud, password: &str) -> common::Reply {
     app.post(
         "/api/v1/login",
         None,
@@ -83,13 +83,13 @@ async fn login(app: &common::TestApp, password: &str) -> common::Reply {
 /// Two instances on one database share the login rate limit: failures counted on one
 /// limit logins on the other.
 async fn login_rate_limit_is_shared(backend: Backend) {
-    let a = spawn_app_with(backend, |_| {}).await;
+    let a = TestCloud::spawn_with(backend, |_| {}).await;
     let url = a.database_url.clone().or_else(|| {
         // SQLite: the second instance opens the first one's file.
         Some(eyrie_cloud::db::Db::sqlite_url(&a.state.config.data_dir))
     });
     let s3 = a.s3.clone();
-    let b = spawn_app_with(Backend::Sqlite, move |c| {
+    let b = TestCloud::spawn_with(Backend::Sqlite, move |c| {
         c.database_url = url;
         c.store = StoreConfig::External(s3);
     })

@@ -5,44 +5,44 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, flows, now_ms, spawn_app, spawn_app_with};
+use common::{Backend, TestCloud, flows, unix_ms};
 use serde_json::json;
 
 async fn recordings(b: Backend) {
-    flows::recordings(&spawn_app(b).await).await;
+    flows::recordings(&TestCloud::spawn(b).await).await;
 }
 both_backends!(recordings);
 
 async fn clips(b: Backend) {
-    flows::clips(&spawn_app(b).await, false).await;
+    flows::clips(&TestCloud::spawn(b).await, false).await;
 }
 both_backends!(clips);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clip_larger_than_a_part_uses_multipart() {
-    flows::clips(&spawn_app(Backend::Sqlite).await, true).await;
+    flows::clips(&TestCloud::spawn(Backend::Sqlite).await, true).await;
 }
 
 async fn snapshots(b: Backend) {
-    flows::snapshots(&spawn_app(b).await).await;
+    flows::snapshots(&TestCloud::spawn(b).await).await;
 }
 both_backends!(snapshots);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_urls_are_refused() {
     let ttl = Duration::from_secs(1);
-    let app = spawn_app_with(Backend::Sqlite, |c| c.presign_ttl = ttl).await;
+    let app = TestCloud::spawn_with(Backend::Sqlite, |c| c.presign_ttl = ttl).await;
     flows::expired_url(&app, ttl).await;
 }
 
 async fn store_mode_none_refuses_upload_slots(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = TestCloud::spawn(b).await;
     let (_, alice) = app.user("alice").await;
     let creds = app.device(&alice, "Porch").await;
     let dev = creds["device_token"].as_str().unwrap();
     let id = creds["device_id"].as_str().unwrap();
     let ch = creds["channels"]["main"].as_str().unwrap();
-    let t0 = now_ms() - 60_000;
+    let t0 = unix_ms() - 60_000;
     let slots = format!("/api/v1/channels/{ch}/recordings");
     let slot = |start: i64| {
         app.post(
@@ -81,13 +81,13 @@ async fn store_mode_none_refuses_upload_slots(b: Backend) {
 both_backends!(store_mode_none_refuses_upload_slots);
 
 async fn events(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = TestCloud::spawn(b).await;
     let (_, alice) = app.user("alice").await;
     let (_, bob) = app.user("bob").await;
     let creds = app.device(&alice, "Porch").await;
     let dev = creds["device_token"].as_str().unwrap();
     let ch = creds["channels"]["main"].as_str().unwrap();
-    let t0 = now_ms() - 60_000;
+    let t0 = unix_ms() - 60_000;
     let (s, e) = app
         .post(
             &format!("/api/v1/channels/{ch}/events"),
@@ -159,12 +159,12 @@ async fn events(b: Backend) {
 both_backends!(events);
 
 async fn reconciler_completes_lost_notices(b: Backend) {
-    let app = spawn_app_with(b, |c| c.reconcile_after = Duration::ZERO).await;
+    let app = TestCloud::spawn_with(b, |c| c.reconcile_after = Duration::ZERO).await;
     let (_, alice) = app.user("alice").await;
     let creds = app.device(&alice, "Porch").await;
     let dev = creds["device_token"].as_str().unwrap();
     let ch = creds["channels"]["main"].as_str().unwrap();
-    let t0 = now_ms() - 60_000;
+    let t0 = unix_ms() - 60_000;
     let (_, slot) = app
         .post(
             &format!("/api/v1/channels/{ch}/recordings"),
@@ -209,7 +209,7 @@ async fn reconciler_completes_lost_notices(b: Backend) {
 both_backends!(reconciler_completes_lost_notices);
 
 async fn reconciler_completes_unconfirmed_snapshots(b: Backend) {
-    let app = spawn_app_with(b, |c| c.reconcile_after = Duration::ZERO).await;
+    let app = TestCloud::spawn_with(b, |c| c.reconcile_after = Duration::ZERO).await;
     let (_, alice) = app.user("alice").await;
     let creds = app.device(&alice, "Porch").await;
     let dev = creds["device_token"].as_str().unwrap();
@@ -234,7 +234,7 @@ async fn reconciler_completes_unconfirmed_snapshots(b: Backend) {
     // Never confirmed: the reconciler finds the image and completes the snapshot.
     let path = format!(
         "/api/v1/channels/{ch}/snapshots?start_ms=0&end_ms={}",
-        now_ms() + 60_000
+        unix_ms() + 60_000
     );
     let t = std::time::Instant::now();
     loop {
@@ -259,12 +259,12 @@ async fn reconciler_completes_unconfirmed_snapshots(b: Backend) {
 both_backends!(reconciler_completes_unconfirmed_snapshots);
 
 async fn retention_deletes_old_recordings(b: Backend) {
-    let app = spawn_app_with(b, |c| c.retention_days = Some(1)).await;
+    let app = TestCloud::spawn_with(b, |c| c.retention_days = Some(1)).await;
     let (_, alice) = app.user("alice").await;
     let creds = app.device(&alice, "Porch").await;
     let ch = creds["channels"]["main"].as_str().unwrap();
-    let old = now_ms() - 3 * 24 * 3600 * 1000;
-    let recent = now_ms() - 60_000;
+    let old = unix_ms() - 3 * 24 * 3600 * 1000;
+    let recent = unix_ms() - 60_000;
     app.segment(&creds, old, old + 30_000, b"old").await;
     app.segment(&creds, recent, recent + 30_000, b"new").await;
     let path = format!(
@@ -300,12 +300,12 @@ async fn retention_deletes_old_recordings(b: Backend) {
 both_backends!(retention_deletes_old_recordings);
 
 async fn deleting_a_device_removes_its_media(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = TestCloud::spawn(b).await;
     let (_, alice) = app.user("alice").await;
     let creds = app.device(&alice, "Porch").await;
     let id = creds["device_id"].as_str().unwrap();
     let ch = creds["channels"]["main"].as_str().unwrap();
-    let t0 = now_ms() - 60_000;
+    let t0 = unix_ms() - 60_000;
     app.segment(&creds, t0, t0 + 30_000, b"bytes").await;
     let (_, l) = app
         .get(

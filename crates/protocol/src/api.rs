@@ -92,7 +92,7 @@ mod tests {
     #[test]
     fn enums_are_snake_case_and_tolerant() {
         assert_eq!(
-            serde_json::to_string(&StoreMode::Continuous).unwrap(),
+            serde_json::to_string(&RecordingPolicy::Continuous).unwrap(),
             "\"continuous\""
         );
         assert_eq!(
@@ -101,11 +101,14 @@ mod tests {
         );
         let c: ClipStatus = serde_json::from_str("\"exploded\"").unwrap();
         assert_eq!(c, ClipStatus::Unknown);
-        assert!(serde_json::from_str::<StoreMode>("\"sometimes\"").is_err());
+        assert!(serde_json::from_str::<RecordingPolicy>("\"sometimes\"").is_err());
         let e: ErrorBody =
             serde_json::from_str(r#"{"code":"not_found","message":"no such device"}"#).unwrap();
         assert_eq!(e.code, ErrorCode::NotFound);
-        assert_eq!("event".parse::<StoreMode>(), Ok(StoreMode::Event));
+        assert_eq!(
+            "event".parse::<RecordingPolicy>(),
+            Ok(RecordingPolicy::Event)
+        );
     }
 
     #[test]

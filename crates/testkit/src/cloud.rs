@@ -153,6 +153,15 @@ impl TestCloud {
         )
     }
 
+    /// Register `name` (password [`PASSWORD`]) and sign in through the typed client the
+    /// app and the camera use; returns it, signed in.
+    pub async fn account(&self, name: &str) -> eyrie_api::ApiClient {
+        let api = eyrie_api::ApiClient::new(self.base.clone());
+        api.register(name, PASSWORD).await.expect("register");
+        let login = api.login(name, PASSWORD).await.expect("sign in");
+        api.with_token(login.token)
+    }
+
     /// A device of `token`'s user, activated; returns its credentials as JSON.
     pub async fn device(&self, token: &str, name: &str) -> Value {
         let (s, v) = self

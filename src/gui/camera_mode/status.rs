@@ -4,7 +4,7 @@
 use std::cell::OnceCell;
 
 use adw::prelude::*;
-use eyrie_protocol::api::StoreMode;
+use eyrie_protocol::api::RecordingPolicy;
 
 use crate::i18n::{freplace, gettext, gettext_f};
 use eyrie_camera::node::NodeStatus as Status;
@@ -30,11 +30,11 @@ fn row(title: &str) -> adw::ActionRow {
     row
 }
 
-fn store_mode_text(mode: StoreMode) -> String {
+fn store_mode_text(mode: RecordingPolicy) -> String {
     match mode {
-        StoreMode::Continuous => gettext("Recording all the time"),
-        StoreMode::Event => gettext("Recording events only"),
-        StoreMode::None => gettext("Not recording"),
+        RecordingPolicy::Continuous => gettext("Recording all the time"),
+        RecordingPolicy::Event => gettext("Recording events only"),
+        RecordingPolicy::None => gettext("Not recording"),
     }
 }
 

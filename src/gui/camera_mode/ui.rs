@@ -87,11 +87,7 @@ impl EyrieCameraModeWindow {
             }
         ));
 
-        let column = gtk::Box::new(gtk::Orientation::Vertical, 18);
-        column.set_margin_top(18);
-        column.set_margin_bottom(18);
-        column.set_margin_start(12);
-        column.set_margin_end(12);
+        let column = crate::gui::padded_column(18, 18, 12);
         column.append(&frame);
         column.append(&pairing);
         column.append(&devices);

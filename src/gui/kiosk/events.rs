@@ -27,14 +27,14 @@ pub fn watch(
     on_event: impl Fn(Uuid) + 'static,
 ) -> glib::JoinHandle<()> {
     glib::spawn_future_local(async move {
-        let mut since = cloud::now_ms();
+        let mut since = eyrie_protocol::clock::unix_ms();
         let mut seen = HashSet::new();
         loop {
             glib::timeout_future(POLL).await;
             let cloud = Cloud::new(&session.server, Some(&session.token));
             let query = devices.clone();
             let from = since;
-            let looked_at = cloud::now_ms();
+            let looked_at = eyrie_protocol::clock::unix_ms();
             let result = spawn_tokio!(async move {
                 let mut found = Vec::new();
                 for device in query {

@@ -71,11 +71,7 @@ impl ClipList {
             .vexpand(true)
             .child(&list)
             .build();
-        let root = gtk::Box::new(gtk::Orientation::Vertical, 6);
-        root.set_margin_top(6);
-        root.set_margin_bottom(6);
-        root.set_margin_start(6);
-        root.set_margin_end(6);
+        let root = crate::gui::padded_column(6, 6, 6);
         root.set_width_request(260);
         root.append(&title);
         root.append(&scrolled);

@@ -110,11 +110,7 @@ impl EyrieTimelineWindow {
         }
 
         let ruler = EyrieRuler::new();
-        let main = gtk::Box::new(gtk::Orientation::Vertical, 6);
-        main.set_margin_top(6);
-        main.set_margin_bottom(6);
-        main.set_margin_start(6);
-        main.set_margin_end(6);
+        let main = crate::gui::padded_column(6, 6, 6);
         main.append(&frame);
         main.append(&controls);
         main.append(&ruler);

@@ -46,6 +46,25 @@ pub(super) fn make(factory: &str) -> Result<gst::Element, LiveError> {
         .map_err(|_| LiveError::MissingElement(factory.into()))
 }
 
+/// A capsfilter that fixes the RTP caps a payloader sends: `media`, `encoding`, payload
+/// type `pt` (the one the offer chose) and clock rate.
+fn rtp_capsfilter(
+    media: &str,
+    encoding: &str,
+    pt: u32,
+    clock_rate: i32,
+) -> Result<gst::Element, LiveError> {
+    let caps = gst::Caps::builder("application/x-rtp")
+        .field("media", media)
+        .field("encoding-name", encoding)
+        .field("payload", pt as i32)
+        .field("clock-rate", clock_rate)
+        .build();
+    let filter = make("capsfilter")?;
+    filter.set_property("caps", caps);
+    Ok(filter)
+}
+
 /// The media side of a session.
 pub(super) struct Media {
     pub pipeline: gst::Pipeline,
@@ -115,16 +134,7 @@ pub(super) fn build(p: MediaParams<'_>) -> Result<Media, LiveError> {
     vpay.set_property("config-interval", -1i32);
     vpay.set_property_from_str("aggregate-mode", "zero-latency");
     vpay.set_property("pt", p.video_pt);
-    let vcaps = make("capsfilter")?;
-    vcaps.set_property(
-        "caps",
-        gst::Caps::builder("application/x-rtp")
-            .field("media", "video")
-            .field("encoding-name", "H264")
-            .field("payload", p.video_pt as i32)
-            .field("clock-rate", 90_000i32)
-            .build(),
-    );
+    let vcaps = rtp_capsfilter("video", "H264", p.video_pt, 90_000)?;
     let asrc = gst_app::AppSrc::builder()
         .name("audio")
         .is_live(true)
@@ -142,16 +152,7 @@ pub(super) fn build(p: MediaParams<'_>) -> Result<Media, LiveError> {
         .build();
     let apay = make("rtpopuspay")?;
     apay.set_property("pt", p.audio_pt);
-    let acaps = make("capsfilter")?;
-    acaps.set_property(
-        "caps",
-        gst::Caps::builder("application/x-rtp")
-            .field("media", "audio")
-            .field("encoding-name", "OPUS")
-            .field("payload", p.audio_pt as i32)
-            .field("clock-rate", 48_000i32)
-            .build(),
-    );
+    let acaps = rtp_capsfilter("audio", "OPUS", p.audio_pt, 48_000)?;
     pipeline
         .add_many([
             vsrc.upcast_ref(),

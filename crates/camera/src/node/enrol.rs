@@ -15,7 +15,7 @@ use eyrie_protocol::trust::CloudLink;
 
 use super::NodeError;
 use crate::setup;
-use crate::storage::cloud::{self, CloudClient, TlsOptions};
+use crate::storage::link::{DeviceClient, TlsOptions};
 
 /// Whom to enrol with, and where the camera keeps what it learns.
 #[derive(Debug, Clone)]
@@ -36,7 +36,7 @@ pub struct Enrolled {
     /// The CA (PEM) the cloud, the store and an `mqtts` broker are checked with; `None`:
     /// the system's roots.
     pub ca_pem: Option<Vec<u8>>,
-    pub cloud: CloudClient,
+    pub cloud: DeviceClient,
 }
 
 impl Enrolment {
@@ -48,7 +48,7 @@ impl Enrolment {
             ca_file: self.ca_file.clone(),
             ca_pem: setup::cloud_ca(&link, &self.state_dir).await?,
         };
-        let http = cloud::http_client(&tls)?;
+        let http = crate::storage::link::http_client(&tls)?;
         let credentials = setup::credentials_with(
             &http,
             &link,
@@ -61,7 +61,7 @@ impl Enrolment {
         // refused whenever the camera starts, not only when it first paired.
         eyrie_protocol::trust::check_mqtt(&credentials.mqtt.host, credentials.mqtt.tls)
             .map_err(setup::SetupError::from)?;
-        let cloud = CloudClient::new(
+        let cloud = DeviceClient::new(
             http,
             link.base(),
             &credentials.device_token,

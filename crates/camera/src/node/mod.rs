@@ -44,7 +44,7 @@ pub use handle::{NodeHandle, NodeStatus};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use eyrie_protocol::api::StoreMode;
+use eyrie_protocol::api::RecordingPolicy;
 use tokio::sync::broadcast;
 
 use crate::camera::{Camera, CameraConfig, CameraError, CameraEvent, CameraHandle};
@@ -69,7 +69,7 @@ pub struct NodeConfig {
     /// Cloud storage's knobs, the same `eyrie camera` takes on its command line.
     pub storage: StorageArgs,
     /// Store mode until the cloud's first heartbeat answers; `None`: the credentials'.
-    pub store_mode: Option<StoreMode>,
+    pub store_mode: Option<RecordingPolicy>,
     /// Refuse to start without cloud storage (`eyrie camera`); otherwise the node runs
     /// live only and says why in [`NodeStatus::storage_error`].
     pub storage_required: bool,
@@ -105,7 +105,7 @@ pub enum NodeError {
     #[error(transparent)]
     Setup(#[from] setup::SetupError),
     #[error(transparent)]
-    Cloud(#[from] crate::storage::cloud::ApiError),
+    Cloud(#[from] crate::storage::link::ApiError),
     #[error(transparent)]
     Camera(#[from] CameraError),
     #[error("cloud storage: {0}")]

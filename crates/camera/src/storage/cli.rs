@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::StorageError;
-use super::cloud::TlsOptions;
+use super::link::TlsOptions;
 use super::motion::MotionConfig;
 use super::service::StorageConfig;
 

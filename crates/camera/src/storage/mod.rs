@@ -13,7 +13,7 @@
 //! ```text
 //!  RingBuffer main ─► RingReader ─┐                        ┌─► Spool (disk, bounded) ─► Uploader ─► presigned PUT
 //!  RingBuffer audio ─► RingReader ┴─► Recorder ─► SegmentMux ┘     pending/*.seg + .json     workers     + notice
-//!        ▲ StoreMode (heartbeat poll), events (manual, motion on the sub ring), pause/resume, audio
+//!        ▲ RecordingPolicy (heartbeat poll), events (manual, motion on the sub ring), pause/resume, audio
 //!  RingBuffer sub ─► Motion (decode → gray 160×90 → frame difference) ─► event start/stop
 //! ```
 //!
@@ -23,7 +23,7 @@
 //! `set_pre_record`, `pause`/`resume`, plus `snapshot`.
 
 pub mod cli;
-pub mod cloud;
+pub mod link;
 pub mod motion;
 pub mod recorder;
 pub mod segmenter;
@@ -36,6 +36,37 @@ mod service;
 
 pub use service::{CloudStorage, StorageConfig, StorageStatus};
 
+/// A decoding pipeline fed by an `appsrc` named `src` and read by an `appsink` named
+/// `sink` (motion detection, snapshots), parsed from `description` and set playing.
+fn app_pipeline(
+    description: &str,
+) -> Result<
+    (
+        gstreamer::Pipeline,
+        gstreamer_app::AppSrc,
+        gstreamer_app::AppSink,
+    ),
+    String,
+> {
+    use gstreamer::prelude::*;
+    let pipeline = gstreamer::parse::launch(description)
+        .map_err(|e| e.to_string())?
+        .downcast::<gstreamer::Pipeline>()
+        .map_err(|_| "not a pipeline".to_owned())?;
+    let src = pipeline
+        .by_name("src")
+        .and_then(|e| e.downcast::<gstreamer_app::AppSrc>().ok())
+        .ok_or("no appsrc")?;
+    let sink = pipeline
+        .by_name("sink")
+        .and_then(|e| e.downcast::<gstreamer_app::AppSink>().ok())
+        .ok_or("no appsink")?;
+    pipeline
+        .set_state(gstreamer::State::Playing)
+        .map_err(|e| e.to_string())?;
+    Ok((pipeline, src, sink))
+}
+
 /// Why cloud storage failed or refused.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -44,7 +75,7 @@ pub enum StorageError {
     #[error(transparent)]
     Spool(#[from] spool::SpoolError),
     #[error(transparent)]
-    Api(#[from] cloud::ApiError),
+    Api(#[from] link::ApiError),
     #[error("pre-record of {asked:?} is longer than the ring buffer ({ring:?})")]
     PreRecordTooLong {
         asked: std::time::Duration,

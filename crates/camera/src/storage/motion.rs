@@ -110,27 +110,14 @@ impl Motion {
         commands: Sender<Command>,
     ) -> Result<Self, StorageError> {
         let err = |e: &dyn std::fmt::Display| StorageError::Pipeline(format!("motion: {e}"));
-        let pipeline = gst::parse::launch(&format!(
+        let (pipeline, src, sink) = super::app_pipeline(&format!(
             "appsrc name=src format=time is-live=false block=true max-bytes=1048576 \
              caps=video/x-h264,stream-format=byte-stream,alignment=au \
              ! h264parse ! avdec_h264 ! videoconvert ! videoscale \
              ! video/x-raw,format=GRAY8,width={},height={} ! appsink name=sink sync=false max-buffers=4 drop=true",
             GRAY_SIZE.0, GRAY_SIZE.1
         ))
-        .map_err(|e| err(&e))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| err(&"not a pipeline"))?;
-        let src = pipeline
-            .by_name("src")
-            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-            .ok_or_else(|| err(&"no appsrc"))?;
-        let sink = pipeline
-            .by_name("sink")
-            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-            .ok_or_else(|| err(&"no appsink"))?;
-        pipeline
-            .set_state(gst::State::Playing)
-            .map_err(|e| err(&e))?;
+        .map_err(|e| err(&e))?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()

@@ -25,7 +25,8 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eyrie_protocol::api::StoreMode;
+use eyrie_protocol::api::RecordingPolicy;
+use eyrie_protocol::clock::unix_ms;
 use eyrie_protocol::segment::{KeyId, SegmentKey};
 
 use super::StorageError;
@@ -42,7 +43,7 @@ pub enum EventSource {
 
 /// What the recorder is told.
 pub enum Command {
-    Mode(StoreMode),
+    Mode(RecordingPolicy),
     EventStart(EventSource),
     /// Stop an event; the sender (if any) hears once the event's last segment is spooled.
     EventStop(EventSource, Option<Sender<()>>),
@@ -70,7 +71,7 @@ pub struct RecorderConfig {
     pub pre_record: Duration,
     pub max_event: Duration,
     pub audio: bool,
-    pub mode: StoreMode,
+    pub mode: RecordingPolicy,
     pub fps: u32,
 }
 
@@ -83,12 +84,6 @@ pub struct RecorderState {
     pub segments: u64,
     pub frames_skipped: u64,
     pub last_error: Option<String>,
-}
-
-fn unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 pub(crate) struct Recorder {
@@ -195,9 +190,9 @@ impl Recorder {
     fn wants_recording(&self) -> bool {
         !self.paused
             && match self.cfg.mode {
-                StoreMode::Continuous => true,
-                StoreMode::Event => self.event_active(),
-                StoreMode::None => false,
+                RecordingPolicy::Continuous => true,
+                RecordingPolicy::Event => self.event_active(),
+                RecordingPolicy::None => false,
             }
     }
 
@@ -267,7 +262,7 @@ impl Recorder {
             cur.event = true;
             return;
         }
-        if self.cfg.mode == StoreMode::Event && !self.paused {
+        if self.cfg.mode == RecordingPolicy::Event && !self.paused {
             // Go back by the pre-record time, to the keyframe at or before it.
             self.video = self
                 .main
@@ -288,7 +283,7 @@ impl Recorder {
         }
         if self.sources.is_empty() && self.event_first_us.is_some() {
             self.event_first_us = None;
-            if self.cfg.mode == StoreMode::Event && self.current.is_some() {
+            if self.cfg.mode == RecordingPolicy::Event && self.current.is_some() {
                 self.stop_at_us = Some(self.main.newest_pts().unwrap_or(0));
             } else {
                 self.stop_at_us = None;

@@ -12,12 +12,13 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eyrie_protocol::api::{DeviceCredentials, EventKind, StoreMode};
+use eyrie_protocol::api::{DeviceCredentials, EventKind, RecordingPolicy};
+use eyrie_protocol::clock::unix_ms;
 use eyrie_protocol::segment::{KeyId, SegmentKey};
 use uuid::Uuid;
 
 use super::StorageError;
-use super::cloud::CloudClient;
+use super::link::DeviceClient;
 use super::motion::{Motion, MotionConfig};
 use super::recorder::{Command, EventSource, Notice, Recorder, RecorderConfig, RecorderState};
 use super::spool::Spool;
@@ -44,7 +45,7 @@ pub struct StorageConfig {
     /// Motion detection on the sub stream (None: off).
     pub motion: Option<MotionConfig>,
     /// Store mode until the cloud says otherwise.
-    pub initial_mode: StoreMode,
+    pub initial_mode: RecordingPolicy,
     pub fps: u32,
     /// Take a snapshot when an event starts.
     pub snapshot_on_event: bool,
@@ -82,7 +83,7 @@ impl StorageConfig {
 /// What `status()` reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageStatus {
-    pub store_mode: StoreMode,
+    pub store_mode: RecordingPolicy,
     pub recording: bool,
     pub paused: bool,
     pub event_active: bool,
@@ -113,17 +114,11 @@ pub struct CloudStorage {
     /// Privacy mode as asked, set before the recorder thread hears of it, so nothing
     /// asked after `pause()` returns (a snapshot) can slip through.
     private: Arc<std::sync::atomic::AtomicBool>,
-    mode: Arc<Mutex<StoreMode>>,
+    mode: Arc<Mutex<RecordingPolicy>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     ring_duration: Duration,
     motion: Option<Motion>,
     snap: super::snapshot::Snapshotter,
-}
-
-fn unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl CloudStorage {
@@ -131,7 +126,7 @@ impl CloudStorage {
     pub fn init(
         config: StorageConfig,
         rings: &Rings,
-        cloud: CloudClient,
+        cloud: DeviceClient,
     ) -> Result<Self, StorageError> {
         gstreamer::init().map_err(|e| StorageError::Pipeline(e.to_string()))?;
         let ring_duration = rings.main.config().effective_duration();
@@ -321,12 +316,12 @@ impl CloudStorage {
     }
 
     /// The store mode the cloud last said (continuous / event / none).
-    pub fn store_mode(&self) -> StoreMode {
-        self.mode.lock().map_or(StoreMode::None, |m| *m)
+    pub fn store_mode(&self) -> RecordingPolicy {
+        self.mode.lock().map_or(RecordingPolicy::None, |m| *m)
     }
 
     /// Apply a store mode now (e.g. pushed over MQTT) without waiting for the next poll.
-    pub fn set_store_mode(&self, mode: StoreMode) -> Result<(), StorageError> {
+    pub fn set_store_mode(&self, mode: RecordingPolicy) -> Result<(), StorageError> {
         if let Ok(mut m) = self.mode.lock() {
             *m = mode;
         }

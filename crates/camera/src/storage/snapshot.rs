@@ -80,24 +80,11 @@ impl Snapshotter {
 /// Decode one H.264 keyframe (byte-stream, with SPS/PPS) into a JPEG.
 pub fn encode_jpeg(keyframe: &[u8]) -> Result<Vec<u8>, StorageError> {
     let err = |e: &dyn std::fmt::Display| StorageError::Snapshot(e.to_string());
-    let pipeline = gst::parse::launch(
+    let (pipeline, src, sink) = super::app_pipeline(
         "appsrc name=src format=time caps=video/x-h264,stream-format=byte-stream,alignment=au \
          ! h264parse ! avdec_h264 ! videoconvert ! jpegenc quality=85 ! appsink name=sink sync=false",
     )
-    .map_err(|e| err(&e))?
-    .downcast::<gst::Pipeline>()
-    .map_err(|_| err(&"not a pipeline"))?;
-    let src = pipeline
-        .by_name("src")
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .ok_or_else(|| err(&"no appsrc"))?;
-    let sink = pipeline
-        .by_name("sink")
-        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-        .ok_or_else(|| err(&"no appsink"))?;
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|e| err(&e))?;
+    .map_err(|e| err(&e))?;
     let mut buf = gst::Buffer::from_slice(keyframe.to_vec());
     if let Some(b) = buf.get_mut() {
         b.set_pts(gst::ClockTime::ZERO);

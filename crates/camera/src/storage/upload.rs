@@ -24,7 +24,7 @@ use std::time::Duration;
 use eyrie_api::Backoff;
 use eyrie_protocol::api::{UploadNotice, UploadSlotRequest};
 
-use super::cloud::{ApiError, CloudClient};
+use super::link::{ApiError, DeviceClient};
 use super::spool::{EntryKind, Spool, SpoolEntry};
 
 /// Retry and parallelism settings.
@@ -88,7 +88,7 @@ impl Drop for Uploader {
 
 impl Uploader {
     /// Start the workers on the current tokio runtime.
-    pub fn start(spool: Spool, cloud: CloudClient, config: UploadConfig) -> Self {
+    pub fn start(spool: Spool, cloud: DeviceClient, config: UploadConfig) -> Self {
         let counters = Arc::new(UploadCounters::default());
         let tasks = (0..config.concurrency.max(1))
             .map(|_| {
@@ -118,7 +118,7 @@ impl Uploader {
 
 async fn worker(
     spool: Spool,
-    cloud: CloudClient,
+    cloud: DeviceClient,
     config: UploadConfig,
     counters: Arc<UploadCounters>,
 ) {
@@ -170,7 +170,7 @@ async fn worker(
 }
 
 /// Upload one spooled file and confirm it with the cloud.
-pub async fn upload_one(cloud: &CloudClient, entry: &SpoolEntry) -> Result<(), ApiError> {
+pub async fn upload_one(cloud: &DeviceClient, entry: &SpoolEntry) -> Result<(), ApiError> {
     let m = &entry.manifest;
     match m.kind {
         EntryKind::Segment => {

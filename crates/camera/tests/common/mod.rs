@@ -7,9 +7,6 @@
 pub mod mem;
 pub mod tls;
 
-use std::io::Write as _;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,153 +25,15 @@ use gstreamer_video as gst_video;
 pub const SECRET: &str = "device-secret-for-tests";
 pub const DEVICE: &str = "0b7e4c1e-0000-4000-8000-000000000001";
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+pub use eyrie_testkit::{Mosquitto, free_port};
+
+/// The users [`broker_with_logins`] knows (password = user name).
+pub const USERS: [&str; 3] = [DEVICE, "viewer-1", "viewer-2"];
+
+/// A mosquitto with logins for [`USERS`] and the documented ACL (docs/signalling.md).
+pub fn broker_with_logins() -> Mosquitto {
+    Mosquitto::with_users(&USERS)
 }
-
-/// A mosquitto broker process.
-pub struct Mosquitto {
-    pub port: u16,
-    pub dir: tempfile::TempDir,
-    child: Option<Child>,
-    acl: bool,
-    /// Listener lines for TLS (cafile, certfile, keyfile).
-    tls: Option<String>,
-}
-
-impl Mosquitto {
-    /// Start mosquitto. With `acl`, logins are checked against a password file (users
-    /// `DEVICE`, `viewer-1`, `viewer-2`, password = user name) and the documented ACL
-    /// file (docs/signalling.md) applies.
-    pub fn start(acl: bool) -> Mosquitto {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let mut m = Mosquitto {
-            port,
-            dir,
-            child: None,
-            acl,
-            tls: None,
-        };
-        m.write_config();
-        m.spawn();
-        m
-    }
-
-    /// Start mosquitto with a TLS listener only, showing the test PKI's broker certificate.
-    pub fn start_tls(pki: &tls::TestPki) -> Mosquitto {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let mut m = Mosquitto {
-            port,
-            dir,
-            child: None,
-            acl: false,
-            tls: Some(format!(
-                "cafile {}\ncertfile {}\nkeyfile {}\n",
-                pki.path("ca.crt").display(),
-                pki.path("server.crt").display(),
-                pki.path("server.key").display()
-            )),
-        };
-        m.write_config();
-        m.spawn();
-        m
-    }
-
-    fn write_config(&self) {
-        let d = self.dir.path();
-        let mut conf = format!(
-            "listener {} 127.0.0.1\npersistence false\nlog_type error\n{}",
-            self.port,
-            self.tls.as_deref().unwrap_or("")
-        );
-        if self.acl {
-            let pw = d.join("passwd");
-            std::fs::write(&pw, "").unwrap();
-            for u in [DEVICE, "viewer-1", "viewer-2"] {
-                let ok = Command::new("mosquitto_passwd")
-                    .args(["-b", pw.to_str().unwrap(), u, u])
-                    .status()
-                    .expect("mosquitto_passwd");
-                assert!(ok.success());
-            }
-            std::fs::write(d.join("acl"), ACL).unwrap();
-            conf.push_str(&format!(
-                "allow_anonymous false\npassword_file {}\nacl_file {}\n",
-                pw.display(),
-                d.join("acl").display()
-            ));
-        } else {
-            conf.push_str("allow_anonymous true\n");
-        }
-        let mut f = std::fs::File::create(d.join("mosquitto.conf")).unwrap();
-        f.write_all(conf.as_bytes()).unwrap();
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(self.dir.path().join("mosquitto.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto runs");
-        self.child = Some(child);
-        let t = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "mosquitto did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn restart(&mut self) {
-        self.stop();
-        self.spawn();
-    }
-
-    pub fn mqtt(&self, user: &str, prefix: &str) -> MqttConnection {
-        MqttConnection {
-            host: "127.0.0.1".into(),
-            port: self.port,
-            tls: self.tls.is_some(),
-            username: user.into(),
-            password: user.into(),
-            client_id: format!("{user}-{}", rand_suffix()),
-            topic_prefix: prefix.into(),
-        }
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// The ACL file from docs/signalling.md.
-pub const ACL: &str = "\
-# Devices: user name = device id.
-pattern readwrite eyrie/%u/#
-# Viewers: write to a device's inbox under their own name, read their own outbox.
-pattern write eyrie/+/in/%u
-pattern read eyrie/+/out/%u
-# Everybody may read presence.
-pattern read eyrie/+/status
-";
 
 pub fn rand_suffix() -> String {
     format!("{:08x}", rand::random::<u32>())

@@ -120,4 +120,13 @@ impl TestPki {
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+
+    /// The broker's listener files: the CA, its certificate and key.
+    pub fn broker_files(&self) -> eyrie_testkit::mosquitto::TlsFiles {
+        eyrie_testkit::mosquitto::TlsFiles {
+            ca: self.path("ca.crt"),
+            cert: self.path("server.crt"),
+            key: self.path("server.key"),
+        }
+    }
 }

@@ -147,9 +147,6 @@ fn link_video(
     let parse = make("h264parse")?;
     let dec = make("avdec_h264")?;
     let conv = make("videoconvert")?;
-    let chain = [&depay, &parse, &dec, &conv, sink];
-    pipeline.add_many(chain).map_err(perr)?;
-    gst::Element::link_many(chain).map_err(perr)?;
     if let Some(src) = conv.static_pad("src") {
         let fired = std::sync::atomic::AtomicBool::new(false);
         src.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
@@ -159,10 +156,22 @@ fn link_video(
             gst::PadProbeReturn::Remove
         });
     }
+    attach_chain(pipeline, pad, &[&depay, &parse, &dec, &conv, sink])
+}
+
+/// Add `chain` (a depayloader first) to the running `pipeline`, link it, start it sink
+/// first, and feed it from `pad`.
+fn attach_chain(
+    pipeline: &gst::Pipeline,
+    pad: &gst::Pad,
+    chain: &[&gst::Element],
+) -> Result<(), ViewerError> {
+    pipeline.add_many(chain).map_err(perr)?;
+    gst::Element::link_many(chain).map_err(perr)?;
     for e in chain.iter().rev() {
         e.sync_state_with_parent().map_err(perr)?;
     }
-    let sinkpad = depay
+    let sinkpad = chain[0]
         .static_pad("sink")
         .ok_or_else(|| perr("depayloader has no sink"))?;
     pad.link(&sinkpad).map_err(perr)?;
@@ -186,15 +195,5 @@ fn link_audio(
             s
         }
     };
-    let chain = [&depay, &dec, &conv, &res, &sink];
-    pipeline.add_many(chain).map_err(perr)?;
-    gst::Element::link_many(chain).map_err(perr)?;
-    for e in chain.iter().rev() {
-        e.sync_state_with_parent().map_err(perr)?;
-    }
-    let sinkpad = depay
-        .static_pad("sink")
-        .ok_or_else(|| perr("depayloader has no sink"))?;
-    pad.link(&sinkpad).map_err(perr)?;
-    Ok(())
+    attach_chain(pipeline, pad, &[&depay, &dec, &conv, &res, &sink])
 }

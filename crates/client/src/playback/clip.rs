@@ -197,18 +197,8 @@ fn remux(
             if let Some(s) = parse.static_pad("sink") {
                 let _ = pad.link(&s);
             }
-        } else if let (Some(pipe), Ok(fake)) = (
-            weak.upgrade(),
-            gst::ElementFactory::make("fakesink")
-                .property("sync", false)
-                .property("async", false)
-                .build(),
-        ) {
-            let _ = pipe.add(&fake);
-            let _ = fake.sync_state_with_parent();
-            if let Some(s) = fake.static_pad("sink") {
-                let _ = pad.link(&s);
-            }
+        } else if let Some(pipe) = weak.upgrade() {
+            super::discard_pad(&pipe, pad);
         }
     });
 

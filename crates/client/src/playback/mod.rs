@@ -103,3 +103,21 @@ pub(crate) fn make(factory: &str) -> Result<gstreamer::Element, PlaybackError> {
         .build()
         .map_err(|_| PlaybackError::MissingElement(factory.to_string()))
 }
+
+/// Send a pad this pipeline does not play (audio, data) into a new `fakesink`, so the
+/// demuxer or decoder does not stall on it.
+pub(crate) fn discard_pad(pipeline: &gstreamer::Pipeline, pad: &gstreamer::Pad) {
+    use gstreamer::prelude::*;
+    let Ok(fake) = gstreamer::ElementFactory::make("fakesink")
+        .property("sync", false)
+        .property("async", false)
+        .build()
+    else {
+        return;
+    };
+    let _ = pipeline.add(&fake);
+    let _ = fake.sync_state_with_parent();
+    if let Some(sinkpad) = fake.static_pad("sink") {
+        let _ = pad.link(&sinkpad);
+    }
+}

@@ -259,13 +259,6 @@ impl Drop for Player {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 async fn seek(inner: &Arc<Inner>, unix_ms: i64, announce_gap: bool) -> Result<(), PlaybackError> {
     let generation = inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
     // Cancel what is in flight before listing again.

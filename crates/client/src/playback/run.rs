@@ -168,18 +168,8 @@ fn decode_pipeline() -> Result<(gst::Pipeline, gst_app::AppSrc, gst_app::AppSink
             {
                 tracing::warn!("cannot link decoded video: {e:?}");
             }
-        } else if let (Some(pipe), Ok(fake)) = (
-            pipe_weak.upgrade(),
-            gst::ElementFactory::make("fakesink")
-                .property("sync", false)
-                .property("async", false)
-                .build(),
-        ) {
-            let _ = pipe.add(&fake);
-            let _ = fake.sync_state_with_parent();
-            if let Some(sinkpad) = fake.static_pad("sink") {
-                let _ = pad.link(&sinkpad);
-            }
+        } else if let Some(pipe) = pipe_weak.upgrade() {
+            super::discard_pad(&pipe, pad);
         }
     });
     Ok((pipeline, src, sink))

@@ -155,14 +155,7 @@ pub async fn list_for_owner(
 
 /// Delete a clip; queue its object for deletion in the same transaction.
 pub async fn delete(db: &Db, id: &Uuid, object_key: &str, now_ms: i64) -> Result<()> {
-    let mut tx = db.pool.begin().await?;
-    sqlx::query("DELETE FROM clips WHERE id = $1")
-        .bind(text(id))
-        .execute(&mut *tx)
-        .await?;
-    super::deletions::queue(&mut tx, object_key, now_ms).await?;
-    tx.commit().await?;
-    Ok(())
+    super::deletions::delete_with_object(db, "clips", id, object_key, now_ms).await
 }
 
 /// Whether a clip still exists.
@@ -189,18 +182,18 @@ pub async fn waiting(db: &Db, now_ms: i64, limit: i64) -> Result<Vec<Uuid>> {
 
 /// Claim a waiting clip for `instance` until `until_ms`; true when this call got it.
 pub async fn claim(db: &Db, id: &Uuid, instance: &str, now_ms: i64, until_ms: i64) -> Result<bool> {
-    Ok(sqlx::query(
-        "UPDATE clips SET claimed_by = $1, claim_until_ms = $2 WHERE id = $3 AND status = 'in_progress' \
-         AND (claimed_by IS NULL OR claim_until_ms < $4)",
+    super::changed_one(
+        db,
+        sqlx::query(
+            "UPDATE clips SET claimed_by = $1, claim_until_ms = $2 WHERE id = $3 \
+             AND status = 'in_progress' AND (claimed_by IS NULL OR claim_until_ms < $4)",
+        )
+        .bind(instance)
+        .bind(until_ms)
+        .bind(text(id))
+        .bind(now_ms),
     )
-    .bind(instance)
-    .bind(until_ms)
-    .bind(text(id))
-    .bind(now_ms)
-    .execute(&db.pool)
-    .await?
-    .rows_affected()
-        == 1)
+    .await
 }
 
 /// Give a clip this instance holds back to the pool.
@@ -217,18 +210,18 @@ pub async fn release(db: &Db, id: &Uuid, instance: &str) -> Result<()> {
 
 /// Fail a clip this instance holds; true when this call did.
 pub async fn fail(db: &Db, id: &Uuid, instance: &str, reason: &str, now_ms: i64) -> Result<bool> {
-    Ok(sqlx::query(
-        "UPDATE clips SET status = 'failed', reason = $1, finished_ms = $2, claimed_by = NULL \
+    super::changed_one(
+        db,
+        sqlx::query(
+            "UPDATE clips SET status = 'failed', reason = $1, finished_ms = $2, claimed_by = NULL \
          WHERE id = $3 AND claimed_by = $4 AND status = 'in_progress'",
+        )
+        .bind(reason)
+        .bind(now_ms)
+        .bind(text(id))
+        .bind(instance),
     )
-    .bind(reason)
-    .bind(now_ms)
-    .bind(text(id))
-    .bind(instance)
-    .execute(&db.pool)
-    .await?
-    .rows_affected()
-        == 1)
+    .await
 }
 
 /// Finish a clip this instance holds; true when this call did (false: it was deleted
@@ -242,17 +235,17 @@ pub async fn finish(
     now_ms: i64,
 ) -> Result<bool> {
     let parts = serde_json::to_string(parts).map_err(|_| super::Error::Corrupt("clip parts"))?;
-    Ok(sqlx::query(
+    super::changed_one(
+        db,
+        sqlx::query(
         "UPDATE clips SET status = 'finished', size = $1, parts = $2, finished_ms = $3, claimed_by = NULL \
          WHERE id = $4 AND claimed_by = $5 AND status = 'in_progress'",
     )
-    .bind(stored_size(size))
-    .bind(parts)
-    .bind(now_ms)
-    .bind(text(id))
-    .bind(instance)
-    .execute(&db.pool)
-    .await?
-    .rows_affected()
-        == 1)
+        .bind(stored_size(size))
+        .bind(parts)
+        .bind(now_ms)
+        .bind(text(id))
+        .bind(instance)
+    )
+    .await
 }

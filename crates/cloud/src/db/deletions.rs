@@ -23,6 +23,25 @@ pub(super) async fn queue(conn: &mut sqlx::AnyConnection, key: &str, now_ms: i64
     Ok(())
 }
 
+/// Delete the row `id` of `table` (clips, snapshots) and queue its object for deletion,
+/// in one transaction.
+pub(super) async fn delete_with_object(
+    db: &Db,
+    table: &'static str,
+    id: &uuid::Uuid,
+    object_key: &str,
+    now_ms: i64,
+) -> Result<()> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE id = $1")))
+        .bind(super::text(id))
+        .execute(&mut *tx)
+        .await?;
+    queue(&mut tx, object_key, now_ms).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The oldest queued keys, at most `limit`.
 pub async fn oldest(db: &Db, limit: i64) -> Result<Vec<String>> {
     let rows = sqlx::query("SELECT object_key FROM store_deletions ORDER BY created_ms LIMIT $1")

@@ -9,7 +9,7 @@
 //! a key. A pending snapshot request is handed out once, by a compare-and-set on the time
 //! it was asked.
 
-use eyrie_protocol::api::{Channel, ChannelKind, StoreMode};
+use eyrie_protocol::api::{Channel, ChannelKind, RecordingPolicy};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -23,7 +23,7 @@ pub struct DeviceRow {
     pub id: Uuid,
     pub owner_id: Uuid,
     pub name: String,
-    pub store_mode: StoreMode,
+    pub store_mode: RecordingPolicy,
     pub activated: bool,
     pub last_seen_ms: Option<i64>,
     pub dropped_segments: i64,
@@ -33,7 +33,7 @@ pub struct DeviceRow {
 const DEVICE_COLUMNS: &str =
     "id, owner_id, name, store_mode, activated, last_seen_ms, dropped_segments, created_ms";
 
-fn store_mode_at(r: &AnyRow, col: &'static str) -> Result<StoreMode> {
+fn store_mode_at(r: &AnyRow, col: &'static str) -> Result<RecordingPolicy> {
     r.try_get::<String, _>(col)?
         .parse()
         .map_err(|_| Error::Corrupt(col))
@@ -78,7 +78,7 @@ pub(super) async fn insert(
     .bind(text(&id))
     .bind(text(new.owner))
     .bind(new.name)
-    .bind(StoreMode::default().as_str())
+    .bind(RecordingPolicy::default().as_str())
     .bind(new.activation_code_hash)
     .bind(new.activation_expires_ms)
     .bind(new.now_ms)
@@ -96,7 +96,7 @@ pub(super) async fn insert(
         id,
         owner_id: *new.owner,
         name: new.name.to_owned(),
-        store_mode: StoreMode::default(),
+        store_mode: RecordingPolicy::default(),
         activated: false,
         last_seen_ms: None,
         dropped_segments: 0,
@@ -183,7 +183,7 @@ pub struct ChannelOwner {
     pub id: Uuid,
     pub device_id: Uuid,
     pub owner_id: Uuid,
-    pub store_mode: StoreMode,
+    pub store_mode: RecordingPolicy,
 }
 
 /// The channel with this id, with its device and owner.
@@ -215,7 +215,7 @@ pub async fn rename(db: &Db, id: &Uuid, name: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn set_store_mode(db: &Db, id: &Uuid, mode: StoreMode) -> Result<()> {
+pub async fn set_store_mode(db: &Db, id: &Uuid, mode: RecordingPolicy) -> Result<()> {
     sqlx::query("UPDATE devices SET store_mode = $1 WHERE id = $2")
         .bind(mode.as_str())
         .bind(text(id))

@@ -179,6 +179,15 @@ pub fn new_id() -> Uuid {
     Uuid::new_v4()
 }
 
+/// Run a compare-and-set `UPDATE`: true when it changed exactly one row, i.e. this call
+/// won (a claim, a completion) and nobody had got there first.
+async fn changed_one(
+    db: &Db,
+    query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>>,
+) -> Result<bool> {
+    Ok(query.execute(&db.pool).await?.rows_affected() == 1)
+}
+
 /// An id as it is stored (lower-case hyphenated text).
 fn text(id: &Uuid) -> String {
     id.to_string()

@@ -281,17 +281,17 @@ pub async fn uploading_before(db: &Db, before_ms: i64, limit: i64) -> Result<Vec
 /// Complete a recording found in the store (its digest unknown), if it is still
 /// `uploading`; true when this call did.
 pub async fn complete_found(db: &Db, id: &Uuid, size: u64, now_ms: i64) -> Result<bool> {
-    Ok(sqlx::query(
-        "UPDATE recordings SET status = 'complete', size = $1, completed_ms = $2 \
+    super::changed_one(
+        db,
+        sqlx::query(
+            "UPDATE recordings SET status = 'complete', size = $1, completed_ms = $2 \
          WHERE id = $3 AND status = 'uploading'",
+        )
+        .bind(stored_size(size))
+        .bind(now_ms)
+        .bind(text(id)),
     )
-    .bind(stored_size(size))
-    .bind(now_ms)
-    .bind(text(id))
-    .execute(&db.pool)
-    .await?
-    .rows_affected()
-        == 1)
+    .await
 }
 
 /// Drop a slot that was never uploaded (if it is still `uploading`).

@@ -112,14 +112,7 @@ pub async fn mark_complete(db: &Db, id: &Uuid, size: u64) -> Result<()> {
 
 /// Delete a snapshot; queue its image for deletion in the same transaction.
 pub async fn delete(db: &Db, id: &Uuid, object_key: &str, now_ms: i64) -> Result<()> {
-    let mut tx = db.pool.begin().await?;
-    sqlx::query("DELETE FROM snapshots WHERE id = $1")
-        .bind(text(id))
-        .execute(&mut *tx)
-        .await?;
-    super::deletions::queue(&mut tx, object_key, now_ms).await?;
-    tx.commit().await?;
-    Ok(())
+    super::deletions::delete_with_object(db, "snapshots", id, object_key, now_ms).await
 }
 
 /// Complete snapshots of a channel taken in `[from_ms, to_ms)`, newest first, at most
@@ -188,15 +181,15 @@ pub async fn pending_between(
 
 /// Complete a snapshot found in the store, if it is still `pending`.
 pub async fn complete_found(db: &Db, id: &Uuid, size: u64) -> Result<bool> {
-    Ok(sqlx::query(
+    super::changed_one(
+        db,
+        sqlx::query(
         "UPDATE snapshots SET status = 'complete', size = $1 WHERE id = $2 AND status = 'pending'",
     )
-    .bind(stored_size(size))
-    .bind(text(id))
-    .execute(&db.pool)
-    .await?
-    .rows_affected()
-        == 1)
+        .bind(stored_size(size))
+        .bind(text(id))
+    )
+    .await
 }
 
 /// Drop a snapshot whose image never came (if it is still `pending`).

@@ -12,8 +12,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use eyrie_protocol::api::{
-    ErrorBody, Gap, RangeQuery, Recording, RecordingList, RecordingStatus, StoreMode, UploadNotice,
-    UploadSlot, UploadSlotRequest,
+    ErrorBody, Gap, RangeQuery, Recording, RecordingList, RecordingPolicy, RecordingStatus,
+    UploadNotice, UploadSlot, UploadSlotRequest,
 };
 use eyrie_protocol::clock::unix_ms;
 use uuid::Uuid;
@@ -47,7 +47,7 @@ pub async fn upload_slot(
     ApiJson(req): ApiJson<UploadSlotRequest>,
 ) -> ApiResult<(StatusCode, Json<UploadSlot>)> {
     let c = channel_for(&state, &Caller::Device(dev), &channel).await?;
-    if c.store_mode == StoreMode::None {
+    if c.store_mode == RecordingPolicy::None {
         return Err(ApiError::Forbidden(
             "store mode is none: this device's recordings are not stored (live view only); \
              upload nothing until the store mode changes"

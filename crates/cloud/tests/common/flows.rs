@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{TestApp, now_ms, sha256};
+use super::{TestCloud, sha256, unix_ms};
 
 fn refused(status: u16) -> bool {
     // AWS answers 403 to a bad or expired signature, Garage 400: both mean refused.
@@ -13,14 +13,14 @@ fn refused(status: u16) -> bool {
 }
 
 /// Upload slot → PUT → notice (HEAD-checked) → list with gaps → GET; tampered URLs refused.
-pub async fn recordings(app: &TestApp) {
+pub async fn recordings(app: &TestCloud) {
     let (_, alice) = app.user("alice").await;
     let (_, bob) = app.user("bob").await;
     let creds = app.device(&alice, "Porch").await;
     let other = app.device(&bob, "Bob's").await;
     let dev = creds["device_token"].as_str().unwrap();
     let ch = creds["channels"]["main"].as_str().unwrap();
-    let t0 = now_ms() - 600_000;
+    let t0 = unix_ms() - 600_000;
     // Bad input.
     let (s, _) = app
         .post(
@@ -228,11 +228,11 @@ pub async fn recordings(app: &TestApp) {
 }
 
 /// An expired presigned URL is refused (the app must have a short presign TTL).
-pub async fn expired_url(app: &TestApp, ttl: Duration) {
+pub async fn expired_url(app: &TestCloud, ttl: Duration) {
     let (_, alice) = app.user("alice").await;
     let creds = app.device(&alice, "Porch").await;
     let ch = creds["channels"]["main"].as_str().unwrap();
-    let t0 = now_ms() - 100_000;
+    let t0 = unix_ms() - 100_000;
     app.segment(&creds, t0, t0 + 30_000, b"expiring").await;
     let (_, list) = app
         .get(
@@ -258,7 +258,7 @@ pub async fn expired_url(app: &TestApp, ttl: Duration) {
     );
 }
 
-pub async fn wait_clip(app: &TestApp, token: &str, id: &str, secs: u64) -> Value {
+pub async fn wait_clip(app: &TestCloud, token: &str, id: &str, secs: u64) -> Value {
     let t0 = std::time::Instant::now();
     loop {
         let (s, c) = app.get(&format!("/api/v1/clips/{id}"), Some(token)).await;
@@ -271,12 +271,12 @@ pub async fn wait_clip(app: &TestApp, token: &str, id: &str, secs: u64) -> Value
 }
 
 /// Clips: covered → one object; waits for a late segment; uncovered → failed with reason.
-pub async fn clips(app: &TestApp, big: bool) {
+pub async fn clips(app: &TestCloud, big: bool) {
     let (_, alice) = app.user("alice").await;
     let (_, bob) = app.user("bob").await;
     let creds = app.device(&alice, "Porch").await;
     let ch = creds["channels"]["main"].as_str().unwrap();
-    let t0 = now_ms() - 300_000;
+    let t0 = unix_ms() - 300_000;
     let seg = |i: u8| -> Vec<u8> {
         let n = if big {
             3 * 1024 * 1024 + 17
@@ -385,7 +385,7 @@ pub async fn clips(app: &TestApp, big: bool) {
 }
 
 /// Snapshots from a client and from the camera.
-pub async fn snapshots(app: &TestApp) {
+pub async fn snapshots(app: &TestCloud) {
     let (_, alice) = app.user("alice").await;
     let (_, bob) = app.user("bob").await;
     let creds = app.device(&alice, "Porch").await;
@@ -439,7 +439,7 @@ pub async fn snapshots(app: &TestApp) {
         .post(
             &format!("/api/v1/channels/{ch}/snapshots"),
             Some(dev),
-            json!({"taken_at_ms": now_ms() - 5_000}),
+            json!({"taken_at_ms": unix_ms() - 5_000}),
         )
         .await;
     assert_eq!(
@@ -465,7 +465,7 @@ pub async fn snapshots(app: &TestApp) {
         .get(
             &format!(
                 "/api/v1/channels/{ch}/snapshots?start_ms=0&end_ms={}",
-                now_ms() + 1000
+                unix_ms() + 1000
             ),
             Some(&alice),
         )

@@ -46,11 +46,14 @@ pub struct User {
 
 // ───────────────────────────── devices ─────────────────────────────
 
-/// What the cloud keeps of a device's recordings: its "subscription".
+/// What the cloud keeps of a device's recordings: its "subscription". On the wire and in
+/// the API documents it is the device's `store_mode` (schema `StoreMode`); in the code it
+/// is a policy, so that "mode" keeps meaning camera mode alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = StoreMode))]
 #[serde(rename_all = "snake_case")]
-pub enum StoreMode {
+pub enum RecordingPolicy {
     /// Upload every segment, all the time.
     Continuous,
     /// Upload only segments around events (pre-record + event + post-record).
@@ -60,24 +63,24 @@ pub enum StoreMode {
     None,
 }
 
-impl StoreMode {
+impl RecordingPolicy {
     /// The wire name (`continuous`, `event`, `none`).
     pub fn as_str(self) -> &'static str {
         match self {
-            StoreMode::Continuous => "continuous",
-            StoreMode::Event => "event",
-            StoreMode::None => "none",
+            RecordingPolicy::Continuous => "continuous",
+            RecordingPolicy::Event => "event",
+            RecordingPolicy::None => "none",
         }
     }
 }
 
-impl std::str::FromStr for StoreMode {
+impl std::str::FromStr for RecordingPolicy {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "continuous" => Ok(StoreMode::Continuous),
-            "event" => Ok(StoreMode::Event),
-            "none" => Ok(StoreMode::None),
+            "continuous" => Ok(RecordingPolicy::Continuous),
+            "event" => Ok(RecordingPolicy::Event),
+            "none" => Ok(RecordingPolicy::None),
             other => Err(format!("unknown store mode {other:?}")),
         }
     }
@@ -110,7 +113,7 @@ pub struct Channel {
 pub struct Device {
     pub id: Uuid,
     pub name: String,
-    pub store_mode: StoreMode,
+    pub store_mode: RecordingPolicy,
     /// The device has activated (holds its credentials).
     pub activated: bool,
     /// A heartbeat or any device-authenticated call arrived in the last 90 seconds.
@@ -162,7 +165,7 @@ pub struct RenameDeviceRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoreModeBody {
-    pub store_mode: StoreMode,
+    pub store_mode: RecordingPolicy,
 }
 
 /// `POST /api/v1/devices/{id}/heartbeat` (the device itself), every 30 s or so. Marks the
@@ -182,7 +185,7 @@ pub struct HeartbeatRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeartbeatResponse {
-    pub store_mode: StoreMode,
+    pub store_mode: RecordingPolicy,
     /// Set when the owner asked for a snapshot (`POST /api/v1/devices/{id}/snapshot-request`)
     /// since the last heartbeat: when they asked, unix ms. Handed out once; the camera
     /// answers by uploading a snapshot (source `agent`) as soon as it can.
@@ -321,7 +324,7 @@ pub struct DeviceCredentials {
     pub mqtt: MqttConnection,
     /// The current recording key.
     pub recording_key: RecordingKey,
-    pub store_mode: StoreMode,
+    pub store_mode: RecordingPolicy,
 }
 
 impl DeviceCredentials {

@@ -1,7 +1,7 @@
 //! The camera's link to the cloud API: which CA it trusts, and its client.
 //!
 //! The requests themselves are `eyrie_api`'s (one client for the app, the camera and the
-//! tests); [`CloudClient`] is its device half ([`eyrie_api::DeviceClient`]) bound to this
+//! tests); [`DeviceClient`] is its device half, bound to this
 //! camera's token. What is the camera's own is how it checks servers: HTTPS against the
 //! system roots, or only the configured CA file, or only the cloud's own CA pinned by the
 //! cloud link ([`TlsOptions`]); plain HTTP is refused unless the host is a loopback
@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use eyrie_api::{ApiError, DeviceClient as CloudClient};
+pub use eyrie_api::{ApiError, DeviceClient};
 
 /// How the camera checks servers.
 #[derive(Debug, Clone, Default)]
@@ -95,7 +95,7 @@ mod tests {
         // The client refuses such a cloud before sending anything.
         let http = http_client(&TlsOptions::default()).unwrap();
         let err =
-            CloudClient::new(http, "http://10.0.0.1:8470", "t", uuid::Uuid::nil()).unwrap_err();
+            DeviceClient::new(http, "http://10.0.0.1:8470", "t", uuid::Uuid::nil()).unwrap_err();
         assert!(matches!(err, ApiError::Trust(TrustError::Plain { .. })));
     }
 
