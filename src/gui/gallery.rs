@@ -8,7 +8,7 @@ use adw::subclass::prelude::*;
 use eyrie_protocol::api::{Device, Snapshot};
 use gtk::{gdk, gio, glib};
 
-use super::link::{self, Cloud};
+use super::cloud::{self, Cloud};
 use super::test_hooks;
 use crate::i18n::{gettext, gettext_f};
 use crate::spawn_tokio;

@@ -15,7 +15,7 @@ use eyrie_protocol::api::{Device, EventKind};
 use gtk::{gio, glib};
 
 use super::application::EyrieApplication;
-use super::link::{self, Cloud};
+use super::cloud::Cloud;
 use crate::i18n::{gettext, gettext_f};
 use crate::spawn_tokio;
 

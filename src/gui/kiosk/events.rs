@@ -14,7 +14,7 @@ use eyrie_protocol::api::Device;
 use gtk::glib;
 use uuid::Uuid;
 
-use crate::gui::cloud::{self, Cloud};
+use crate::gui::cloud::Cloud;
 use crate::gui::session::Session;
 use crate::spawn_tokio;
 

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
 
 use super::StorageError;
 use super::recorder::{Command, EventSource};

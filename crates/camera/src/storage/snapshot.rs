@@ -16,7 +16,6 @@ use std::time::Duration;
 use eyrie_protocol::segment::{KeyId, SegmentKey};
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
 
 use super::StorageError;
 use super::spool::{EntryKind, SegmentInfo, Spool, SpoolEntry};

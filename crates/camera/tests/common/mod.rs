@@ -8,7 +8,7 @@ pub mod mem;
 pub mod tls;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eyrie_camera::capture::{CaptureConfig, Source};
 use eyrie_camera::live::{LiveConfig, Speaker};
@@ -25,7 +25,7 @@ use gstreamer_video as gst_video;
 pub const SECRET: &str = "device-secret-for-tests";
 pub const DEVICE: &str = "0b7e4c1e-0000-4000-8000-000000000001";
 
-pub use eyrie_testkit::{Mosquitto, free_port};
+pub use eyrie_testkit::Mosquitto;
 
 /// The users [`broker_with_logins`] knows (password = user name).
 pub const USERS: [&str; 3] = [DEVICE, "viewer-1", "viewer-2"];

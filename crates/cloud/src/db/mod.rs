@@ -183,7 +183,7 @@ pub fn new_id() -> Uuid {
 /// won (a claim, a completion) and nobody had got there first.
 async fn changed_one(
     db: &Db,
-    query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>>,
+    query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
 ) -> Result<bool> {
     Ok(query.execute(&db.pool).await?.rows_affected() == 1)
 }

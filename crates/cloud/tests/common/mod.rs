@@ -2,7 +2,7 @@
 //! service on random loopback ports, on SQLite or a fresh PostgreSQL database, with the
 //! embedded store or a real Garage node. This module names what they use of it and holds
 //! the flows several tests run on more than one backend.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub use eyrie_protocol::clock::unix_ms;
 pub use eyrie_testkit::cloud::{Reply, sha256};
