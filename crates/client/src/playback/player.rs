@@ -203,7 +203,10 @@ impl Player {
     /// Jump to the start of the next event after the playhead; `None` if there is none
     /// within a day.
     pub async fn next_event(&self) -> Result<Option<i64>, PlaybackError> {
-        let pos = self.state().position_ms.unwrap_or_else(eyrie_protocol::clock::unix_ms);
+        let pos = self
+            .state()
+            .position_ms
+            .unwrap_or_else(eyrie_protocol::clock::unix_ms);
         let list = self
             .inner
             .api
@@ -224,7 +227,10 @@ impl Player {
     /// Jump to the start of the event before the playhead (2 s of slack so that pressing
     /// it twice walks back).
     pub async fn previous_event(&self) -> Result<Option<i64>, PlaybackError> {
-        let pos = self.state().position_ms.unwrap_or_else(eyrie_protocol::clock::unix_ms);
+        let pos = self
+            .state()
+            .position_ms
+            .unwrap_or_else(eyrie_protocol::clock::unix_ms);
         let list = self
             .inner
             .api

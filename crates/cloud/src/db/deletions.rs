@@ -33,10 +33,12 @@ pub(super) async fn delete_with_object(
     now_ms: i64,
 ) -> Result<()> {
     let mut tx = db.pool.begin().await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE id = $1")))
-        .bind(super::text(id))
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM {table} WHERE id = $1"
+    )))
+    .bind(super::text(id))
+    .execute(&mut *tx)
+    .await?;
     queue(&mut tx, object_key, now_ms).await?;
     tx.commit().await?;
     Ok(())
