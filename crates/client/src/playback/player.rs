@@ -200,9 +200,13 @@ impl Player {
         }
     }
 
-    /// Jump to the start of the next event after the playhead; `None` if there is none
-    /// within a day.
-    pub async fn next_event(&self) -> Result<Option<i64>, PlaybackError> {
+    /// The playhead (now, when nothing plays) and the start times of the events from
+    /// `from` to `to` milliseconds around it.
+    async fn event_starts_around(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<(i64, Vec<i64>), PlaybackError> {
         let pos = self
             .state()
             .position_ms
@@ -210,14 +214,16 @@ impl Player {
         let list = self
             .inner
             .api
-            .events(self.inner.channel, pos, pos + 86_400_000)
+            .events(self.inner.channel, pos + from, pos + to)
             .await?;
-        let t = list
-            .events
-            .iter()
-            .map(|e| e.start_ms)
-            .filter(|&s| s > pos + 500)
-            .min();
+        Ok((pos, list.events.iter().map(|e| e.start_ms).collect()))
+    }
+
+    /// Jump to the start of the next event after the playhead; `None` if there is none
+    /// within a day.
+    pub async fn next_event(&self) -> Result<Option<i64>, PlaybackError> {
+        let (pos, starts) = self.event_starts_around(0, 86_400_000).await?;
+        let t = starts.into_iter().filter(|&s| s > pos + 500).min();
         if let Some(t) = t {
             self.seek(t).await?;
         }
@@ -227,21 +233,8 @@ impl Player {
     /// Jump to the start of the event before the playhead (2 s of slack so that pressing
     /// it twice walks back).
     pub async fn previous_event(&self) -> Result<Option<i64>, PlaybackError> {
-        let pos = self
-            .state()
-            .position_ms
-            .unwrap_or_else(eyrie_protocol::clock::unix_ms);
-        let list = self
-            .inner
-            .api
-            .events(self.inner.channel, pos - 86_400_000, pos)
-            .await?;
-        let t = list
-            .events
-            .iter()
-            .map(|e| e.start_ms)
-            .filter(|&s| s < pos - 2_000)
-            .max();
+        let (pos, starts) = self.event_starts_around(-86_400_000, 0).await?;
+        let t = starts.into_iter().filter(|&s| s < pos - 2_000).max();
         if let Some(t) = t {
             self.seek(t).await?;
         }
