@@ -61,7 +61,7 @@ pub enum ControlCommand {
     /// Print the cloud-storage status as JSON (recording, uploading, how far behind).
     Status,
     /// Print the store mode the cloud set (continuous, event or none).
-    RecordingPolicy,
+    StoreMode,
     /// Start a manual event (event store mode records from the pre-record point).
     EventStart,
     /// Stop the manual event; waits (at most 30 s) until it is spooled unless --async.
@@ -99,7 +99,7 @@ impl TryFrom<ControlCommand> for Command {
         let on = |s: OnOff| s == OnOff::On;
         Ok(match c {
             ControlCommand::Status => Command::Status,
-            ControlCommand::RecordingPolicy => Command::RecordingPolicy,
+            ControlCommand::StoreMode => Command::StoreMode,
             ControlCommand::EventStart => Command::EventStart,
             ControlCommand::EventStop { no_wait } => Command::EventStop { wait: !no_wait },
             ControlCommand::RecordNow { secs } => {
@@ -120,7 +120,7 @@ pub fn encode(command: &Command) -> String {
     let onoff = |on: bool| if on { "on" } else { "off" };
     match command {
         Command::Status => "status".into(),
-        Command::RecordingPolicy => "store-mode".into(),
+        Command::StoreMode => "store-mode".into(),
         Command::EventStart => "event-start".into(),
         Command::EventStop { wait: true } => "event-stop".into(),
         Command::EventStop { wait: false } => "event-stop async".into(),
@@ -150,7 +150,7 @@ pub fn decode(line: &str) -> Result<Command, CommandError> {
     };
     match words.first().copied() {
         Some("status") => Ok(Command::Status),
-        Some("store-mode") => Ok(Command::RecordingPolicy),
+        Some("store-mode") => Ok(Command::StoreMode),
         Some("event-start") => Ok(Command::EventStart),
         Some("event-stop") => Ok(Command::EventStop {
             wait: words.get(1) != Some(&"async"),
@@ -173,7 +173,7 @@ pub fn answer_line(result: &Result<Reply, CommandError>) -> String {
     match result {
         Ok(Reply::Done) => "ok".into(),
         Ok(Reply::Status(s)) => format!("ok {}", status_json(s)),
-        Ok(Reply::RecordingPolicy(m)) => format!("ok {}", m.as_str()),
+        Ok(Reply::StoreMode(m)) => format!("ok {}", m.as_str()),
         Ok(Reply::Snapshot(SnapshotOutcome::Uploaded)) => "ok uploaded".into(),
         Ok(Reply::Snapshot(SnapshotOutcome::Queued)) => "ok queued".into(),
         Err(e) => format!("error {e}"),
@@ -279,7 +279,7 @@ mod tests {
     fn every_command_round_trips_through_its_line() {
         for c in [
             Command::Status,
-            Command::RecordingPolicy,
+            Command::StoreMode,
             Command::EventStart,
             Command::EventStop { wait: true },
             Command::EventStop { wait: false },
@@ -330,7 +330,7 @@ mod tests {
     fn typed_answers_become_the_documented_lines() {
         assert_eq!(answer_line(&Ok(Reply::Done)), "ok");
         assert_eq!(
-            answer_line(&Ok(Reply::RecordingPolicy(
+            answer_line(&Ok(Reply::StoreMode(
                 eyrie_protocol::api::RecordingPolicy::Continuous
             ))),
             "ok continuous"

@@ -22,7 +22,7 @@ pub enum Command {
     /// Cloud storage's status (recording, uploading, how far behind).
     Status,
     /// The store mode the cloud set.
-    RecordingPolicy,
+    StoreMode,
     /// Start a manual event.
     EventStart,
     /// Stop the manual event; with `wait`, answer once its last segment is spooled (≤ 30 s).
@@ -45,7 +45,7 @@ pub enum Reply {
     /// Done; nothing to tell.
     Done,
     Status(StorageStatus),
-    RecordingPolicy(RecordingPolicy),
+    StoreMode(RecordingPolicy),
     Snapshot(SnapshotOutcome),
 }
 

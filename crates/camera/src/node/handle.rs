@@ -135,7 +135,7 @@ impl NodeHandle {
         let st = self.storage().await?;
         match command {
             Command::Status => Ok(Reply::Status(st.status())),
-            Command::RecordingPolicy => Ok(Reply::RecordingPolicy(st.store_mode())),
+            Command::StoreMode => Ok(Reply::StoreMode(st.store_mode())),
             Command::EventStart => done(st.event_start()),
             Command::EventStop { wait: false } => done(st.event_stop_async()),
             Command::EventStop { wait: true } => {
