@@ -54,12 +54,18 @@ fn rtp_capsfilter(
     pt: u32,
     clock_rate: i32,
 ) -> Result<gst::Element, LiveError> {
-    let caps = gst::Caps::builder("application/x-rtp")
+    let mut caps = gst::Caps::builder("application/x-rtp")
         .field("media", media)
         .field("encoding-name", encoding)
         .field("payload", pt as i32)
-        .field("clock-rate", clock_rate)
-        .build();
+        .field("clock-rate", clock_rate);
+    if encoding == "OPUS" {
+        // RFC 7587: Opus is always `opus/48000/2` in the SDP, whatever is sent. Without
+        // it here, an answer made before the payloader's own caps reached webrtcbin said
+        // `OPUS/48000` — which strict peers refuse.
+        caps = caps.field("encoding-params", "2");
+    }
+    let caps = caps.build();
     let filter = make("capsfilter")?;
     filter.set_property("caps", caps);
     Ok(filter)
