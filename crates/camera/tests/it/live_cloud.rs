@@ -3,7 +3,7 @@
 //! set-up contract (camera-first: pairing code, claim, activation) and stores its
 //! credentials 0600, and a viewer that gets its ticket from the API.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

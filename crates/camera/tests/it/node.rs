@@ -4,7 +4,7 @@
 //! ordered stop — the segment being recorded when `stop()` is called is finished and
 //! spooled before `stop()` returns, not lost.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

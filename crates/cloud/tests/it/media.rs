@@ -1,7 +1,7 @@
 //! Black-box tests of recordings, clips, snapshots, events, the reconciler and retention
 //! against the embedded object store, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! for the test; camera and viewer trust that CA and play; a camera or a viewer trusting
 //! another CA (or only the system's) never gets through, and the viewer says why.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

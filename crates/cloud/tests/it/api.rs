@@ -1,6 +1,6 @@
 //! Black-box tests of accounts, devices, set-up and live tickets, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestCloud};
 use eyrie_protocol::ticket;

@@ -2,7 +2,7 @@
 //! included: what passes on the embedded store must pass on a real one. Skipped loudly
 //! when the `garage` binary is absent.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@
 //! `eyrie_clip_bytes_streamed_total`), which are process-wide: the tests of this binary
 //! take turns (`SERIAL`) so one test's clip cannot move another's figures.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestCloud, flows::wait_clip, garage, unix_ms};
 use eyrie_cloud::StoreConfig;

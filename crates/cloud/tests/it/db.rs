@@ -3,7 +3,7 @@
 //! done, and the two listing paths (SQLite's joined text, PostgreSQL's typed rows) give
 //! the same rows.
 
-mod common;
+use crate::common;
 
 use common::Backend;
 use eyrie_cloud::db::{self, Db, devices::NewDevice, keys::NewKey};

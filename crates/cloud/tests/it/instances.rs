@@ -1,7 +1,7 @@
 //! Two cloud instances on one PostgreSQL database and one store: a clip is assembled by
 //! exactly one of them. (Own test binary: it reads the process-wide metrics counters.)
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Live view end to end on one machine: camera (test pattern) ⇄ mosquitto ⇄ viewer.
 
-mod common;
+use crate::common;
 
 use common::mem;
 

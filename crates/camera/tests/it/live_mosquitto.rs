@@ -1,7 +1,7 @@
 //! Live view over mosquitto with the per-user ACLs of docs/signalling.md, and a broker
 //! restart in the middle of a session.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,0 +1,13 @@
+//! The cloud's black-box tests, one binary: the real service on random loopback ports
+//! (SQLite, a fresh PostgreSQL database, the embedded store or Garage) through
+//! `eyrie-testkit`. One module per area; `common` holds what several of them run.
+
+#[macro_use]
+mod common;
+
+mod api;
+mod clip_copy;
+mod db;
+mod garage;
+mod instances;
+mod media;
