@@ -252,7 +252,7 @@ impl CloudStorage {
                                 );
                             } else {
                                 let s = snap3.clone();
-                                tokio::task::spawn_blocking(move || match s.take() {
+                                tokio::task::spawn_blocking(move || match s.take_asked(asked) {
                                     Ok(_) => tracing::info!(
                                         asked,
                                         "snapshot requested by the cloud taken"

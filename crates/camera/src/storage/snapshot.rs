@@ -21,6 +21,9 @@ use super::StorageError;
 use super::spool::{EntryKind, SegmentInfo, Spool, SpoolEntry};
 use crate::ring::{RingBuffer, StartAt};
 
+/// How long an asked snapshot waits for a keyframe captured after the ask.
+const ASKED_WAIT: Duration = Duration::from_secs(10);
+
 /// Takes snapshots; cheap to clone.
 #[derive(Clone)]
 pub struct Snapshotter {
@@ -57,6 +60,43 @@ impl Snapshotter {
         let jpeg = encode_jpeg(&frame.data)?;
         let ms = i64::try_from(frame.capture_unix_ms).unwrap_or(i64::MAX);
         self.keep(&jpeg, ms)
+    }
+
+    /// A snapshot the owner asked for at `asked_ms` (the cloud's clock): the first keyframe
+    /// captured at or after the ask, so that the picture is newer than the question
+    /// (`docs/api.md`, snapshot requests). The newest keyframe in the ring is usually
+    /// older — up to a GOP — so this waits for the next one. A camera whose clock runs
+    /// behind the cloud's would wait for ever; after [`ASKED_WAIT`] it takes the newest
+    /// keyframe it saw and says so.
+    pub fn take_asked(&self, asked_ms: i64) -> Result<SpoolEntry, StorageError> {
+        let deadline = std::time::Instant::now() + ASKED_WAIT;
+        let mut reader = self.main.reader(StartAt::NewestKeyframe);
+        let mut newest = None;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match reader.next_blocking(left) {
+                Ok(f) if f.keyframe => {
+                    let ms = i64::try_from(f.capture_unix_ms).unwrap_or(i64::MAX);
+                    if f.capture_unix_ms == 0 || ms >= asked_ms {
+                        return self.keep(&encode_jpeg(&f.data)?, ms);
+                    }
+                    newest = Some(f);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let Some(f) = newest else {
+                        return Err(StorageError::Snapshot(format!("no keyframe: {e}")));
+                    };
+                    tracing::warn!(
+                        asked_ms,
+                        captured_ms = f.capture_unix_ms,
+                        "no keyframe captured after the ask; is this camera's clock behind the cloud's?"
+                    );
+                    let ms = i64::try_from(f.capture_unix_ms).unwrap_or(i64::MAX);
+                    return self.keep(&encode_jpeg(&f.data)?, ms);
+                }
+            }
+        }
     }
 
     /// Seal `jpeg`, taken at `taken_ms`, into the spool as a snapshot.
