@@ -27,9 +27,7 @@ pub async fn start(
     ApiJson(req): ApiJson<EventStart>,
 ) -> ApiResult<(StatusCode, Json<Event>)> {
     let c = channel_for(&state, &Caller::Device(dev), &channel).await?;
-    if req.start_ms < 0 {
-        return Err(ApiError::bad("start_ms must be non-negative"));
-    }
+    super::check_time("start_ms", req.start_ms)?;
     if req.kind == EventKind::Unknown {
         return Err(ApiError::bad("unknown event kind"));
     }
@@ -56,6 +54,7 @@ pub async fn end(
     let mut ev = db::events::for_device(&state.db, &id, &dev)
         .await?
         .ok_or(ApiError::NotFound("event"))?;
+    super::check_time("end_ms", req.end_ms)?;
     if req.end_ms < ev.start_ms || req.end_ms - ev.start_ms > MAX_EVENT_MS {
         return Err(ApiError::bad(
             "end_ms must be after start_ms and within 24 h",

@@ -144,7 +144,7 @@ pub fn gaps(start: i64, end: i64, recs: impl IntoIterator<Item = (i64, i64)>) ->
     let mut out = Vec::new();
     let mut cursor = start;
     for (s, e) in recs {
-        if s > cursor + GAP_TOLERANCE_MS {
+        if s > cursor.saturating_add(GAP_TOLERANCE_MS) {
             out.push(Gap {
                 start_ms: cursor,
                 end_ms: s.min(end),
@@ -155,7 +155,7 @@ pub fn gaps(start: i64, end: i64, recs: impl IntoIterator<Item = (i64, i64)>) ->
             break;
         }
     }
-    if cursor + GAP_TOLERANCE_MS < end {
+    if cursor.saturating_add(GAP_TOLERANCE_MS) < end {
         out.push(Gap {
             start_ms: cursor,
             end_ms: end,

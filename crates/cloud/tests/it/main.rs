@@ -8,6 +8,8 @@ mod common;
 mod api;
 mod clip_copy;
 mod db;
+mod errors;
 mod garage;
 mod instances;
+mod limits;
 mod media;
