@@ -39,7 +39,8 @@ async fn hash_password(state: &AppState, password: String) -> ApiResult<String> 
 
 /// Register an account.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = RegisterRequest,
-    responses((status = 201, body = User), (status = 400, body = eyrie_protocol::api::ErrorBody), (status = 409, body = eyrie_protocol::api::ErrorBody)))]
+    responses((status = 201, body = User), (status = 400, body = eyrie_protocol::api::ErrorBody), (status = 409, body = eyrie_protocol::api::ErrorBody),
+        (status = 429, body = eyrie_protocol::api::ErrorBody, description = "registration limit of the client address")))]
 pub async fn register(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -112,7 +113,7 @@ pub async fn login(
 }
 
 /// End the session of the token used.
-#[utoipa::path(post, path = "/api/v1/logout", tag = "accounts", responses((status = 204)),
+#[utoipa::path(post, path = "/api/v1/logout", tag = "accounts", responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 204)),
     security(("bearer" = [])))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -126,7 +127,7 @@ pub async fn logout(
 }
 
 /// The logged-in user.
-#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", responses((status = 200, body = User)),
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 200, body = User)),
     security(("bearer" = [])))]
 pub async fn me(State(state): State<AppState>, UserAuth(uid): UserAuth) -> ApiResult<Json<User>> {
     let user = db::accounts::user(&state.db, &uid)

@@ -19,7 +19,7 @@ const MAX_EVENT_MS: i64 = 24 * 3600 * 1000;
 
 /// An event started.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/events", tag = "events", request_body = EventStart,
-    responses((status = 201, body = Event), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a user calling a device route"), (status = 201, body = Event), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn start(
     State(state): State<AppState>,
     DeviceAuth(dev): DeviceAuth,
@@ -44,7 +44,7 @@ pub async fn start(
 
 /// An event ended.
 #[utoipa::path(post, path = "/api/v1/events/{id}/end", tag = "events", request_body = EventEnd,
-    responses((status = 200, body = Event), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a user calling a device route"), (status = 200, body = Event), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn end(
     State(state): State<AppState>,
     DeviceAuth(dev): DeviceAuth,

@@ -88,7 +88,7 @@ pub async fn upload_slot(
 
 /// The upload is done: check the object and mark the recording complete.
 #[utoipa::path(post, path = "/api/v1/recordings/{id}/complete", tag = "recordings", request_body = UploadNotice,
-    responses((status = 200, body = Recording), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a user calling a device route"), (status = 200, body = Recording), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn complete(
     State(state): State<AppState>,

@@ -13,3 +13,4 @@ mod garage;
 mod instances;
 mod limits;
 mod media;
+mod openapi;
