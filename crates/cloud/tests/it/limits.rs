@@ -59,7 +59,7 @@ both_backends!(concurrent_guesses_from_one_address);
 
 async fn guesses_spread_over_addresses(b: Backend) {
     let app = TestCloud::spawn_with(b, |c| {
-        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
     app.user("bob").await;
