@@ -53,6 +53,9 @@ pub struct Config {
     /// presigned URLs and broker addresses. None: the listen address, or the host each
     /// client used when listening on every address.
     pub public_url: Option<url::Url>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`); the
+    /// rate limits key on that client. Empty: the connection's peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// When the cloud serves TLS.
@@ -173,6 +176,7 @@ impl Config {
             instance_id: crate::crypto::random_token(9),
             tls: TlsConfig::default(),
             public_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -232,6 +236,11 @@ impl Config {
         c.retention_days = (args.retention_days > 0).then_some(args.retention_days);
         c.clip_wait = Duration::from_secs(args.clip_wait_secs);
         c.master_key.clone_from(&args.master_key);
+        c.trusted_proxies = args
+            .trusted_proxy
+            .iter()
+            .map(|ip| ip.to_canonical())
+            .collect();
         c.tls.mode = args.tls;
         c.tls.cert = match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),

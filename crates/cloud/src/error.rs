@@ -2,6 +2,12 @@
 //! client always gets a JSON [`ErrorBody`] with a stable code. Internal causes (database,
 //! object store) are logged here with their detail and answered with a generic message,
 //! so nothing internal — and no secret — leaks into a response.
+//!
+//! Some answers are made by axum itself, not by a handler: 405 for a method a route does
+//! not have (no body), 413 from a raw-body extractor (`text/plain`), any other
+//! extractor's rejection. [`json_errors`], a layer over the whole router, gives each of
+//! them the same JSON shape by its status, keeping axum's text as the message and its
+//! headers (`Allow`, `Retry-After`).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -23,6 +29,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Gone(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("too many attempts, retry in {0} s")]
     TooManyRequests(u64),
     #[error("database: {0}")]
@@ -48,6 +56,11 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, self.to_string()),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, ErrorCode::Conflict, m.clone()),
             ApiError::Gone(m) => (StatusCode::GONE, ErrorCode::Gone, m.clone()),
+            ApiError::PayloadTooLarge(m) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                m.clone(),
+            ),
             ApiError::TooManyRequests(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 ErrorCode::TooManyRequests,
@@ -98,6 +111,11 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::PayloadTooLarge(e.body_text());
+        }
+        // A missing content type (415) and a body of the wrong shape (422) are malformed
+        // requests like any other: 400, as docs/api.md says.
         rejection(e.body_text())
     }
 }
@@ -128,6 +146,55 @@ pub struct ApiQuery<T>(pub T);
 #[derive(axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
+
+/// The code of an answer with this status.
+fn code_of(status: StatusCode) -> ErrorCode {
+    match status.as_u16() {
+        401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        409 => ErrorCode::Conflict,
+        410 => ErrorCode::Gone,
+        413 => ErrorCode::PayloadTooLarge,
+        429 => ErrorCode::TooManyRequests,
+        503 => ErrorCode::Unavailable,
+        500..=599 => ErrorCode::Internal,
+        _ => ErrorCode::BadRequest,
+    }
+}
+
+/// Layer: an error answer that is not JSON (made by axum, not by a handler) becomes the
+/// documented [`ErrorBody`], same status, same headers.
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = if text.is_empty() || status.is_server_error() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    let body = Json(ErrorBody {
+        code: code_of(status),
+        message,
+    });
+    let mut out = (status, body).into_response();
+    out.headers_mut().extend(parts.headers);
+    out
+}
 
 /// An optional JSON body: empty means `T::default()`, anything else must parse.
 pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> ApiResult<T> {

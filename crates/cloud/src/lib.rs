@@ -123,6 +123,11 @@ pub struct CloudArgs {
     /// Private key (PEM) of --tls-cert.
     #[arg(long, env = "EYRIE_TLS_KEY")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// A reverse proxy in front of the cloud (repeat for several): requests from this
+    /// address are from the client its `X-Forwarded-For` header names, for the login and
+    /// registration limits. Without it the header is ignored.
+    #[arg(long, env = "EYRIE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
     /// Master key (base64url, 32 bytes) sealing device secrets and recording keys;
     /// default: <data-dir>/master.key, created on first start.
     #[arg(long, env = "EYRIE_MASTER_KEY", hide_env_values = true)]

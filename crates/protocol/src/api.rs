@@ -49,6 +49,8 @@ pub enum ErrorCode {
     Forbidden,
     /// 404: no such thing, or not yours.
     NotFound,
+    /// 405: the route exists but not with this method (the `Allow` header lists them).
+    MethodNotAllowed,
     /// 409: the request conflicts with the current state (name taken, object missing or of
     /// the wrong size on a completion notice, snapshot not uploaded yet…).
     Conflict,

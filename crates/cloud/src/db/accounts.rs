@@ -1,10 +1,13 @@
-//! Users, their sessions, and the failed-login counters of the rate limit.
+//! Users, their sessions, and the attempt counters of the rate limits
+//! (`crate::ratelimit`).
 //!
 //! A user name is unique by its lower-cased form (`username_lc`); registering a taken one
-//! is [`Error::Duplicate`](super::Error::Duplicate). Sessions and login-failure keys are
-//! stored as digests only. A failure is counted with one portable upsert per key
-//! (`INSERT … ON CONFLICT … DO UPDATE`, SQLite ≥ 3.24 and PostgreSQL), which also restarts
-//! a window that has ended, so two instances racing on one key both count.
+//! is [`Error::Duplicate`](super::Error::Duplicate). Sessions and rate-limit keys are
+//! stored as digests only. An attempt is taken with one portable conditional upsert per
+//! key (`INSERT … ON CONFLICT … DO UPDATE … WHERE … RETURNING`, SQLite ≥ 3.35 and
+//! PostgreSQL): it counts only while the window has room, restarts a window that has
+//! ended, and says whether it counted — so concurrent attempts, on one instance or
+//! several, cannot all pass a full key.
 
 use sqlx::Row as _;
 use uuid::Uuid;
@@ -119,57 +122,66 @@ pub async fn delete_session(db: &Db, token_hash: &str) -> Result<()> {
     Ok(())
 }
 
-/// One key's failures in its current window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FailureWindow {
-    pub failures: i64,
-    pub window_start_ms: i64,
-}
-
-/// The windows of these keys that started after `since_ms`.
-pub async fn login_failures(
+/// Take one attempt under a rate-limit key at `now_ms`: counted and true when the key's
+/// window has fewer than `max` attempts, false (nothing counted) when it is full. A
+/// window that started at or before `expired_ms` restarts at `now_ms` with this attempt.
+/// One statement, so concurrent attempts on one key are counted one after the other.
+pub async fn take_attempt(
     db: &Db,
-    keys: &[String; 2],
-    since_ms: i64,
-) -> Result<Vec<FailureWindow>> {
-    let rows = sqlx::query(
-        "SELECT failures, window_start_ms FROM login_failures WHERE key_hash IN ($1, $2) \
-         AND window_start_ms > $3",
-    )
-    .bind(&keys[0])
-    .bind(&keys[1])
-    .bind(since_ms)
-    .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(FailureWindow {
-                failures: r.try_get("failures")?,
-                window_start_ms: r.try_get("window_start_ms")?,
-            })
-        })
-        .collect()
-}
-
-/// Count one failure for a key at `now_ms`; a window that started at or before
-/// `expired_ms` restarts at `now_ms` with this failure.
-pub async fn count_login_failure(db: &Db, key: &str, now_ms: i64, expired_ms: i64) -> Result<()> {
-    sqlx::query(
+    key: &str,
+    max: i64,
+    now_ms: i64,
+    expired_ms: i64,
+) -> Result<bool> {
+    let row = sqlx::query(
         "INSERT INTO login_failures (key_hash, failures, window_start_ms) VALUES ($1, 1, $2) \
          ON CONFLICT (key_hash) DO UPDATE SET \
          failures = CASE WHEN login_failures.window_start_ms <= $3 THEN 1 \
                     ELSE login_failures.failures + 1 END, \
          window_start_ms = CASE WHEN login_failures.window_start_ms <= $4 THEN $5 \
-                    ELSE login_failures.window_start_ms END",
+                    ELSE login_failures.window_start_ms END \
+         WHERE login_failures.window_start_ms <= $6 OR login_failures.failures < $7 \
+         RETURNING failures",
     )
     .bind(key)
     .bind(now_ms)
     .bind(expired_ms)
     .bind(expired_ms)
     .bind(now_ms)
+    .bind(expired_ms)
+    .bind(max)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Give back one attempt taken under a key (a refused or successful login).
+pub async fn give_back_attempt(db: &Db, key: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE login_failures SET failures = failures - 1 WHERE key_hash = $1 AND failures > 0",
+    )
+    .bind(key)
     .execute(&db.pool)
     .await?;
     Ok(())
+}
+
+/// Forget a key's attempts (a successful login).
+pub async fn clear_attempts(db: &Db, key: &str) -> Result<()> {
+    sqlx::query("DELETE FROM login_failures WHERE key_hash = $1")
+        .bind(key)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// When a key's current window started.
+pub async fn attempt_window(db: &Db, key: &str) -> Result<Option<i64>> {
+    let row = sqlx::query("SELECT window_start_ms FROM login_failures WHERE key_hash = $1")
+        .bind(key)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.map(|r| Ok(r.try_get("window_start_ms")?)).transpose()
 }
 
 /// Forget windows that started at or before `expired_ms`.

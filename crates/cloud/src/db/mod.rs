@@ -125,6 +125,15 @@ impl Db {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)
             .await?;
+        if backend == Backend::Sqlite {
+            // Write-ahead log: readers and the one writer no longer wait for each other
+            // (with the default rollback journal a writer waits for every reader to let
+            // go, and under a burst of logins that wait ran past the busy timeout as
+            // "database is locked"). The mode is kept in the file.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
         match backend {
             Backend::Sqlite => SQLITE.run(&pool).await?,
             Backend::Postgres => POSTGRES.run(&pool).await?,

@@ -39,9 +39,12 @@ async fn hash_password(state: &AppState, password: String) -> ApiResult<String> 
 
 /// Register an account.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = RegisterRequest,
-    responses((status = 201, body = User), (status = 400, body = eyrie_protocol::api::ErrorBody), (status = 409, body = eyrie_protocol::api::ErrorBody)))]
+    responses((status = 201, body = User), (status = 400, body = eyrie_protocol::api::ErrorBody), (status = 409, body = eyrie_protocol::api::ErrorBody),
+        (status = 429, body = eyrie_protocol::api::ErrorBody, description = "registration limit of the client address")))]
 pub async fn register(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     if !valid_username(&req.username) {
@@ -52,6 +55,8 @@ pub async fn register(
     if !(8..=256).contains(&req.password.chars().count()) {
         return Err(ApiError::bad("password must be 8-256 characters"));
     }
+    let ip = ratelimit::client_ip(peer, &headers, &state.config.trusted_proxies);
+    ratelimit::take_registration(&state, ip).await?;
     let lc = req.username.to_lowercase();
     let hash = hash_password(&state, req.password).await?;
     let user = UserRow {
@@ -72,14 +77,14 @@ pub async fn register(
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let lc = req.username.to_lowercase();
-    let keys = ratelimit::keys(&lc, peer.ip());
-    if let Some(secs) = ratelimit::check(&state, &keys).await? {
-        crate::metrics::LOGIN_FAILURES.inc();
-        return Err(ApiError::TooManyRequests(secs));
-    }
+    let ip = ratelimit::client_ip(peer, &headers, &state.config.trusted_proxies);
+    let keys = ratelimit::LoginKeys::new(&lc, ip);
+    // Reserved before the password is checked: concurrent guesses cannot all pass.
+    ratelimit::take_login(&state, &keys).await?;
     let found = db::accounts::user_by_name(&state.db, &lc).await?;
     // Verify against a dummy hash when the user is unknown, so timing does not tell.
     let phc = match &found {
@@ -92,9 +97,10 @@ pub async fn login(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some((user, _)) = found.filter(|_| ok) else {
-        ratelimit::record_failure(&state, &keys).await?;
+        ratelimit::login_failed();
         return Err(ApiError::Unauthorized("wrong username or password".into()));
     };
+    ratelimit::login_succeeded(&state, &keys).await?;
     let token = format!("{USER_TOKEN_PREFIX}{}", random_token(32));
     let now = unix_ms();
     let expires_ms = now + state.config.session_ttl.as_millis() as i64;
@@ -107,7 +113,7 @@ pub async fn login(
 }
 
 /// End the session of the token used.
-#[utoipa::path(post, path = "/api/v1/logout", tag = "accounts", responses((status = 204)),
+#[utoipa::path(post, path = "/api/v1/logout", tag = "accounts", responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 204)),
     security(("bearer" = [])))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -121,7 +127,7 @@ pub async fn logout(
 }
 
 /// The logged-in user.
-#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", responses((status = 200, body = User)),
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 200, body = User)),
     security(("bearer" = [])))]
 pub async fn me(State(state): State<AppState>, UserAuth(uid): UserAuth) -> ApiResult<Json<User>> {
     let user = db::accounts::user(&state.db, &uid)

@@ -44,7 +44,7 @@ fn clip_json(state: &AppState, c: ClipRow) -> Clip {
 
 /// Ask for a clip of a channel's range.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/clips", tag = "clips", request_body = CreateClipRequest,
-    responses((status = 202, body = Clip), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 202, body = Clip), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -93,7 +93,7 @@ async fn clip_for(state: &AppState, uid: &Uuid, id: &Uuid) -> ApiResult<ClipRow>
 
 /// One clip (poll it until `finished` or `failed`).
 #[utoipa::path(get, path = "/api/v1/clips/{id}", tag = "clips",
-    responses((status = 200, body = Clip), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 200, body = Clip), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_one(
     State(state): State<AppState>,
     UserAuth(uid): UserAuth,
@@ -111,7 +111,7 @@ pub struct ClipFilter {
 
 /// The caller's clips, newest first (at most 500).
 #[utoipa::path(get, path = "/api/v1/clips", tag = "clips", params(ClipFilter),
-    responses((status = 200, body = ClipList)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 200, body = ClipList)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     UserAuth(uid): UserAuth,
@@ -125,7 +125,7 @@ pub async fn list(
 
 /// Delete a clip and its object.
 #[utoipa::path(delete, path = "/api/v1/clips/{id}", tag = "clips",
-    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     UserAuth(uid): UserAuth,

@@ -70,7 +70,7 @@ pub fn new_device<'a>(owner: &'a Uuid, name: &'a str, code_hash: Option<&'a str>
 
 /// Register a device; the answer carries its one-time activation code.
 #[utoipa::path(post, path = "/api/v1/devices", tag = "devices", request_body = CreateDeviceRequest,
-    responses((status = 201, body = CreateDeviceResponse), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 201, body = CreateDeviceResponse), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     UserAuth(uid): UserAuth,
@@ -92,7 +92,7 @@ pub async fn create(
 
 /// The caller's devices, by name.
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
-    responses((status = 200, body = DeviceList)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 200, body = DeviceList)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     UserAuth(uid): UserAuth,
@@ -119,7 +119,7 @@ pub async fn get_one(
 
 /// Rename a device.
 #[utoipa::path(patch, path = "/api/v1/devices/{id}", tag = "devices", request_body = RenameDeviceRequest,
-    responses((status = 200, body = Device), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 200, body = Device), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn rename(
     State(state): State<AppState>,
     UserAuth(uid): UserAuth,
@@ -135,7 +135,7 @@ pub async fn rename(
 
 /// Delete a device with all its media (objects are removed in the background).
 #[utoipa::path(delete, path = "/api/v1/devices/{id}", tag = "devices",
-    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     UserAuth(uid): UserAuth,
@@ -162,7 +162,7 @@ pub async fn get_store_mode(
 
 /// Change the store mode; the camera learns it from its next heartbeat.
 #[utoipa::path(put, path = "/api/v1/devices/{id}/store-mode", tag = "devices", request_body = StoreModeBody,
-    responses((status = 200, body = StoreModeBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 200, body = StoreModeBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn set_store_mode(
     State(state): State<AppState>,
     UserAuth(uid): UserAuth,
@@ -176,7 +176,7 @@ pub async fn set_store_mode(
 
 /// The device says it is alive (and how its spool is doing).
 #[utoipa::path(post, path = "/api/v1/devices/{id}/heartbeat", tag = "devices", request_body = HeartbeatRequest,
-    responses((status = 200, body = HeartbeatResponse), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a user calling a device route"), (status = 200, body = HeartbeatResponse), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn heartbeat(
     State(state): State<AppState>,
     DeviceAuth(dev): DeviceAuth,
@@ -201,7 +201,7 @@ pub async fn heartbeat(
 /// its next heartbeat and uploads one (source `agent`); 409 when the camera has not been
 /// seen recently (it would not hear of it).
 #[utoipa::path(post, path = "/api/v1/devices/{id}/snapshot-request", tag = "devices",
-    responses((status = 202, body = SnapshotRequestAccepted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 202, body = SnapshotRequestAccepted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn request_snapshot(
     State(state): State<AppState>,
     UserAuth(uid): UserAuth,

@@ -19,7 +19,7 @@ const MAX_EVENT_MS: i64 = 24 * 3600 * 1000;
 
 /// An event started.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/events", tag = "events", request_body = EventStart,
-    responses((status = 201, body = Event), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a user calling a device route"), (status = 201, body = Event), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn start(
     State(state): State<AppState>,
     DeviceAuth(dev): DeviceAuth,
@@ -27,9 +27,7 @@ pub async fn start(
     ApiJson(req): ApiJson<EventStart>,
 ) -> ApiResult<(StatusCode, Json<Event>)> {
     let c = channel_for(&state, &Caller::Device(dev), &channel).await?;
-    if req.start_ms < 0 {
-        return Err(ApiError::bad("start_ms must be non-negative"));
-    }
+    super::check_time("start_ms", req.start_ms)?;
     if req.kind == EventKind::Unknown {
         return Err(ApiError::bad("unknown event kind"));
     }
@@ -46,7 +44,7 @@ pub async fn start(
 
 /// An event ended.
 #[utoipa::path(post, path = "/api/v1/events/{id}/end", tag = "events", request_body = EventEnd,
-    responses((status = 200, body = Event), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a user calling a device route"), (status = 200, body = Event), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn end(
     State(state): State<AppState>,
     DeviceAuth(dev): DeviceAuth,
@@ -56,6 +54,7 @@ pub async fn end(
     let mut ev = db::events::for_device(&state.db, &id, &dev)
         .await?
         .ok_or(ApiError::NotFound("event"))?;
+    super::check_time("end_ms", req.end_ms)?;
     if req.end_ms < ev.start_ms || req.end_ms - ev.start_ms > MAX_EVENT_MS {
         return Err(ApiError::bad(
             "end_ms must be after start_ms and within 24 h",

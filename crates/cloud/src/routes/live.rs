@@ -85,7 +85,7 @@ pub fn ice_for(state: &AppState, who: &Uuid) -> (Vec<IceServer>, i64) {
 
 /// Issue a signalling ticket for one of the caller's devices.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/tickets", tag = "live", request_body = TicketRequest,
-    responses((status = 200, body = TicketResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 200, body = TicketResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn ticket(
     State(state): State<AppState>,
@@ -200,7 +200,8 @@ pub struct MqttAuthRequest {
 
 /// For external brokers: 200 when the login is valid, 403 otherwise.
 #[utoipa::path(post, path = "/api/v1/mqtt/auth", tag = "live", request_body = MqttAuthRequest,
-    responses((status = 200), (status = 403)))]
+    responses((status = 200, description = "a valid login"),
+        (status = 403, body = eyrie_protocol::api::ErrorBody, description = "not a valid login")))]
 pub async fn mqtt_auth(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<MqttAuthRequest>,

@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/api/openapi.json", get(ops::openapi))
         .fallback(ops::not_found)
+        .layer(axum::middleware::from_fn(crate::error::json_errors))
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(axum::middleware::from_fn(crate::public::remember_host))
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
@@ -149,12 +150,29 @@ pub async fn channel_for(state: &AppState, caller: &Caller, id: &Uuid) -> ApiRes
     }
 }
 
-/// Validate a `[start_ms, end_ms)` range.
+/// The latest time the API accepts, in unix milliseconds: the end of the year 9999. Far
+/// beyond any real recording, and far enough from `i64::MAX` that no sum the service
+/// makes on a time (a range end plus a tolerance, a deadline) can overflow.
+pub const MAX_TIME_MS: i64 = 253_402_300_799_999;
+
+/// A client-given time: 0 ..= [`MAX_TIME_MS`], else 400.
+pub fn check_time(name: &str, ms: i64) -> ApiResult<()> {
+    if (0..=MAX_TIME_MS).contains(&ms) {
+        Ok(())
+    } else {
+        Err(ApiError::bad(format!(
+            "{name} must be a unix time in milliseconds from 0 to {MAX_TIME_MS}"
+        )))
+    }
+}
+
+/// Validate a `[start_ms, end_ms)` range: both times in range, `end_ms` after
+/// `start_ms`, at most `max_ms` long.
 pub fn check_range(start_ms: i64, end_ms: i64, max_ms: i64) -> ApiResult<()> {
-    if start_ms < 0 || end_ms <= start_ms {
-        return Err(ApiError::bad(
-            "end_ms must be after start_ms, both non-negative",
-        ));
+    check_time("start_ms", start_ms)?;
+    check_time("end_ms", end_ms)?;
+    if end_ms <= start_ms {
+        return Err(ApiError::bad("end_ms must be after start_ms"));
     }
     if end_ms - start_ms > max_ms {
         return Err(ApiError::bad(format!("range longer than {max_ms} ms")));

@@ -88,7 +88,7 @@ pub async fn upload_slot(
 
 /// The upload is done: check the object and mark the recording complete.
 #[utoipa::path(post, path = "/api/v1/recordings/{id}/complete", tag = "recordings", request_body = UploadNotice,
-    responses((status = 200, body = Recording), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a user calling a device route"), (status = 200, body = Recording), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn complete(
     State(state): State<AppState>,
@@ -144,7 +144,7 @@ pub fn gaps(start: i64, end: i64, recs: impl IntoIterator<Item = (i64, i64)>) ->
     let mut out = Vec::new();
     let mut cursor = start;
     for (s, e) in recs {
-        if s > cursor + GAP_TOLERANCE_MS {
+        if s > cursor.saturating_add(GAP_TOLERANCE_MS) {
             out.push(Gap {
                 start_ms: cursor,
                 end_ms: s.min(end),
@@ -155,7 +155,7 @@ pub fn gaps(start: i64, end: i64, recs: impl IntoIterator<Item = (i64, i64)>) ->
             break;
         }
     }
-    if cursor + GAP_TOLERANCE_MS < end {
+    if cursor.saturating_add(GAP_TOLERANCE_MS) < end {
         out.push(Gap {
             start_ms: cursor,
             end_ms: end,

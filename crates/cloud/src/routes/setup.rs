@@ -75,7 +75,7 @@ pub async fn pairing(
 
 /// Claim a camera that shows a pairing code.
 #[utoipa::path(post, path = "/api/v1/devices/claim", tag = "setup", request_body = ClaimRequest,
-    responses((status = 201, body = Device), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)),
+    responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 201, body = Device), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn claim(
     State(state): State<AppState>,

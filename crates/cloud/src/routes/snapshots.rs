@@ -65,9 +65,7 @@ pub async fn create(
     let c = channel_for(&state, &caller, &channel).await?;
     let req: CreateSnapshotRequest = crate::error::optional_json(&body)?;
     let taken_at_ms = req.taken_at_ms.unwrap_or_else(unix_ms);
-    if taken_at_ms < 0 {
-        return Err(ApiError::bad("taken_at_ms must be non-negative"));
-    }
+    super::check_time("taken_at_ms", taken_at_ms)?;
     let source = match caller {
         Caller::User(_) => SnapshotSource::Client,
         Caller::Device(_) => SnapshotSource::Agent,
