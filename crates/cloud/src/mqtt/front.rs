@@ -27,6 +27,46 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The owned-device set is looked up again at most this often.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
 
+/// What a viewer may publish: a session needs an offer, a few dozen candidates, a
+/// heartbeat every 10 s and the odd control, so these leave room for several sessions
+/// and still keep a flood from the owner's own login off the camera.
+const VIEWER_MSGS_PER_S: f64 = 50.0;
+const VIEWER_MSG_BURST: f64 = 200.0;
+const VIEWER_BYTES_PER_S: f64 = 256.0 * 1024.0;
+const VIEWER_BYTE_BURST: f64 = 1024.0 * 1024.0;
+
+/// Token buckets for a viewer's messages and bytes.
+struct Budget {
+    msgs: f64,
+    bytes: f64,
+    at: Instant,
+}
+
+impl Budget {
+    fn new() -> Budget {
+        Budget {
+            msgs: VIEWER_MSG_BURST,
+            bytes: VIEWER_BYTE_BURST,
+            at: Instant::now(),
+        }
+    }
+
+    /// Take one message of `len` bytes; false when over budget.
+    fn spend(&mut self, len: usize) -> bool {
+        let dt = self.at.elapsed().as_secs_f64();
+        self.at = Instant::now();
+        self.msgs = (self.msgs + dt * VIEWER_MSGS_PER_S).min(VIEWER_MSG_BURST);
+        self.bytes = (self.bytes + dt * VIEWER_BYTES_PER_S).min(VIEWER_BYTE_BURST);
+        let len = len as f64;
+        if self.msgs < 1.0 || self.bytes < len {
+            return false;
+        }
+        self.msgs -= 1.0;
+        self.bytes -= len;
+        true
+    }
+}
+
 /// The devices `login`'s user owns (none for a device, or if the lookup fails).
 async fn owned(state: &AppState, login: Login) -> std::collections::HashSet<uuid::Uuid> {
     match login {
@@ -180,6 +220,7 @@ pub async fn serve<S>(
         }
     };
     let name = login.name();
+    let mut budget = matches!(login, Login::Viewer(_)).then(Budget::new);
     let up = async move {
         loop {
             let p = match packet::read(&mut cr, MAX_PACKET).await {
@@ -197,6 +238,12 @@ pub async fn serve<S>(
                     };
                     let (topic, retain) = (publish.topic.to_owned(), publish.retain);
                     let payload = publish.payload;
+                    if let Some(b) = budget.as_mut()
+                        && !b.spend(p.body.len())
+                    {
+                        tracing::info!(%peer, login = %name, "MQTT viewer over its publish budget; connection closed");
+                        return;
+                    }
                     if !checker.check(|r| r.publish(&topic, retain, payload)).await {
                         tracing::info!(%peer, login = %name, %topic, retain, "MQTT publish refused; connection closed");
                         return;

@@ -10,7 +10,8 @@
 //!                    refused → connection closed
 //!                  · SUBSCRIBE: each filter checked,
 //!                    refused → SUBACK 0x80
-//!                  · packets > MAX_PACKET → closed
+//!                  · packets > MAX_PACKET, a viewer over
+//!                    its publish budget → closed
 //! ```
 //!
 //! Why a front and not another broker: rumqttd 0.20 checks logins but has no topic ACLs
@@ -27,6 +28,9 @@
 //! Viewers' rights follow ownership: `viewer-<user>` writes `eyrie/<device>/in/<itself>`
 //! and reads `eyrie/<device>/status` only for devices its user owns (looked up at
 //! CONNECT and again when a topic names a device not known yet, at most once a second).
+//!
+//! A viewer's publishes are also rate-limited (token buckets in [`front`]: 50 messages/s,
+//! bursts of 200, 256 KiB/s), so even the owner's own login cannot flood a camera.
 //!
 //! Size: the largest signalling message is 64 KiB
 //! ([`eyrie_protocol::signalling::MAX_MESSAGE_BYTES`]); a packet may carry that plus

@@ -357,3 +357,44 @@ async fn another_login_cannot_take_a_cameras_client_id() {
         "A's camera was pushed off the broker:\n{seen}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_the_owners_own_viewer_is_cut_off() {
+    use tokio::io::AsyncWriteExt as _;
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    let port = port_of(&cloud);
+    let a = tenant(&cloud, "alice").await;
+    let camera = sub(
+        port,
+        &a.camera,
+        &[format!("eyrie/{}/in/+", a.device)],
+        5,
+        &[],
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // 3,000 junk messages as fast as mosquitto_pub sends them, one per line.
+    let mut flood = Command::new("mosquitto_pub")
+        .args(args(port, &a.viewer))
+        .args([
+            "-q",
+            "0",
+            "-l",
+            "-t",
+            &format!("eyrie/{}/in/{}", a.device, a.viewer.user),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("mosquitto_pub");
+    let mut stdin = flood.stdin.take().unwrap();
+    let lines: String = (0..3000).map(|i| format!("junk {i}\n")).collect();
+    let _ = stdin.write_all(lines.as_bytes()).await;
+    drop(stdin);
+    let _ = tokio::time::timeout(Duration::from_secs(4), flood.wait()).await;
+    let (seen, _) = output(camera).await;
+    let got = seen.lines().count();
+    assert!(got > 0, "the flood started");
+    assert!(got <= 400, "{got} junk messages reached the camera");
+}
