@@ -39,6 +39,9 @@ pub struct TlsFiles {
     pub key: std::path::PathBuf,
 }
 
+/// Who may log in, and which (viewer, device) ownerships the ACL grants.
+type Logins<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+
 /// A running mosquitto.
 pub struct Mosquitto {
     pub port: u16,
@@ -77,7 +80,7 @@ impl Mosquitto {
         Mosquitto::launch(None, Some(files))
     }
 
-    fn launch(users: Option<(&[&str], &[(&str, &str)])>, tls: Option<&TlsFiles>) -> Mosquitto {
+    fn launch(users: Option<Logins<'_>>, tls: Option<&TlsFiles>) -> Mosquitto {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let d = dir.path();
