@@ -88,6 +88,7 @@ impl Camera {
                 on_connect: vec![(status_topic.clone(), "online".into())],
                 keep_alive: Some(Duration::from_secs(10)),
                 tls_ca: config.live.mqtt_ca.clone(),
+                clear_retained: Some(format!("{prefix}/in/")),
             },
         )?;
         let link = std::sync::Arc::new(link);

@@ -27,7 +27,8 @@ pub struct Application {
     mqtt_addr: String,
     stop_tx: watch::Sender<bool>,
     stop_rx: watch::Receiver<bool>,
-    logins: Option<tokio::sync::mpsc::Receiver<crate::mqtt::LoginCheck>>,
+    /// The embedded broker's public listener, its TLS and rumqttd behind the front.
+    broker_front: Option<(TcpListener, Option<Tls>, crate::mqtt::Inside)>,
 }
 
 /// Stops a running [`Application`].
@@ -84,28 +85,13 @@ impl Application {
         if let Err(e) = store.check().await {
             anyhow::bail!("object store at {} does not answer: {e}", settings.endpoint);
         }
-        let (broker, mqtt_addr, logins) = match &config.mqtt {
+        let (broker, mqtt_addr, broker_front) = match &config.mqtt {
             MqttConfig::Embedded { listen } => {
-                let (addr, rx) = match &tls {
-                    Some(tls) => {
-                        let outside = TcpListener::bind(*listen).await.map_err(|e| {
-                            anyhow::anyhow!("broker: cannot listen on {listen}: {e}")
-                        })?;
-                        let addr = outside.local_addr()?;
-                        let (inside, rx) =
-                            crate::mqtt::start(SocketAddr::from(([127, 0, 0, 1], 0)))?;
-                        let mut stop = stop_rx.clone();
-                        let proxy = crate::tls::proxy(outside, tls.clone(), inside);
-                        tokio::spawn(async move {
-                            tokio::select! {
-                                () = proxy => {}
-                                _ = stop.changed() => {}
-                            }
-                        });
-                        (addr, rx)
-                    }
-                    None => crate::mqtt::start(*listen)?,
-                };
+                let outside = TcpListener::bind(*listen)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("broker: cannot listen on {listen}: {e}"))?;
+                let addr = outside.local_addr()?;
+                let inside = crate::mqtt::start_inside()?;
                 (
                     BrokerEndpoint {
                         host: None,
@@ -113,7 +99,7 @@ impl Application {
                         tls: tls.is_some(),
                     },
                     format!("{}://{addr}", if tls.is_some() { "mqtts" } else { "mqtt" }),
-                    Some(rx),
+                    Some((outside, tls.clone(), inside)),
                 )
             }
             MqttConfig::External { host, port, tls } => (
@@ -158,7 +144,7 @@ impl Application {
             mqtt_addr,
             stop_tx,
             stop_rx,
-            logins,
+            broker_front,
         })
     }
 
@@ -217,8 +203,15 @@ impl Application {
 
     /// Serve until stopped.
     pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
-        if let Some(rx) = self.logins.take() {
-            tokio::spawn(crate::mqtt::serve_logins(self.state.clone(), rx));
+        if let Some((listener, tls, inside)) = self.broker_front.take() {
+            let front = crate::mqtt::serve(listener, tls, self.state.clone(), inside);
+            let mut stop = self.stop_rx.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = front => {}
+                    _ = stop.changed() => {}
+                }
+            });
         }
         tokio::spawn(crate::workers::run(
             self.state.clone(),

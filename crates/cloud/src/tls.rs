@@ -16,7 +16,7 @@
 //!
 //! [`TlsListener`] does the handshakes off the accept loop (a slow or silent client cannot
 //! hold up the others) and hands finished connections to axum; [`accept`] serves the
-//! embedded store's own loop, and [`proxy`] puts TLS in front of the embedded broker.
+//! embedded store's own loop and the embedded broker's front (`crate::mqtt`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -283,26 +283,6 @@ pub async fn accept(tcp: TcpStream, tls: Option<&Tls>, peer: SocketAddr) -> Opti
             None
         }
     }
-}
-
-/// Serve TLS on `listener` and pass the plaintext on to `upstream` (the embedded broker,
-/// which listens on loopback only).
-pub async fn proxy(listener: TcpListener, tls: Tls, upstream: SocketAddr) {
-    accept_each(listener, move |tcp, peer| {
-        let tls = tls.clone();
-        async move {
-            let Some(mut outside) = accept(tcp, Some(&tls), peer).await else {
-                return;
-            };
-            let Ok(mut inside) = TcpStream::connect(upstream).await else {
-                tracing::warn!("embedded broker at {upstream} does not answer");
-                return;
-            };
-            let _ = inside.set_nodelay(true);
-            let _ = tokio::io::copy_bidirectional(&mut outside, &mut inside).await;
-        }
-    })
-    .await;
 }
 
 /// Accept connections forever and hand each (no Nagle) to its own task.

@@ -50,7 +50,16 @@ pub struct LinkOptions {
     pub keep_alive: Option<Duration>,
     /// CA certificates (PEM) to trust for `mqtts`; `None`: the system's bundle.
     pub tls_ca: Option<Vec<u8>>,
+    /// Retained messages under this topic prefix are not handed over but cleared (an
+    /// empty retained publish): the camera's inbox, where nothing may stay.
+    pub clear_retained: Option<String>,
 }
+
+/// The largest packet the link reads. Far above any signalling message (the receiver
+/// drops those over 64 KiB), so one oversize message — a broker that does not apply
+/// the documented limit, or retained junk — is read and dropped instead of failing the
+/// connection, which would reconnect and be sent the same message forever.
+pub const MAX_INCOMING_PACKET: usize = 1024 * 1024;
 
 /// Start of the [`LinkEvent::Disconnected`] text when the broker's TLS certificate was
 /// refused (unknown CA, wrong name, expired).
@@ -132,7 +141,7 @@ pub fn start(
     mo.set_keep_alive(opts.keep_alive.unwrap_or(Duration::from_secs(10)));
     mo.set_clean_session(true);
     mo.set_max_packet_size(
-        eyrie_protocol::signalling::MAX_MESSAGE_BYTES + 1024,
+        MAX_INCOMING_PACKET,
         eyrie_protocol::signalling::MAX_MESSAGE_BYTES + 1024,
     );
     if let Some((topic, payload)) = &opts.will {
@@ -168,6 +177,17 @@ pub fn start(
                 }
                 Ok(Event::Incoming(Packet::SubAck(_))) => {}
                 Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if p.retain
+                        && let Some(prefix) = &opts.clear_retained
+                        && p.topic.starts_with(prefix.as_str())
+                    {
+                        if !p.payload.is_empty() {
+                            tracing::warn!(topic = %p.topic, bytes = p.payload.len(), "retained message dropped and cleared");
+                            let _ =
+                                c.try_publish(p.topic.clone(), QoS::AtLeastOnce, true, Vec::new());
+                        }
+                        continue;
+                    }
                     if tx
                         .send(LinkEvent::Message {
                             topic: p.topic.clone(),

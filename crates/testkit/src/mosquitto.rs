@@ -13,16 +13,24 @@ use eyrie_protocol::api::MqttConnection;
 
 use crate::net::{free_port, wait_port};
 
-/// The ACL file of `docs/signalling.md`, § "Broker ACLs (mosquitto)".
+/// The static part of the ACL file of `docs/signalling.md`, § "Broker ACLs (mosquitto)".
 pub const ACL: &str = "\
-# Devices: user name = device id.
+# Devices: user name = device id; their own tree only.
 pattern readwrite eyrie/%u/#
-# Viewers: write to a device's inbox under their own name, read their own outbox.
-pattern write eyrie/+/in/%u
+# Viewers: read their own outbox (only cameras write there, each in its own tree).
 pattern read eyrie/+/out/%u
-# Everybody may read presence.
-pattern read eyrie/+/status
 ";
+
+/// The per-owner part of the ACL: `viewer` may write its inbox of `device` and read its
+/// presence (what the cloud's owner table grants).
+pub fn owner_acl(viewer: &str, device: &str) -> String {
+    format!(
+        "user {viewer}\ntopic write eyrie/{device}/in/{viewer}\ntopic read eyrie/{device}/status\n"
+    )
+}
+
+/// The broker limit of `docs/signalling.md`: a whole packet of at most 64 KiB + 512.
+pub const MAX_PACKET_SIZE: usize = 64 * 1024 + 512;
 
 /// TLS listener files, in PEM.
 pub struct TlsFiles {
@@ -30,6 +38,9 @@ pub struct TlsFiles {
     pub cert: std::path::PathBuf,
     pub key: std::path::PathBuf,
 }
+
+/// Who may log in, and which (viewer, device) ownerships the ACL grants.
+type Logins<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
 
 /// A running mosquitto.
 pub struct Mosquitto {
@@ -45,9 +56,23 @@ impl Mosquitto {
         Mosquitto::launch(None, None)
     }
 
-    /// Only `users` may log in (password = user name) and the documented ACL applies.
+    /// Only `users` may log in (password = user name) and the documented ACL applies;
+    /// every `viewer-…` user owns every other user (a device).
     pub fn with_users(users: &[&str]) -> Mosquitto {
-        Mosquitto::launch(Some(users), None)
+        let devices = users.iter().filter(|u| !u.starts_with("viewer-"));
+        let owners: Vec<(&str, &str)> = users
+            .iter()
+            .filter(|u| u.starts_with("viewer-"))
+            .flat_map(|v| devices.clone().map(move |d| (*v, *d)))
+            .collect();
+        Mosquitto::launch(Some((users, &owners)), None)
+    }
+
+    /// Tenants: each (viewer, device) pair is a user and the camera it owns; all of them
+    /// may log in (password = name), with the documented ACL and size limit.
+    pub fn with_tenants(tenants: &[(&str, &str)]) -> Mosquitto {
+        let users: Vec<&str> = tenants.iter().flat_map(|(v, d)| [*v, *d]).collect();
+        Mosquitto::launch(Some((&users, tenants)), None)
     }
 
     /// A TLS listener only, showing `files.cert`; anyone may connect.
@@ -55,7 +80,7 @@ impl Mosquitto {
         Mosquitto::launch(None, Some(files))
     }
 
-    fn launch(users: Option<&[&str]>, tls: Option<&TlsFiles>) -> Mosquitto {
+    fn launch(users: Option<Logins<'_>>, tls: Option<&TlsFiles>) -> Mosquitto {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let d = dir.path();
@@ -69,7 +94,7 @@ impl Mosquitto {
             ));
         }
         match users {
-            Some(users) => {
+            Some((users, owners)) => {
                 let pw = d.join("passwd");
                 std::fs::write(&pw, "").expect("password file");
                 for u in users {
@@ -81,9 +106,13 @@ impl Mosquitto {
                         .expect("mosquitto_passwd (apt install mosquitto)");
                     assert!(ok.success(), "mosquitto_passwd failed for {u}");
                 }
-                std::fs::write(d.join("acl"), ACL).expect("acl file");
+                let mut acl = ACL.to_owned();
+                for (v, dev) in owners {
+                    acl.push_str(&owner_acl(v, dev));
+                }
+                std::fs::write(d.join("acl"), acl).expect("acl file");
                 conf.push_str(&format!(
-                    "allow_anonymous false\npassword_file {}\nacl_file {}\n",
+                    "allow_anonymous false\npassword_file {}\nacl_file {}\nmax_packet_size {MAX_PACKET_SIZE}\n",
                     pw.display(),
                     d.join("acl").display()
                 ));

@@ -53,6 +53,12 @@ impl LiveManager {
             Ok(c) => c,
             Err(e) => return refuse(ErrorCode::AuthFailed, &e.to_string()),
         };
+        // The ticket's user must be the viewer the offer came from (the topic's last
+        // level, which the broker binds to the login): a ticket copied to another
+        // user's login opens nothing.
+        if viewer != format!("viewer-{}", claims.user_id) {
+            return refuse(ErrorCode::AuthFailed, "ticket is for another user");
+        }
         let Some(offer_fp) = signalling::sdp_fingerprint(&sdp).map(str::to_owned) else {
             return refuse(ErrorCode::BadRequest, "offer has no DTLS fingerprint");
         };

@@ -11,4 +11,5 @@ mod live_loopback;
 mod live_mosquitto;
 mod live_tls;
 mod node;
+mod tenants;
 mod ts_interop;

@@ -6,6 +6,7 @@
 mod common;
 
 mod api;
+mod broker;
 mod clip_copy;
 mod db;
 mod errors;

@@ -68,7 +68,7 @@ pub fn camera(mqtt: MqttConnection, tweak: impl FnOnce(&mut LiveConfig)) -> Came
 
 /// A ticket response as the cloud would give one.
 pub fn ticket(mqtt: MqttConnection, secret: &str, exp: u64) -> TicketResponse {
-    let t = TicketClaims::new("user-1", DEVICE, exp).sign(secret.as_bytes());
+    let t = TicketClaims::new("1", DEVICE, exp).sign(secret.as_bytes());
     TicketResponse {
         ticket: t,
         expires_at: exp as i64,
