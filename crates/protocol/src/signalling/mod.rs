@@ -17,8 +17,9 @@
 //! `<prefix>` is the device's topic prefix from the cloud (`eyrie/<device_id>`), `<viewer>`
 //! the viewer's MQTT user name. The camera always answers on the `out` topic named by the
 //! last level of the topic the message came in on, never on an address found in the
-//! message, so broker ACLs (`pattern write eyrie/+/in/%u`, `pattern read eyrie/+/out/%u`)
-//! decide who can talk as whom ([`topics`]).
+//! message, so the broker's rights (a viewer writes `eyrie/<device>/in/<itself>` only for
+//! devices its user owns and reads only `eyrie/+/out/<itself>`; `docs/signalling.md`,
+//! "Broker rights") decide who can talk as whom ([`topics`]).
 //!
 //! **Typed by direction.** The two topics carry two different vocabularies, and so do the
 //! types ([`messages`]): [`ToCamera`] is everything a viewer may send (offer, candidate,
