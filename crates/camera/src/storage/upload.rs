@@ -179,9 +179,11 @@ pub async fn upload_one(cloud: &DeviceClient, entry: &SpoolEntry) -> Result<(), 
                 end_ms: m.end_ms.max(m.start_ms + 1),
                 event: m.event,
                 key_id: Some(m.key_id.clone()),
+                size: Some(m.size),
+                sha256: Some(m.sha256.clone()),
             };
             let slot = cloud.upload_slot(m.channel_id, &req).await?;
-            cloud.put_file(&slot.upload.url, &entry.path).await?;
+            cloud.put_file(&slot.upload, &entry.path).await?;
             let notice = UploadNotice {
                 size: m.size,
                 sha256: m.sha256.clone(),
@@ -189,8 +191,10 @@ pub async fn upload_one(cloud: &DeviceClient, entry: &SpoolEntry) -> Result<(), 
             cloud.complete(slot.recording_id, &notice).await?;
         }
         EntryKind::Snapshot => {
-            let slot = cloud.snapshot_slot(m.channel_id, m.start_ms).await?;
-            cloud.put_file(&slot.upload.url, &entry.path).await?;
+            let slot = cloud
+                .snapshot_slot(m.channel_id, m.start_ms, m.size, &m.sha256)
+                .await?;
+            cloud.put_file(&slot.upload, &entry.path).await?;
             cloud.snapshot_confirm(slot.snapshot.id).await?;
         }
     }

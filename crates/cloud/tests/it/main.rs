@@ -11,3 +11,4 @@ mod db;
 mod garage;
 mod instances;
 mod media;
+mod replay;
