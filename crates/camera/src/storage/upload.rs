@@ -1,10 +1,14 @@
 //! The uploader: drains the spool into object storage through presigned PUTs.
 //!
 //! ```text
-//!  Spool (oldest first) ──claim──► worker ──► POST slot (cloud) ──► PUT file (store, streamed,
-//!        ▲                           │          Content-Length)  ──► POST complete {size, sha256}
-//!        └──── release + back-off ◄──┘ (retryable)                └─► Spool::remove
+//!  Spool (oldest first) ──claim──► worker ──► POST slot {size, sha256} ──► PUT file (store,
+//!        ▲                           │   streamed, Content-Length + signed checksum header)
+//!        │                           │   ──► POST complete {size, sha256} ──► Spool::remove
+//!        └──── release + back-off ◄──┘ (retryable)
 //! ```
+//!
+//! The slot asks for the manifest's size and SHA-256 (of the ciphertext on disk); the
+//! cloud signs both into the PUT, so its URL writes this file and nothing else.
 //!
 //! Each of `concurrency` workers claims the oldest segment nobody is uploading, so an
 //! outage followed by recovery drains the backlog in order and in parallel. The file is
