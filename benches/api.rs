@@ -197,6 +197,8 @@ async fn bench() -> anyhow::Result<()> {
                         end_ms: s0 + (k + 1) * 30_000,
                         event: false,
                         key_id: None,
+                        size: Some(seg.len() as u64),
+                        sha256: Some(sha256_hex(&seg)),
                     },
                 )
                 .await?;

@@ -194,7 +194,7 @@ async fn presigned_urls_and_the_broker_are_https_for_the_public_host() {
         assert!(ticket.mqtt.tls);
         let device = device.with_token(creds.device_token.clone());
         let slot = device
-            .create_snapshot(creds.channels.main, None)
+            .create_snapshot(creds.channels.main, None, b"jpeg bytes")
             .await
             .unwrap();
         let url = &slot.upload.url;
@@ -284,6 +284,7 @@ async fn a_certificate_the_user_gives_is_served_and_no_ca_is_offered() {
             method: "GET".into(),
             url: format!("https://localhost:{port}{}", eyrie_protocol::trust::CA_PATH),
             expires_at: 0,
+            headers: Default::default(),
         })
         .await
         .unwrap_err();

@@ -253,7 +253,10 @@ impl Cloud {
         channel: Uuid,
         png: Vec<u8>,
     ) -> Result<Snapshot, CloudError> {
-        let slot = self.api.create_snapshot(channel, Some(unix_ms())).await?;
+        let slot = self
+            .api
+            .create_snapshot(channel, Some(unix_ms()), &png)
+            .await?;
         self.api.put_presigned(&slot.upload, png).await?;
         Ok(self.api.confirm_snapshot(slot.snapshot.id).await?)
     }

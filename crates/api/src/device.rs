@@ -187,20 +187,29 @@ impl DeviceClient {
         self.api.end_event(event, end_ms).await
     }
 
+    /// A slot for a snapshot image of `size` bytes with this SHA-256 (lowercase hex).
     pub async fn snapshot_slot(
         &self,
         channel: Uuid,
         taken_at_ms: i64,
+        size: u64,
+        sha256: &str,
     ) -> Result<SnapshotSlot, ApiError> {
-        self.api.create_snapshot(channel, Some(taken_at_ms)).await
+        let req = CreateSnapshotRequest {
+            taken_at_ms: Some(taken_at_ms),
+            size: Some(size),
+            sha256: Some(sha256.to_owned()),
+        };
+        self.api.snapshot_slot(channel, &req).await
     }
 
     pub async fn snapshot_confirm(&self, snapshot: Uuid) -> Result<Snapshot, ApiError> {
         self.api.confirm_snapshot(snapshot).await
     }
 
-    /// Stream the file at `path` to a presigned PUT URL as an encrypted segment.
-    pub async fn put_file(&self, url: &str, path: &Path) -> Result<(), ApiError> {
+    /// Stream the file at `path` to a presigned PUT URL (with its signed headers) as an
+    /// encrypted segment.
+    pub async fn put_file(&self, url: &PresignedUrl, path: &Path) -> Result<(), ApiError> {
         let kind = eyrie_protocol::segment::CONTENT_TYPE;
         self.api.put_presigned_file(url, path, kind).await
     }

@@ -258,9 +258,19 @@ impl ApiClient {
         Ok(self.http().await?.request(method, url))
     }
 
-    /// PUT `body` to a presigned URL.
+    /// The headers signed into `url` (an upload's checksum), on `rb`. `Content-Length` is
+    /// signed too but comes from the body itself.
+    fn signed_headers(rb: reqwest::RequestBuilder, url: &PresignedUrl) -> reqwest::RequestBuilder {
+        url.headers
+            .iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
+            .fold(rb, |rb, (name, value)| rb.header(name, value))
+    }
+
+    /// PUT `body` to a presigned URL, with the headers signed into it: an upload URL
+    /// takes only the body its slot was asked for (size and SHA-256).
     pub async fn put_presigned(&self, url: &PresignedUrl, body: Vec<u8>) -> Result<(), ApiError> {
-        let rb = self.presigned(Method::PUT, &url.url).await?;
+        let rb = Self::signed_headers(self.presigned(Method::PUT, &url.url).await?, url);
         self.execute(rb.timeout(CALL_TIMEOUT).body(body), true, Answerer::Store)
             .await
             .map(drop)
@@ -271,7 +281,7 @@ impl ApiClient {
     /// stream cannot be sent twice, the caller starts over.
     pub async fn put_presigned_file(
         &self,
-        url: &str,
+        url: &PresignedUrl,
         path: &Path,
         content_type: &str,
     ) -> Result<(), ApiError> {
@@ -279,7 +289,7 @@ impl ApiClient {
             path: path.to_owned(),
             source,
         };
-        let rb = self.presigned(Method::PUT, url).await?;
+        let rb = Self::signed_headers(self.presigned(Method::PUT, &url.url).await?, url);
         let file = tokio::fs::File::open(path).await.map_err(file_err)?;
         let len = file.metadata().await.map_err(file_err)?.len();
         let stream = futures::stream::try_unfold(file, |mut f| async move {

@@ -183,15 +183,35 @@ impl ApiClient {
     }
 
     // ── snapshots (the app keeps its own, the camera its; both read them) ──
-    /// A slot for a snapshot: where to PUT the image, then [`ApiClient::confirm_snapshot`].
+    /// A slot for the snapshot `image`: where to PUT it (with the slot's signed headers,
+    /// as [`ApiClient::put_presigned`] does), then [`ApiClient::confirm_snapshot`].
     pub async fn create_snapshot(
         &self,
         channel: Uuid,
         taken_at_ms: Option<i64>,
+        image: &[u8],
+    ) -> Result<SnapshotSlot, ApiError> {
+        use sha2::Digest as _;
+        let sha256 = sha2::Sha256::digest(image)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let body = CreateSnapshotRequest {
+            taken_at_ms,
+            size: Some(image.len() as u64),
+            sha256: Some(sha256),
+        };
+        self.snapshot_slot(channel, &body).await
+    }
+
+    /// A slot for a snapshot described by `req` (size and SHA-256 required).
+    pub async fn snapshot_slot(
+        &self,
+        channel: Uuid,
+        req: &CreateSnapshotRequest,
     ) -> Result<SnapshotSlot, ApiError> {
         let path = format!("/channels/{channel}/snapshots");
-        let body = CreateSnapshotRequest { taken_at_ms };
-        self.json(Method::POST, &path, &body).await
+        self.json(Method::POST, &path, req).await
     }
 
     /// The image is in the store: the snapshot is complete.

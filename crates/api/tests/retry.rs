@@ -132,6 +132,7 @@ async fn a_presigned_download_is_repeated_and_the_store_says_so_in_its_error() {
         url: format!("{base}/bucket/object"),
         method: "GET".into(),
         expires_at: 0,
+        headers: Default::default(),
     };
     let api = client(&base);
     assert_eq!(api.get_presigned(&url).await.unwrap(), b"the object");
@@ -183,6 +184,7 @@ async fn plain_http_off_loopback_is_refused_before_sending() {
         url: "http://192.0.2.1:3900/bucket/object".into(),
         method: "GET".into(),
         expires_at: 0,
+        headers: Default::default(),
     };
     let err = client(&base).get_presigned(&url).await.unwrap_err();
     assert!(matches!(err, ApiError::Trust(_)), "{err}");

@@ -176,6 +176,23 @@ impl TestCloud {
         creds
     }
 
+    /// PUT `body` to a slot's presigned `upload` (JSON) with the headers signed into it,
+    /// as a client does; the store's answer is returned unchecked.
+    pub async fn put_upload(&self, upload: &Value, body: &[u8]) -> reqwest::Response {
+        let mut put = self
+            .http
+            .put(upload["url"].as_str().expect("upload url"))
+            .body(body.to_vec());
+        if let Some(headers) = upload["headers"].as_object() {
+            for (name, value) in headers {
+                if name != "content-length" {
+                    put = put.header(name.as_str(), value.as_str().expect("header value"));
+                }
+            }
+        }
+        put.send().await.expect("PUT")
+    }
+
     /// Upload one segment of `body` as the device; returns the recording id.
     pub async fn segment(&self, creds: &Value, start_ms: i64, end_ms: i64, body: &[u8]) -> String {
         let dev = creds["device_token"].as_str().expect("device token");
@@ -184,17 +201,12 @@ impl TestCloud {
             .post(
                 &format!("/api/v1/channels/{ch}/recordings"),
                 Some(dev),
-                json!({"start_ms": start_ms, "end_ms": end_ms}),
+                json!({"start_ms": start_ms, "end_ms": end_ms,
+                       "size": body.len(), "sha256": sha256(body)}),
             )
             .await;
         assert_eq!(s, 201, "recording slot: {slot}");
-        let put = self
-            .http
-            .put(slot["upload"]["url"].as_str().expect("upload url"))
-            .body(body.to_vec())
-            .send()
-            .await
-            .expect("PUT");
+        let put = self.put_upload(&slot["upload"], body).await;
         assert!(put.status().is_success(), "PUT {}", put.status());
         let id = slot["recording_id"]
             .as_str()

@@ -1,10 +1,14 @@
 //! The uploader: drains the spool into object storage through presigned PUTs.
 //!
 //! ```text
-//!  Spool (oldest first) ──claim──► worker ──► POST slot (cloud) ──► PUT file (store, streamed,
-//!        ▲                           │          Content-Length)  ──► POST complete {size, sha256}
-//!        └──── release + back-off ◄──┘ (retryable)                └─► Spool::remove
+//!  Spool (oldest first) ──claim──► worker ──► POST slot {size, sha256} ──► PUT file (store,
+//!        ▲                           │   streamed, Content-Length + signed checksum header)
+//!        │                           │   ──► POST complete {size, sha256} ──► Spool::remove
+//!        └──── release + back-off ◄──┘ (retryable)
 //! ```
+//!
+//! The slot asks for the manifest's size and SHA-256 (of the ciphertext on disk); the
+//! cloud signs both into the PUT, so its URL writes this file and nothing else.
 //!
 //! Each of `concurrency` workers claims the oldest segment nobody is uploading, so an
 //! outage followed by recovery drains the backlog in order and in parallel. The file is
@@ -179,9 +183,11 @@ pub async fn upload_one(cloud: &DeviceClient, entry: &SpoolEntry) -> Result<(), 
                 end_ms: m.end_ms.max(m.start_ms + 1),
                 event: m.event,
                 key_id: Some(m.key_id.clone()),
+                size: Some(m.size),
+                sha256: Some(m.sha256.clone()),
             };
             let slot = cloud.upload_slot(m.channel_id, &req).await?;
-            cloud.put_file(&slot.upload.url, &entry.path).await?;
+            cloud.put_file(&slot.upload, &entry.path).await?;
             let notice = UploadNotice {
                 size: m.size,
                 sha256: m.sha256.clone(),
@@ -189,8 +195,10 @@ pub async fn upload_one(cloud: &DeviceClient, entry: &SpoolEntry) -> Result<(), 
             cloud.complete(slot.recording_id, &notice).await?;
         }
         EntryKind::Snapshot => {
-            let slot = cloud.snapshot_slot(m.channel_id, m.start_ms).await?;
-            cloud.put_file(&slot.upload.url, &entry.path).await?;
+            let slot = cloud
+                .snapshot_slot(m.channel_id, m.start_ms, m.size, &m.sha256)
+                .await?;
+            cloud.put_file(&slot.upload, &entry.path).await?;
             cloud.snapshot_confirm(slot.snapshot.id).await?;
         }
     }

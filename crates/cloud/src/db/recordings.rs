@@ -37,14 +37,18 @@ pub struct NewSlot<'a> {
     pub object_key: &'a str,
     pub event: bool,
     pub key_id: Option<&'a str>,
+    /// The size and SHA-256 (hex) the slot was asked for, signed into its PUT.
+    pub size: u64,
+    pub sha256: &'a str,
     pub now_ms: i64,
 }
 
-/// Store an `uploading` recording for a slot.
+/// Store an `uploading` recording for a slot, with the size and digest its upload must
+/// have (kept in `size`/`sha256`, which only a complete row shows).
 pub async fn insert_slot(db: &Db, slot: &NewSlot<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO recordings (id, channel_id, start_ms, end_ms, object_key, status, event, key_id, created_ms) \
-         VALUES ($1, $2, $3, $4, $5, 'uploading', $6, $7, $8)",
+        "INSERT INTO recordings (id, channel_id, start_ms, end_ms, object_key, status, event, key_id, created_ms, size, sha256) \
+         VALUES ($1, $2, $3, $4, $5, 'uploading', $6, $7, $8, $9, $10)",
     )
     .bind(text(slot.id))
     .bind(text(slot.channel))
@@ -54,6 +58,8 @@ pub async fn insert_slot(db: &Db, slot: &NewSlot<'_>) -> Result<()> {
     .bind(i64::from(slot.event))
     .bind(slot.key_id)
     .bind(slot.now_ms)
+    .bind(stored_size(slot.size))
+    .bind(slot.sha256)
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -278,14 +284,16 @@ pub async fn uploading_before(db: &Db, before_ms: i64, limit: i64) -> Result<Vec
         .collect()
 }
 
-/// Complete a recording found in the store (its digest unknown), if it is still
-/// `uploading`; true when this call did.
+/// Complete a recording found in the store, if it is still `uploading` and the object
+/// has the size its slot was asked for (the store checked the digest signed into the
+/// upload; a slot from before signed uploads has neither and takes the listed size);
+/// true when this call did.
 pub async fn complete_found(db: &Db, id: &Uuid, size: u64, now_ms: i64) -> Result<bool> {
     super::changed_one(
         db,
         sqlx::query(
             "UPDATE recordings SET status = 'complete', size = $1, completed_ms = $2 \
-         WHERE id = $3 AND status = 'uploading'",
+         WHERE id = $3 AND status = 'uploading' AND (size IS NULL OR size = $1)",
         )
         .bind(stored_size(size))
         .bind(now_ms)

@@ -63,11 +63,11 @@ impl SnapshotRow {
     }
 }
 
-/// Store a `pending` snapshot for a slot.
+/// Store a `pending` snapshot for a slot, `size` the one its upload is signed for.
 pub async fn insert_pending(db: &Db, s: &SnapshotRow, now_ms: i64) -> Result<()> {
     sqlx::query(
-        "INSERT INTO snapshots (id, channel_id, object_key, taken_at_ms, source, status, created_ms) \
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+        "INSERT INTO snapshots (id, channel_id, object_key, taken_at_ms, source, status, created_ms, size) \
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)",
     )
     .bind(text(&s.id))
     .bind(text(&s.channel_id))
@@ -75,6 +75,7 @@ pub async fn insert_pending(db: &Db, s: &SnapshotRow, now_ms: i64) -> Result<()>
     .bind(s.taken_at_ms)
     .bind(source_text(s.source))
     .bind(now_ms)
+    .bind(s.size.map(stored_size))
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -179,12 +180,14 @@ pub async fn pending_between(
         .collect()
 }
 
-/// Complete a snapshot found in the store, if it is still `pending`.
+/// Complete a snapshot found in the store, if it is still `pending` and the image has the
+/// size its slot was asked for (none recorded: a slot from before signed uploads).
 pub async fn complete_found(db: &Db, id: &Uuid, size: u64) -> Result<bool> {
     super::changed_one(
         db,
         sqlx::query(
-        "UPDATE snapshots SET status = 'complete', size = $1 WHERE id = $2 AND status = 'pending'",
+        "UPDATE snapshots SET status = 'complete', size = $1 WHERE id = $2 AND status = 'pending' \
+         AND (size IS NULL OR size = $1)",
     )
         .bind(stored_size(size))
         .bind(text(id))

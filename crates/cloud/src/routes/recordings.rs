@@ -2,11 +2,17 @@
 //! range with presigned GETs and explicit gaps.
 //!
 //! ```text
-//!  camera ── POST /channels/{c}/recordings ──► row `uploading`, key built here, PUT URL
-//!  camera ── PUT bytes ─────────────────────► store
-//!  camera ── POST /recordings/{r}/complete {size, sha256} ─► HEAD (size) ─► `complete`
+//!  camera ── POST /channels/{c}/recordings {…, size, sha256} ──► row `uploading` (size and
+//!            digest kept), key built here, PUT URL with Content-Length and checksum signed
+//!  camera ── PUT bytes + signed headers ────► store (refuses any other body)
+//!  camera ── POST /recordings/{r}/complete {size, sha256} ─► same as the slot? HEAD (size,
+//!            checksum where reported) ─► `complete`
 //!  (notice lost?  the reconciler lists the day folder and completes it — workers/reconcile.rs)
 //! ```
+//!
+//! Signing the size and digest into the URL is what stops a replayed PUT — before or
+//! after `complete` — from changing a recording on any S3 store: the URL can only ever
+//! write the bytes the row describes.
 
 use axum::Json;
 use axum::extract::State;
@@ -33,6 +39,38 @@ pub const MAX_LIST_MS: i64 = 7 * 24 * 3600 * 1000;
 pub const MAX_LIST_ITEMS: usize = 10_000;
 /// Holes shorter than this between segments are not reported as gaps.
 pub const GAP_TOLERANCE_MS: i64 = 250;
+
+/// The size and raw SHA-256 an upload slot request announces; 400 when missing (a client
+/// older than signed uploads) or malformed.
+pub(crate) fn announced(
+    size: Option<u64>,
+    sha256: Option<&str>,
+    max_size: u64,
+) -> ApiResult<(u64, [u8; 32])> {
+    let (Some(size), Some(sha256)) = (size, sha256) else {
+        return Err(ApiError::bad(
+            "size and sha256 of the object to upload are required (the upload URL is signed \
+             for exactly those bytes); a client that does not send them is too old",
+        ));
+    };
+    if size == 0 || size > max_size {
+        return Err(ApiError::bad(format!("size must be 1 to {max_size} bytes")));
+    }
+    let digest = parse_sha256(sha256)
+        .ok_or_else(|| ApiError::bad("sha256 must be 64 lowercase hex characters"))?;
+    Ok((size, digest))
+}
+
+/// 64 lowercase hex characters as 32 bytes.
+fn parse_sha256(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || !s.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+        return None;
+    }
+    hex::decode(s).ok()?.try_into().ok()
+}
+
+/// Largest segment accepted (a 10-minute segment at a high bitrate is far below).
+pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
 
 /// Ask for an upload slot for one segment.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/recordings", tag = "recordings", request_body = UploadSlotRequest,
@@ -62,6 +100,7 @@ pub async fn upload_slot(
     {
         return Err(ApiError::bad("key_id must be 1-64 letters, digits or '-'"));
     }
+    let (size, digest) = announced(req.size, req.sha256.as_deref(), MAX_SEGMENT_BYTES)?;
     let id = new_id();
     let key = keys::recording(&c.device_id, &c.id, req.start_ms, &id);
     let slot = db::recordings::NewSlot {
@@ -72,10 +111,12 @@ pub async fn upload_slot(
         object_key: &key,
         event: req.event,
         key_id: req.key_id.as_deref(),
+        size,
+        sha256: req.sha256.as_deref().unwrap_or_default(),
         now_ms: unix_ms(),
     };
     db::recordings::insert_slot(&state.db, &slot).await?;
-    let upload = state.store.presign_put(&key);
+    let upload = state.store.presign_put(&key, size, &digest);
     Ok((
         StatusCode::CREATED,
         Json(UploadSlot {
@@ -96,14 +137,9 @@ pub async fn complete(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<UploadNotice>,
 ) -> ApiResult<Json<Recording>> {
-    if req.sha256.len() != 64
-        || !req
-            .sha256
-            .chars()
-            .all(|c| matches!(c, '0'..='9' | 'a'..='f'))
-    {
+    let Some(digest) = parse_sha256(&req.sha256) else {
         return Err(ApiError::bad("sha256 must be 64 lowercase hex characters"));
-    }
+    };
     let (mut rec, key) = db::recordings::for_device(&state.db, &id, &dev)
         .await?
         .ok_or(ApiError::NotFound("recording"))?;
@@ -115,17 +151,30 @@ pub async fn complete(
             "recording already complete with other size or digest".into(),
         ));
     }
-    match state.store.head(&key).await? {
+    // The slot's announced size and digest (absent only on slots from before signed uploads).
+    if rec.size.is_some_and(|s| s != req.size)
+        || rec.sha256.as_deref().is_some_and(|s| s != req.sha256)
+    {
+        return Err(ApiError::Conflict(
+            "notice does not match the size and sha256 the upload slot was asked for".into(),
+        ));
+    }
+    match state.store.head_object(&key).await? {
         None => {
             return Err(ApiError::Conflict(
                 "object not found in the store: upload it first".into(),
             ));
         }
-        Some(size) if size != req.size => {
+        Some(h) if h.size != req.size => {
             return Err(ApiError::Conflict(format!(
-                "object has {size} bytes, notice says {}",
-                req.size
+                "object has {} bytes, notice says {}",
+                h.size, req.size
             )));
+        }
+        Some(h) if h.sha256.is_some_and(|s| s != digest) => {
+            return Err(ApiError::Conflict(
+                "object's SHA-256 in the store differs from the notice".into(),
+            ));
         }
         Some(_) => {}
     }

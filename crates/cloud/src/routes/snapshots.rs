@@ -1,5 +1,9 @@
 //! Snapshots: create (→ presigned PUT), confirm (HEAD), list with GETs, get, delete.
 //! Users create `client` snapshots, devices `agent` ones; both for channels they own.
+//!
+//! As for recordings, the slot request announces the image's size and SHA-256 and both
+//! are signed into the PUT ([`crate::store::Store::presign_put`]), so the URL cannot be
+//! replayed with another image; confirm checks the stored object against the size.
 
 use axum::Json;
 use axum::extract::State;
@@ -66,6 +70,8 @@ pub async fn create(
     let req: CreateSnapshotRequest = crate::error::optional_json(&body)?;
     let taken_at_ms = req.taken_at_ms.unwrap_or_else(unix_ms);
     super::check_time("taken_at_ms", taken_at_ms)?;
+    let (size, digest) =
+        super::recordings::announced(req.size, req.sha256.as_deref(), MAX_SNAPSHOT_BYTES)?;
     let source = match caller {
         Caller::User(_) => SnapshotSource::Client,
         Caller::Device(_) => SnapshotSource::Agent,
@@ -77,11 +83,11 @@ pub async fn create(
         taken_at_ms,
         source,
         status: SnapshotStatus::Pending,
-        size: None,
+        size: Some(size),
         object_key: keys::snapshot(&c.device_id, &c.id, &id),
     };
     db::snapshots::insert_pending(&state.db, &row, unix_ms()).await?;
-    let upload = state.store.presign_put(&row.object_key);
+    let upload = state.store.presign_put(&row.object_key, size, &digest);
     Ok((
         StatusCode::CREATED,
         Json(SnapshotSlot {
@@ -109,6 +115,13 @@ pub async fn confirm(
         Some(s) if s > MAX_SNAPSHOT_BYTES || s == 0 => {
             state.store.delete(&snap.object_key).await?;
             return Err(ApiError::bad("snapshot image must be 1 byte to 10 MiB"));
+        }
+        // Only a slot from before signed uploads has no announced size.
+        Some(s) if snap.size.is_some_and(|want| want != s) => {
+            return Err(ApiError::Conflict(format!(
+                "snapshot image has {s} bytes, its slot was asked for {}",
+                snap.size.unwrap_or_default()
+            )));
         }
         Some(s) => s,
     };

@@ -1,10 +1,11 @@
 //! The embedded object store: s3s + s3s-fs serving one bucket from
 //! `<data-dir>/objects/<bucket>/` (TLS off loopback, see [`crate::tls`]), with SigV4 (headers and presigned
 //! query strings, expiry included) checked by s3s against credentials generated on first
-//! start and kept in `<data-dir>/s3-credentials.json` (mode 0600).
+//! start and kept in `<data-dir>/s3-credentials.json` (mode 0600). Uploads that announce a
+//! checksum are checked before they replace anything ([`super::verify`]).
 //!
 //! ```text
-//!  TcpListener ─► hyper-util auto (HTTP/1.1) ─► S3Service { SimpleAuth, FileSystem }
+//!  TcpListener ─► hyper-util auto (HTTP/1.1) ─► S3Service { SimpleAuth, Verified(FileSystem) }
 //! ```
 
 use std::net::SocketAddr;
@@ -61,7 +62,7 @@ pub async fn start(
     std::fs::create_dir_all(root.join(BUCKET))?;
     let fs = s3s_fs::FileSystem::new(&root).map_err(|e| anyhow::anyhow!("object store: {e:?}"))?;
     let service = {
-        let mut b = S3ServiceBuilder::new(fs);
+        let mut b = S3ServiceBuilder::new(super::verify::Verified(fs));
         b.set_auth(SimpleAuth::from_single(
             keys.access_key.clone(),
             keys.secret_key.clone(),

@@ -7,6 +7,11 @@
 //! presigned URL for one object and one method with a short expiry (`rusty-s3` for the
 //! cloud's own calls, [`presign`] for the hot path of URLs handed to clients), sent
 //! with reqwest. So one code path talks to the embedded s3s store, Garage and AWS alike.
+//!
+//! A client's upload URL is good for one body only: the slot request announces its size
+//! and SHA-256, and both are signed into the PUT ([`Store::presign_put`]), so a replay —
+//! even after `complete` — can only write the same bytes again. `complete` then HEADs
+//! the object and compares size and (where the store reports it) checksum with the row.
 //! URLs for clients are signed for the *public* endpoint (the host clients will use);
 //! the cloud's own calls use the internal one.
 
@@ -14,6 +19,7 @@ pub mod embedded;
 pub mod keys;
 mod multipart;
 pub mod presign;
+pub mod verify;
 
 use std::time::Duration;
 
@@ -52,6 +58,17 @@ pub enum StoreError {
     Config(String),
 }
 
+/// The header that carries an object's SHA-256 (base64), signed into upload URLs.
+pub const CHECKSUM_SHA256: &str = "x-amz-checksum-sha256";
+
+/// What HEAD tells of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    /// Present when the store keeps and reports the object's SHA-256 checksum.
+    pub sha256: Option<[u8; 32]>,
+}
+
 /// One object in a listing.
 #[derive(Debug, Clone)]
 pub struct Listed {
@@ -63,6 +80,8 @@ pub struct Listed {
 #[derive(Clone)]
 pub struct Store {
     internal: Bucket,
+    /// For the cloud's own requests that sign an `x-amz-*` header (HEAD with checksum).
+    internal_signer: Arc<presign::Presigner>,
     public: Public,
     creds: Credentials,
     http: reqwest::Client,
@@ -150,6 +169,7 @@ impl Store {
             .build()?;
         Ok(Self {
             internal,
+            internal_signer: Arc::new(presigner_for(&s.endpoint, s)?),
             public,
             creds: Credentials::new(s.access_key.clone(), s.secret_key.clone()),
             http,
@@ -221,6 +241,7 @@ impl Store {
             method: method.into(),
             url,
             expires_at: now.unix_timestamp() + self.ttl.as_secs() as i64,
+            headers: Default::default(),
         }
     }
 
@@ -241,28 +262,69 @@ impl Store {
                 method: "GET".into(),
                 url: batch.sign(key),
                 expires_at,
+                headers: Default::default(),
             }
         }
     }
 
-    /// Presigned PUT of one object for clients.
-    pub fn presign_put(&self, key: &str) -> PresignedUrl {
-        self.presign("PUT", key)
+    /// Presigned PUT of one object for clients, good only for a body of `size` bytes whose
+    /// SHA-256 is `sha256` (raw): both are signed in as `content-length` and
+    /// `x-amz-checksum-sha256`, which the client must send as [`PresignedUrl::headers`]
+    /// gives them, and the store checks the body against the checksum.
+    pub fn presign_put(&self, key: &str, size: u64, sha256: &[u8; 32]) -> PresignedUrl {
+        use base64::Engine as _;
+        let now = time::OffsetDateTime::now_utc();
+        let len = size.to_string();
+        let sum = base64::engine::general_purpose::STANDARD.encode(sha256);
+        let signed = [
+            ("content-length", len.as_str()),
+            (CHECKSUM_SHA256, sum.as_str()),
+        ];
+        let url = self
+            .presigner()
+            .sign_with("PUT", key, self.ttl.as_secs(), now, &signed);
+        crate::metrics::PRESIGNED.inc();
+        PresignedUrl {
+            method: "PUT".into(),
+            url,
+            expires_at: now.unix_timestamp() + self.ttl.as_secs() as i64,
+            headers: signed
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
     }
 
     /// Size of an object, None when absent.
     pub async fn head(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        let url = self
-            .internal
-            .head_object(Some(&self.creds), key)
-            .sign(OWN_TTL);
-        let resp = self.http.head(url).send().await?;
+        Ok(self.head_object(key).await?.map(|h| h.size))
+    }
+
+    /// Size and, when the store reports it, SHA-256 of an object; None when absent.
+    pub async fn head_object(&self, key: &str) -> Result<Option<Head>, StoreError> {
+        use base64::Engine as _;
+        // Stores that check presigned URLs strictly (Garage) want every x-amz-* header
+        // signed, so the checksum mode is.
+        const MODE: (&str, &str) = ("x-amz-checksum-mode", "ENABLED");
+        let url = self.internal_signer.sign_with(
+            "HEAD",
+            key,
+            OWN_TTL.as_secs(),
+            time::OffsetDateTime::now_utc(),
+            &[MODE],
+        );
+        let resp = self.http.head(url).header(MODE.0, MODE.1).send().await?;
         match resp.status().as_u16() {
-            200 => Ok(resp
-                .headers()
-                .get(reqwest::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())),
+            200 => {
+                let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok());
+                let size = header(reqwest::header::CONTENT_LENGTH.as_str())
+                    .and_then(|v| v.parse().ok())
+                    .ok_or(StoreError::Parse("HEAD without Content-Length"))?;
+                let sha256 = header(CHECKSUM_SHA256)
+                    .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+                    .and_then(|v| <[u8; 32]>::try_from(v).ok());
+                Ok(Some(Head { size, sha256 }))
+            }
             404 => Ok(None),
             status => Err(StoreError::Status { op: "HEAD", status }),
         }

@@ -4,8 +4,13 @@
 //! Compared with signing from scratch it caches the day's signing key
 //! (`HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), "s3"), "aws4_request")`) and the
 //! constant parts of the query, leaving per URL one SHA-256 of the canonical request and
-//! one HMAC. The form is the standard one (AWS SigV4, `UNSIGNED-PAYLOAD`, only `host`
-//! signed), checked against s3s and Garage by the integration tests.
+//! one HMAC. The form is the standard one (AWS SigV4, `UNSIGNED-PAYLOAD`, `host` signed),
+//! checked against s3s and Garage by the integration tests.
+//!
+//! An upload's PUT also signs `content-length` and `x-amz-checksum-sha256`
+//! ([`Presigner::sign_with`]): the URL is then good for those exact bytes only, since the
+//! store checks the signature over the headers the client sends and the checksum over the
+//! body it receives (the embedded store before it keeps anything — [`super::verify`]).
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -129,9 +134,38 @@ impl Presigner {
         self.batch(method, expires, now).sign(key)
     }
 
+    /// Presign `method` on `key` with `headers` (lower-case names, values as sent) signed
+    /// besides `host`: the request must carry them exactly.
+    pub fn sign_with(
+        self: &Arc<Self>,
+        method: &str,
+        key: &str,
+        expires: u64,
+        now: time::OffsetDateTime,
+        headers: &[(&str, &str)],
+    ) -> String {
+        self.batch_with(method, expires, now, headers).sign(key)
+    }
+
     /// Everything that is the same for the URLs of one request (method, time, expiry),
     /// computed once: a listing signs thousands of keys with one [`Batch`].
     pub fn batch(self: &Arc<Self>, method: &str, expires: u64, now: time::OffsetDateTime) -> Batch {
+        self.batch_with(method, expires, now, &[])
+    }
+
+    /// [`Presigner::batch`] with `headers` signed too (see [`Presigner::sign_with`]).
+    pub fn batch_with(
+        self: &Arc<Self>,
+        method: &str,
+        expires: u64,
+        now: time::OffsetDateTime,
+        headers: &[(&str, &str)],
+    ) -> Batch {
+        let mut signed: Vec<(&str, &str)> = Vec::with_capacity(headers.len() + 1);
+        signed.push(("host", self.host.as_str()));
+        signed.extend(headers.iter().filter(|(n, _)| *n != "host"));
+        signed.sort_unstable_by_key(|(n, _)| *n);
+        let names = signed.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(";");
         let day = format!(
             "{:04}{:02}{:02}",
             now.year(),
@@ -152,14 +186,19 @@ impl Presigner {
         uri_encode(&scope, false, &mut query);
         let _ = write!(
             query,
-            "&X-Amz-Date={amz_date}&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host"
+            "&X-Amz-Date={amz_date}&X-Amz-Expires={expires}&X-Amz-SignedHeaders="
         );
+        uri_encode(&names, false, &mut query);
         let mut canonical_tail = String::with_capacity(query.len() + self.host.len() + 40);
         canonical_tail.push('\n');
         canonical_tail.push_str(&query);
-        canonical_tail.push_str("\nhost:");
-        canonical_tail.push_str(&self.host);
-        canonical_tail.push_str("\n\nhost\nUNSIGNED-PAYLOAD");
+        canonical_tail.push('\n');
+        for (name, value) in &signed {
+            let _ = writeln!(canonical_tail, "{name}:{}", value.trim());
+        }
+        canonical_tail.push('\n');
+        canonical_tail.push_str(&names);
+        canonical_tail.push_str("\nUNSIGNED-PAYLOAD");
         let mut mac =
             HmacSha256::new_from_slice(&self.signing_key(&day)).expect("HMAC takes any key");
         mac.update(format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n").as_bytes());

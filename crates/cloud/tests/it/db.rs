@@ -330,10 +330,18 @@ async fn both_engines_list_the_same_rows() {
                 object_key: &format!("k/{n}"),
                 event: true,
                 key_id,
+                size: n as u64 * 10,
+                sha256: &"ab".repeat(32),
                 now_ms: NOW,
             };
             db::recordings::insert_slot(&db, &slot).await.unwrap();
         }
+        assert!(
+            !db::recordings::complete_found(&db, &id(5), 41, NOW)
+                .await
+                .unwrap(),
+            "an object of another size than the slot announced does not complete it"
+        );
         assert!(
             db::recordings::complete_found(&db, &id(4), 40, NOW)
                 .await
@@ -366,7 +374,7 @@ async fn both_engines_list_the_same_rows() {
     }
     let ids: Vec<u128> = listings[0].iter().map(|r| r.0.as_u128()).collect();
     assert_eq!(ids, [1, 2, 3, 4]);
-    assert_eq!(listings[0][3].4, None);
+    assert_eq!(listings[0][3].4.as_deref(), Some("ab".repeat(32).as_str()));
     assert_eq!(listings[0][3].6.as_deref(), Some("kid"));
     assert!(listings[0][3].5);
     assert_eq!(listings[0], listings[1]);

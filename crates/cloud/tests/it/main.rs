@@ -15,3 +15,4 @@ mod instances;
 mod limits;
 mod media;
 mod openapi;
+mod replay;

@@ -5,7 +5,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{Backend, TestCloud, flows, unix_ms};
+use common::{Backend, TestCloud, flows, sha256, unix_ms};
 use serde_json::json;
 
 async fn recordings(b: Backend) {
@@ -48,7 +48,7 @@ async fn store_mode_none_refuses_upload_slots(b: Backend) {
         app.post(
             &slots,
             Some(dev),
-            json!({"start_ms": start, "end_ms": start + 10_000}),
+            json!({"start_ms": start, "end_ms": start + 10_000, "size": 1, "sha256": sha256(b"x")}),
         )
     };
     assert_eq!(slot(t0).await.0, 201, "mode event gives slots");
@@ -169,20 +169,16 @@ async fn reconciler_completes_lost_notices(b: Backend) {
         .post(
             &format!("/api/v1/channels/{ch}/recordings"),
             Some(dev),
-            json!({"start_ms": t0, "end_ms": t0 + 30_000}),
+            json!({"start_ms": t0, "end_ms": t0 + 30_000,
+                   "size": 4242, "sha256": sha256(&[7u8; 4242])}),
         )
         .await;
-    app.http
-        .put(slot["upload"]["url"].as_str().unwrap())
-        .body(vec![7u8; 4242])
-        .send()
-        .await
-        .unwrap();
+    app.put_upload(&slot["upload"], &[7u8; 4242]).await;
     // Never notified; a slot never uploaded stays out of the listing.
     app.post(
         &format!("/api/v1/channels/{ch}/recordings"),
         Some(dev),
-        json!({"start_ms": t0 + 30_000, "end_ms": t0 + 60_000}),
+        json!({"start_ms": t0 + 30_000, "end_ms": t0 + 60_000, "size": 1, "sha256": sha256(b"x")}),
     )
     .await;
     let path = format!(
@@ -215,21 +211,14 @@ async fn reconciler_completes_unconfirmed_snapshots(b: Backend) {
     let dev = creds["device_token"].as_str().unwrap();
     let ch = creds["channels"]["main"].as_str().unwrap();
     let (s, slot) = app
-        .call(
-            reqwest::Method::POST,
+        .post(
             &format!("/api/v1/channels/{ch}/snapshots"),
             Some(dev),
-            None,
+            json!({"size": 777, "sha256": sha256(&[0xffu8; 777])}),
         )
         .await;
     assert_eq!(s, 201, "{slot}");
-    let r = app
-        .http
-        .put(slot["upload"]["url"].as_str().unwrap())
-        .body(vec![0xffu8; 777])
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_upload(&slot["upload"], &[0xffu8; 777]).await;
     assert!(r.status().is_success());
     // Never confirmed: the reconciler finds the image and completes the snapshot.
     let path = format!(

@@ -1,12 +1,19 @@
 //! Presigned URLs, recordings, events, clips and snapshots.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 // ───────────────────────────── presigned URLs ─────────────────────────────
 
 /// A presigned object-store request: one object, one method, short expiry. Send it as is
-/// (no `Authorization` header); for PUT send the bytes as the body.
+/// (no `Authorization` header) with every header of `headers`; for PUT send the bytes as
+/// the body.
+///
+/// An upload's PUT has `Content-Length` and `x-amz-checksum-sha256` (the base64 SHA-256
+/// of the object) signed into it, so the store takes only the exact bytes the slot was
+/// asked for: a replay of the URL, before or after `complete`, can only write them again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PresignedUrl {
@@ -15,6 +22,17 @@ pub struct PresignedUrl {
     pub url: String,
     /// Unix seconds.
     pub expires_at: i64,
+    /// Headers the request must carry exactly as given (lower-case names), since they are
+    /// signed into the URL. Empty for GETs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl PresignedUrl {
+    /// The value of a signed header (name in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
 }
 
 // ───────────────────────────── recordings ─────────────────────────────
@@ -34,6 +52,13 @@ pub struct UploadSlotRequest {
     /// Key id written in the segment header (None: not encrypted).
     #[serde(default)]
     pub key_id: Option<String>,
+    /// Length of the segment file as it will be uploaded. Required: a request without
+    /// `size` and `sha256` (a camera older than signed uploads) is refused with 400.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// SHA-256 of the segment file, 64 lowercase hex characters. Required (see `size`).
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// Where to upload one segment.
@@ -48,9 +73,10 @@ pub struct UploadSlot {
 }
 
 /// `POST /api/v1/recordings/{recording_id}/complete` (the device): the upload finished.
-/// The cloud checks the object with HEAD (exists, same size) and answers the completed
-/// [`Recording`]; 409 `conflict` when the object is missing or of another size. Repeating
-/// a notice for a complete recording answers it again (idempotent).
+/// `size` and `sha256` must be the ones the slot was asked for (else 409). The cloud
+/// checks the object with HEAD (exists, same size, same SHA-256 where the store reports
+/// it) and answers the completed [`Recording`]; 409 `conflict` when the object is missing
+/// or differs. Repeating a notice for a complete recording answers it again (idempotent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadNotice {
@@ -270,6 +296,13 @@ pub struct CreateSnapshotRequest {
     /// Unix ms the frame was taken (default: now).
     #[serde(default)]
     pub taken_at_ms: Option<i64>,
+    /// Length of the image as it will be uploaded, 1 byte to 10 MiB. Required: a request
+    /// without `size` and `sha256` is refused with 400.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// SHA-256 of the image, 64 lowercase hex characters. Required (see `size`).
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// State of a snapshot.
@@ -300,8 +333,10 @@ pub struct Snapshot {
     pub download: Option<PresignedUrl>,
 }
 
-/// Answer to [`CreateSnapshotRequest`]: PUT the image (JPEG or PNG, ≤ 10 MiB) to `upload`,
-/// then `POST /api/v1/snapshots/{id}/confirm` (→ [`Snapshot`], 409 if not uploaded).
+/// Answer to [`CreateSnapshotRequest`]: PUT the image (JPEG or PNG, ≤ 10 MiB; exactly the
+/// size and SHA-256 asked for, with `upload.headers`) to `upload`, then
+/// `POST /api/v1/snapshots/{id}/confirm` (→ [`Snapshot`], 409 if not uploaded or not the
+/// image announced).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SnapshotSlot {

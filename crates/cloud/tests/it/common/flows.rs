@@ -48,16 +48,17 @@ pub async fn recordings(app: &TestCloud) {
         .await;
     assert_eq!(s, 403, "users do not upload segments");
     // A slot, a notice before the upload (409), a wrong size (409), then the right one.
+    let body = b"segment-one".repeat(100);
     let (s, slot) = app
         .post(
             &format!("/api/v1/channels/{ch}/recordings"),
             Some(dev),
-            json!({"start_ms": t0, "end_ms": t0 + 30_000, "key_id": "00aa"}),
+            json!({"start_ms": t0, "end_ms": t0 + 30_000, "key_id": "00aa",
+                   "size": body.len(), "sha256": sha256(&body)}),
         )
         .await;
     assert_eq!(s, 201, "{slot}");
     let rid = slot["recording_id"].as_str().unwrap();
-    let body = b"segment-one".repeat(100);
     let notice = json!({"size": body.len(), "sha256": sha256(&body)});
     let (s, v) = app
         .post(
@@ -82,7 +83,7 @@ pub async fn recordings(app: &TestCloud) {
         "PUT to another key refused: {}",
         r.status()
     );
-    let r = app.http.put(url).body(body.clone()).send().await.unwrap();
+    let r = app.put_upload(&slot["upload"], &body).await;
     assert!(r.status().is_success(), "{}", r.status());
     let r = app.http.get(url).send().await.unwrap();
     assert!(
@@ -391,12 +392,12 @@ pub async fn snapshots(app: &TestCloud) {
     let creds = app.device(&alice, "Porch").await;
     let dev = creds["device_token"].as_str().unwrap();
     let ch = creds["channels"]["sub"].as_str().unwrap();
+    let jpeg = b"\xff\xd8\xff\xe0fake jpeg\xff\xd9".to_vec();
     let (s, slot) = app
-        .call(
-            reqwest::Method::POST,
+        .post(
             &format!("/api/v1/channels/{ch}/snapshots"),
             Some(&alice),
-            None,
+            json!({"size": jpeg.len(), "sha256": sha256(&jpeg)}),
         )
         .await;
     assert_eq!(s, 201, "{slot}");
@@ -410,14 +411,7 @@ pub async fn snapshots(app: &TestCloud) {
         )
         .await;
     assert_eq!(s, 409, "not uploaded yet");
-    let jpeg = b"\xff\xd8\xff\xe0fake jpeg\xff\xd9".to_vec();
-    let r = app
-        .http
-        .put(slot["upload"]["url"].as_str().unwrap())
-        .body(jpeg.clone())
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_upload(&slot["upload"], &jpeg).await;
     assert!(r.status().is_success());
     let (s, _) = app
         .post(
@@ -439,7 +433,7 @@ pub async fn snapshots(app: &TestCloud) {
         .post(
             &format!("/api/v1/channels/{ch}/snapshots"),
             Some(dev),
-            json!({"taken_at_ms": unix_ms() - 5_000}),
+            json!({"taken_at_ms": unix_ms() - 5_000, "size": 3, "sha256": sha256(b"png")}),
         )
         .await;
     assert_eq!(
@@ -447,12 +441,7 @@ pub async fn snapshots(app: &TestCloud) {
         (201, Some("agent"))
     );
     let aid = agent["snapshot"]["id"].as_str().unwrap();
-    app.http
-        .put(agent["upload"]["url"].as_str().unwrap())
-        .body(b"png".to_vec())
-        .send()
-        .await
-        .unwrap();
+    app.put_upload(&agent["upload"], b"png").await;
     let (s, _) = app
         .post(
             &format!("/api/v1/snapshots/{aid}/confirm"),
