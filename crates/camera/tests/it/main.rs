@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 
+mod interop;
 mod live_cloud;
 mod live_loopback;
 mod live_mosquitto;
