@@ -210,7 +210,11 @@ pub fn offered_payloads(sdp: &gst_sdp::SDPMessageRef) -> (Option<u32>, Option<u3
             if kind == "video" && codec.starts_with("h264/") {
                 let params = fmtp(pt);
                 let mode1 = params.contains("packetization-mode=1");
-                let rank = if mode1 { 1 + h264_profile_rank(&params) } else { 0 };
+                let rank = if mode1 {
+                    1 + h264_profile_rank(&params)
+                } else {
+                    0
+                };
                 if video.is_none_or(|(best, _)| rank > best) {
                     video = Some((rank, number));
                 }
@@ -301,7 +305,10 @@ a=rtpmap:112 AV1/90000\r\na=rtpmap:113 rtx/90000\r\na=fmtp:113 apt=112\r\n";
         );
         // Constrained baseline wins over plain baseline whichever comes first (Chromium
         // lists 42001f before 42e01f).
-        let baseline_first = BROWSER_OFFER.replace("42001f", "TMP").replace("42e01f", "42001f").replace("TMP", "42e01f");
+        let baseline_first = BROWSER_OFFER
+            .replace("42001f", "TMP")
+            .replace("42e01f", "42001f")
+            .replace("TMP", "42e01f");
         assert_eq!(
             offered_payloads(&parse(&baseline_first)),
             (Some(108), Some(111))

@@ -21,7 +21,10 @@ const CHROMIUM_OFFER: &str = include_str!("chromium-offer.sdp");
 /// A signed-in MQTT client for the ticket's login, subscribed to its `out` topic.
 async fn docs_client(
     t: &TicketResponse,
-) -> (AsyncClient, tokio::sync::mpsc::UnboundedReceiver<(Instant, Value)>) {
+) -> (
+    AsyncClient,
+    tokio::sync::mpsc::UnboundedReceiver<(Instant, Value)>,
+) {
     let m = &t.mqtt;
     let mut mo = MqttOptions::new(m.client_id.clone(), m.host.clone(), m.port);
     mo.set_credentials(m.username.clone(), m.password.clone());
@@ -174,7 +177,10 @@ async fn a_chromium_offer_gets_h264_and_opus_under_its_numbers_then_the_state() 
         .iter()
         .find(|(_, v)| kind(v) == "state")
         .unwrap_or_else(|| panic!("no state after the answer: {kinds:?}"));
-    assert!(stated >= answered, "the state follows the answer: {kinds:?}");
+    assert!(
+        stated >= answered,
+        "the state follows the answer: {kinds:?}"
+    );
     assert_eq!(
         (
             state["stream"].as_str(),
