@@ -204,9 +204,7 @@ fn program_at(line: &str, i: usize) -> Option<&'static str> {
     let rest = &line[i + "eyrie".len()..];
     if rest.starts_with(" cloud") && !rest[6..].starts_with(|c: char| c.is_alphanumeric()) {
         Some("eyrie cloud")
-    } else if rest.starts_with(" camera")
-        && !rest[7..].starts_with(|c: char| c.is_alphanumeric())
-    {
+    } else if rest.starts_with(" camera") && !rest[7..].starts_with(|c: char| c.is_alphanumeric()) {
         Some("eyrie camera")
     } else if rest.starts_with(" --") {
         Some("eyrie")
@@ -230,7 +228,9 @@ fn every_flag_is_the_programs_it_is_written_for() {
             if line.starts_with("| `--") {
                 let cells: Vec<&str> = line.split('|').collect();
                 let Some(program) = named.filter(|p| *p != "eyrie") else {
-                    wrong.push(format!("{at}: an option table before any `eyrie cloud|camera`"));
+                    wrong.push(format!(
+                        "{at}: an option table before any `eyrie cloud|camera`"
+                    ));
                     continue;
                 };
                 let h = help_of(program);
@@ -242,8 +242,13 @@ fn every_flag_is_the_programs_it_is_written_for() {
                 }
                 // `| --flag | EYRIE_ENV | meaning |`: the variable is the flag's.
                 if cells.len() > 3 && cells[2].contains("EYRIE_") {
-                    for env in cells[2].split(['`', ',', ' ']).filter(|w| w.starts_with("EYRIE_")) {
-                        if !h.contains(&format!("[env: {env}=")) && !h.contains(&format!("[env: {env}]")) {
+                    for env in cells[2]
+                        .split(['`', ',', ' '])
+                        .filter(|w| w.starts_with("EYRIE_"))
+                    {
+                        if !h.contains(&format!("[env: {env}="))
+                            && !h.contains(&format!("[env: {env}]"))
+                        {
                             wrong.push(format!("{at}: {env} is not a variable of `{program}`"));
                         }
                     }
@@ -284,7 +289,10 @@ fn the_flag_check_catches_what_the_outside_client_found() {
     }
     assert!(cloud.contains("--presign-ttl-secs") && cloud.contains("--clip-wait-secs"));
     assert!(!camera.contains("--s3-endpoint") && !cloud.contains("--source"));
-    assert_eq!(program_at("run `eyrie cloud --listen x`", 5), Some("eyrie cloud"));
+    assert_eq!(
+        program_at("run `eyrie cloud --listen x`", 5),
+        Some("eyrie cloud")
+    );
     assert_eq!(program_at("crates/eyrie camera", 7), None);
     assert_eq!(program_at("eyrie-cloud", 0), None);
 }
@@ -296,7 +304,9 @@ fn the_s3_credentials_file_is_as_documented() {
     use std::os::unix::fs::PermissionsExt;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let api = std::fs::read_to_string(root.join("docs/api.md")).unwrap();
-    let at = api.find("s3-credentials.json").expect("api.md names the file");
+    let at = api
+        .find("s3-credentials.json")
+        .expect("api.md names the file");
     let doc = &api[at..];
     let json = &doc[doc.find('{').unwrap()..=doc.find('}').unwrap()];
     let documented: BTreeSet<String> = serde_json::from_str::<serde_json::Value>(json)
@@ -319,7 +329,14 @@ fn the_s3_credentials_file_is_as_documented() {
         .arg("cloud")
         .arg("--data-dir")
         .arg(dir.path())
-        .args(["--listen", &port(), "--s3-listen", &port(), "--mqtt-listen", &port()])
+        .args([
+            "--listen",
+            &port(),
+            "--s3-listen",
+            &port(),
+            "--mqtt-listen",
+            &port(),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -332,7 +349,10 @@ fn the_s3_credentials_file_is_as_documented() {
         {
             break raw;
         }
-        assert!(t0.elapsed() < std::time::Duration::from_secs(30), "no {file:?}");
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "no {file:?}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
     let _ = cloud.kill();
