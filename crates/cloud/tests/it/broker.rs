@@ -439,7 +439,7 @@ async fn a_refused_login_gets_its_connack_code() {
         ),
     ];
     for (login, extra, says) in &cases {
-        let (_, err) = output(sub(port, login, &[status.clone()], 5, extra)).await;
+        let (_, err) = output(sub(port, login, std::slice::from_ref(&status), 5, extra)).await;
         assert!(
             err.contains(&format!("Connection Refused: {says}")),
             "{}: {err}",
