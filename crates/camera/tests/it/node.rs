@@ -220,7 +220,7 @@ async fn a_node_without_storage_still_runs_live_and_privacy_and_says_why() {
 /// when event mode became continuous.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_mode_change_is_logged_from_the_old_to_the_new() {
-    common::init_logs();
+    let _log = common::LogWatch::start();
     let dir = tempfile::tempdir().unwrap();
     let cloud = TestCloud::spawn(Backend::Sqlite).await;
     let user = cloud.account("frank").await;

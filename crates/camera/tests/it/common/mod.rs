@@ -190,12 +190,36 @@ pub async fn wait_event(
     }
 }
 
-/// Every INFO-or-above log line of this test binary, as `message key=value …` (values
-/// in `Debug` form, so strings are quoted as the camera's log prints them), for tests
-/// that check what the camera says, numbered from 0 in order. Kept to the last
-/// [`LOG_LINES`].
+/// The INFO-or-above log lines of this test binary while a [`LogWatch`] is alive, as
+/// `message key=value …` (values in `Debug` form, so strings are quoted as the camera's
+/// log prints them), numbered in order — for tests that check what the camera says. Kept
+/// to the last [`LOG_LINES`] and emptied when the last watch ends, so tests that measure
+/// this process's heap (the leak check) see nothing of it.
 pub static LOG: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
 static LOGGED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static WATCHING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Keeps [`LOG`] recording while alive.
+pub struct LogWatch(());
+
+impl LogWatch {
+    pub fn start() -> LogWatch {
+        init_logs();
+        WATCHING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        LogWatch(())
+    }
+}
+
+impl Drop for LogWatch {
+    fn drop(&mut self) {
+        if WATCHING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            let mut log = LOG
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *log = Vec::new();
+        }
+    }
+}
 pub const LOG_LINES: usize = 20_000;
 
 /// The [`LOG`] recorder.
@@ -213,6 +237,9 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LogCapture {
                 }
             }
         }
+        if WATCHING.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            return;
+        }
         let mut line = Line(String::new(), String::new());
         event.record(&mut line);
         let mut log = LOG
@@ -226,7 +253,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LogCapture {
     }
 }
 
-/// Logs to the test output, following RUST_LOG, and INFO and above into [`LOG`].
+/// Logs to the test output, following RUST_LOG, and INFO and above into [`LOG`] while a
+/// [`LogWatch`] is alive.
 pub fn init_logs() {
     use tracing_subscriber::prelude::*;
     let _ = tracing_subscriber::registry()
