@@ -6,7 +6,7 @@
 //! (re)connection subscribes again (sessions are clean) and publishes the "connected"
 //! messages (the camera's retained `online` presence), so callers never deal with broker
 //! restarts: they see [`LinkEvent::Connected`] / [`LinkEvent::Disconnected`] and messages.
-//! Back-off between attempts doubles from 200 ms to 5 s.
+//! Back-off between attempts doubles from 200 ms to 5 s (refused logins: see below).
 //!
 //! Plain MQTT is refused to any host but loopback ([`eyrie_protocol::trust::check_mqtt`]).
 //! TLS (`mqtts`, when the connection says `tls`): rustls, trusting only the CA
@@ -16,13 +16,20 @@
 //! connected to (DNS name or IP address). A refused certificate is reported as a
 //! [`LinkEvent::Disconnected`] whose text starts with [`TLS_REFUSED`], and the link keeps
 //! retrying (the broker's certificate may be fixed meanwhile).
+//!
+//! A login the broker refuses (CONNACK return code 4, bad user name or password, or 5,
+//! not authorized; MQTT 3.1.1 §3.2.2.3) is not a dropped network: it is reported as a
+//! [`LinkEvent::Disconnected`] whose text starts with [`LOGIN_REFUSED`], logged as such,
+//! and retried only slowly (from 5 s, doubling to a minute: the login may be fixed, e.g.
+//! a device re-enrolled, but retrying it every few hundred milliseconds would only hammer
+//! the broker). Callers that cannot wait — a viewer before its answer — give up on it.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use rumqttc::{
-    AsyncClient, ConnectionError, Event, LastWill, MqttOptions, Packet, QoS, TlsConfiguration,
-    Transport,
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, LastWill, MqttOptions, Packet, QoS,
+    TlsConfiguration, Transport,
 };
 use tokio::sync::mpsc;
 
@@ -64,6 +71,31 @@ pub const MAX_INCOMING_PACKET: usize = 1024 * 1024;
 /// Start of the [`LinkEvent::Disconnected`] text when the broker's TLS certificate was
 /// refused (unknown CA, wrong name, expired).
 pub const TLS_REFUSED: &str = "broker TLS certificate refused";
+
+/// Start of the [`LinkEvent::Disconnected`] text when the broker refused the login
+/// (CONNACK return code 4 or 5), followed by the broker's reason.
+pub const LOGIN_REFUSED: &str = "broker refused the login";
+
+/// First wait after a refused login; it doubles up to [`REFUSED_BACKOFF_MAX`].
+const REFUSED_BACKOFF_MIN: Duration = Duration::from_secs(5);
+const REFUSED_BACKOFF_MAX: Duration = Duration::from_secs(60);
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// The [`LOGIN_REFUSED`] text when `e` is the broker refusing the login.
+fn login_refusal(e: &ConnectionError) -> Option<String> {
+    let ConnectionError::ConnectionRefused(code) = e else {
+        return None;
+    };
+    let reason = match code {
+        ConnectReturnCode::BadUserNamePassword => "bad user name or password",
+        ConnectReturnCode::NotAuthorized => "not authorized",
+        ConnectReturnCode::BadClientId => "client id rejected",
+        ConnectReturnCode::RefusedProtocolVersion => "protocol version not accepted",
+        ConnectReturnCode::ServiceUnavailable | ConnectReturnCode::Success => return None,
+    };
+    Some(format!("{LOGIN_REFUSED}: {reason}"))
+}
 
 /// A running link. Dropping it stops the task.
 pub struct Link {
@@ -156,13 +188,16 @@ pub fn start(
     let (tx, rx) = mpsc::unbounded_channel();
     let c = client.clone();
     let task = tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = BACKOFF_MIN;
         let mut connected = false;
+        // The last refusal reported, so a refusal that repeats is said once.
+        let mut refused: Option<String> = None;
         loop {
             match eventloop.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     connected = true;
-                    backoff = Duration::from_millis(200);
+                    refused = None;
+                    backoff = BACKOFF_MIN;
                     for s in &opts.subscriptions {
                         let _ = c.subscribe(s.clone(), QoS::AtLeastOnce).await;
                     }
@@ -200,7 +235,21 @@ pub fn start(
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    if connected || backoff == Duration::from_millis(200) {
+                    if let Some(why) = login_refusal(&e) {
+                        backoff = backoff.clamp(REFUSED_BACKOFF_MIN, REFUSED_BACKOFF_MAX);
+                        tracing::warn!("MQTT: {why}; trying again in {backoff:?}");
+                        if refused.as_deref() != Some(why.as_str()) {
+                            refused = Some(why.clone());
+                            if tx.send(LinkEvent::Disconnected(why)).is_err() {
+                                break;
+                            }
+                        }
+                        connected = false;
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(REFUSED_BACKOFF_MAX);
+                        continue;
+                    }
+                    if connected || backoff == BACKOFF_MIN {
                         let why = if tls_refusal(&e) {
                             format!("{TLS_REFUSED}: {e}")
                         } else {
@@ -213,7 +262,7 @@ pub fn start(
                     }
                     connected = false;
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
                 }
             }
         }

@@ -172,9 +172,13 @@ pub fn description(
 
 /// RTP payload numbers the answer must use: the offer's (RFC 3264 lets the offerer choose
 /// them, and browsers do), for H.264 video and Opus audio. Among several H.264 formats the
-/// one a baseline encoder's stream fits is preferred: `packetization-mode=1` with a
-/// constrained-baseline/baseline `profile-level-id` (`42…`), then any
-/// `packetization-mode=1`, then any H.264. None when the offer has no such codec.
+/// one the camera's stream is (constrained baseline, `packetization-mode=1`) is preferred:
+/// `packetization-mode=1` with a constrained-baseline `profile-level-id` (`42e01f`, or any
+/// with constraint_set1), then plain baseline (`42001f`), then any `packetization-mode=1`,
+/// then any H.264. Constrained baseline comes first because the answer names no
+/// `profile-level-id`, which a browser reads as constrained baseline 3.1 (RFC 6184's
+/// default is only a floor): answering its `42001f` number would pair the stream with a
+/// format the browser thinks is another profile. None when the offer has no such codec.
 pub fn offered_payloads(sdp: &gst_sdp::SDPMessageRef) -> (Option<u32>, Option<u32>) {
     let mut video: Option<(u8, u32)> = None;
     let mut audio = None;
@@ -206,8 +210,11 @@ pub fn offered_payloads(sdp: &gst_sdp::SDPMessageRef) -> (Option<u32>, Option<u3
             if kind == "video" && codec.starts_with("h264/") {
                 let params = fmtp(pt);
                 let mode1 = params.contains("packetization-mode=1");
-                let baseline = params.contains("profile-level-id=42");
-                let rank = u8::from(mode1) * 2 + u8::from(mode1 && baseline);
+                let rank = if mode1 {
+                    1 + h264_profile_rank(&params)
+                } else {
+                    0
+                };
                 if video.is_none_or(|(best, _)| rank > best) {
                     video = Some((rank, number));
                 }
@@ -217,6 +224,25 @@ pub fn offered_payloads(sdp: &gst_sdp::SDPMessageRef) -> (Option<u32>, Option<u3
         }
     }
     (video.map(|(_, pt)| pt), audio)
+}
+
+/// 2: constrained baseline, 1: baseline, 0: another or no `profile-level-id` (from its
+/// profile_idc and constraint flags, RFC 6184 §8.1).
+fn h264_profile_rank(fmtp: &str) -> u8 {
+    let Some(id) = fmtp
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("profile-level-id="))
+        .filter(|id| id.len() == 6 && id.is_ascii())
+    else {
+        return 0;
+    };
+    let byte = |i: usize| u8::from_str_radix(&id[i..i + 2], 16).unwrap_or(0);
+    match (byte(0), byte(2)) {
+        (0x42, iop) if iop & 0x40 != 0 => 2,
+        (0x4d, iop) if iop & 0x80 != 0 => 2,
+        (0x42, _) => 1,
+        _ => 0,
+    }
 }
 
 /// Convert the cloud's ICE servers into a STUN URL and TURN URLs for `webrtcbin`.
@@ -276,6 +302,16 @@ a=rtpmap:112 AV1/90000\r\na=rtpmap:113 rtx/90000\r\na=fmtp:113 apt=112\r\n";
         assert_eq!(
             offered_payloads(&parse(BROWSER_OFFER)),
             (Some(106), Some(111))
+        );
+        // Constrained baseline wins over plain baseline whichever comes first (Chromium
+        // lists 42001f before 42e01f).
+        let baseline_first = BROWSER_OFFER
+            .replace("42001f", "TMP")
+            .replace("42e01f", "42001f")
+            .replace("TMP", "42e01f");
+        assert_eq!(
+            offered_payloads(&parse(&baseline_first)),
+            (Some(108), Some(111))
         );
         // Our own viewer's numbers.
         let ours = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\

@@ -141,10 +141,37 @@ pub type Outgoing = (String, ToViewer);
 pub struct LiveSession {
     viewer: String,
     media: session::Media,
+    shown: Arc<Mutex<Shown>>,
+    last_heard: Instant,
+}
+
+/// What a session's `state` message says. Shared with the answer callback (a GStreamer
+/// thread), which sends the first `state` right after the answer: a viewer learns the
+/// session's HD/SD, sound and talk from the start, not only after its first control.
+/// Whoever sends a `state` holds this lock while sending, so a control's `state` and the
+/// answer's can never arrive in the wrong order. Nothing else is locked under it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Shown {
     stream: Stream,
     audio: bool,
     talk: bool,
-    last_heard: Instant,
+}
+
+impl Shown {
+    fn message(self, session_id: &str) -> ToViewer {
+        ToViewer::State {
+            session_id: session_id.to_owned(),
+            stream: self.stream,
+            audio: self.audio,
+            talk: self.talk,
+        }
+    }
+}
+
+fn lock_shown(shown: &Mutex<Shown>) -> MutexGuard<'_, Shown> {
+    shown
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Reads whether privacy mode is on (e.g. the capture's privacy switch).
@@ -311,10 +338,12 @@ impl LiveManager {
             return;
         };
         s.last_heard = Instant::now();
+        let shown = s.shown.clone();
+        let mut shown = lock_shown(&shown);
         let event = match control {
             Control::SetStream { stream } => {
                 let _ = s.media.feed.send(session::FeedCmd::SetStream(stream));
-                s.stream = stream;
+                shown.stream = stream;
                 tracing::info!(session = sid, ?stream, "resolution change");
                 LiveEvent::StreamChanged {
                     session_id: sid.to_owned(),
@@ -323,7 +352,7 @@ impl LiveManager {
             }
             Control::Audio { on } => {
                 let _ = s.media.feed.send(session::FeedCmd::Audio(on));
-                s.audio = on;
+                shown.audio = on;
                 LiveEvent::AudioChanged {
                     session_id: sid.to_owned(),
                     on,
@@ -331,7 +360,7 @@ impl LiveManager {
             }
             Control::Talk { on } => {
                 s.media.talk_valve.set_property("drop", !on);
-                s.talk = on;
+                shown.talk = on;
                 tracing::info!(session = sid, on, "talk");
                 if on {
                     LiveEvent::TalkStart {
@@ -344,15 +373,10 @@ impl LiveManager {
                 }
             }
         };
-        let state = ToViewer::State {
-            session_id: sid.to_owned(),
-            stream: s.stream,
-            audio: s.audio,
-            talk: s.talk,
-        };
+        self.reply(viewer, shown.message(sid));
+        drop(shown);
         drop(inner);
         self.emit(event);
-        self.reply(viewer, state);
     }
 
     /// End a session now. `tell_viewer`: send it a `bye` (timeouts, shutdown).

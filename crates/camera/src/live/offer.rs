@@ -3,6 +3,7 @@
 //! with the camera's proof. Part of [`LiveManager`]; see the module above for the order
 //! of the checks and why.
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use gstreamer as gst;
@@ -12,7 +13,7 @@ use gstreamer_webrtc as gst_webrtc;
 use eyrie_protocol::signalling::{self, ErrorCode, Offer, ToViewer};
 use eyrie_protocol::ticket;
 
-use super::{LiveEvent, LiveManager, LiveSession, session};
+use super::{LiveEvent, LiveManager, LiveSession, Shown, lock_shown, session};
 
 impl LiveManager {
     /// Answer `offer` from `viewer`, or refuse it with the first check that fails.
@@ -127,16 +128,19 @@ impl LiveManager {
             drop(inner);
             return refuse(ErrorCode::Internal, "camera failed to start the session");
         }
-        self.negotiate(&media, viewer, session_id, key, offer_fp, desc);
+        let shown = Arc::new(Mutex::new(Shown {
+            stream,
+            audio,
+            talk: false,
+        }));
+        self.negotiate(&media, viewer, session_id, (key, offer_fp), desc, &shown);
         inner.nonces.insert(claims.nonce, claims.exp);
         inner.sessions.insert(
             session_id.to_owned(),
             LiveSession {
                 viewer: viewer.to_owned(),
                 media,
-                stream,
-                audio,
-                talk: false,
+                shown,
                 last_heard: Instant::now(),
             },
         );
@@ -157,14 +161,16 @@ impl LiveManager {
         self.emit(LiveEvent::Viewers(n));
     }
 
+    /// Apply the offer and send the answer (with its proof, keyed by `key`, binding
+    /// `offer_fp`) followed by the session's first `state`.
     fn negotiate(
         &self,
         media: &session::Media,
         viewer: &str,
         session_id: &str,
-        key: Vec<u8>,
-        offer_fp: String,
+        (key, offer_fp): (Vec<u8>, String),
         desc: gst_webrtc::WebRTCSessionDescription,
+        shown: &Arc<Mutex<Shown>>,
     ) {
         let webrtc = media.webrtc.clone();
         let out = self.out.clone();
@@ -182,6 +188,7 @@ impl LiveManager {
         let out = self.out.clone();
         let (v, sid) = (viewer.to_owned(), session_id.to_owned());
         let w = webrtc.downgrade();
+        let shown = Arc::downgrade(shown);
         let on_answer = gst::Promise::with_change_func(move |reply| {
             let Some(webrtc) = w.upgrade() else { return };
             let answer = match reply {
@@ -212,6 +219,9 @@ impl LiveManager {
                 .unwrap_or_default()
                 .to_owned();
             let proof = signalling::answer_proof(&key, &sid, &answer_fp, &offer_fp);
+            // The session may already be gone (bye, privacy): then no state follows.
+            let Some(shown) = shown.upgrade() else { return };
+            let shown = lock_shown(&shown);
             let _ = out.send((
                 v.clone(),
                 ToViewer::Answer {
@@ -220,6 +230,7 @@ impl LiveManager {
                     proof,
                 },
             ));
+            let _ = out.send((v.clone(), shown.message(&sid)));
         });
         let w = webrtc.downgrade();
         let on_remote = gst::Promise::with_change_func(move |_| {

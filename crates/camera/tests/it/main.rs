@@ -6,10 +6,12 @@
 #[macro_use]
 mod common;
 
+mod interop;
 mod live_cloud;
 mod live_loopback;
 mod live_mosquitto;
 mod live_tls;
+mod login_refused;
 mod node;
 mod tenants;
 mod ts_interop;

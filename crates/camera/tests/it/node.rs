@@ -214,3 +214,48 @@ async fn a_node_without_storage_still_runs_live_and_privacy_and_says_why() {
     assert!(node.status().await.privacy);
     node.stop().await;
 }
+
+/// The store mode the owner sets reaches the camera's recorder, which logs the change the
+/// right way round: an outside reader once found `from="continuous" to="event"` logged
+/// when event mode became continuous.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_mode_change_is_logged_from_the_old_to_the_new() {
+    let _log = common::LogWatch::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    let user = cloud.account("frank").await;
+    let created = user.create_device("Shed").await.unwrap();
+    let device = created.device.id;
+    user.set_store_mode(device, RecordingPolicy::Event)
+        .await
+        .unwrap();
+    let state = dir.path().join("camera");
+    let enrolled = Enrolment {
+        cloud: cloud.base.clone(),
+        state_dir: state.clone(),
+        activation_code: Some(created.activation_code.clone()),
+        ca_file: None,
+    }
+    .enrol(|code| panic!("an activation code needs no pairing, yet got {code}"))
+    .await
+    .expect("enrols");
+    let mut config = NodeConfig::new(state.clone());
+    config.storage.store_mode_poll = 0.2;
+    config.storage.motion_sensitivity = 0;
+    config.store_mode = Some(RecordingPolicy::Event);
+    config.storage_required = true;
+    let node = CameraNode::start(config, enrolled).expect("node starts");
+    for (from, to) in [
+        (RecordingPolicy::Event, RecordingPolicy::Continuous),
+        (RecordingPolicy::Continuous, RecordingPolicy::Event),
+    ] {
+        let mark = common::log_mark();
+        user.set_store_mode(device, to).await.unwrap();
+        let line = common::wait_log(mark, &["store mode changed"], Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("no store mode change to {to:?} logged"));
+        let want = format!("from={:?} to={:?}", from.as_str(), to.as_str());
+        assert!(line.contains(&want), "{want} logged as: {line}");
+    }
+    node.stop().await;
+}

@@ -189,10 +189,12 @@ impl SessionTask {
                 }
                 Flow::Continue
             }
-            // Before the answer, a refused broker certificate will not fix itself in time:
-            // say so rather than wait for the answer timeout.
+            // Before the answer, a refused broker certificate or login will not fix itself
+            // in time: say so rather than wait for the answer timeout (or call it offline).
             LinkEvent::Disconnected(why)
-                if !self.answered && why.starts_with(mqtt_link::TLS_REFUSED) =>
+                if !self.answered
+                    && (why.starts_with(mqtt_link::TLS_REFUSED)
+                        || why.starts_with(mqtt_link::LOGIN_REFUSED)) =>
             {
                 self.fail(ViewerError::Signalling(why))
             }

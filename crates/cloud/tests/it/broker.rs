@@ -398,3 +398,83 @@ async fn a_flood_from_the_owners_own_viewer_is_cut_off() {
     assert!(got > 0, "the flood started");
     assert!(got <= 400, "{got} junk messages reached the camera");
 }
+
+/// A refused login is answered with the CONNACK return code MQTT 3.1.1 gives it (4: bad
+/// user name or password, 5: not authorized) before the connection closes, so a client
+/// can tell bad credentials from a dropped network — Debian's `mosquitto_sub` says which,
+/// and rumqttc reports the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_login_gets_its_connack_code() {
+    use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet};
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    let port = port_of(&cloud);
+    let (a, b) = (tenant(&cloud, "alice").await, tenant(&cloud, "bob").await);
+    let status = format!("eyrie/{}/status", a.device);
+    let wrong = |l: &Login| Login {
+        user: l.user.clone(),
+        pass: format!("{}x", l.pass),
+    };
+    let cases: Vec<(Login, Vec<&str>, &str)> = vec![
+        (wrong(&a.camera), vec![], "bad user name or password"),
+        (wrong(&a.viewer), vec![], "bad user name or password"),
+        (
+            Login {
+                user: "viewer-nobody".into(),
+                pass: "x".into(),
+            },
+            vec![],
+            "bad user name or password",
+        ),
+        // Right login, but a will in another tenant's tree.
+        (
+            b.camera.clone(),
+            vec![
+                "--will-topic",
+                &status,
+                "--will-payload",
+                "offline",
+                "--will-retain",
+            ],
+            "not authorised",
+        ),
+    ];
+    for (login, extra, says) in &cases {
+        let (_, err) = output(sub(port, login, std::slice::from_ref(&status), 5, extra)).await;
+        assert!(
+            err.contains(&format!("Connection Refused: {says}")),
+            "{}: {err}",
+            login.user
+        );
+    }
+    // No credentials at all: not authorized.
+    let o = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-V", "mqttv311"])
+        .args(["-t", &status, "-W", "5"])
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Connection Refused: not authorised"), "{err}");
+
+    // rumqttc: the refusal code, not an I/O error.
+    for (login, code) in [
+        (wrong(&a.camera), ConnectReturnCode::BadUserNamePassword),
+        (wrong(&b.viewer), ConnectReturnCode::BadUserNamePassword),
+    ] {
+        let mut mo = MqttOptions::new("refused-test", "127.0.0.1", port);
+        mo.set_credentials(login.user.clone(), login.pass.clone());
+        let (_c, mut el) = AsyncClient::new(mo, 8);
+        match el.poll().await {
+            Err(ConnectionError::ConnectionRefused(c)) => assert_eq!(c, code, "{}", login.user),
+            other => panic!("{}: {other:?}", login.user),
+        }
+    }
+    // The right login still gets in.
+    let mut mo = MqttOptions::new("accepted-test", "127.0.0.1", port);
+    mo.set_credentials(a.camera.user.clone(), a.camera.pass.clone());
+    let (_c, mut el) = AsyncClient::new(mo, 8);
+    assert!(matches!(
+        el.poll().await,
+        Ok(Event::Incoming(Packet::ConnAck(_)))
+    ));
+}

@@ -190,10 +190,102 @@ pub async fn wait_event(
     }
 }
 
-/// Logs to the test output, following RUST_LOG.
+/// The INFO-or-above log lines of this test binary while a [`LogWatch`] is alive, as
+/// `message key=value …` (values in `Debug` form, so strings are quoted as the camera's
+/// log prints them), numbered in order — for tests that check what the camera says. Kept
+/// to the last [`LOG_LINES`] and emptied when the last watch ends, so tests that measure
+/// this process's heap (the leak check) see nothing of it.
+pub static LOG: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
+static LOGGED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static WATCHING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Keeps [`LOG`] recording while alive.
+pub struct LogWatch(());
+
+impl LogWatch {
+    pub fn start() -> LogWatch {
+        init_logs();
+        WATCHING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        LogWatch(())
+    }
+}
+
+impl Drop for LogWatch {
+    fn drop(&mut self) {
+        if WATCHING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            let mut log = LOG
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *log = Vec::new();
+        }
+    }
+}
+pub const LOG_LINES: usize = 20_000;
+
+/// The [`LOG`] recorder.
+struct LogCapture;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LogCapture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Line(String, String);
+        impl tracing::field::Visit for Line {
+            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                if f.name() == "message" {
+                    self.0 = format!("{v:?}");
+                } else {
+                    self.1.push_str(&format!(" {}={v:?}", f.name()));
+                }
+            }
+        }
+        if WATCHING.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            return;
+        }
+        let mut line = Line(String::new(), String::new());
+        event.record(&mut line);
+        let mut log = LOG
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if log.len() >= LOG_LINES {
+            log.drain(..LOG_LINES / 2);
+        }
+        let n = LOGGED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        log.push((n, line.0 + &line.1));
+    }
+}
+
+/// Logs to the test output, following RUST_LOG, and INFO and above into [`LOG`] while a
+/// [`LogWatch`] is alive.
 pub fn init_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
+    use tracing_subscriber::prelude::*;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .with_filter(tracing_subscriber::EnvFilter::from_default_env()),
+        )
+        .with(LogCapture.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
         .try_init();
+}
+
+/// The number the next [`LOG`] line will have.
+pub fn log_mark() -> usize {
+    LOGGED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Wait up to `within` for a [`LOG`] line numbered `since` or later containing every one
+/// of `parts`; returns the first.
+pub async fn wait_log(since: usize, parts: &[&str], within: Duration) -> Option<String> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let found = LOG
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|(n, l)| *n >= since && parts.iter().all(|p| l.contains(p)))
+            .map(|(_, l)| l.clone());
+        if found.is_some() || std::time::Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
