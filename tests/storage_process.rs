@@ -93,7 +93,9 @@ fn paused_becomes(state: &Path, want: bool) -> bool {
 }
 
 /// Start times of the segments waiting in the spool (from their manifests).
-fn spooled(state: &Path) -> Vec<i64> {
+/// The start times of the spooled entries of `kind` (`segment` or `snapshot`; a snapshot's
+/// start is the time it was taken).
+fn spooled_kind(state: &Path, kind: &str) -> Vec<i64> {
     let dir: PathBuf = state.join("spool").join("pending");
     let mut v: Vec<i64> = std::fs::read_dir(&dir)
         .map(|rd| {
@@ -102,12 +104,18 @@ fn spooled(state: &Path) -> Vec<i64> {
                 .filter(|p| p.extension().is_some_and(|x| x == "json"))
                 .filter_map(|p| std::fs::read(p).ok())
                 .filter_map(|raw| serde_json::from_slice::<serde_json::Value>(&raw).ok())
+                .filter(|m| m["kind"] == kind)
                 .filter_map(|m| m["start_ms"].as_i64())
                 .collect()
         })
         .unwrap_or_default();
     v.sort_unstable();
     v
+}
+
+/// The spooled recording segments' start times.
+fn spooled(state: &Path) -> Vec<i64> {
+    spooled_kind(state, "segment")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,6 +186,12 @@ async fn camera_process_commands_and_sigkill_lose_no_spooled_segment() {
         waiting.len() >= 3,
         "segments spooled at the kill: {waiting:?}"
     );
+    let snapshot_waiting = spooled_kind(state.path(), "snapshot");
+    assert_eq!(
+        snapshot_waiting.len(),
+        1,
+        "the queued snapshot is in the spool: {snapshot_waiting:?}"
+    );
 
     // Store back, camera restarted on the same state dir: the spool drains.
     cloud.store.up().await;
@@ -201,8 +215,46 @@ async fn camera_process_commands_and_sigkill_lose_no_spooled_segment() {
         missing.is_empty(),
         "spooled before the kill, never listed: {missing:?} (listed {listed:?})"
     );
+    // The snapshot queued while the store was down arrives as a snapshot.
+    let t0 = std::time::Instant::now();
+    let mut snaps = Vec::new();
+    while t0.elapsed() < Duration::from_secs(30) {
+        snaps = snapshots_of(&cloud, channel).await;
+        if snapshot_waiting.iter().all(|s| snaps.contains(s)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        snapshot_waiting.iter().all(|s| snaps.contains(s)),
+        "the snapshot spooled before the kill is listed: {snapshot_waiting:?} (listed {snaps:?})"
+    );
     let st = status(state.path());
     assert_eq!(st["dropped"], 0, "{st}");
+}
+
+/// When the snapshots of `channel` from the last hour were taken.
+async fn snapshots_of(cloud: &Cloud, channel: uuid::Uuid) -> Vec<i64> {
+    let now = now_ms();
+    let url = format!(
+        "{}/api/v1/channels/{channel}/snapshots?start_ms={}&end_ms={}",
+        cloud.base,
+        now - 3_600_000,
+        now + 60_000
+    );
+    let r = cloud
+        .http
+        .get(url)
+        .bearer_auth(&cloud.user_token)
+        .send()
+        .await
+        .expect("snapshot listing");
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.expect("snapshot listing JSON");
+    v["snapshots"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s["taken_at_ms"].as_i64()).collect())
+        .unwrap_or_default()
 }
 
 /// Every recording listed in `channel` that overlaps `[from, to)`.

@@ -293,7 +293,7 @@ async fn numbers_out_of_range(b: Backend) {
         .post(
             &format!("/api/v1/channels/{ch}/recordings"),
             Some(dev),
-            json!({"start_ms": now - 30_000, "end_ms": now}),
+            json!({"start_ms": now - 30_000, "end_ms": now, "size": 1000, "sha256": "0".repeat(64)}),
         )
         .await;
     assert_eq!(s, 201, "{slot}");
