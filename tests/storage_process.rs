@@ -235,26 +235,12 @@ async fn camera_process_commands_and_sigkill_lose_no_spooled_segment() {
 
 /// When the snapshots of `channel` from the last hour were taken.
 async fn snapshots_of(cloud: &Cloud, channel: uuid::Uuid) -> Vec<i64> {
-    let now = now_ms();
-    let url = format!(
-        "{}/api/v1/channels/{channel}/snapshots?start_ms={}&end_ms={}",
-        cloud.base,
-        now - 3_600_000,
-        now + 60_000
-    );
-    let r = cloud
-        .http
-        .get(url)
-        .bearer_auth(&cloud.user_token)
-        .send()
+    cloud
+        .listing_of(channel, "snapshots")
         .await
-        .expect("snapshot listing");
-    assert_eq!(r.status(), 200);
-    let v: serde_json::Value = r.json().await.expect("snapshot listing JSON");
-    v["snapshots"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|s| s["taken_at_ms"].as_i64()).collect())
-        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s["taken_at_ms"].as_i64())
+        .collect()
 }
 
 /// Every recording listed in `channel` that overlaps `[from, to)`.

@@ -278,9 +278,15 @@ impl Cloud {
 
     /// Complete recordings of `channel` in the last hour, sorted by start.
     pub async fn recordings_of(&self, channel: uuid::Uuid) -> Vec<Value> {
+        self.listing_of(channel, "recordings").await
+    }
+
+    /// The channel listing `what` (`recordings`, `snapshots`) of `channel` for the last
+    /// hour, as the API returns it under the key of the same name.
+    pub async fn listing_of(&self, channel: uuid::Uuid, what: &str) -> Vec<Value> {
         let now = now_ms();
         let url = format!(
-            "{}/api/v1/channels/{}/recordings?start_ms={}&end_ms={}",
+            "{}/api/v1/channels/{}/{what}?start_ms={}&end_ms={}",
             self.base,
             channel,
             now - 3_600_000,
@@ -295,7 +301,7 @@ impl Cloud {
         )
         .await;
         assert_eq!(s, 200, "{v}");
-        v["recordings"].as_array().cloned().unwrap_or_default()
+        v[what].as_array().cloned().unwrap_or_default()
     }
 
     pub async fn download(&self, rec: &Value) -> Vec<u8> {
