@@ -57,9 +57,7 @@ impl Snapshotter {
         let frame = reader
             .next_blocking(Duration::from_secs(5))
             .map_err(|e| StorageError::Snapshot(format!("no keyframe: {e}")))?;
-        let jpeg = encode_jpeg(&frame.data)?;
-        let ms = i64::try_from(frame.capture_unix_ms).unwrap_or(i64::MAX);
-        self.keep(&jpeg, ms)
+        self.keep_frame(&frame)
     }
 
     /// A snapshot the owner asked for at `asked_ms` (the cloud's clock): the first keyframe
@@ -76,9 +74,8 @@ impl Snapshotter {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match reader.next_blocking(left) {
                 Ok(f) if f.keyframe => {
-                    let ms = i64::try_from(f.capture_unix_ms).unwrap_or(i64::MAX);
-                    if f.capture_unix_ms == 0 || ms >= asked_ms {
-                        return self.keep(&encode_jpeg(&f.data)?, ms);
+                    if f.capture_unix_ms == 0 || taken_ms(&f) >= asked_ms {
+                        return self.keep_frame(&f);
                     }
                     newest = Some(f);
                 }
@@ -92,11 +89,15 @@ impl Snapshotter {
                         captured_ms = f.capture_unix_ms,
                         "no keyframe captured after the ask; is this camera's clock behind the cloud's?"
                     );
-                    let ms = i64::try_from(f.capture_unix_ms).unwrap_or(i64::MAX);
-                    return self.keep(&encode_jpeg(&f.data)?, ms);
+                    return self.keep_frame(&f);
                 }
             }
         }
+    }
+
+    /// Encode keyframe `frame` as JPEG and seal it into the spool, taken at its capture time.
+    fn keep_frame(&self, frame: &crate::ring::Frame) -> Result<SpoolEntry, StorageError> {
+        self.keep(&encode_jpeg(&frame.data)?, taken_ms(frame))
     }
 
     /// Seal `jpeg`, taken at `taken_ms`, into the spool as a snapshot.
@@ -114,6 +115,11 @@ impl Snapshotter {
         tracing::info!(snapshot = %entry.name, bytes = jpeg.len(), "snapshot spooled");
         Ok(entry)
     }
+}
+
+/// A frame's capture time as the snapshot's `taken_at_ms`.
+fn taken_ms(frame: &crate::ring::Frame) -> i64 {
+    i64::try_from(frame.capture_unix_ms).unwrap_or(i64::MAX)
 }
 
 /// Decode one H.264 keyframe (byte-stream, with SPS/PPS) into a JPEG.
