@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use foundation_support::{
     APP_ID, cargo, cargo_home, eyrie_bin, run, run_ok, source_root, target_dir_and_profile, text,
+    without_test_env,
 };
 
 static BINARY_LOCK: Mutex<()> = Mutex::new(());
@@ -125,7 +126,8 @@ fn meson_builds_and_installs_a_complete_tree() {
     };
     let meson = |args: &[&str]| {
         let mut cmd = Command::new("meson");
-        cmd.args(args)
+        without_test_env(&mut cmd)
+            .args(args)
             .env("EYRIE_CARGO_TARGET_DIR", &target)
             .env("CARGO_HOME", cargo_home())
             .env_remove("CARGO_TARGET_DIR");

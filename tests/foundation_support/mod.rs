@@ -93,5 +93,33 @@ pub fn cargo_home() -> PathBuf {
 }
 
 pub fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    without_test_env(&mut cmd);
+    cmd
+}
+
+/// Drop the variables cargo sets for the running test binary (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_*`, `OUT_DIR`, …) from a command that runs cargo again. Build scripts watch
+/// some of them (ring: `rerun-if-env-changed=CARGO_MANIFEST_DIR`, `OUT_DIR`, …): seen in
+/// a nested build, they made every later cargo run of the suite rebuild ring, rustls and
+/// everything above them (~75 s each time).
+pub fn without_test_env(cmd: &mut Command) -> &mut Command {
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let set_for_test = ["CARGO_MANIFEST_", "CARGO_PKG_", "CARGO_BIN_", "CARGO_CFG_"]
+            .iter()
+            .any(|p| key.starts_with(p))
+            || matches!(
+                key,
+                "OUT_DIR"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+            );
+        if set_for_test {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
 }
