@@ -186,9 +186,9 @@ impl House {
             .args(["--mqtt-port", &self.broker_port.to_string()])
             .arg("--data-dir")
             .arg(self.dir.path().join("cloud"))
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_level())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log_file("cloud"))
             .spawn()
             .expect("eyrie cloud");
         self.cloud = Proc::new(child);
@@ -212,9 +212,9 @@ impl House {
             .args(["--motion-sensitivity", "0"])
             .arg("--state-dir")
             .arg(self.dir.path().join(format!("camera-{index}")))
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_level())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(log_file(&format!("camera-{index}")));
         if let Some(code) = code {
             cmd.args(["--activation-code", code]);
         }
@@ -268,11 +268,34 @@ impl House {
             .env("GSETTINGS_BACKEND", "keyfile")
             .env("XDG_CONFIG_HOME", &config)
             .env("XDG_DATA_HOME", self.dir.path().join("kiosk-data"))
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_level())
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(log_file("kiosk"));
         Proc::new(cmd.spawn().expect("eyrie --kiosk"))
+    }
+}
+
+/// `EYRIE_HOUSE_LOGS=<dir>`: the cloud's, the cameras' and the kiosk's logs (at `info`)
+/// are appended to `<dir>/<name>.log`, to see why a run went wrong; else they are dropped
+/// (at `warn`).
+fn log_file(name: &str) -> Stdio {
+    let Some(dir) = std::env::var_os("EYRIE_HOUSE_LOGS") else {
+        return Stdio::null();
+    };
+    std::fs::create_dir_all(&dir).expect("log dir");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(Path::new(&dir).join(format!("{name}.log")))
+        .map_or_else(|_| Stdio::null(), Stdio::from)
+}
+
+fn log_level() -> &'static str {
+    if std::env::var_os("EYRIE_HOUSE_LOGS").is_some() {
+        "info"
+    } else {
+        "warn"
     }
 }
 
