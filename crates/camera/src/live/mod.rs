@@ -45,7 +45,10 @@ use std::time::{Duration, Instant};
 
 use gstreamer::prelude::*;
 
-use eyrie_protocol::signalling::{self, Control, ErrorCode, Stream, ToCamera, ToViewer};
+use eyrie_protocol::signalling::{
+    self, Control, ErrorCode, Incoming, Opener, SealedBox, Sealer, SignallingError, Stream,
+    ToCamera, ToViewer,
+};
 
 use crate::capture::Rings;
 
@@ -134,8 +137,46 @@ pub enum LiveError {
     Pipeline(String),
 }
 
-/// A message to publish to a viewer: (viewer name, message).
-pub type Outgoing = (String, ToViewer);
+/// How replies of one offer go on the wire: in the version the offer used.
+#[derive(Clone)]
+pub enum Wire {
+    /// Version 1, in clear.
+    V1,
+    /// Version 2 before the camera trusts the offer's key: only `error auth_failed`.
+    ClearV2,
+    /// Version 2: sealed with the session's camera → viewer key.
+    Sealed(Arc<Mutex<Sealer<ToViewer>>>),
+}
+
+impl Wire {
+    /// The camera → viewer side of a version-2 session under ticket key `key`.
+    fn sealed(key: &[u8], session_id: &str) -> Wire {
+        Wire::Sealed(Arc::new(Mutex::new(Sealer::new(key, session_id))))
+    }
+}
+
+/// A message to publish to a viewer.
+pub struct Outgoing {
+    /// The viewer's name: the `out` topic's last level.
+    pub viewer: String,
+    pub msg: ToViewer,
+    pub wire: Wire,
+}
+
+impl Outgoing {
+    /// The bytes to publish. Boxes are sealed here, by the one task that publishes, so
+    /// their sequence numbers go out in order whichever thread queued the message.
+    pub fn payload(&self) -> Result<Vec<u8>, SignallingError> {
+        match &self.wire {
+            Wire::V1 => Ok(self.msg.encode()),
+            Wire::ClearV2 => Ok(signalling::clear_v2(&self.msg)),
+            Wire::Sealed(sealer) => sealer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .seal(&self.msg),
+        }
+    }
+}
 
 /// One viewer's session.
 pub struct LiveSession {
@@ -143,6 +184,11 @@ pub struct LiveSession {
     media: session::Media,
     shown: Arc<Mutex<Shown>>,
     last_heard: Instant,
+    /// How replies go (the offer's version).
+    wire: Wire,
+    /// Version 2: opens the viewer's boxes and refuses replays. `None`: a version-1
+    /// session, which takes only clear messages.
+    opener: Option<Opener<ToCamera>>,
 }
 
 /// What a session's `state` message says. Shared with the answer callback (a GStreamer
@@ -195,6 +241,7 @@ pub struct LiveManager {
     rings: Rings,
     events: tokio::sync::broadcast::Sender<LiveEvent>,
     out: tokio::sync::mpsc::UnboundedSender<Outgoing>,
+    drops: Arc<Mutex<DropLog>>,
 }
 
 impl LiveManager {
@@ -218,6 +265,7 @@ impl LiveManager {
             rings,
             events,
             out,
+            drops: Arc::new(Mutex::new(DropLog::default())),
         };
         let weak = Arc::downgrade(&m.inner);
         let reaper = m.clone_with_weak();
@@ -290,21 +338,67 @@ impl LiveManager {
         emit(&self.events, e);
     }
 
-    fn reply(&self, viewer: &str, msg: ToViewer) {
-        let _ = self.out.send((viewer.to_owned(), msg));
+    fn reply(&self, viewer: &str, wire: &Wire, msg: ToViewer) {
+        let _ = self.out.send(Outgoing {
+            viewer: viewer.to_owned(),
+            msg,
+            wire: wire.clone(),
+        });
     }
 
-    /// Handle one message from `viewer` (the last level of the topic it came in on).
+    /// Handle one payload from `viewer` (the last level of the topic it came in on), of
+    /// either version: a version-1 message as it is, a version-2 offer after its ticket
+    /// and box check out ([`Self::sealed_offer`]), any other box once its session's key
+    /// opens it. Anything refused is logged and dropped; it never touches a session.
+    pub fn receive(&self, viewer: &str, payload: &[u8]) {
+        let opened = match signalling::decode_wire::<ToCamera>(payload) {
+            Ok(Incoming::V1(msg)) => return self.dispatch(viewer, msg, false),
+            Ok(Incoming::Sealed(b)) if b.ticket.is_some() => return self.sealed_offer(viewer, b),
+            Ok(Incoming::Sealed(b)) => self.open(viewer, &b),
+            Ok(Incoming::ClearV2(m)) => Err(format!("{} in clear", m.kind())),
+            Err(e) => Err(e.to_string()),
+        };
+        match opened {
+            Ok(msg) => self.dispatch(viewer, msg, true),
+            Err(why) => self.dropped(viewer, payload.len(), &why),
+        }
+    }
+
+    /// A box's message, opened with its session's key (only `viewer`'s own sessions).
+    fn open(&self, viewer: &str, b: &SealedBox) -> Result<ToCamera, String> {
+        let mut inner = self.lock();
+        let s = own(&mut inner, &b.session_id, viewer, true)
+            .ok_or_else(|| format!("box for no sealed session of {viewer}"))?;
+        let opener = s.opener.as_mut().expect("own(…, true) has an opener");
+        opener.open(b).map_err(|e| e.to_string())
+    }
+
+    fn dropped(&self, viewer: &str, bytes: usize, why: &str) {
+        self.drops
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .note(viewer, bytes, why);
+    }
+
+    /// Handle one version-1 message from `viewer` (the last level of the topic it came
+    /// in on). It reaches only version-1 sessions: [`Self::receive`] takes both versions.
     pub fn handle(&self, viewer: &str, msg: ToCamera) {
+        self.dispatch(viewer, msg, false);
+    }
+
+    /// Act on one message; `sealed`: it came in a box of its session (a version-2
+    /// session takes nothing else, a version-1 session nothing but clear messages).
+    fn dispatch(&self, viewer: &str, msg: ToCamera, sealed: bool) {
         match msg {
-            ToCamera::Offer(offer) => self.offer(viewer, offer),
+            ToCamera::Offer(offer) if !sealed => self.offer(viewer, offer),
+            ToCamera::Offer(_) => {} // an offer box is opened by sealed_offer only
             ToCamera::Candidate {
                 session_id,
                 sdp_mline_index,
                 candidate,
             } => {
                 let mut inner = self.lock();
-                if let Some(s) = own(&mut inner, &session_id, viewer) {
+                if let Some(s) = own(&mut inner, &session_id, viewer, sealed) {
                     s.last_heard = Instant::now();
                     if !candidate.is_empty() {
                         s.media.webrtc.emit_by_name::<()>(
@@ -315,16 +409,16 @@ impl LiveManager {
                 }
             }
             ToCamera::Heartbeat { session_id } => {
-                if let Some(s) = own(&mut self.lock(), &session_id, viewer) {
+                if let Some(s) = own(&mut self.lock(), &session_id, viewer, sealed) {
                     s.last_heard = Instant::now();
                 }
             }
             ToCamera::Control {
                 session_id,
                 control,
-            } => self.control(viewer, &session_id, control),
+            } => self.control(viewer, &session_id, control, sealed),
             ToCamera::Bye { session_id, reason } => {
-                let known = own(&mut self.lock(), &session_id, viewer).is_some();
+                let known = own(&mut self.lock(), &session_id, viewer, sealed).is_some();
                 if known {
                     self.close(&session_id, &format!("bye from viewer {reason}"), false);
                 }
@@ -332,9 +426,9 @@ impl LiveManager {
         }
     }
 
-    fn control(&self, viewer: &str, sid: &str, control: Control) {
+    fn control(&self, viewer: &str, sid: &str, control: Control, sealed: bool) {
         let mut inner = self.lock();
-        let Some(s) = own(&mut inner, sid, viewer) else {
+        let Some(s) = own(&mut inner, sid, viewer, sealed) else {
             return;
         };
         s.last_heard = Instant::now();
@@ -373,7 +467,7 @@ impl LiveManager {
                 }
             }
         };
-        self.reply(viewer, shown.message(sid));
+        self.reply(viewer, &s.wire, shown.message(sid));
         drop(shown);
         drop(inner);
         self.emit(event);
@@ -393,10 +487,26 @@ impl LiveManager {
     }
 }
 
-/// The session if it exists and belongs to `viewer`; others' ids are ignored.
-fn own<'a>(inner: &'a mut Inner, sid: &str, viewer: &str) -> Option<&'a mut LiveSession> {
+/// The session if it exists, belongs to `viewer` and speaks the version the message came
+/// in (`sealed`: a box of version 2); others' ids, and a clear message for a sealed
+/// session, are ignored.
+fn own<'a>(
+    inner: &'a mut Inner,
+    sid: &str,
+    viewer: &str,
+    sealed: bool,
+) -> Option<&'a mut LiveSession> {
     match inner.sessions.get_mut(sid) {
-        Some(s) if s.viewer == viewer => Some(s),
+        Some(s) if s.viewer == viewer && s.opener.is_some() == sealed => Some(s),
+        Some(s) if s.viewer == viewer => {
+            tracing::warn!(
+                session = sid,
+                viewer,
+                sealed,
+                "message in the other signalling version than its session's dropped"
+            );
+            None
+        }
         Some(_) => {
             tracing::warn!(
                 session = sid,
@@ -412,6 +522,48 @@ fn own<'a>(inner: &'a mut Inner, sid: &str, viewer: &str) -> Option<&'a mut Live
                 "message for an unknown session dropped"
             );
             None
+        }
+    }
+}
+
+/// Logs dropped messages without letting a flood fill the log or cost the camera much:
+/// the first [`DropLog::BURST`] of every second, then one line saying how many more
+/// were dropped (written with the first drop of a later second).
+#[derive(Debug)]
+struct DropLog {
+    second: Instant,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl Default for DropLog {
+    fn default() -> Self {
+        Self {
+            second: Instant::now(),
+            logged: 0,
+            suppressed: 0,
+        }
+    }
+}
+
+impl DropLog {
+    const BURST: u32 = 10;
+
+    fn note(&mut self, viewer: &str, bytes: usize, why: &str) {
+        if self.second.elapsed() >= Duration::from_secs(1) {
+            if self.suppressed > 0 {
+                tracing::warn!(
+                    dropped = self.suppressed,
+                    "more signalling messages dropped without a log line"
+                );
+            }
+            *self = DropLog::default();
+        }
+        if self.logged < Self::BURST {
+            self.logged += 1;
+            tracing::warn!(viewer, bytes, "signalling message dropped: {why}");
+        } else {
+            self.suppressed += 1;
         }
     }
 }
