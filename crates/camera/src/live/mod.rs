@@ -231,6 +231,8 @@ struct Inner {
     privacy: bool,
     /// Followed on every offer and reaper tick.
     privacy_source: Option<PrivacySource>,
+    /// Says what was dropped or refused, without a line per message under a flood.
+    drops: DropLog,
 }
 
 /// The session table and its rules. Cheap to clone.
@@ -241,7 +243,6 @@ pub struct LiveManager {
     rings: Rings,
     events: tokio::sync::broadcast::Sender<LiveEvent>,
     out: tokio::sync::mpsc::UnboundedSender<Outgoing>,
-    drops: Arc<Mutex<DropLog>>,
 }
 
 impl LiveManager {
@@ -260,12 +261,12 @@ impl LiveManager {
                 nonces: HashMap::new(),
                 privacy: false,
                 privacy_source: None,
+                drops: DropLog::default(),
             })),
             config: Arc::new(config),
             rings,
             events,
             out,
-            drops: Arc::new(Mutex::new(DropLog::default())),
         };
         let weak = Arc::downgrade(&m.inner);
         let reaper = m.clone_with_weak();
@@ -360,7 +361,10 @@ impl LiveManager {
         };
         match opened {
             Ok(msg) => self.dispatch(viewer, msg, true),
-            Err(why) => self.dropped(viewer, payload.len(), &why),
+            Err(why) => {
+                let why = format!("{why} ({} bytes)", payload.len());
+                self.lock().drops.dropped(viewer, &why);
+            }
         }
     }
 
@@ -371,13 +375,6 @@ impl LiveManager {
             .ok_or_else(|| format!("box for no sealed session of {viewer}"))?;
         let opener = s.opener.as_mut().expect("own(…, true) has an opener");
         opener.open(b).map_err(|e| e.to_string())
-    }
-
-    fn dropped(&self, viewer: &str, bytes: usize, why: &str) {
-        self.drops
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .note(viewer, bytes, why);
     }
 
     /// Handle one version-1 message from `viewer` (the last level of the topic it came
@@ -496,23 +493,24 @@ fn own<'a>(
     viewer: &str,
     sealed: bool,
 ) -> Option<&'a mut LiveSession> {
-    match inner.sessions.get_mut(sid) {
+    let Inner {
+        sessions, drops, ..
+    } = inner;
+    match sessions.get_mut(sid) {
         Some(s) if s.viewer == viewer && s.opener.is_some() == sealed => Some(s),
         Some(s) if s.viewer == viewer => {
-            tracing::warn!(
-                session = sid,
+            drops.dropped(
                 viewer,
-                sealed,
-                "message in the other signalling version than its session's dropped"
+                if sealed {
+                    "a box for a version-1 session"
+                } else {
+                    "a clear message for a version-2 session"
+                },
             );
             None
         }
         Some(_) => {
-            tracing::warn!(
-                session = sid,
-                viewer,
-                "message for another viewer's session dropped"
-            );
+            drops.dropped(viewer, "a message for another viewer's session");
             None
         }
         None => {
@@ -526,9 +524,9 @@ fn own<'a>(
     }
 }
 
-/// Logs dropped messages without letting a flood fill the log or cost the camera much:
-/// the first [`DropLog::BURST`] of every second, then one line saying how many more
-/// were dropped (written with the first drop of a later second).
+/// Logs dropped messages and refused offers without letting a flood fill the log or
+/// cost the camera much: the first [`DropLog::BURST`] of every second, then one line
+/// saying how many more there were (written with the first one of a later second).
 #[derive(Debug)]
 struct DropLog {
     second: Instant,
@@ -549,21 +547,29 @@ impl Default for DropLog {
 impl DropLog {
     const BURST: u32 = 10;
 
-    fn note(&mut self, viewer: &str, bytes: usize, why: &str) {
+    /// Whether this one gets its own line (else it is counted).
+    fn allow(&mut self) -> bool {
         if self.second.elapsed() >= Duration::from_secs(1) {
             if self.suppressed > 0 {
                 tracing::warn!(
                     dropped = self.suppressed,
-                    "more signalling messages dropped without a log line"
+                    "more signalling messages dropped or refused without a log line"
                 );
             }
             *self = DropLog::default();
         }
         if self.logged < Self::BURST {
             self.logged += 1;
-            tracing::warn!(viewer, bytes, "signalling message dropped: {why}");
+            true
         } else {
             self.suppressed += 1;
+            false
+        }
+    }
+
+    fn dropped(&mut self, viewer: &str, why: &str) {
+        if self.allow() {
+            tracing::warn!(viewer, "signalling message dropped: {why}");
         }
     }
 }

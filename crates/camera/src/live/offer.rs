@@ -88,14 +88,17 @@ impl LiveManager {
         Ok((key, claims))
     }
 
-    /// Refuse an offer with `error code`.
+    /// Refuse an offer with `error code`. Offers that fail authentication are what a
+    /// flood is made of: their log lines are rate-limited with the dropped messages'.
     fn refuse(&self, viewer: &str, session_id: &str, wire: &Wire, code: ErrorCode, message: &str) {
-        tracing::info!(
-            session = session_id,
-            viewer,
-            ?code,
-            "offer refused: {message}"
-        );
+        if code != ErrorCode::AuthFailed || self.lock().drops.allow() {
+            tracing::info!(
+                session = session_id,
+                viewer,
+                ?code,
+                "offer refused: {message}"
+            );
+        }
         self.emit(LiveEvent::Refused {
             session_id: session_id.to_owned(),
             code,

@@ -527,6 +527,8 @@ fn renumber(sdp: &str, map: &[(&str, &str)]) -> String {
 /// 111, sending — it used to hard-wire 96/97 and answer nothing a browser could play.
 /// (Only the descriptions are renumbered, not the RTP, so this viewer does not play: the
 /// answer is what is checked. `crates/rtc` checks the choice among a browser's formats.)
+/// Signalling is sealed (version 2), so the relay holds the ticket's key K: it opens each
+/// box, renumbers, and seals again in the same order (so with the same sequence numbers).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_camera_answers_with_the_offers_payload_numbers() {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -548,7 +550,35 @@ async fn the_camera_answers_with_the_offers_payload_numbers() {
     let seen = answered.clone();
     let (vs, cs) = (viewer_side.clone(), camera_side.clone());
     let c = client.clone();
+    let t = ticket(
+        broker.connection("viewer-1", &viewer_side),
+        SECRET,
+        now_s() + 60,
+    );
+    let (_, key) = split_ticket(&t.ticket).unwrap();
     tokio::spawn(async move {
+        // Per session: (viewer's boxes in, out again; camera's boxes in, out again).
+        type Relay = (
+            Opener<ToCamera>,
+            Sealer<ToCamera>,
+            Opener<ToViewer>,
+            Sealer<ToViewer>,
+        );
+        let mut relays: std::collections::HashMap<String, Relay> = Default::default();
+        fn relay<'a>(
+            relays: &'a mut std::collections::HashMap<String, Relay>,
+            key: &[u8],
+            sid: &str,
+        ) -> &'a mut Relay {
+            relays.entry(sid.to_owned()).or_insert_with(|| {
+                (
+                    Opener::new(key, sid),
+                    Sealer::new(key, sid),
+                    Opener::new(key, sid),
+                    Sealer::new(key, sid),
+                )
+            })
+        }
         while let Ok(ev) = el.poll().await {
             let Event::Incoming(Packet::Publish(p)) = ev else {
                 continue;
@@ -561,27 +591,27 @@ async fn the_camera_answers_with_the_offers_payload_numbers() {
                 continue;
             };
             let mut payload = p.payload.to_vec();
-            if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&payload)
-                && let Some(sdp) = v["sdp"].as_str().map(str::to_owned)
+            if to_camera && let Ok(Incoming::Sealed(b)) = decode_wire::<ToCamera>(&payload) {
+                let r = relay(&mut relays, &key, &b.session_id);
+                let Ok(mut msg) = r.0.open(&b) else { continue };
+                if let ToCamera::Offer(o) = &mut msg {
+                    o.sdp = renumber(&o.sdp, &[("96", "102"), ("97", "111")]);
+                }
+                payload = r.1.seal(&msg).unwrap();
+            } else if !to_camera && let Ok(Incoming::Sealed(b)) = decode_wire::<ToViewer>(&payload)
             {
-                let sdp = if to_camera {
-                    renumber(&sdp, &[("96", "102"), ("97", "111")])
-                } else {
+                let r = relay(&mut relays, &key, &b.session_id);
+                let Ok(mut msg) = r.2.open(&b) else { continue };
+                if let ToViewer::Answer { sdp, .. } = &mut msg {
                     *seen.lock().unwrap() = Some(sdp.clone());
-                    renumber(&sdp, &[("102", "96"), ("111", "97")])
-                };
-                v["sdp"] = sdp.into();
-                payload = serde_json::to_vec(&v).unwrap();
+                    *sdp = renumber(sdp, &[("102", "96"), ("111", "97")]);
+                }
+                payload = r.3.seal(&msg).unwrap();
             }
             let _ = c.publish(topic, QoS::AtLeastOnce, p.retain, payload).await;
         }
     });
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let t = ticket(
-        broker.connection("viewer-1", &viewer_side),
-        SECRET,
-        now_s() + 60,
-    );
     let (v, _rx, _) = viewer(t, Stream::Sd, true);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let answer = loop {

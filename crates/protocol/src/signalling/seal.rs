@@ -594,3 +594,32 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod worked_example {
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// `docs/signalling.md` §7.5 spells out one box byte by byte; it must stay true.
+    #[test]
+    fn the_docs_worked_example_is_what_the_code_seals() {
+        let doc = include_str!("../../../../docs/signalling.md");
+        let k = [7u8; 32];
+        let sid = "q2VsessionX01";
+        let key = direction_key(&k, sid, Direction::ViewerToCamera);
+        let aad = associated_data("sealed", sid, 0, "");
+        let wire = Sealer::<ToCamera>::new(&k, sid)
+            .seal(&ToCamera::Heartbeat {
+                session_id: sid.into(),
+            })
+            .unwrap();
+        let wire = String::from_utf8(wire).unwrap();
+        println!("key {}\naad {}\nwire {wire}", hex(&key), hex(&aad));
+        for want in [hex(&key), hex(&aad), wire] {
+            assert!(doc.contains(&want), "docs/signalling.md lacks {want}");
+        }
+    }
+}
