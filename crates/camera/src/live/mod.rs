@@ -12,6 +12,14 @@
 //! build the session's `webrtcbin` pipeline ([`session`]), apply the offer and answer
 //! with a proof keyed by the ticket so the viewer can tell the real camera ([`offer`]).
 //!
+//! Signalling versions: [`LiveManager::receive`] takes version 1 (clear) and version 2
+//! (sealed, `docs/signalling.md` §7). A session speaks the version of its offer for its
+//! whole life — its [`Wire`] seals or encodes every reply, its `Opener` opens the
+//! viewer's boxes and refuses replays — and a message of the other version naming it is
+//! dropped. Boxes are sealed on the one task that publishes ([`Outgoing::payload`]), so
+//! their sequence numbers leave in order. Dropped messages and offers refused for their
+//! ticket are logged at most ten a second ([`DropLog`]): a flood costs little.
+//!
 //! Sessions end on `bye` (at once), on a heartbeat silence of 30 s, after 20 minutes
 //! with no media flowing, when ICE fails, or when the camera stops; every end frees the
 //! pipeline right away, so a viewer that leaves and comes back does not hold two slots.

@@ -169,8 +169,8 @@ fn cpu_secs() -> f64 {
     (f[0] + f[1]) as f64 / 100.0
 }
 
-/// Frames decoded and the longest wait between two of them, sampled every 50 ms for
-/// `window`.
+/// Frames decoded and the longest wait between two of them (to the 50 ms the count is
+/// sampled at), over `window`.
 async fn watch_frames(
     seen: &std::sync::Arc<std::sync::Mutex<Seen>>,
     window: Duration,
@@ -182,11 +182,11 @@ async fn watch_frames(
         tokio::time::sleep(Duration::from_millis(50)).await;
         let n = seen.lock().unwrap().frames;
         if n > last {
+            gap = gap.max(last_at.elapsed());
             (last, last_at) = (n, Instant::now());
         }
-        gap = gap.max(last_at.elapsed());
     }
-    (last - start, gap)
+    (last - start, gap.max(last_at.elapsed()))
 }
 
 /// Extra CPU the camera may spend on the flood, in cores (measured: see the report

@@ -10,6 +10,10 @@
 //! mode on, …), all on one channel of [`ViewerEvent`]s, so a GTK page only has to watch
 //! that channel.
 //!
+//! Signalling is version 2 (`docs/signalling.md` §7): everything the viewer sends is
+//! sealed by one [`outbox`] with the session's key, and it takes only the camera's boxes
+//! for its session (plus, before the answer, a clear `error auth_failed`).
+//!
 //! The MQTT link reconnects by itself (broker restarts); the media keeps flowing peer to
 //! peer meanwhile, heartbeats resume on the new connection, and controls sent while the
 //! broker was away are delivered when it is back.

@@ -48,6 +48,12 @@
 //! - the answer carries [`answer_proof`] = MAC(sig, session id, both fingerprints): the
 //!   viewer knows the answer comes from the device, so a broker or another client cannot
 //!   put itself in the middle of the DTLS handshake (the viewer refuses a forged answer).
+//!
+//! **Version 2** ([`seal`]) keeps all of that and hides it: each message travels as an
+//! AES-256-GCM box under a per-session, per-direction key derived from `sig`, with a
+//! sequence number that refuses replays, so the broker no longer reads SDPs, addresses or
+//! controls. [`decode_wire`] reads either version; the inside of a box is a version-1
+//! message checked by [`decode`]. Cameras take both versions, viewers send version 2.
 
 pub mod codec;
 pub mod messages;
