@@ -18,7 +18,7 @@
 //! viewer's boxes and refuses replays — and a message of the other version naming it is
 //! dropped. Boxes are sealed on the one task that publishes ([`Outgoing::payload`]), so
 //! their sequence numbers leave in order. Dropped messages and offers refused for their
-//! ticket are logged at most ten a second ([`DropLog`]): a flood costs little.
+//! ticket are logged at most ten a second (`DropLog`): a flood costs little.
 //!
 //! Sessions end on `bye` (at once), on a heartbeat silence of 30 s, after 20 minutes
 //! with no media flowing, when ICE fails, or when the camera stops; every end frees the

@@ -11,7 +11,7 @@
 //! that channel.
 //!
 //! Signalling is version 2 (`docs/signalling.md` §7): everything the viewer sends is
-//! sealed by one [`outbox`] with the session's key, and it takes only the camera's boxes
+//! sealed by one `outbox::Outbox` with the session's key, and it takes only the camera's boxes
 //! for its session (plus, before the answer, a clear `error auth_failed`).
 //!
 //! The MQTT link reconnects by itself (broker restarts); the media keeps flowing peer to

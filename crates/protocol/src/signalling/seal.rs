@@ -176,8 +176,12 @@ impl<M: Message> Sealer<M> {
         if inner.len() > MAX_INNER_BYTES {
             return Err(SignallingError::TooLarge(inner.len()));
         }
+        Ok(self.seal_inner(&inner, msg.offer_ticket()))
+    }
+
+    /// Box `inner` (checked) with the next sequence number.
+    fn seal_inner(&mut self, inner: &[u8], ticket: Option<&str>) -> Vec<u8> {
         let seq = self.next_seq;
-        let ticket = msg.offer_ticket();
         let kind = if ticket.is_some() { "offer" } else { "sealed" };
         let aad = associated_data(kind, &self.session_id, seq, ticket.unwrap_or(""));
         let sealed = self
@@ -185,13 +189,13 @@ impl<M: Message> Sealer<M> {
             .encrypt(
                 &nonce(seq),
                 Payload {
-                    msg: &inner,
+                    msg: inner,
                     aad: &aad,
                 },
             )
             .expect("AES-GCM seals any message under 64 GiB");
         self.next_seq += 1;
-        Ok(serde_json::to_vec(&BoxWire {
+        serde_json::to_vec(&BoxWire {
             v: SEALED_VERSION,
             kind: kind.to_owned(),
             session_id: self.session_id.clone(),
@@ -199,7 +203,7 @@ impl<M: Message> Sealer<M> {
             seq,
             sealed: URL_SAFE_NO_PAD.encode(sealed),
         })
-        .expect("a box always serializes"))
+        .expect("a box always serializes")
     }
 }
 
@@ -531,9 +535,8 @@ mod tests {
     #[test]
     fn the_largest_inner_message_fits_the_broker_limit() {
         // A big offer: the longest ticket head, an SDP filling the inner limit.
-        let mut o = match offer() {
-            ToCamera::Offer(o) => o,
-            _ => unreachable!(),
+        let ToCamera::Offer(mut o) = offer() else {
+            unreachable!()
         };
         o.session_id = "s".repeat(64);
         o.ticket = "t".repeat(crate::ticket::MAX_TICKET_LEN);
