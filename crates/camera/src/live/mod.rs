@@ -18,7 +18,7 @@
 //! viewer's boxes and refuses replays — and a message of the other version naming it is
 //! dropped. Boxes are sealed on the one task that publishes ([`Outgoing::payload`]), so
 //! their sequence numbers leave in order. Dropped messages and offers refused for their
-//! ticket are logged at most ten a second (`DropLog`): a flood costs little.
+//! ticket are logged at most ten a second ([`wire`]): a flood costs little.
 //!
 //! Sessions end on `bye` (at once), on a heartbeat silence of 30 s, after 20 minutes
 //! with no media flowing, when ICE fails, or when the camera stops; every end frees the
@@ -42,10 +42,13 @@
 mod offer;
 mod reaper;
 mod session;
+mod wire;
 
 use reaper::WeakManager;
 
 pub use session::Speaker;
+use wire::DropLog;
+pub use wire::{Outgoing, Wire};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -54,8 +57,7 @@ use std::time::{Duration, Instant};
 use gstreamer::prelude::*;
 
 use eyrie_protocol::signalling::{
-    self, Control, ErrorCode, Incoming, Opener, SealedBox, Sealer, SignallingError, Stream,
-    ToCamera, ToViewer,
+    self, Control, ErrorCode, Incoming, Opener, SealedBox, Stream, ToCamera, ToViewer,
 };
 
 use crate::capture::Rings;
@@ -143,47 +145,6 @@ pub enum LiveError {
     MissingElement(String),
     #[error("live pipeline: {0}")]
     Pipeline(String),
-}
-
-/// How replies of one offer go on the wire: in the version the offer used.
-#[derive(Clone)]
-pub enum Wire {
-    /// Version 1, in clear.
-    V1,
-    /// Version 2 before the camera trusts the offer's key: only `error auth_failed`.
-    ClearV2,
-    /// Version 2: sealed with the session's camera → viewer key.
-    Sealed(Arc<Mutex<Sealer<ToViewer>>>),
-}
-
-impl Wire {
-    /// The camera → viewer side of a version-2 session under ticket key `key`.
-    fn sealed(key: &[u8], session_id: &str) -> Wire {
-        Wire::Sealed(Arc::new(Mutex::new(Sealer::new(key, session_id))))
-    }
-}
-
-/// A message to publish to a viewer.
-pub struct Outgoing {
-    /// The viewer's name: the `out` topic's last level.
-    pub viewer: String,
-    pub msg: ToViewer,
-    pub wire: Wire,
-}
-
-impl Outgoing {
-    /// The bytes to publish. Boxes are sealed here, by the one task that publishes, so
-    /// their sequence numbers go out in order whichever thread queued the message.
-    pub fn payload(&self) -> Result<Vec<u8>, SignallingError> {
-        match &self.wire {
-            Wire::V1 => Ok(self.msg.encode()),
-            Wire::ClearV2 => Ok(signalling::clear_v2(&self.msg)),
-            Wire::Sealed(sealer) => sealer
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .seal(&self.msg),
-        }
-    }
 }
 
 /// One viewer's session.
@@ -528,56 +489,6 @@ fn own<'a>(
                 "message for an unknown session dropped"
             );
             None
-        }
-    }
-}
-
-/// Logs dropped messages and refused offers without letting a flood fill the log or
-/// cost the camera much: the first [`DropLog::BURST`] of every second, then one line
-/// saying how many more there were (written with the first one of a later second).
-#[derive(Debug)]
-struct DropLog {
-    second: Instant,
-    logged: u32,
-    suppressed: u64,
-}
-
-impl Default for DropLog {
-    fn default() -> Self {
-        Self {
-            second: Instant::now(),
-            logged: 0,
-            suppressed: 0,
-        }
-    }
-}
-
-impl DropLog {
-    const BURST: u32 = 10;
-
-    /// Whether this one gets its own line (else it is counted).
-    fn allow(&mut self) -> bool {
-        if self.second.elapsed() >= Duration::from_secs(1) {
-            if self.suppressed > 0 {
-                tracing::warn!(
-                    dropped = self.suppressed,
-                    "more signalling messages dropped or refused without a log line"
-                );
-            }
-            *self = DropLog::default();
-        }
-        if self.logged < Self::BURST {
-            self.logged += 1;
-            true
-        } else {
-            self.suppressed += 1;
-            false
-        }
-    }
-
-    fn dropped(&mut self, viewer: &str, why: &str) {
-        if self.allow() {
-            tracing::warn!(viewer, "signalling message dropped: {why}");
         }
     }
 }
