@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 
 use eyrie_protocol::api::MqttConnection;
-use eyrie_protocol::signalling::{self, topics};
+use eyrie_protocol::signalling::topics;
 use eyrie_rtc::mqtt_link::{self, LinkEvent, LinkOptions};
 
 use crate::capture::{Capture, CaptureConfig, CaptureError, Rings};
@@ -129,18 +129,23 @@ impl Camera {
                                 tracing::debug!(%topic, "message on an unexpected topic dropped");
                                 continue;
                             };
-                            match signalling::decode(&payload) {
-                                Ok(msg) => mgr.handle(viewer, msg),
-                                Err(e) => tracing::warn!(viewer, bytes = payload.len(), "signalling message dropped: {e}"),
-                            }
+                            mgr.receive(viewer, &payload);
                         }
                     },
                     o = out_rx.recv() => {
-                        let Some((viewer, msg)) = o else { break };
-                        let topic = topics::to_viewer(&prefix, &viewer);
-                        tracing::debug!(%topic, kind = msg.kind(), session = msg.session_id(), "signalling out");
-                        if let Err(e) = link2.publish(&topic, msg.encode()).await {
-                            tracing::warn!("cannot publish {}: {e}", msg.kind());
+                        let Some(o) = o else { break };
+                        let topic = topics::to_viewer(&prefix, &o.viewer);
+                        let (kind, session) = (o.msg.kind(), o.msg.session_id());
+                        tracing::debug!(%topic, kind, session, "signalling out");
+                        let payload = match o.payload() {
+                            Ok(p) => p,
+                            Err(e) => {
+                                tracing::warn!(kind, session, "cannot seal: {e}");
+                                continue;
+                            }
+                        };
+                        if let Err(e) = link2.publish(&topic, payload).await {
+                            tracing::warn!("cannot publish {kind}: {e}");
                         }
                     }
                 }

@@ -138,12 +138,20 @@ pub fn verify(
 /// tell a real camera from an impostor on the broker. Hex-less: base64url, unpadded.
 pub fn device_proof(device_secret: &[u8], parts: &[&str]) -> String {
     let mut m = keyed(device_secret);
-    for p in parts {
-        // Length-prefix every part so ("ab","c") and ("a","bc") differ.
-        m.update(&(p.len() as u64).to_be_bytes());
-        m.update(p.as_bytes());
-    }
+    m.update(&frame(parts));
     URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())
+}
+
+/// `parts` as one byte string: each part's byte length as a big-endian u64, then its
+/// UTF-8 bytes, so ("ab","c") and ("a","bc") differ. What [`device_proof`] MACs and what
+/// sealed signalling authenticates as associated data.
+pub fn frame(parts: &[&str]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| 8 + p.len()).sum());
+    for p in parts {
+        out.extend_from_slice(&(p.len() as u64).to_be_bytes());
+        out.extend_from_slice(p.as_bytes());
+    }
+    out
 }
 
 /// Constant-time check of a [`device_proof`].
@@ -152,10 +160,7 @@ pub fn verify_device_proof(device_secret: &[u8], parts: &[&str], proof: &str) ->
         return false;
     };
     let mut m = keyed(device_secret);
-    for p in parts {
-        m.update(&(p.len() as u64).to_be_bytes());
-        m.update(p.as_bytes());
-    }
+    m.update(&frame(parts));
     m.verify_slice(&raw).is_ok()
 }
 

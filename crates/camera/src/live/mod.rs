@@ -12,6 +12,14 @@
 //! build the session's `webrtcbin` pipeline ([`session`]), apply the offer and answer
 //! with a proof keyed by the ticket so the viewer can tell the real camera ([`offer`]).
 //!
+//! Signalling versions: [`LiveManager::receive`] takes version 1 (clear) and version 2
+//! (sealed, `docs/signalling.md` §7). A session speaks the version of its offer for its
+//! whole life — its [`Wire`] seals or encodes every reply, its `Opener` opens the
+//! viewer's boxes and refuses replays — and a message of the other version naming it is
+//! dropped. Boxes are sealed on the one task that publishes ([`Outgoing::payload`]), so
+//! their sequence numbers leave in order. Dropped messages and offers refused for their
+//! ticket are logged at most ten a second ([`wire`]): a flood costs little.
+//!
 //! Sessions end on `bye` (at once), on a heartbeat silence of 30 s, after 20 minutes
 //! with no media flowing, when ICE fails, or when the camera stops; every end frees the
 //! pipeline right away, so a viewer that leaves and comes back does not hold two slots.
@@ -34,10 +42,13 @@
 mod offer;
 mod reaper;
 mod session;
+mod wire;
 
 use reaper::WeakManager;
 
 pub use session::Speaker;
+use wire::DropLog;
+pub use wire::{Outgoing, Wire};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,7 +56,9 @@ use std::time::{Duration, Instant};
 
 use gstreamer::prelude::*;
 
-use eyrie_protocol::signalling::{self, Control, ErrorCode, Stream, ToCamera, ToViewer};
+use eyrie_protocol::signalling::{
+    self, Control, ErrorCode, Incoming, Opener, SealedBox, Stream, ToCamera, ToViewer,
+};
 
 use crate::capture::Rings;
 
@@ -134,15 +147,17 @@ pub enum LiveError {
     Pipeline(String),
 }
 
-/// A message to publish to a viewer: (viewer name, message).
-pub type Outgoing = (String, ToViewer);
-
 /// One viewer's session.
 pub struct LiveSession {
     viewer: String,
     media: session::Media,
     shown: Arc<Mutex<Shown>>,
     last_heard: Instant,
+    /// How replies go (the offer's version).
+    wire: Wire,
+    /// Version 2: opens the viewer's boxes and refuses replays. `None`: a version-1
+    /// session, which takes only clear messages.
+    opener: Option<Opener<ToCamera>>,
 }
 
 /// What a session's `state` message says. Shared with the answer callback (a GStreamer
@@ -185,6 +200,8 @@ struct Inner {
     privacy: bool,
     /// Followed on every offer and reaper tick.
     privacy_source: Option<PrivacySource>,
+    /// Says what was dropped or refused, without a line per message under a flood.
+    drops: DropLog,
 }
 
 /// The session table and its rules. Cheap to clone.
@@ -213,6 +230,7 @@ impl LiveManager {
                 nonces: HashMap::new(),
                 privacy: false,
                 privacy_source: None,
+                drops: DropLog::default(),
             })),
             config: Arc::new(config),
             rings,
@@ -290,21 +308,63 @@ impl LiveManager {
         emit(&self.events, e);
     }
 
-    fn reply(&self, viewer: &str, msg: ToViewer) {
-        let _ = self.out.send((viewer.to_owned(), msg));
+    fn reply(&self, viewer: &str, wire: &Wire, msg: ToViewer) {
+        let _ = self.out.send(Outgoing {
+            viewer: viewer.to_owned(),
+            msg,
+            wire: wire.clone(),
+        });
     }
 
-    /// Handle one message from `viewer` (the last level of the topic it came in on).
+    /// Handle one payload from `viewer` (the last level of the topic it came in on), of
+    /// either version: a version-1 message as it is, a version-2 offer after its ticket
+    /// and box check out ([`Self::sealed_offer`]), any other box once its session's key
+    /// opens it. Anything refused is logged and dropped; it never touches a session.
+    pub fn receive(&self, viewer: &str, payload: &[u8]) {
+        let opened = match signalling::decode_wire::<ToCamera>(payload) {
+            Ok(Incoming::V1(msg)) => return self.dispatch(viewer, msg, false),
+            Ok(Incoming::Sealed(b)) if b.ticket.is_some() => return self.sealed_offer(viewer, b),
+            Ok(Incoming::Sealed(b)) => self.open(viewer, &b),
+            Ok(Incoming::ClearV2(m)) => Err(format!("{} in clear", m.kind())),
+            Err(e) => Err(e.to_string()),
+        };
+        match opened {
+            Ok(msg) => self.dispatch(viewer, msg, true),
+            Err(why) => {
+                let why = format!("{why} ({} bytes)", payload.len());
+                self.lock().drops.dropped(viewer, &why);
+            }
+        }
+    }
+
+    /// A box's message, opened with its session's key (only `viewer`'s own sessions).
+    fn open(&self, viewer: &str, b: &SealedBox) -> Result<ToCamera, String> {
+        let mut inner = self.lock();
+        let s = own(&mut inner, &b.session_id, viewer, true)
+            .ok_or_else(|| format!("box for no sealed session of {viewer}"))?;
+        let opener = s.opener.as_mut().expect("own(…, true) has an opener");
+        opener.open(b).map_err(|e| e.to_string())
+    }
+
+    /// Handle one version-1 message from `viewer` (the last level of the topic it came
+    /// in on). It reaches only version-1 sessions: [`Self::receive`] takes both versions.
     pub fn handle(&self, viewer: &str, msg: ToCamera) {
+        self.dispatch(viewer, msg, false);
+    }
+
+    /// Act on one message; `sealed`: it came in a box of its session (a version-2
+    /// session takes nothing else, a version-1 session nothing but clear messages).
+    fn dispatch(&self, viewer: &str, msg: ToCamera, sealed: bool) {
         match msg {
-            ToCamera::Offer(offer) => self.offer(viewer, offer),
+            ToCamera::Offer(offer) if !sealed => self.offer(viewer, offer),
+            ToCamera::Offer(_) => {} // an offer box is opened by sealed_offer only
             ToCamera::Candidate {
                 session_id,
                 sdp_mline_index,
                 candidate,
             } => {
                 let mut inner = self.lock();
-                if let Some(s) = own(&mut inner, &session_id, viewer) {
+                if let Some(s) = own(&mut inner, &session_id, viewer, sealed) {
                     s.last_heard = Instant::now();
                     if !candidate.is_empty() {
                         s.media.webrtc.emit_by_name::<()>(
@@ -315,16 +375,16 @@ impl LiveManager {
                 }
             }
             ToCamera::Heartbeat { session_id } => {
-                if let Some(s) = own(&mut self.lock(), &session_id, viewer) {
+                if let Some(s) = own(&mut self.lock(), &session_id, viewer, sealed) {
                     s.last_heard = Instant::now();
                 }
             }
             ToCamera::Control {
                 session_id,
                 control,
-            } => self.control(viewer, &session_id, control),
+            } => self.control(viewer, &session_id, control, sealed),
             ToCamera::Bye { session_id, reason } => {
-                let known = own(&mut self.lock(), &session_id, viewer).is_some();
+                let known = own(&mut self.lock(), &session_id, viewer, sealed).is_some();
                 if known {
                     self.close(&session_id, &format!("bye from viewer {reason}"), false);
                 }
@@ -332,9 +392,9 @@ impl LiveManager {
         }
     }
 
-    fn control(&self, viewer: &str, sid: &str, control: Control) {
+    fn control(&self, viewer: &str, sid: &str, control: Control, sealed: bool) {
         let mut inner = self.lock();
-        let Some(s) = own(&mut inner, sid, viewer) else {
+        let Some(s) = own(&mut inner, sid, viewer, sealed) else {
             return;
         };
         s.last_heard = Instant::now();
@@ -373,7 +433,7 @@ impl LiveManager {
                 }
             }
         };
-        self.reply(viewer, shown.message(sid));
+        self.reply(viewer, &s.wire, shown.message(sid));
         drop(shown);
         drop(inner);
         self.emit(event);
@@ -393,16 +453,33 @@ impl LiveManager {
     }
 }
 
-/// The session if it exists and belongs to `viewer`; others' ids are ignored.
-fn own<'a>(inner: &'a mut Inner, sid: &str, viewer: &str) -> Option<&'a mut LiveSession> {
-    match inner.sessions.get_mut(sid) {
-        Some(s) if s.viewer == viewer => Some(s),
-        Some(_) => {
-            tracing::warn!(
-                session = sid,
+/// The session if it exists, belongs to `viewer` and speaks the version the message came
+/// in (`sealed`: a box of version 2); others' ids, and a clear message for a sealed
+/// session, are ignored.
+fn own<'a>(
+    inner: &'a mut Inner,
+    sid: &str,
+    viewer: &str,
+    sealed: bool,
+) -> Option<&'a mut LiveSession> {
+    let Inner {
+        sessions, drops, ..
+    } = inner;
+    match sessions.get_mut(sid) {
+        Some(s) if s.viewer == viewer && s.opener.is_some() == sealed => Some(s),
+        Some(s) if s.viewer == viewer => {
+            drops.dropped(
                 viewer,
-                "message for another viewer's session dropped"
+                if sealed {
+                    "a box for a version-1 session"
+                } else {
+                    "a clear message for a version-2 session"
+                },
             );
+            None
+        }
+        Some(_) => {
+            drops.dropped(viewer, "a message for another viewer's session");
             None
         }
         None => {

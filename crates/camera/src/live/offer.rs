@@ -2,6 +2,14 @@
 //! replay, privacy, the session limit), then the session's `webrtcbin` and the answer
 //! with the camera's proof. Part of [`LiveManager`]; see the module above for the order
 //! of the checks and why.
+//!
+//! A version-2 offer ([`LiveManager::sealed_offer`]) is checked in the same order, with
+//! its box opened right after the ticket: the ticket gives the key K, and a box that opens
+//! under K proves the sender holds the ticket. Refusals up to there go in clear
+//! (`error auth_failed`, [`Wire::ClearV2`]); from there on every reply is sealed. The
+//! ticket's nonce is recorded as soon as the box opens, whatever the outcome, so a
+//! replayed offer is refused in clear and the camera never seals twice under one key
+//! with the same sequence number.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -10,17 +18,116 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_webrtc as gst_webrtc;
 
-use eyrie_protocol::signalling::{self, ErrorCode, Offer, ToViewer};
-use eyrie_protocol::ticket;
+use eyrie_protocol::signalling::{self, ErrorCode, Offer, Opener, SealedBox, ToCamera, ToViewer};
+use eyrie_protocol::ticket::{self, TicketClaims};
 
-use super::{LiveEvent, LiveManager, LiveSession, Shown, lock_shown, session};
+use super::{LiveEvent, LiveManager, LiveSession, Outgoing, Shown, Wire, lock_shown, session};
 
 impl LiveManager {
-    /// Answer `offer` from `viewer`, or refuse it with the first check that fails.
+    /// Answer a version-1 `offer` from `viewer`, or refuse it with the first check that
+    /// fails.
     pub(super) fn offer(&self, viewer: &str, offer: Offer) {
+        match self.check_ticket(viewer, &offer.ticket) {
+            Ok((key, claims)) => self.accept(viewer, offer, key, claims, Wire::V1, None),
+            Err(why) => self.refuse(
+                viewer,
+                &offer.session_id,
+                &Wire::V1,
+                ErrorCode::AuthFailed,
+                &why,
+            ),
+        }
+    }
+
+    /// Answer a version-2 offer box from `viewer`: the ticket in clear, then the box
+    /// under its key, then everything a version-1 offer goes through, answered sealed.
+    pub(super) fn sealed_offer(&self, viewer: &str, b: SealedBox) {
+        let sid = b.session_id.as_str();
+        let head = b.ticket.as_deref().unwrap_or_default();
+        let clear =
+            |why: &str| self.refuse(viewer, sid, &Wire::ClearV2, ErrorCode::AuthFailed, why);
+        let (key, claims) = match self.check_ticket(viewer, head) {
+            Ok(k) => k,
+            Err(why) => return clear(&why),
+        };
+        let mut opener = Opener::<ToCamera>::new(&key, sid);
+        let offer = match opener.open(&b) {
+            Ok(ToCamera::Offer(o)) => o,
+            Ok(_) => return clear("offer box holds no offer"),
+            Err(e) => return clear(&format!("offer box refused: {e}")),
+        };
+        // The box proves K. Record the ticket now, so a replay of this offer is refused
+        // (in clear) before anything is sealed again with this session's keys.
+        {
+            let now = now_secs();
+            let mut inner = self.lock();
+            inner.nonces.retain(|_, exp| *exp > now);
+            if inner.nonces.contains_key(&claims.nonce) {
+                drop(inner);
+                return clear("ticket already used");
+            }
+            inner.nonces.insert(claims.nonce.clone(), claims.exp);
+        }
+        let wire = Wire::sealed(&key, sid);
+        self.accept(viewer, offer, key, claims, wire, Some(opener));
+    }
+
+    /// The ticket whose head an offer carries: the per-ticket key K' and its claims, or
+    /// why it is refused (`auth_failed`).
+    fn check_ticket(&self, viewer: &str, head: &str) -> Result<(Vec<u8>, TicketClaims), String> {
+        let cfg = &self.config;
+        let (key, full) = signalling::ticket_key(&cfg.device_secret, head);
+        let claims = ticket::verify(&full, &cfg.device_secret, &cfg.device_id, now_secs())
+            .map_err(|e| e.to_string())?;
+        // The ticket's user must be the viewer the offer came from (the topic's last
+        // level, which the broker binds to the login): a ticket copied to another
+        // user's login opens nothing.
+        if viewer != format!("viewer-{}", claims.user_id) {
+            return Err("ticket is for another user".into());
+        }
+        Ok((key, claims))
+    }
+
+    /// Refuse an offer with `error code`. Offers that fail authentication are what a
+    /// flood is made of: their log lines are rate-limited with the dropped messages'.
+    fn refuse(&self, viewer: &str, session_id: &str, wire: &Wire, code: ErrorCode, message: &str) {
+        if code != ErrorCode::AuthFailed || self.lock().drops.allow() {
+            tracing::info!(
+                session = session_id,
+                viewer,
+                ?code,
+                "offer refused: {message}"
+            );
+        }
+        self.emit(LiveEvent::Refused {
+            session_id: session_id.to_owned(),
+            code,
+        });
+        self.reply(
+            viewer,
+            wire,
+            ToViewer::Error {
+                session_id: session_id.to_owned(),
+                code,
+                message: message.to_owned(),
+            },
+        );
+    }
+
+    /// The checks after the ticket (proof, replay, session id, privacy, limit), then the
+    /// session. `opener`: a version-2 session's (its nonce is already recorded).
+    fn accept(
+        &self,
+        viewer: &str,
+        offer: Offer,
+        key: Vec<u8>,
+        claims: TicketClaims,
+        wire: Wire,
+        opener: Option<Opener<ToCamera>>,
+    ) {
         let Offer {
             session_id,
-            ticket: ticket_head,
+            ticket: _,
             ticket_proof,
             sdp,
             stream,
@@ -28,38 +135,10 @@ impl LiveManager {
         } = offer;
         let session_id = session_id.as_str();
         let refuse = |code: ErrorCode, message: &str| {
-            tracing::info!(
-                session = session_id,
-                viewer,
-                ?code,
-                "offer refused: {message}"
-            );
-            self.emit(LiveEvent::Refused {
-                session_id: session_id.to_owned(),
-                code,
-            });
-            self.reply(
-                viewer,
-                ToViewer::Error {
-                    session_id: session_id.to_owned(),
-                    code,
-                    message: message.to_owned(),
-                },
-            );
+            self.refuse(viewer, session_id, &wire, code, message);
         };
         let cfg = &self.config;
-        let (key, full) = signalling::ticket_key(&cfg.device_secret, &ticket_head);
-        let now = u64::try_from(eyrie_protocol::clock::unix_secs()).unwrap_or(0);
-        let claims = match ticket::verify(&full, &cfg.device_secret, &cfg.device_id, now) {
-            Ok(c) => c,
-            Err(e) => return refuse(ErrorCode::AuthFailed, &e.to_string()),
-        };
-        // The ticket's user must be the viewer the offer came from (the topic's last
-        // level, which the broker binds to the login): a ticket copied to another
-        // user's login opens nothing.
-        if viewer != format!("viewer-{}", claims.user_id) {
-            return refuse(ErrorCode::AuthFailed, "ticket is for another user");
-        }
+        let now = now_secs();
         let Some(offer_fp) = signalling::sdp_fingerprint(&sdp).map(str::to_owned) else {
             return refuse(ErrorCode::BadRequest, "offer has no DTLS fingerprint");
         };
@@ -72,7 +151,7 @@ impl LiveManager {
         };
         let mut inner = self.lock();
         inner.nonces.retain(|_, exp| *exp > now);
-        if inner.nonces.contains_key(&claims.nonce) {
+        if opener.is_none() && inner.nonces.contains_key(&claims.nonce) {
             drop(inner);
             return refuse(ErrorCode::AuthFailed, "ticket already used");
         }
@@ -97,6 +176,7 @@ impl LiveManager {
             });
             return self.reply(
                 viewer,
+                &wire,
                 ToViewer::Busy {
                     session_id: session_id.to_owned(),
                     max_sessions: cfg.max_sessions as u32,
@@ -133,7 +213,14 @@ impl LiveManager {
             audio,
             talk: false,
         }));
-        self.negotiate(&media, viewer, session_id, (key, offer_fp), desc, &shown);
+        self.negotiate(
+            &media,
+            (viewer, &wire),
+            session_id,
+            (key, offer_fp),
+            desc,
+            &shown,
+        );
         inner.nonces.insert(claims.nonce, claims.exp);
         inner.sessions.insert(
             session_id.to_owned(),
@@ -142,6 +229,8 @@ impl LiveManager {
                 media,
                 shown,
                 last_heard: Instant::now(),
+                wire,
+                opener,
             },
         );
         let n = inner.sessions.len();
@@ -166,7 +255,7 @@ impl LiveManager {
     fn negotiate(
         &self,
         media: &session::Media,
-        viewer: &str,
+        (viewer, wire): (&str, &Wire),
         session_id: &str,
         (key, offer_fp): (Vec<u8>, String),
         desc: gst_webrtc::WebRTCSessionDescription,
@@ -174,19 +263,27 @@ impl LiveManager {
     ) {
         let webrtc = media.webrtc.clone();
         let out = self.out.clone();
-        let (v, sid) = (viewer.to_owned(), session_id.to_owned());
+        let (v, sid, w) = (viewer.to_owned(), session_id.to_owned(), wire.clone());
         eyrie_rtc::rtc::on_ice_candidate(&webrtc, move |mline, candidate| {
-            let _ = out.send((
-                v.clone(),
-                ToViewer::Candidate {
+            let _ = out.send(Outgoing {
+                viewer: v.clone(),
+                msg: ToViewer::Candidate {
                     session_id: sid.clone(),
                     sdp_mline_index: mline,
                     candidate,
                 },
-            ));
+                wire: w.clone(),
+            });
         });
         let out = self.out.clone();
-        let (v, sid) = (viewer.to_owned(), session_id.to_owned());
+        let (v, sid, wire) = (viewer.to_owned(), session_id.to_owned(), wire.clone());
+        let send = move |msg: ToViewer| {
+            let _ = out.send(Outgoing {
+                viewer: v.clone(),
+                msg,
+                wire: wire.clone(),
+            });
+        };
         let w = webrtc.downgrade();
         let shown = Arc::downgrade(shown);
         let on_answer = gst::Promise::with_change_func(move |reply| {
@@ -203,14 +300,11 @@ impl LiveManager {
                     .map(|e| e.to_string())
                     .unwrap_or_default();
                 tracing::warn!(session = %sid, "webrtcbin made no answer: {why}");
-                let _ = out.send((
-                    v.clone(),
-                    ToViewer::Error {
-                        session_id: sid.clone(),
-                        code: ErrorCode::BadRequest,
-                        message: "offer not acceptable".into(),
-                    },
-                ));
+                send(ToViewer::Error {
+                    session_id: sid.clone(),
+                    code: ErrorCode::BadRequest,
+                    message: "offer not acceptable".into(),
+                });
                 return;
             };
             webrtc.emit_by_name::<()>("set-local-description", &[&answer, &None::<gst::Promise>]);
@@ -222,15 +316,12 @@ impl LiveManager {
             // The session may already be gone (bye, privacy): then no state follows.
             let Some(shown) = shown.upgrade() else { return };
             let shown = lock_shown(&shown);
-            let _ = out.send((
-                v.clone(),
-                ToViewer::Answer {
-                    session_id: sid.clone(),
-                    sdp,
-                    proof,
-                },
-            ));
-            let _ = out.send((v.clone(), shown.message(&sid)));
+            send(ToViewer::Answer {
+                session_id: sid.clone(),
+                sdp,
+                proof,
+            });
+            send(shown.message(&sid));
         });
         let w = webrtc.downgrade();
         let on_remote = gst::Promise::with_change_func(move |_| {
@@ -240,4 +331,8 @@ impl LiveManager {
         });
         webrtc.emit_by_name::<()>("set-remote-description", &[&desc, &on_remote]);
     }
+}
+
+fn now_secs() -> u64 {
+    u64::try_from(eyrie_protocol::clock::unix_secs()).unwrap_or(0)
 }

@@ -10,7 +10,7 @@ use gstreamer_webrtc as gst_webrtc;
 
 use eyrie_protocol::signalling::{ErrorCode, PRIVACY_MESSAGE, ToViewer};
 
-use super::{Inner, LiveConfig, LiveEvent, Outgoing, emit};
+use super::{Inner, LiveConfig, LiveEvent, Outgoing, Wire, emit};
 
 /// What the reaper task and `close` need, without keeping the table alive.
 pub(super) struct WeakManager {
@@ -34,13 +34,14 @@ impl WeakManager {
         let n = inner.sessions.len();
         drop(inner);
         if tell_viewer {
-            let _ = self.out.send((
-                s.viewer.clone(),
-                ToViewer::Bye {
+            let _ = self.out.send(Outgoing {
+                viewer: s.viewer.clone(),
+                msg: ToViewer::Bye {
                     session_id: sid.to_owned(),
                     reason: reason.to_owned(),
                 },
-            ));
+                wire: s.wire.clone(),
+            });
         }
         // Dropping the media stops the feeder and sets the pipeline to NULL.
         drop(s);
@@ -60,7 +61,7 @@ impl WeakManager {
         let Some(inner) = self.inner.upgrade() else {
             return;
         };
-        let ended: Vec<(String, String)> = {
+        let ended: Vec<(String, String, Wire)> = {
             let mut inner = inner
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -72,7 +73,7 @@ impl WeakManager {
                 inner
                     .sessions
                     .iter()
-                    .map(|(id, s)| (id.clone(), s.viewer.clone()))
+                    .map(|(id, s)| (id.clone(), s.viewer.clone(), s.wire.clone()))
                     .collect()
             } else {
                 Vec::new()
@@ -80,15 +81,16 @@ impl WeakManager {
         };
         tracing::info!(on, sessions_ended = ended.len(), "live: privacy mode");
         emit(&self.events, LiveEvent::Privacy { on });
-        for (sid, viewer) in ended {
-            let _ = self.out.send((
+        for (sid, viewer, wire) in ended {
+            let _ = self.out.send(Outgoing {
                 viewer,
-                ToViewer::Error {
+                msg: ToViewer::Error {
                     session_id: sid.clone(),
                     code: ErrorCode::Privacy,
                     message: PRIVACY_MESSAGE.to_owned(),
                 },
-            ));
+                wire,
+            });
             self.close(&sid, PRIVACY_MESSAGE, false);
         }
     }

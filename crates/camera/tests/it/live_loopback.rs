@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use common::*;
 use eyrie_client::live::{Stage, ViewerError, ViewerEvent};
-use eyrie_protocol::signalling::{Offer, Stream, ToCamera, ToViewer};
+use eyrie_protocol::signalling::{
+    Incoming, Offer, Opener, Sealer, Stream, ToCamera, ToViewer, decode_wire, split_ticket,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_frame_carries_the_capture_clock() {
@@ -226,11 +228,19 @@ async fn talk_audio_reaches_the_camera_only_while_talking() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_answer_is_refused() {
+async fn forged_answers_are_dropped_or_refused() {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
     init_logs();
     let broker = Mosquitto::start();
-    // No camera: an impostor on the broker answers every offer with a proof it cannot make.
+    let t = ticket(
+        broker.connection("viewer-1", &prefix()),
+        SECRET,
+        now_s() + 60,
+    );
+    // No camera: an impostor on the broker answers every offer. Without K it can only
+    // send a clear answer or a box of its own, which the viewer drops; then, as if it had
+    // stolen K, a sealed answer with a proof it cannot make, which the viewer refuses.
+    let (_, key) = split_ticket(&t.ticket).unwrap();
     let mut mo = MqttOptions::new("impostor", "127.0.0.1", broker.port);
     mo.set_max_packet_size(100_000, 100_000);
     let (client, mut el) = AsyncClient::new(mo, 16);
@@ -239,33 +249,55 @@ async fn forged_answer_is_refused() {
         .await
         .unwrap();
     let c = client.clone();
+    let (stolen_tx, mut stolen_rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok(ev) = el.poll().await {
-            if let Event::Incoming(Packet::Publish(p)) = ev
-                && let Ok(ToCamera::Offer(Offer {
-                    session_id, sdp, ..
-                })) = ToCamera::decode(&p.payload)
-            {
-                let answer = ToViewer::Answer {
-                    session_id,
-                    sdp: sdp.replace("a=recvonly", "a=sendonly"),
-                    proof: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
-                };
-                let topic = p.topic.replace("/in/", "/out/");
-                let _ = c
-                    .publish(topic, QoS::AtLeastOnce, false, answer.encode())
-                    .await;
+            let Event::Incoming(Packet::Publish(p)) = ev else {
+                continue;
+            };
+            let Ok(Incoming::Sealed(b)) = decode_wire::<ToCamera>(&p.payload) else {
+                continue;
+            };
+            if b.ticket.is_none() {
+                continue;
             }
+            let sid = b.session_id.clone();
+            let Ok(ToCamera::Offer(Offer { sdp, .. })) =
+                Opener::<ToCamera>::new(&key, &sid).open(&b)
+            else {
+                continue;
+            };
+            let answer = ToViewer::Answer {
+                session_id: sid.clone(),
+                sdp: sdp.replace("a=recvonly", "a=sendonly"),
+                proof: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+            };
+            let topic = p.topic.replace("/in/", "/out/");
+            let own_box = Sealer::<ToViewer>::new(&[9; 32], &sid)
+                .seal(&answer)
+                .unwrap();
+            for payload in [answer.encode(), own_box] {
+                let _ = c.publish(&topic, QoS::AtLeastOnce, false, payload).await;
+            }
+            let _ = stolen_tx.send((topic, Sealer::<ToViewer>::new(&key, &sid).seal(&answer)));
         }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
     let (_v, mut rx, _) = viewer(t, Stream::Sd, false);
-    let ev = wait_event(&mut rx, Duration::from_secs(10), |e| {
+    let (topic, sealed) = tokio::time::timeout(Duration::from_secs(5), stolen_rx.recv())
+        .await
+        .expect("the impostor saw the offer")
+        .unwrap();
+    let ev = wait_event(&mut rx, Duration::from_secs(2), |e| {
+        matches!(e, ViewerEvent::Error(_))
+    })
+    .await;
+    assert_eq!(ev, None, "a clear or foreign answer was acted on");
+    client
+        .publish(topic, QoS::AtLeastOnce, false, sealed.unwrap())
+        .await
+        .unwrap();
+    let ev = wait_event(&mut rx, Duration::from_secs(5), |e| {
         matches!(e, ViewerEvent::Error(_))
     })
     .await;
@@ -495,6 +527,8 @@ fn renumber(sdp: &str, map: &[(&str, &str)]) -> String {
 /// 111, sending — it used to hard-wire 96/97 and answer nothing a browser could play.
 /// (Only the descriptions are renumbered, not the RTP, so this viewer does not play: the
 /// answer is what is checked. `crates/rtc` checks the choice among a browser's formats.)
+/// Signalling is sealed (version 2), so the relay holds the ticket's key K: it opens each
+/// box, renumbers, and seals again in the same order (so with the same sequence numbers).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_camera_answers_with_the_offers_payload_numbers() {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -516,7 +550,35 @@ async fn the_camera_answers_with_the_offers_payload_numbers() {
     let seen = answered.clone();
     let (vs, cs) = (viewer_side.clone(), camera_side.clone());
     let c = client.clone();
+    let t = ticket(
+        broker.connection("viewer-1", &viewer_side),
+        SECRET,
+        now_s() + 60,
+    );
+    let (_, key) = split_ticket(&t.ticket).unwrap();
     tokio::spawn(async move {
+        // Per session: (viewer's boxes in, out again; camera's boxes in, out again).
+        type Relay = (
+            Opener<ToCamera>,
+            Sealer<ToCamera>,
+            Opener<ToViewer>,
+            Sealer<ToViewer>,
+        );
+        let mut relays: std::collections::HashMap<String, Relay> = Default::default();
+        fn relay<'a>(
+            relays: &'a mut std::collections::HashMap<String, Relay>,
+            key: &[u8],
+            sid: &str,
+        ) -> &'a mut Relay {
+            relays.entry(sid.to_owned()).or_insert_with(|| {
+                (
+                    Opener::new(key, sid),
+                    Sealer::new(key, sid),
+                    Opener::new(key, sid),
+                    Sealer::new(key, sid),
+                )
+            })
+        }
         while let Ok(ev) = el.poll().await {
             let Event::Incoming(Packet::Publish(p)) = ev else {
                 continue;
@@ -529,27 +591,27 @@ async fn the_camera_answers_with_the_offers_payload_numbers() {
                 continue;
             };
             let mut payload = p.payload.to_vec();
-            if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&payload)
-                && let Some(sdp) = v["sdp"].as_str().map(str::to_owned)
+            if to_camera && let Ok(Incoming::Sealed(b)) = decode_wire::<ToCamera>(&payload) {
+                let r = relay(&mut relays, &key, &b.session_id);
+                let Ok(mut msg) = r.0.open(&b) else { continue };
+                if let ToCamera::Offer(o) = &mut msg {
+                    o.sdp = renumber(&o.sdp, &[("96", "102"), ("97", "111")]);
+                }
+                payload = r.1.seal(&msg).unwrap();
+            } else if !to_camera && let Ok(Incoming::Sealed(b)) = decode_wire::<ToViewer>(&payload)
             {
-                let sdp = if to_camera {
-                    renumber(&sdp, &[("96", "102"), ("97", "111")])
-                } else {
+                let r = relay(&mut relays, &key, &b.session_id);
+                let Ok(mut msg) = r.2.open(&b) else { continue };
+                if let ToViewer::Answer { sdp, .. } = &mut msg {
                     *seen.lock().unwrap() = Some(sdp.clone());
-                    renumber(&sdp, &[("102", "96"), ("111", "97")])
-                };
-                v["sdp"] = sdp.into();
-                payload = serde_json::to_vec(&v).unwrap();
+                    *sdp = renumber(sdp, &[("102", "96"), ("111", "97")]);
+                }
+                payload = r.3.seal(&msg).unwrap();
             }
             let _ = c.publish(topic, QoS::AtLeastOnce, p.retain, payload).await;
         }
     });
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let t = ticket(
-        broker.connection("viewer-1", &viewer_side),
-        SECRET,
-        now_s() + 60,
-    );
     let (v, _rx, _) = viewer(t, Stream::Sd, true);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let answer = loop {

@@ -13,5 +13,6 @@ mod live_mosquitto;
 mod live_tls;
 mod login_refused;
 mod node;
+mod private_signalling;
 mod tenants;
 mod ts_interop;

@@ -10,6 +10,10 @@
 //! mode on, …), all on one channel of [`ViewerEvent`]s, so a GTK page only has to watch
 //! that channel.
 //!
+//! Signalling is version 2 (`docs/signalling.md` §7): everything the viewer sends is
+//! sealed by one `outbox::Outbox` with the session's key, and it takes only the camera's boxes
+//! for its session (plus, before the answer, a clear `error auth_failed`).
+//!
 //! The MQTT link reconnects by itself (broker restarts); the media keeps flowing peer to
 //! peer meanwhile, heartbeats resume on the new connection, and controls sent while the
 //! broker was away are delivered when it is back.
@@ -17,6 +21,7 @@
 //! Nothing blocks the caller's thread: [`LiveViewer::connect`] returns once the pipeline
 //! is built; everything else happens on the tokio runtime and GStreamer threads.
 
+mod outbox;
 mod pipeline;
 mod session;
 
@@ -31,6 +36,7 @@ use eyrie_protocol::api::TicketResponse;
 use eyrie_protocol::signalling::{self, Control, Stream, ToCamera, topics};
 
 use crate::mqtt_link::{self, LinkOptions};
+use outbox::Outbox;
 use session::{Internal, SessionTask, Timing};
 
 /// The seed's stages, shown to the user.
@@ -132,7 +138,7 @@ impl ViewerConfig {
 /// One live session. Dropping it sends `bye` (best effort) and frees everything.
 pub struct LiveViewer {
     session_id: String,
-    to_camera: String,
+    outbox: std::sync::Arc<Outbox>,
     link: std::sync::Arc<mqtt_link::Link>,
     pipeline: gst::Pipeline,
     talk_valve: Option<gst::Element>,
@@ -244,16 +250,14 @@ impl LiveViewer {
 
         let (etx, erx) = mpsc::unbounded_channel();
         let _ = etx.send(ViewerEvent::Stage(Stage::EstablishingChannel));
-        let sid = session_id.clone();
-        let l = link.clone();
-        let tc = to_camera.clone();
+        let outbox = std::sync::Arc::new(Outbox::new(link.clone(), to_camera, &key, &session_id));
         let task = tokio::spawn(
             SessionTask {
-                sid,
+                sid: session_id.clone(),
+                opener: signalling::Opener::new(&key, &session_id),
                 key,
                 head,
-                to_camera: tc,
-                link: l,
+                outbox: outbox.clone(),
                 webrtc,
                 events: etx,
                 stream,
@@ -276,7 +280,7 @@ impl LiveViewer {
         Ok((
             LiveViewer {
                 session_id,
-                to_camera,
+                outbox,
                 link,
                 pipeline: built.pipeline,
                 talk_valve: built.talk_valve,
@@ -296,7 +300,7 @@ impl LiveViewer {
             session_id: self.session_id.clone(),
             control,
         };
-        if let Err(e) = self.link.try_publish(&self.to_camera, msg.encode()) {
+        if let Err(e) = self.outbox.send(&msg) {
             tracing::warn!("control not sent: {e}");
         }
     }
@@ -330,7 +334,7 @@ impl LiveViewer {
             session_id: self.session_id.clone(),
             reason: "viewer closed".into(),
         };
-        let _ = self.link.publish(&self.to_camera, bye.encode()).await;
+        let _ = self.outbox.send(&bye);
         // Let the bye leave before the link goes.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -342,7 +346,7 @@ impl Drop for LiveViewer {
             session_id: self.session_id.clone(),
             reason: "viewer closed".into(),
         };
-        let _ = self.link.try_publish(&self.to_camera, bye.encode());
+        let _ = self.outbox.send(&bye);
         self.task.abort();
         let _ = self.pipeline.set_state(gst::State::Null);
         // The link's own task is aborted when the last Arc goes; give the bye a moment.

@@ -22,8 +22,11 @@ use gstreamer::prelude::*;
 use gstreamer_webrtc as gst_webrtc;
 use tokio::sync::mpsc;
 
-use eyrie_protocol::signalling::{self, ErrorCode, Offer, Stream, ToCamera, ToViewer};
+use eyrie_protocol::signalling::{
+    self, ErrorCode, Incoming, Offer, Opener, Stream, ToCamera, ToViewer,
+};
 
+use super::outbox::Outbox;
 use super::{Stage, ViewerError, ViewerEvent};
 use crate::mqtt_link::{self, LinkEvent};
 
@@ -59,8 +62,10 @@ pub(super) struct SessionTask {
     pub key: Vec<u8>,
     /// The ticket's claims part, sent in the offer.
     pub head: String,
-    pub to_camera: String,
-    pub link: Arc<mqtt_link::Link>,
+    /// Seals and sends to the camera.
+    pub outbox: Arc<Outbox>,
+    /// Opens the camera's boxes for this session and refuses replays.
+    pub opener: Opener<ToViewer>,
     pub webrtc: gst::Element,
     pub events: mpsc::UnboundedSender<ViewerEvent>,
     pub stream: Stream,
@@ -108,7 +113,7 @@ impl SessionTask {
     }
 
     async fn send(&self, msg: ToCamera) {
-        if let Err(e) = self.link.publish(&self.to_camera, msg.encode()).await {
+        if let Err(e) = self.outbox.send(&msg) {
             tracing::warn!("signalling send failed: {e}");
         }
     }
@@ -211,15 +216,32 @@ impl SessionTask {
                     }
                     return Flow::Continue;
                 }
-                match ToViewer::decode(&payload) {
-                    Ok(m) if m.session_id() == self.sid => self.message(m),
-                    Ok(_) => Flow::Continue, // another session of the same user
+                match self.open(&payload) {
+                    Ok(Some(m)) => self.message(m),
+                    Ok(None) => Flow::Continue, // another session of the same user
                     Err(e) => {
-                        tracing::warn!("signalling message dropped: {e}");
+                        tracing::warn!(session = %self.sid, "signalling message dropped: {e}");
                         Flow::Continue
                     }
                 }
             }
+        }
+    }
+
+    /// The camera's message for this session, if `payload` is one: a box this
+    /// session's key opens, or — before the answer only — the one clear version-2
+    /// message, `error auth_failed` (the camera could not check the ticket, so it had no
+    /// key to seal with). Version-1 messages are not taken: this viewer offered in
+    /// version 2, so a clear message was not written by the camera.
+    fn open(&mut self, payload: &[u8]) -> Result<Option<ToViewer>, String> {
+        match signalling::decode_wire::<ToViewer>(payload).map_err(|e| e.to_string())? {
+            Incoming::Sealed(b) if b.session_id != self.sid => Ok(None),
+            Incoming::Sealed(b) => self.opener.open(&b).map(Some).map_err(|e| e.to_string()),
+            Incoming::ClearV2(m) if m.session_id() != self.sid => Ok(None),
+            Incoming::ClearV2(m) if !self.answered => Ok(Some(m)),
+            Incoming::ClearV2(m) => Err(format!("clear {} after the answer", m.kind())),
+            Incoming::V1(m) if m.session_id() != self.sid => Ok(None),
+            Incoming::V1(m) => Err(format!("version-1 {} for a version-2 session", m.kind())),
         }
     }
 

@@ -19,6 +19,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::seal::{BoxWire, Incoming, SEALED_VERSION};
 use super::{
     Direction, MAX_CANDIDATE_BYTES, MAX_MESSAGE_BYTES, MAX_MLINE_INDEX, MAX_PROOF_BYTES,
     MAX_SDP_BYTES, MAX_SESSION_ID_LEN, MAX_TEXT_BYTES, SIGNALLING_VERSION, ToCamera, ToViewer,
@@ -41,6 +42,16 @@ pub enum SignallingError {
     WrongDirection { kind: String, expected: Direction },
     #[error("field {0} is out of range")]
     BadField(&'static str),
+    /// Version 2: the box does not open under this session's key (wrong key, tampered,
+    /// truncated, or its clear fields were changed).
+    #[error("sealed box does not open")]
+    Unopenable,
+    /// Version 2: a sequence number not above the last one accepted.
+    #[error("sealed box {seq} replayed (last accepted {last})")]
+    Replayed { seq: u64, last: u64 },
+    /// Version 2: the opened message's field differs from the clear one.
+    #[error("sealed message's {0} differs from the clear one")]
+    Mismatch(&'static str),
 }
 
 mod sealed {
@@ -59,6 +70,10 @@ pub trait Message: Serialize + DeserializeOwned + sealed::Sealed {
     fn kind(&self) -> &'static str;
     /// Field ranges (`docs/signalling.md` §3).
     fn validate(&self) -> Result<(), SignallingError>;
+    /// An offer's ticket head (which version 2 carries in clear too).
+    fn offer_ticket(&self) -> Option<&str>;
+    /// Whether version 2 lets this message go in clear ([`super::seal::clear_v2`]).
+    fn may_go_clear(&self) -> bool;
 }
 
 impl Message for ToCamera {
@@ -70,6 +85,17 @@ impl Message for ToCamera {
 
     fn kind(&self) -> &'static str {
         ToCamera::kind(self)
+    }
+
+    fn offer_ticket(&self) -> Option<&str> {
+        match self {
+            ToCamera::Offer(o) => Some(&o.ticket),
+            _ => None,
+        }
+    }
+
+    fn may_go_clear(&self) -> bool {
+        ToCamera::may_go_clear(self)
     }
 
     fn validate(&self) -> Result<(), SignallingError> {
@@ -102,6 +128,14 @@ impl Message for ToViewer {
 
     fn kind(&self) -> &'static str {
         ToViewer::kind(self)
+    }
+
+    fn offer_ticket(&self) -> Option<&str> {
+        None
+    }
+
+    fn may_go_clear(&self) -> bool {
+        ToViewer::may_go_clear(self)
     }
 
     fn validate(&self) -> Result<(), SignallingError> {
@@ -180,26 +214,64 @@ struct Header {
 
 /// The wire form of `msg`: `{"v":1,"type":…,…}`.
 pub(super) fn encode<M: Serialize>(msg: &M) -> Vec<u8> {
-    serde_json::to_vec(&Envelope {
-        v: SIGNALLING_VERSION,
-        msg,
-    })
-    .expect("signalling messages always serialize")
+    encode_version(msg, SIGNALLING_VERSION)
 }
 
-/// Parse and check one message of direction `M`: size first, then JSON, version, type
-/// and field ranges. The camera calls it for [`ToCamera`], the viewer for [`ToViewer`].
+/// `msg` with version `v` (2 only for [`super::seal::clear_v2`]).
+pub(super) fn encode_version<M: Serialize>(msg: &M, v: u32) -> Vec<u8> {
+    serde_json::to_vec(&Envelope { v, msg }).expect("signalling messages always serialize")
+}
+
+/// Parse and check one version-1 message of direction `M`: size first, then JSON,
+/// version, type and field ranges. The inside of every version-2 box is checked with it
+/// too ([`super::seal::Opener::open`]).
 pub fn decode<M: Message>(payload: &[u8]) -> Result<M, SignallingError> {
-    if payload.len() > MAX_MESSAGE_BYTES {
-        return Err(SignallingError::TooLarge(payload.len()));
-    }
-    let malformed = |e: serde_json::Error| SignallingError::Malformed(e.to_string());
-    let head: Header = serde_json::from_slice(payload).map_err(malformed)?;
+    let head = header(payload)?;
     if head.v != SIGNALLING_VERSION {
         return Err(SignallingError::UnsupportedVersion(head.v));
     }
+    body::<M>(payload, head.kind)
+}
+
+/// Parse and check one message of either version as it arrives on a topic: the same
+/// order as [`decode`], the version deciding between a version-1 message, the one clear
+/// version-2 message ([`Incoming::ClearV2`]) and a box. The camera calls it for
+/// [`ToCamera`], the viewer for [`ToViewer`]; a box is opened by the session's
+/// [`super::seal::Opener`].
+pub fn decode_wire<M: Message>(payload: &[u8]) -> Result<Incoming<M>, SignallingError> {
+    let head = header(payload)?;
+    match head.v {
+        SIGNALLING_VERSION => body(payload, head.kind).map(Incoming::V1),
+        SEALED_VERSION => {
+            let kind = head.kind.unwrap_or_default();
+            let offer = M::DIRECTION == Direction::ViewerToCamera && kind == "offer";
+            if kind == "sealed" || offer {
+                let wire: BoxWire = serde_json::from_slice(payload)
+                    .map_err(|e| SignallingError::Malformed(e.to_string()))?;
+                return wire.into_box().map(Incoming::Sealed);
+            }
+            let msg: M = body(payload, Some(kind))?;
+            if !msg.may_go_clear() {
+                return Err(SignallingError::BadField("type"));
+            }
+            Ok(Incoming::ClearV2(msg))
+        }
+        v => Err(SignallingError::UnsupportedVersion(v)),
+    }
+}
+
+/// Size, then the version and type.
+fn header(payload: &[u8]) -> Result<Header, SignallingError> {
+    if payload.len() > MAX_MESSAGE_BYTES {
+        return Err(SignallingError::TooLarge(payload.len()));
+    }
+    serde_json::from_slice(payload).map_err(|e| SignallingError::Malformed(e.to_string()))
+}
+
+/// Type of this direction, then the fields and their ranges.
+fn body<M: Message>(payload: &[u8], kind: Option<String>) -> Result<M, SignallingError> {
     // A missing `type` is left to the body's parse, which names the field.
-    if let Some(kind) = head.kind {
+    if let Some(kind) = kind {
         let expected = M::DIRECTION;
         if !expected.kinds().contains(&kind.as_str()) {
             return Err(if expected.reverse().kinds().contains(&kind.as_str()) {
@@ -209,7 +281,8 @@ pub fn decode<M: Message>(payload: &[u8]) -> Result<M, SignallingError> {
             });
         }
     }
-    let env: Envelope<M> = serde_json::from_slice(payload).map_err(malformed)?;
+    let env: Envelope<M> =
+        serde_json::from_slice(payload).map_err(|e| SignallingError::Malformed(e.to_string()))?;
     env.msg.validate()?;
     Ok(env.msg)
 }

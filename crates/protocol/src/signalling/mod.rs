@@ -48,10 +48,17 @@
 //! - the answer carries [`answer_proof`] = MAC(sig, session id, both fingerprints): the
 //!   viewer knows the answer comes from the device, so a broker or another client cannot
 //!   put itself in the middle of the DTLS handshake (the viewer refuses a forged answer).
+//!
+//! **Version 2** ([`seal`]) keeps all of that and hides it: each message travels as an
+//! AES-256-GCM box under a per-session, per-direction key derived from `sig`, with a
+//! sequence number that refuses replays, so the broker no longer reads SDPs, addresses or
+//! controls. [`decode_wire`] reads either version; the inside of a box is a version-1
+//! message checked by [`decode`]. Cameras take both versions, viewers send version 2.
 
 pub mod codec;
 pub mod messages;
 pub mod proof;
+pub mod seal;
 pub mod topics;
 
 #[cfg(test)]
@@ -59,14 +66,15 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
-pub use codec::{Message, SignallingError, decode, valid_session_id};
+pub use codec::{Message, SignallingError, decode, decode_wire, valid_session_id};
 pub use messages::{Direction, Offer, ToCamera, ToViewer};
 pub use proof::{
     answer_proof, offer_proof, sdp_fingerprint, split_ticket, ticket_key, verify_answer_proof,
     verify_offer_proof,
 };
+pub use seal::{Incoming, MAX_INNER_BYTES, Opener, SEALED_VERSION, SealedBox, Sealer, clear_v2};
 
-/// Version of the messages this code writes and accepts.
+/// Version of the clear messages (and of what a version-2 box holds).
 pub const SIGNALLING_VERSION: u32 = 1;
 /// Largest message accepted, bytes (an SDP offer with three media is ~5 KiB).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
