@@ -346,12 +346,6 @@ impl LiveManager {
         opener.open(b).map_err(|e| e.to_string())
     }
 
-    /// Handle one version-1 message from `viewer` (the last level of the topic it came
-    /// in on). It reaches only version-1 sessions: [`Self::receive`] takes both versions.
-    pub fn handle(&self, viewer: &str, msg: ToCamera) {
-        self.dispatch(viewer, msg, false);
-    }
-
     /// Act on one message; `sealed`: it came in a box of its session (a version-2
     /// session takes nothing else, a version-1 session nothing but clear messages).
     fn dispatch(&self, viewer: &str, msg: ToCamera, sealed: bool) {
