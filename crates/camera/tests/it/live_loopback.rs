@@ -90,17 +90,6 @@ async fn bad_and_expired_tickets_are_refused() {
     assert_eq!(cam.live().session_count(), 0);
 }
 
-async fn first_frame(rx: &mut tokio::sync::mpsc::UnboundedReceiver<ViewerEvent>) {
-    let ev = wait_event(rx, Duration::from_secs(15), |e| {
-        matches!(e, ViewerEvent::FirstFrame { .. } | ViewerEvent::Error(_))
-    })
-    .await;
-    assert!(
-        matches!(ev, Some(ViewerEvent::FirstFrame { .. })),
-        "no first frame: {ev:?}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixth_viewer_is_busy_and_sd_hd_switch_changes_the_size() {
     init_logs();

@@ -9,17 +9,6 @@ use common::*;
 use eyrie_client::live::ViewerEvent;
 use eyrie_protocol::signalling::Stream;
 
-async fn first_frame(rx: &mut tokio::sync::mpsc::UnboundedReceiver<ViewerEvent>) {
-    let ev = wait_event(rx, Duration::from_secs(15), |e| {
-        matches!(e, ViewerEvent::FirstFrame { .. } | ViewerEvent::Error(_))
-    })
-    .await;
-    assert!(
-        matches!(ev, Some(ViewerEvent::FirstFrame { .. })),
-        "no first frame: {ev:?}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acls_keep_viewers_apart_and_the_session_survives_a_broker_restart() {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};

@@ -18,18 +18,17 @@ use common::*;
 use eyrie_client::live::ViewerEvent;
 use eyrie_protocol::signalling::Stream;
 
+/// A mosquitto client command (`mosquitto_sub`/`_pub`) on `broker` with the device's
+/// login and a client id of its own.
+fn as_device<'c>(cmd: &'c mut Command, broker: &Mosquitto, id: &str) -> &'c mut Command {
+    cmd.args(["-h", "127.0.0.1", "-p", &broker.port.to_string()])
+        .args(["-u", DEVICE, "-P", DEVICE])
+        .args(["-i", &format!("{id}-{}", rand_suffix())])
+}
+
 /// `mosquitto_sub` with the device's login on `topic`, printing `topic payload` lines.
 fn listen(broker: &Mosquitto, topic: &str) -> Child {
-    Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string()])
-        .args([
-            "-u",
-            DEVICE,
-            "-P",
-            DEVICE,
-            "-i",
-            &format!("listen-{}", rand_suffix()),
-        ])
+    as_device(&mut Command::new("mosquitto_sub"), broker, "listen")
         .args(["-q", "1", "-v", "-t", topic])
         .stdout(Stdio::piped())
         .spawn()
@@ -44,17 +43,6 @@ fn captured(mut c: Child) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
-}
-
-async fn first_frame(rx: &mut tokio::sync::mpsc::UnboundedReceiver<ViewerEvent>) {
-    let ev = wait_event(rx, Duration::from_secs(15), |e| {
-        matches!(e, ViewerEvent::FirstFrame { .. } | ViewerEvent::Error(_))
-    })
-    .await;
-    assert!(
-        matches!(ev, Some(ViewerEvent::FirstFrame { .. })),
-        "no first frame: {ev:?}"
-    );
 }
 
 /// What an address looks like in clear: four dotted numbers, or an IPv6 `::`.
@@ -259,16 +247,7 @@ async fn a_junk_flood_into_the_inbox_leaves_the_session_playing() {
             }
         }
     };
-    let mut publisher = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string()])
-        .args([
-            "-u",
-            DEVICE,
-            "-P",
-            DEVICE,
-            "-i",
-            &format!("flood-{}", rand_suffix()),
-        ])
+    let mut publisher = as_device(&mut Command::new("mosquitto_pub"), &broker, "flood")
         .args(["-q", "1", "-t", &inbox, "-l"])
         .stdin(Stdio::piped())
         .spawn()

@@ -190,6 +190,18 @@ pub async fn wait_event(
     }
 }
 
+/// Wait up to 15 s for the viewer's first decoded frame; fail the test on an error or none.
+pub async fn first_frame(rx: &mut tokio::sync::mpsc::UnboundedReceiver<ViewerEvent>) {
+    let ev = wait_event(rx, Duration::from_secs(15), |e| {
+        matches!(e, ViewerEvent::FirstFrame { .. } | ViewerEvent::Error(_))
+    })
+    .await;
+    assert!(
+        matches!(ev, Some(ViewerEvent::FirstFrame { .. })),
+        "no first frame: {ev:?}"
+    );
+}
+
 /// The INFO-or-above log lines of this test binary while a [`LogWatch`] is alive, as
 /// `message key=value …` (values in `Debug` form, so strings are quoted as the camera's
 /// log prints them), numbered in order — for tests that check what the camera says. Kept
