@@ -3,6 +3,7 @@
 //! MQTT link used for signalling ([`mqtt_link`]) and the pixel clock that test-pattern frames
 //! carry ([`pixel_clock`]), and trusting the cloud a link pins ([`trust`]).
 
+pub mod drop_log;
 pub mod mqtt_link;
 pub mod pixel_clock;
 pub mod rtc;

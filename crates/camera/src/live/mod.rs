@@ -46,8 +46,8 @@ mod wire;
 
 use reaper::WeakManager;
 
+use eyrie_rtc::drop_log::DropLog;
 pub use session::Speaker;
-use wire::DropLog;
 pub use wire::{Outgoing, Wire};
 
 use std::collections::HashMap;

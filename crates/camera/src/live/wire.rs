@@ -1,7 +1,7 @@
 //! How a live session's messages meet the wire: the signalling version its offer used
 //! ([`Wire`]), the replies on their way to the publishing task ([`Outgoing`], sealed
-//! there so sequence numbers leave in order), and the rate-limited log of what was
-//! dropped ([`DropLog`]).
+//! there so sequence numbers leave in order). What is dropped is logged through
+//! [`eyrie_rtc::drop_log::DropLog`].
 //!
 //! ```text
 //!   LiveManager / reaper / webrtcbin callbacks ── Outgoing{viewer, msg, wire} ──► link task
@@ -10,7 +10,6 @@
 //! ```
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use eyrie_protocol::signalling::{self, Sealer, SignallingError, ToViewer};
 
@@ -51,56 +50,6 @@ impl Outgoing {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .seal(&self.msg),
-        }
-    }
-}
-
-/// Logs dropped messages and refused offers without letting a flood fill the log or
-/// cost the camera much: the first [`DropLog::BURST`] of every second, then one line
-/// saying how many more there were (written with the first one of a later second).
-#[derive(Debug)]
-pub(super) struct DropLog {
-    second: Instant,
-    logged: u32,
-    suppressed: u64,
-}
-
-impl Default for DropLog {
-    fn default() -> Self {
-        Self {
-            second: Instant::now(),
-            logged: 0,
-            suppressed: 0,
-        }
-    }
-}
-
-impl DropLog {
-    const BURST: u32 = 10;
-
-    /// Whether this one gets its own line (else it is counted).
-    pub(super) fn allow(&mut self) -> bool {
-        if self.second.elapsed() >= Duration::from_secs(1) {
-            if self.suppressed > 0 {
-                tracing::warn!(
-                    dropped = self.suppressed,
-                    "more signalling messages dropped or refused without a log line"
-                );
-            }
-            *self = DropLog::default();
-        }
-        if self.logged < Self::BURST {
-            self.logged += 1;
-            true
-        } else {
-            self.suppressed += 1;
-            false
-        }
-    }
-
-    pub(super) fn dropped(&mut self, viewer: &str, why: &str) {
-        if self.allow() {
-            tracing::warn!(viewer, "signalling message dropped: {why}");
         }
     }
 }

@@ -267,6 +267,7 @@ impl LiveViewer {
                 pending: Vec::new(),
                 camera_online: None,
                 playing: false,
+                drops: Default::default(),
             }
             .run(
                 irx,

@@ -76,6 +76,9 @@ pub(super) struct SessionTask {
     pub pending: Vec<(u32, String)>,
     pub camera_online: Option<bool>,
     pub playing: bool,
+    /// Dropped messages, logged at most ten a second (junk in the outbox is not ours to
+    /// stop: a device login or the broker's operator can write there).
+    pub drops: eyrie_rtc::drop_log::DropLog,
 }
 
 impl SessionTask {
@@ -220,7 +223,7 @@ impl SessionTask {
                     Ok(Some(m)) => self.message(m),
                     Ok(None) => Flow::Continue, // another session of the same user
                     Err(e) => {
-                        tracing::warn!(session = %self.sid, "signalling message dropped: {e}");
+                        self.drops.dropped(&self.sid, &e.to_string());
                         Flow::Continue
                     }
                 }
