@@ -94,11 +94,7 @@ async fn a_chromium_offer_gets_h264_and_opus_under_its_numbers_then_the_state() 
     let broker = Mosquitto::start();
     let _cam = camera(broker.connection(DEVICE, &prefix()), |_| {});
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     let (client, mut rx) = docs_client(&t).await;
     let sid = format!("chromium{}{}", rand_suffix(), rand_suffix());
     let offer = CHROMIUM_OFFER.replace('\n', "\r\n");

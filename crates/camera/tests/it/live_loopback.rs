@@ -19,11 +19,7 @@ async fn first_frame_carries_the_capture_clock() {
     let cam = camera(broker.connection(DEVICE, &prefix()), |_| {});
     // Let the rings fill a GOP.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     let (v, mut rx, seen) = viewer(t, Stream::Sd, false);
     let ev = wait_event(&mut rx, Duration::from_secs(15), |e| {
         matches!(e, ViewerEvent::FirstFrame { .. } | ViewerEvent::Error(_))
@@ -98,21 +94,13 @@ async fn sixth_viewer_is_busy_and_sd_hd_switch_changes_the_size() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let mut viewers = Vec::new();
     for _ in 0..5 {
-        let t = ticket(
-            broker.connection("viewer-1", &prefix()),
-            SECRET,
-            now_s() + 60,
-        );
+        let t = viewer_ticket(&broker);
         let (v, mut rx, seen) = viewer(t, Stream::Sd, false);
         first_frame(&mut rx).await;
         viewers.push((v, rx, seen));
     }
     assert_eq!(cam.live().session_count(), 5);
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     let (_v6, mut rx6, _) = viewer(t, Stream::Sd, false);
     let ev = wait_event(&mut rx6, Duration::from_secs(10), |e| {
         matches!(e, ViewerEvent::Error(_))
@@ -164,11 +152,7 @@ async fn talk_audio_reaches_the_camera_only_while_talking() {
     let cam = camera(broker.connection(DEVICE, &prefix()), |_| {});
     let mut events = cam.events();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     let (v, mut rx, _) = viewer(t, Stream::Sd, true);
     first_frame(&mut rx).await;
     use eyrie_camera::CameraEvent;
@@ -221,11 +205,7 @@ async fn forged_answers_are_dropped_or_refused() {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
     init_logs();
     let broker = Mosquitto::start();
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     // No camera: an impostor on the broker answers every offer. Without K it can only
     // send a clear answer or a box of its own, which the viewer drops; then, as if it had
     // stolen K, a sealed answer with a proof it cannot make, which the viewer refuses.
@@ -298,11 +278,7 @@ async fn silent_viewer_times_out_and_offline_camera_is_reported() {
     init_logs();
     let broker = Mosquitto::start();
     // Nobody serves this device yet: the viewer reports it offline.
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     let (_v, mut rx, _) = viewer(t, Stream::Sd, false);
     let ev = wait_event(&mut rx, Duration::from_secs(12), |e| {
         matches!(e, ViewerEvent::Error(_))
@@ -315,11 +291,7 @@ async fn silent_viewer_times_out_and_offline_camera_is_reported() {
         c.heartbeat_timeout = Duration::from_secs(2);
     });
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     // Heartbeats every 10 s by default: the camera (2 s timeout) ends the session.
     let (_v, mut rx, _) = viewer(t, Stream::Sd, false);
     first_frame(&mut rx).await;
@@ -345,11 +317,7 @@ async fn privacy_mode_ends_sessions_and_refuses_offers_with_a_typed_error() {
     tokio::time::sleep(Duration::from_millis(800)).await;
 
     // Playing, then privacy goes on: the viewer is told why, the slot is freed.
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     let (_v, mut rx, _) = viewer(t, Stream::Sd, false);
     first_frame(&mut rx).await;
     switch.set(true);
@@ -362,11 +330,7 @@ async fn privacy_mode_ends_sessions_and_refuses_offers_with_a_typed_error() {
     assert_eq!(cam.live().session_count(), 0);
 
     // A new viewer while private: refused with the same typed error, no session built.
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     let (_v, mut rx, seen) = viewer(t, Stream::Sd, false);
     let ev = wait_event(&mut rx, Duration::from_secs(10), |e| {
         matches!(e, ViewerEvent::Error(_) | ViewerEvent::FirstFrame { .. })
@@ -394,11 +358,7 @@ async fn privacy_mode_ends_sessions_and_refuses_offers_with_a_typed_error() {
 
     // Off again: live view works.
     switch.set(false);
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     let (v, mut rx, _) = viewer(t, Stream::Sd, false);
     first_frame(&mut rx).await;
     assert!(!cam.live().privacy());
@@ -437,11 +397,7 @@ async fn fifty_open_close_cycles_leave_nothing_behind() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     let mut heap = Vec::new();
     for i in 0..cycles {
-        let t = ticket(
-            broker.connection("viewer-1", &prefix()),
-            SECRET,
-            now_s() + 60,
-        );
+        let t = viewer_ticket(&broker);
         let (v, mut rx, _) = viewer(t, Stream::Sd, false);
         first_frame(&mut rx).await;
         v.close().await;

@@ -46,11 +46,7 @@ async fn acls_keep_viewers_apart_and_the_session_survives_a_broker_restart() {
         }
     });
 
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     let (v, mut rx, seen) = viewer(t, Stream::Sd, false);
     first_frame(&mut rx).await;
     assert!(

@@ -66,11 +66,7 @@ async fn mqtts_with_the_right_ca_plays_and_a_wrong_ca_is_refused() {
     tokio::time::sleep(Duration::from_millis(800)).await;
 
     // The right CA: the whole session runs over mqtts.
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     let ca = pki.ca_pem.clone();
     let (v, rx, seen) = viewer_with(t, Stream::Sd, false, |c| c.mqtt_ca = Some(ca));
     let ev = refused(rx).await;
@@ -83,11 +79,7 @@ async fn mqtts_with_the_right_ca_plays_and_a_wrong_ca_is_refused() {
     // Another CA, or only the system's bundle: refused before any offer, and said so.
     for ca in [Some(pki.wrong_ca_pem.clone()), None] {
         let system = ca.is_none();
-        let t = ticket(
-            broker.connection("viewer-1", &prefix()),
-            SECRET,
-            now_s() + 60,
-        );
+        let t = viewer_ticket(&broker);
         let (_v, rx, _) = viewer_with(t, Stream::Sd, false, |c| c.mqtt_ca = ca);
         match refused(rx).await {
             ViewerEvent::Error(ViewerError::Signalling(why)) => {

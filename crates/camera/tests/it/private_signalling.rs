@@ -63,11 +63,7 @@ async fn the_broker_sees_no_sdp_candidate_or_address() {
     let cam = camera(broker.connection(DEVICE, &prefix()), |_| {});
     let listener = listen(&broker, &format!("{}/#", prefix()));
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     let (v, mut rx, _) = viewer(t, Stream::Sd, true);
     first_frame(&mut rx).await;
     v.set_stream(Stream::Hd);
@@ -195,11 +191,7 @@ async fn a_junk_flood_into_the_inbox_leaves_the_session_playing() {
     let inbox = format!("{}/in/viewer-1", prefix());
     let recorder = listen(&broker, &inbox);
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     let (v, mut rx, seen) = viewer(t, Stream::Sd, false);
     first_frame(&mut rx).await;
     let sid = v.session_id().to_owned();

@@ -101,11 +101,7 @@ async fn retained_junk_in_the_inbox_neither_loops_the_camera_nor_stays() {
         left.len()
     );
     // And it still answers its owner.
-    let t = ticket(
-        broker.connection("viewer-1", &prefix()),
-        SECRET,
-        now_s() + 60,
-    );
+    let t = viewer_ticket(&broker);
     let (v, mut rx, _) = viewer(t, Stream::Sd, false);
     let ev = wait_event(&mut rx, Duration::from_secs(15), |e| {
         matches!(e, ViewerEvent::FirstFrame { .. } | ViewerEvent::Error(_))

@@ -78,6 +78,15 @@ pub fn ticket(mqtt: MqttConnection, secret: &str, exp: u64) -> TicketResponse {
     }
 }
 
+/// The usual ticket: viewer-1's login on `broker`, good for a minute.
+pub fn viewer_ticket(broker: &Mosquitto) -> TicketResponse {
+    ticket(
+        broker.connection("viewer-1", &prefix()),
+        SECRET,
+        now_s() + 60,
+    )
+}
+
 /// What the appsink saw.
 #[derive(Debug, Default, Clone)]
 pub struct Seen {
