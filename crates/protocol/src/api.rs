@@ -82,9 +82,11 @@ pub struct Health {
 }
 
 mod devices;
+mod keys;
 mod media;
 
 pub use devices::*;
+pub use keys::*;
 pub use media::*;
 
 #[cfg(test)]

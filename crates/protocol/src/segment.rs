@@ -36,8 +36,12 @@ use aes_gcm::{Aes256Gcm, Nonce};
 
 /// First eight bytes of every segment.
 pub const MAGIC: [u8; 8] = *b"EYRIESEG";
-/// The format version this code writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this code writes by default: 2, a segment sealed under a content
+/// key the camera made and distributes wrapped to viewer keys (`docs/keys.md`).
+pub const FORMAT_VERSION: u16 = 2;
+/// Version 1: the same layout under a key the cloud made (devices paired before
+/// end-to-end keys). Still read; written only by such devices.
+pub const LEGACY_VERSION: u16 = 1;
 /// Length of the fixed header in bytes.
 pub const HEADER_LEN: usize = 32;
 /// Length of the GCM tag that follows every chunk's ciphertext.
@@ -149,9 +153,17 @@ pub struct SegmentHeader {
 impl SegmentHeader {
     /// A header for a new segment with a fresh random nonce prefix.
     pub fn new(key_id: KeyId, chunk_size: u32) -> Result<Self, SegmentError> {
+        Self::with_version(FORMAT_VERSION, key_id, chunk_size)
+    }
+
+    /// A header of a given version (1 or 2) with a fresh random nonce prefix.
+    pub fn with_version(version: u16, key_id: KeyId, chunk_size: u32) -> Result<Self, SegmentError> {
         check_chunk_size(chunk_size)?;
+        if !(LEGACY_VERSION..=FORMAT_VERSION).contains(&version) {
+            return Err(SegmentError::UnsupportedVersion(version));
+        }
         Ok(Self {
-            version: FORMAT_VERSION,
+            version,
             chunk_size,
             key_id,
             nonce_prefix: rand::random(),
@@ -179,7 +191,7 @@ impl SegmentHeader {
             return Err(SegmentError::BadMagic);
         }
         let version = u16::from_be_bytes([bytes[8], bytes[9]]);
-        if version != FORMAT_VERSION {
+        if !(LEGACY_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(SegmentError::UnsupportedVersion(version));
         }
         let chunk_size = u32::from_be_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]);

@@ -33,6 +33,17 @@ impl<W: Write> SegmentWriter<W> {
         Self::with_header(inner, key, SegmentHeader::new(key_id, chunk_size)?)
     }
 
+    /// Start a segment of format `version` (1 for a device still on a cloud-made key).
+    pub fn with_version(
+        inner: W,
+        key: &SegmentKey,
+        key_id: KeyId,
+        chunk_size: u32,
+        version: u16,
+    ) -> Result<Self, SegmentError> {
+        Self::with_header(inner, key, SegmentHeader::with_version(version, key_id, chunk_size)?)
+    }
+
     /// Start a segment with a given header. Only for test vectors: a (key, nonce prefix)
     /// pair must never be used twice, so real writers use [`SegmentWriter::new`].
     pub fn with_header(

@@ -171,10 +171,19 @@ fn header_errors_are_specific() {
         Err(SegmentError::BadMagic)
     ));
     let mut t = c.clone();
-    t[9] = 2;
+    t[9] = 3;
     assert!(matches!(
         decrypt_to_vec(&t, &key(), None),
-        Err(SegmentError::UnsupportedVersion(2))
+        Err(SegmentError::UnsupportedVersion(3))
+    ));
+    // Versions 1 and 2 share the layout, but the version is in every chunk's associated
+    // data: relabelling a segment's key scheme breaks it.
+    let mut t = c.clone();
+    assert_eq!(t[9], 2);
+    t[9] = 1;
+    assert!(matches!(
+        decrypt_to_vec(&t, &key(), None),
+        Err(SegmentError::Authentication { .. }) | Err(SegmentError::Truncated)
     ));
     let mut t = c.clone();
     t[10..14].copy_from_slice(&0u32.to_be_bytes());
@@ -254,6 +263,16 @@ fn test_vector() {
     );
     // Pinned so the documented vector (docs/segment-format.md) stays true.
     assert_eq!(hex, include_str!("test_vector.hex").trim());
+}
+
+#[test]
+fn version_1_segments_are_still_written_and_read() {
+    let mut w = SegmentWriter::with_version(Vec::new(), &key(), kid(), 16, 1).unwrap();
+    w.push(b"old device").unwrap();
+    let c = w.finish().unwrap();
+    assert_eq!(&c[8..10], &[0, 1]);
+    assert_eq!(decrypt_to_vec(&c, &key(), Some(kid())).unwrap(), b"old device");
+    assert!(SegmentWriter::with_version(Vec::new(), &key(), kid(), 16, 3).is_err());
 }
 
 #[test]
