@@ -299,8 +299,14 @@ async fn camera_process_event_commands_record_flagged_events() {
     }
     let creds: eyrie_protocol::api::DeviceCredentials =
         serde_json::from_slice(&std::fs::read(&creds_path).expect("activated")).unwrap();
-    let key =
-        eyrie_protocol::segment::SegmentKey::from_base64url(&creds.recording_key.key).unwrap();
+    let key = eyrie_protocol::segment::SegmentKey::from_base64url(
+        creds
+            .recording_key
+            .as_ref()
+            .and_then(|k| k.key.as_deref())
+            .unwrap(),
+    )
+    .unwrap();
     let channel = creds.channels.main;
     let t0 = std::time::Instant::now();
     while status(state.path())["store_mode"] != "event" && t0.elapsed() < Duration::from_secs(10) {

@@ -268,7 +268,14 @@ impl Cloud {
     }
 
     pub fn key(&self) -> SegmentKey {
-        SegmentKey::from_base64url(&self.creds.recording_key.key).unwrap()
+        SegmentKey::from_base64url(
+            self.creds
+                .recording_key
+                .as_ref()
+                .and_then(|k| k.key.as_deref())
+                .unwrap(),
+        )
+        .unwrap()
     }
 
     /// Complete recordings of the main channel in the last hour, sorted by start.

@@ -59,6 +59,7 @@
 
 pub mod device;
 mod error;
+pub mod keys;
 mod retry;
 pub mod snapshot;
 pub mod transport;

@@ -49,7 +49,7 @@ pub fn open_snapshot(bytes: Vec<u8>, keys: &RecordingKeyList) -> Result<Vec<u8>,
         .keys
         .iter()
         .find(|k| k.key_id == key_id)
-        .and_then(|k| SegmentKey::from_base64url(&k.key).ok())
+        .and_then(|k| SegmentKey::from_base64url(k.key.as_deref()?).ok())
         .ok_or(SnapshotError::Undecryptable)?;
     let picture = decrypt_to_vec(&bytes, &key, Some(header.key_id))
         .map_err(|_| SnapshotError::Undecryptable)?;
@@ -96,14 +96,8 @@ mod tests {
     use eyrie_protocol::segment::{DEFAULT_CHUNK_SIZE, KeyId, encrypt_to_vec};
 
     fn keys(key: &SegmentKey, id: KeyId) -> RecordingKeyList {
-        use base64::Engine as _;
         RecordingKeyList {
-            keys: vec![RecordingKey {
-                key_id: id.to_hex(),
-                key: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes()),
-                algorithm: "AES-256-GCM".into(),
-                created_ms: 0,
-            }],
+            keys: vec![RecordingKey::clear(id.to_hex(), key, 0)],
         }
     }
 

@@ -55,7 +55,9 @@ pub(crate) fn b64(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn unb64<const N: usize>(s: &str, what: &'static str) -> Result<[u8; N], KeyError> {
-    let v = URL_SAFE_NO_PAD.decode(s).map_err(|_| KeyError::Malformed(what))?;
+    let v = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| KeyError::Malformed(what))?;
     v.try_into().map_err(|_| KeyError::Malformed(what))
 }
 
@@ -63,7 +65,9 @@ pub(crate) fn unb64_vec(s: &str, what: &'static str, max: usize) -> Result<Vec<u
     if s.len() > max.div_ceil(3) * 4 {
         return Err(KeyError::Malformed(what));
     }
-    URL_SAFE_NO_PAD.decode(s).map_err(|_| KeyError::Malformed(what))
+    URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| KeyError::Malformed(what))
 }
 
 /// `label 0x00 part 0x00 part …`: the unambiguous byte string every derivation and MAC

@@ -80,6 +80,12 @@ impl SegmentKey {
     }
 
     /// Parse the cloud's form: 32 bytes, base64url without padding (`RecordingKey.key`).
+    /// The 32 bytes as base64url without padding (a legacy key's wire form).
+    pub fn to_base64url(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.0)
+    }
+
     pub fn from_base64url(s: &str) -> Result<Self, SegmentError> {
         use base64::Engine as _;
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -157,7 +163,11 @@ impl SegmentHeader {
     }
 
     /// A header of a given version (1 or 2) with a fresh random nonce prefix.
-    pub fn with_version(version: u16, key_id: KeyId, chunk_size: u32) -> Result<Self, SegmentError> {
+    pub fn with_version(
+        version: u16,
+        key_id: KeyId,
+        chunk_size: u32,
+    ) -> Result<Self, SegmentError> {
         check_chunk_size(chunk_size)?;
         if !(LEGACY_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(SegmentError::UnsupportedVersion(version));

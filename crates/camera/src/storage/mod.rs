@@ -87,6 +87,8 @@ pub enum StorageError {
     StopTimeout(std::time::Duration),
     #[error("snapshot: {0}")]
     Snapshot(String),
+    #[error("no recording key yet: the pairing check has not finished")]
+    NoKey,
     #[error("invalid recording key: {0}")]
     Key(#[from] eyrie_protocol::segment::SegmentError),
 }

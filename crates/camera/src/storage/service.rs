@@ -59,6 +59,7 @@ impl StorageConfig {
         creds: &DeviceCredentials,
         spool_dir: PathBuf,
     ) -> Result<Self, StorageError> {
+        let legacy = creds.recording_key.as_ref().ok_or(StorageError::NoKey)?;
         Ok(Self {
             spool_dir,
             spool_max_bytes: 1024 * 1024 * 1024,
@@ -69,8 +70,8 @@ impl StorageConfig {
             upload: UploadConfig::default(),
             mode_poll: Duration::from_secs(10),
             channel_id: creds.channels.main,
-            key: SegmentKey::from_base64url(&creds.recording_key.key)?,
-            key_id: KeyId::from_hex(&creds.recording_key.key_id)?,
+            key: SegmentKey::from_base64url(legacy.key.as_deref().unwrap_or_default())?,
+            key_id: KeyId::from_hex(&legacy.key_id)?,
             motion: Some(MotionConfig::default()),
             initial_mode: creds.store_mode,
             fps: 30,

@@ -174,12 +174,7 @@ mod tests {
         assert!(!sealed.windows(64).any(|w| w == &jpeg[100..164]), "sealed");
 
         let keys = |k: &SegmentKey| RecordingKeyList {
-            keys: vec![RecordingKey {
-                key_id: key_id.to_hex(),
-                key: URL_SAFE_NO_PAD.encode(k.as_bytes()),
-                algorithm: "AES-256-GCM".into(),
-                created_ms: 0,
-            }],
+            keys: vec![RecordingKey::clear(key_id.to_hex(), k, 0)],
         };
         let opened = eyrie_api::open_snapshot(sealed.clone(), &keys(&key)).unwrap();
         assert_eq!(opened, jpeg);

@@ -27,7 +27,7 @@ impl KeyRing {
     pub fn from_list(list: &RecordingKeyList) -> Self {
         let mut ring = Self::default();
         for k in &list.keys {
-            if let Ok(key) = SegmentKey::from_base64url(&k.key) {
+            if let Some(Ok(key)) = k.key.as_deref().map(SegmentKey::from_base64url) {
                 if ring.newest.is_none() {
                     ring.newest = Some((k.key_id.clone(), key.clone()));
                 }

@@ -241,7 +241,9 @@ pub fn new_recording_key(state: &AppState) -> (NewKey, RecordingKey) {
     };
     let clear = RecordingKey {
         key_id,
-        key: URL_SAFE_NO_PAD.encode(raw),
+        key: Some(URL_SAFE_NO_PAD.encode(raw)),
+        wrapped: None,
+        keyset_version: None,
         algorithm: "AES-256-GCM".into(),
         created_ms: now,
     };
@@ -268,7 +270,9 @@ pub async fn keys(
             })?;
         keys.push(RecordingKey {
             key_id: r.key_id,
-            key: URL_SAFE_NO_PAD.encode(raw),
+            key: Some(URL_SAFE_NO_PAD.encode(raw)),
+            wrapped: None,
+            keyset_version: None,
             algorithm: "AES-256-GCM".into(),
             created_ms: r.created_ms,
         });

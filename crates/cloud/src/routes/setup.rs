@@ -190,7 +190,7 @@ async fn credentials(state: &AppState, d: &DeviceRow) -> ApiResult<DeviceCredent
         device_token: token,
         channels: DeviceChannels { main, sub },
         mqtt: crate::routes::live::mqtt_for_device(state, &d.id, mqtt_password),
-        recording_key: key,
+        recording_key: Some(key),
         store_mode: d.store_mode,
     })
 }

@@ -310,6 +310,20 @@ pub struct RecordingKey {
     pub created_ms: i64,
 }
 
+impl RecordingKey {
+    /// A key in the clear: a legacy key as served, or a content key once unwrapped.
+    pub fn clear(key_id: String, key: &crate::segment::SegmentKey, created_ms: i64) -> Self {
+        Self {
+            key_id,
+            key: Some(key.to_base64url()),
+            wrapped: None,
+            keyset_version: None,
+            algorithm: "AES-256-GCM".into(),
+            created_ms,
+        }
+    }
+}
+
 /// `GET /api/v1/devices/{id}/keys` (owner or the device): every key the device ever used,
 /// newest first, so old recordings stay readable after a rotation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -42,7 +42,12 @@ pub struct KeySetMember {
 
 impl KeySetMember {
     pub fn new(keys: &ViewerKeys, name: &str, recovery: bool) -> Self {
-        Self { id: keys.id().to_owned(), name: name.to_owned(), recovery, public: keys.public().clone() }
+        Self {
+            id: keys.id().to_owned(),
+            name: name.to_owned(),
+            recovery,
+            public: keys.public().clone(),
+        }
     }
 }
 
@@ -76,7 +81,11 @@ impl KeySetStatement {
         let bytes = serde_json::to_vec(body).expect("body serialises");
         let mut msg = SIGNING_LABEL.to_vec();
         msg.extend_from_slice(&bytes);
-        Self { body: b64(&bytes), signer: signer.id().to_owned(), sig: b64(&signer.sign(&msg)) }
+        Self {
+            body: b64(&bytes),
+            signer: signer.id().to_owned(),
+            sig: b64(&signer.sign(&msg)),
+        }
     }
 
     fn body_bytes(&self) -> Result<Vec<u8>, KeyError> {
@@ -93,13 +102,16 @@ impl KeySetStatement {
     /// characters.
     pub fn read_body(&self) -> Result<KeySetBody, KeyError> {
         let bytes = self.body_bytes()?;
-        let body: KeySetBody = serde_json::from_slice(&bytes).map_err(|_| KeyError::Malformed("key set body"))?;
+        let body: KeySetBody =
+            serde_json::from_slice(&bytes).map_err(|_| KeyError::Malformed("key set body"))?;
         if body.v != 1 || body.version == 0 || body.keys.is_empty() || body.keys.len() > MAX_KEYS {
             return Err(KeyError::Malformed("key set body"));
         }
         let mut ids = std::collections::HashSet::new();
         for k in &body.keys {
-            let name_ok = !k.name.trim().is_empty() && k.name.chars().count() <= 64 && !k.name.chars().any(char::is_control);
+            let name_ok = !k.name.trim().is_empty()
+                && k.name.chars().count() <= 64
+                && !k.name.chars().any(char::is_control);
             if !name_ok || k.public.id()? != k.id || !ids.insert(k.id.as_str()) {
                 return Err(KeyError::Malformed("key set member"));
             }
@@ -110,11 +122,18 @@ impl KeySetStatement {
 
     /// Check the signature against `signers` (the members allowed to sign this version).
     fn verify_with(&self, signers: &[KeySetMember], version: u64) -> Result<(), KeyError> {
-        let signer = signers.iter().find(|m| m.id == self.signer).ok_or(KeyError::UnknownSigner(version))?;
+        let signer = signers
+            .iter()
+            .find(|m| m.id == self.signer)
+            .ok_or(KeyError::UnknownSigner(version))?;
         let sig = Signature::from_bytes(&unb64::<64>(&self.sig, "signature")?);
         let mut msg = SIGNING_LABEL.to_vec();
         msg.extend_from_slice(&self.body_bytes()?);
-        signer.public.verifying_key()?.verify_strict(&msg, &sig).map_err(|_| KeyError::BadSignature(version))
+        signer
+            .public
+            .verifying_key()?
+            .verify_strict(&msg, &sig)
+            .map_err(|_| KeyError::BadSignature(version))
     }
 }
 
@@ -145,7 +164,10 @@ impl KeySet {
             return Err(KeyError::OtherUser);
         }
         if body.version != 1 {
-            return Err(KeyError::NotNext { after: 0, got: body.version });
+            return Err(KeyError::NotNext {
+                after: 0,
+                got: body.version,
+            });
         }
         statement.verify_with(&body.keys, 1)?;
         Ok(Self { body, statement })
@@ -159,7 +181,10 @@ impl KeySet {
             return Err(KeyError::OtherUser);
         }
         if body.version != self.body.version + 1 {
-            return Err(KeyError::NotNext { after: self.body.version, got: body.version });
+            return Err(KeyError::NotNext {
+                after: self.body.version,
+                got: body.version,
+            });
         }
         statement.verify_with(&self.body.keys, body.version)?;
         Ok(Self { body, statement })
@@ -206,14 +231,36 @@ impl KeySet {
 
     /// The next version with `keys` as members, signed by `signer` (which must be a member
     /// of this one for readers to accept it).
-    pub fn successor(&self, keys: Vec<KeySetMember>, signer: &ViewerKeys, now_ms: i64) -> KeySetStatement {
-        let body = KeySetBody { v: 1, user_id: self.body.user_id.clone(), version: self.body.version + 1, created_ms: now_ms, keys };
+    pub fn successor(
+        &self,
+        keys: Vec<KeySetMember>,
+        signer: &ViewerKeys,
+        now_ms: i64,
+    ) -> KeySetStatement {
+        let body = KeySetBody {
+            v: 1,
+            user_id: self.body.user_id.clone(),
+            version: self.body.version + 1,
+            created_ms: now_ms,
+            keys,
+        };
         KeySetStatement::sign(&body, signer)
     }
 }
 
 /// Version 1 of a user's key set: `keys` signed by `signer`, one of them.
-pub fn first_statement(user_id: &str, keys: Vec<KeySetMember>, signer: &ViewerKeys, now_ms: i64) -> KeySetStatement {
-    let body = KeySetBody { v: 1, user_id: user_id.to_owned(), version: 1, created_ms: now_ms, keys };
+pub fn first_statement(
+    user_id: &str,
+    keys: Vec<KeySetMember>,
+    signer: &ViewerKeys,
+    now_ms: i64,
+) -> KeySetStatement {
+    let body = KeySetBody {
+        v: 1,
+        user_id: user_id.to_owned(),
+        version: 1,
+        created_ms: now_ms,
+        keys,
+    };
     KeySetStatement::sign(&body, signer)
 }

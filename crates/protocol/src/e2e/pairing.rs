@@ -39,12 +39,17 @@ const ID_VIEWER: &[u8] = b"eyrie-viewer";
 pub fn new_check() -> String {
     let mut raw = [0u8; CHECK_LEN];
     rand::fill(&mut raw);
-    raw.iter().map(|b| CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char).collect()
+    raw.iter()
+        .map(|b| CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char)
+        .collect()
 }
 
 /// Upper case, only letters and digits.
 pub fn normalize(code: &str) -> String {
-    code.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
+    code.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 /// `(claim, check)` of a typed 12-character code, or `None` if it is not one.
@@ -59,7 +64,12 @@ pub fn split(code: &str) -> Option<(String, String)> {
 /// `XXXX-XXXX-XXXX` from a claim code (with or without its dash) and a check.
 pub fn display(claim: &str, check: &str) -> String {
     let c = normalize(claim);
-    format!("{}-{}-{}", &c[..4.min(c.len())], &c[4.min(c.len())..], normalize(check))
+    format!(
+        "{}-{}-{}",
+        &c[..4.min(c.len())],
+        &c[4.min(c.len())..],
+        normalize(check)
+    )
 }
 
 /// What the camera posts to start the check.
@@ -90,12 +100,23 @@ fn password(code: &str) -> Result<Password, KeyError> {
     Ok(Password::new(format!("{claim}{check}").as_bytes()))
 }
 
-fn mac(key: &[u8], device_id: &str, attempt: &str, version: u64, statement: &KeySetStatement) -> Result<Hmac<Sha256>, KeyError> {
+fn mac(
+    key: &[u8],
+    device_id: &str,
+    attempt: &str,
+    version: u64,
+    statement: &KeySetStatement,
+) -> Result<Hmac<Sha256>, KeyError> {
     let mut m = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
     let digest = hex(&statement.digest()?);
     m.update(&labelled(
         "eyrie-pair/1",
-        &[device_id.as_bytes(), attempt.as_bytes(), version.to_string().as_bytes(), digest.as_bytes()],
+        &[
+            device_id.as_bytes(),
+            attempt.as_bytes(),
+            version.to_string().as_bytes(),
+            digest.as_bytes(),
+        ],
     ));
     Ok(m)
 }
@@ -108,17 +129,29 @@ pub struct CameraPairing {
 
 impl std::fmt::Debug for CameraPairing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CameraPairing").field("attempt", &self.hello.attempt).finish_non_exhaustive()
+        f.debug_struct("CameraPairing")
+            .field("attempt", &self.hello.attempt)
+            .finish_non_exhaustive()
     }
 }
 
 impl CameraPairing {
     /// Start with the 12-character code the camera shows (or was given).
     pub fn start(code: &str) -> Result<Self, KeyError> {
-        let (state, msg) = Spake2::<Ed25519Group>::start_a(&password(code)?, &Identity::new(ID_CAMERA), &Identity::new(ID_VIEWER));
+        let (state, msg) = Spake2::<Ed25519Group>::start_a(
+            &password(code)?,
+            &Identity::new(ID_CAMERA),
+            &Identity::new(ID_VIEWER),
+        );
         let mut attempt = [0u8; 12];
         rand::fill(&mut attempt);
-        Ok(Self { state, hello: CameraHello { attempt: b64(&attempt), pake: b64(&msg) } })
+        Ok(Self {
+            state,
+            hello: CameraHello {
+                attempt: b64(&attempt),
+                pake: b64(&msg),
+            },
+        })
     }
 
     pub fn hello(&self) -> &CameraHello {
@@ -138,11 +171,20 @@ impl CameraPairing {
             return Err(KeyError::PairingMismatch);
         }
         let theirs = unb64_vec(&answer.pake, "pake message", 64)?;
-        let key = self.state.finish(&theirs).map_err(|_| KeyError::PairingMismatch)?;
-        let expected = unb64_vec(&answer.mac, "pairing mac", 32)?;
-        mac(&key, device_id, &answer.attempt, answer.keyset_version, &statement)?
-            .verify_slice(&expected)
+        let key = self
+            .state
+            .finish(&theirs)
             .map_err(|_| KeyError::PairingMismatch)?;
+        let expected = unb64_vec(&answer.mac, "pairing mac", 32)?;
+        mac(
+            &key,
+            device_id,
+            &answer.attempt,
+            answer.keyset_version,
+            &statement,
+        )?
+        .verify_slice(&expected)
+        .map_err(|_| KeyError::PairingMismatch)?;
         let set = KeySet::pinned(statement, user_id)?;
         if set.version() != answer.keyset_version {
             return Err(KeyError::PairingMismatch);
@@ -152,11 +194,29 @@ impl CameraPairing {
 }
 
 /// The viewer's answer to `hello`, vouching for `statement` (the user's current key set).
-pub fn answer(code: &str, hello: &CameraHello, device_id: &str, statement: &KeySetStatement) -> Result<ViewerAnswer, KeyError> {
+pub fn answer(
+    code: &str,
+    hello: &CameraHello,
+    device_id: &str,
+    statement: &KeySetStatement,
+) -> Result<ViewerAnswer, KeyError> {
     let version = statement.read_body()?.version;
-    let (state, msg) = Spake2::<Ed25519Group>::start_b(&password(code)?, &Identity::new(ID_CAMERA), &Identity::new(ID_VIEWER));
+    let (state, msg) = Spake2::<Ed25519Group>::start_b(
+        &password(code)?,
+        &Identity::new(ID_CAMERA),
+        &Identity::new(ID_VIEWER),
+    );
     let theirs = unb64_vec(&hello.pake, "pake message", 64)?;
-    let key = state.finish(&theirs).map_err(|_| KeyError::Malformed("pake message"))?;
-    let tag = mac(&key, device_id, &hello.attempt, version, statement)?.finalize().into_bytes();
-    Ok(ViewerAnswer { attempt: hello.attempt.clone(), pake: b64(&msg), keyset_version: version, mac: b64(&tag) })
+    let key = state
+        .finish(&theirs)
+        .map_err(|_| KeyError::Malformed("pake message"))?;
+    let tag = mac(&key, device_id, &hello.attempt, version, statement)?
+        .finalize()
+        .into_bytes();
+    Ok(ViewerAnswer {
+        attempt: hello.attempt.clone(),
+        pake: b64(&msg),
+        keyset_version: version,
+        mac: b64(&tag),
+    })
 }

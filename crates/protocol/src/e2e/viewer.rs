@@ -90,7 +90,9 @@ pub struct ViewerKeys {
 
 impl std::fmt::Debug for ViewerKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ViewerKeys").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("ViewerKeys")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,17 +107,25 @@ impl ViewerKeys {
     pub fn from_seed(seed: [u8; 32]) -> Self {
         let hk = Hkdf::<Sha256>::new(None, &seed);
         let mut ikm = [0u8; 32];
-        hk.expand(INFO_X25519.as_bytes(), &mut ikm).expect("32 bytes");
+        hk.expand(INFO_X25519.as_bytes(), &mut ikm)
+            .expect("32 bytes");
         let (hpke_sk, hpke_pk) = X25519HkdfSha256::derive_keypair(&ikm);
         let mut ed = [0u8; 32];
-        hk.expand(INFO_ED25519.as_bytes(), &mut ed).expect("32 bytes");
+        hk.expand(INFO_ED25519.as_bytes(), &mut ed)
+            .expect("32 bytes");
         let signing = SigningKey::from_bytes(&ed);
         let public = ViewerPublic {
             x25519: b64(&hpke_pk.to_bytes()),
             ed25519: b64(signing.verifying_key().as_bytes()),
         };
         let id = public.id().expect("own key encodes");
-        Self { seed, hpke_sk, signing, public, id }
+        Self {
+            seed,
+            hpke_sk,
+            signing,
+            public,
+            id,
+        }
     }
 
     pub fn seed(&self) -> &[u8; 32] {
@@ -173,7 +183,10 @@ impl RecoveryKey {
         if n > 0 {
             chars.push(BASE32[((bits << (5 - n)) & 31) as usize] as char);
         }
-        let groups: Vec<&str> = (0..chars.len()).step_by(4).map(|i| &chars[i..(i + 4).min(chars.len())]).collect();
+        let groups: Vec<&str> = (0..chars.len())
+            .step_by(4)
+            .map(|i| &chars[i..(i + 4).min(chars.len())])
+            .collect();
         groups.join("-")
     }
 
@@ -191,7 +204,10 @@ impl RecoveryKey {
                 '8' => 'B',
                 c => c,
             };
-            let v = BASE32.iter().position(|&b| b as char == c).ok_or(KeyError::Malformed("recovery key"))?;
+            let v = BASE32
+                .iter()
+                .position(|&b| b as char == c)
+                .ok_or(KeyError::Malformed("recovery key"))?;
             count += 1;
             bits = (bits << 5) | v as u32;
             n += 5;
@@ -204,7 +220,9 @@ impl RecoveryKey {
         if count != 52 || bits & ((1 << n) - 1) != 0 {
             return Err(KeyError::Malformed("recovery key"));
         }
-        let seed: [u8; 32] = out.try_into().map_err(|_| KeyError::Malformed("recovery key"))?;
+        let seed: [u8; 32] = out
+            .try_into()
+            .map_err(|_| KeyError::Malformed("recovery key"))?;
         Ok(Self(ViewerKeys::from_seed(seed)))
     }
 }

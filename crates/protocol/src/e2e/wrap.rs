@@ -33,11 +33,19 @@ pub struct WrappedKey {
 }
 
 fn info(device_id: &str, key_id: &str) -> Vec<u8> {
-    labelled("eyrie-content-key/1", &[device_id.as_bytes(), key_id.as_bytes()])
+    labelled(
+        "eyrie-content-key/1",
+        &[device_id.as_bytes(), key_id.as_bytes()],
+    )
 }
 
 /// Seal `key` to `to`.
-pub fn wrap(key: &SegmentKey, to: &ViewerPublic, device_id: &str, key_id: &str) -> Result<WrappedKey, KeyError> {
+pub fn wrap(
+    key: &SegmentKey,
+    to: &ViewerPublic,
+    device_id: &str,
+    key_id: &str,
+) -> Result<WrappedKey, KeyError> {
     let pk = to.hpke_key()?;
     let (enc, ct) = hpke::single_shot_seal::<AesGcm256, HkdfSha256, X25519HkdfSha256>(
         &OpModeS::Base,
@@ -47,16 +55,28 @@ pub fn wrap(key: &SegmentKey, to: &ViewerPublic, device_id: &str, key_id: &str) 
         b"",
     )
     .map_err(|_| KeyError::Malformed("x25519 public key"))?;
-    Ok(WrappedKey { viewer_key_id: to.id()?, enc: b64(&enc.to_bytes()), ct: b64(&ct) })
+    Ok(WrappedKey {
+        viewer_key_id: to.id()?,
+        enc: b64(&enc.to_bytes()),
+        ct: b64(&ct),
+    })
 }
 
 /// Open a key sealed to `me`.
-pub fn unwrap(wrapped: &WrappedKey, me: &ViewerKeys, device_id: &str, key_id: &str) -> Result<SegmentKey, KeyError> {
+pub fn unwrap(
+    wrapped: &WrappedKey,
+    me: &ViewerKeys,
+    device_id: &str,
+    key_id: &str,
+) -> Result<SegmentKey, KeyError> {
     if wrapped.viewer_key_id != me.id() {
         return Err(KeyError::NotForMe);
     }
-    let enc = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(&unb64::<32>(&wrapped.enc, "enc")?)
-        .map_err(|_| KeyError::Malformed("enc"))?;
+    let enc = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(&unb64::<32>(
+        &wrapped.enc,
+        "enc",
+    )?)
+    .map_err(|_| KeyError::Malformed("enc"))?;
     let ct = unb64_vec(&wrapped.ct, "wrapped key", 48)?;
     let pt = hpke::single_shot_open::<AesGcm256, HkdfSha256, X25519HkdfSha256>(
         &OpModeR::Base,

@@ -41,7 +41,11 @@ impl<W: Write> SegmentWriter<W> {
         chunk_size: u32,
         version: u16,
     ) -> Result<Self, SegmentError> {
-        Self::with_header(inner, key, SegmentHeader::with_version(version, key_id, chunk_size)?)
+        Self::with_header(
+            inner,
+            key,
+            SegmentHeader::with_version(version, key_id, chunk_size)?,
+        )
     }
 
     /// Start a segment with a given header. Only for test vectors: a (key, nonce prefix)

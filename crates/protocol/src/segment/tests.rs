@@ -271,7 +271,10 @@ fn version_1_segments_are_still_written_and_read() {
     w.push(b"old device").unwrap();
     let c = w.finish().unwrap();
     assert_eq!(&c[8..10], &[0, 1]);
-    assert_eq!(decrypt_to_vec(&c, &key(), Some(kid())).unwrap(), b"old device");
+    assert_eq!(
+        decrypt_to_vec(&c, &key(), Some(kid())).unwrap(),
+        b"old device"
+    );
     assert!(SegmentWriter::with_version(Vec::new(), &key(), kid(), 16, 3).is_err());
 }
 
