@@ -231,7 +231,7 @@ fn viewer_role() -> Value {
             .find(|k| Some(&k.key_id) == recording.key_id.as_ref())
             .or(keys.keys.first())
             .expect("a key");
-        let ts = decrypt_to_vec(&sealed, &SegmentKey::from_base64url(&key.key).unwrap(), None)
+        let ts = decrypt_to_vec(&sealed, &SegmentKey::from_base64url(key.key.as_deref().unwrap()).unwrap(), None)
             .expect("the segment decrypts");
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), &ts).unwrap();

@@ -155,8 +155,6 @@ pub fn encode_jpeg(keyframe: &[u8]) -> Result<Vec<u8>, StorageError> {
 mod tests {
     use super::*;
     use crate::ring::RingConfig;
-    use base64::Engine as _;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use eyrie_protocol::api::{RecordingKey, RecordingKeyList};
 
     #[test]
