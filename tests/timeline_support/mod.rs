@@ -52,7 +52,15 @@ pub async fn record(n: usize, segment: Duration) -> Recorded {
         )
         .await
         .expect("list");
-    let keys = KeyRing::single(&cloud.creds.recording_key.key_id, cloud.key());
+    let keys = KeyRing::single(
+        &cloud
+            .creds
+            .recording_key
+            .as_ref()
+            .expect("legacy key")
+            .key_id,
+        cloud.key(),
+    );
     Recorded {
         recs: list.recordings,
         cloud,
@@ -123,7 +131,15 @@ pub fn live_fixture() -> &'static LiveFixture {
                 .recordings;
             recs.sort_by_key(|r| r.start_ms);
             recs.truncate(FIXTURE_SEGMENTS);
-            let keys = KeyRing::single(&cloud.creds.recording_key.key_id, cloud.key());
+            let keys = KeyRing::single(
+                &cloud
+                    .creds
+                    .recording_key
+                    .as_ref()
+                    .expect("legacy key")
+                    .key_id,
+                cloud.key(),
+            );
             (cloud, recs, api, keys)
         });
         LiveFixture {
