@@ -267,6 +267,16 @@ impl Cloud {
         .unwrap()
     }
 
+    pub fn key_id(&self) -> eyrie_protocol::segment::KeyId {
+        let id = &self
+            .creds
+            .recording_key
+            .as_ref()
+            .expect("legacy key")
+            .key_id;
+        eyrie_protocol::segment::KeyId::from_hex(id).unwrap()
+    }
+
     pub fn key(&self) -> SegmentKey {
         SegmentKey::from_base64url(
             self.creds
@@ -352,7 +362,10 @@ pub fn storage_config(
     mode: RecordingPolicy,
     segment: Duration,
 ) -> StorageConfig {
-    let mut c = StorageConfig::from_credentials(&cloud.creds, spool.to_path_buf()).unwrap();
+    let key = eyrie_camera::storage::sealing::KeyCell::new(
+        eyrie_camera::storage::sealing::SealingKey::legacy(cloud.key(), cloud.key_id()),
+    );
+    let mut c = StorageConfig::from_credentials(&cloud.creds, spool.to_path_buf(), key).unwrap();
     c.segment_length = segment;
     c.initial_mode = mode;
     c.mode_poll = Duration::from_millis(500);

@@ -27,6 +27,8 @@ pub struct ApiClient {
     base: String,
     token: Option<String>,
     retry: RetryPolicy,
+    /// This installation's viewer key: opens content keys ([`ApiClient::recording_keys`]).
+    viewer: Option<Arc<eyrie_protocol::e2e::viewer::ViewerKeys>>,
 }
 
 /// The HTTP client once trust is settled, and the CA it trusts (for the broker too).
@@ -59,6 +61,7 @@ impl ApiClient {
             base,
             token: None,
             retry: RetryPolicy::default(),
+            viewer: None,
         }
     }
 
@@ -83,6 +86,7 @@ impl ApiClient {
             base: link.base().to_owned(),
             token: None,
             retry: RetryPolicy::default(),
+            viewer: None,
         };
         let _ = c.trusted.set(Trusted { http, ca_pem: None });
         Ok(c)
@@ -103,6 +107,19 @@ impl ApiClient {
             retry: policy,
             ..self.clone()
         }
+    }
+
+    /// The same client opening content keys with `keys` (a viewer installation's).
+    pub fn with_viewer_keys(&self, keys: Arc<eyrie_protocol::e2e::viewer::ViewerKeys>) -> Self {
+        Self {
+            viewer: Some(keys),
+            ..self.clone()
+        }
+    }
+
+    /// The viewer key this client opens content keys with.
+    pub fn viewer_keys(&self) -> Option<&eyrie_protocol::e2e::viewer::ViewerKeys> {
+        self.viewer.as_deref()
     }
 
     pub fn token(&self) -> Option<&str> {

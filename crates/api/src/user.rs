@@ -91,9 +91,11 @@ impl ApiClient {
         self.json(Method::POST, &path, &serde_json::json!({})).await
     }
 
-    /// The device's recording keys, newest first (owner or the device).
+    /// The device's recording keys this client can open, newest first (owner or the
+    /// device): legacy keys as served, content keys unwrapped with the client's viewer key
+    /// ([`ApiClient::with_viewer_keys`], [`ApiClient::open_keys`]).
     pub async fn recording_keys(&self, id: Uuid) -> Result<RecordingKeyList, ApiError> {
-        self.get(&format!("/devices/{id}/keys")).await
+        self.open_keys(id, self.viewer_keys()).await
     }
 
     /// Claim the camera showing `code` (camera-first set-up).

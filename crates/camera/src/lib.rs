@@ -12,6 +12,7 @@
 pub mod camera;
 pub mod capture;
 pub mod control;
+pub mod keys;
 pub mod live;
 pub mod node;
 pub mod ring;

@@ -80,7 +80,7 @@ pub fn save(state_dir: &Path, creds: &DeviceCredentials) -> Result<(), SetupErro
 }
 
 /// Write `name` in the state dir with mode 0600 (atomically: temp file, then rename).
-fn write_private(state_dir: &Path, name: &str, raw: &[u8]) -> Result<(), SetupError> {
+pub(crate) fn write_private(state_dir: &Path, name: &str, raw: &[u8]) -> Result<(), SetupError> {
     use std::io::Write as _;
     use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     std::fs::create_dir_all(state_dir).map_err(io(state_dir))?;
@@ -165,8 +165,18 @@ pub async fn credentials_with(
     let api = ApiClient::with_http(cloud, http.clone())?;
     let creds = match activation_code {
         Some(code) => {
+            // The app shows 12 characters: the claim code the cloud knows and the check
+            // it must not see (`docs/keys.md` §4). Only the claim goes out; the whole code
+            // is kept for the pairing check.
+            let claim = match eyrie_protocol::e2e::pairing::split(code) {
+                Some((claim, _)) => {
+                    write_private(state_dir, PAIRING_CODE_FILE, code.as_bytes())?;
+                    claim
+                }
+                None => code.to_owned(),
+            };
             let req = ActivateRequest {
-                activation_code: Some(code.to_owned()),
+                activation_code: Some(claim),
                 pairing_token: None,
             };
             match api.activate(&req).await? {
@@ -175,7 +185,7 @@ pub async fn credentials_with(
                 Activation::Pending(_) => return Err(SetupError::PendingCode),
             }
         }
-        None => pair(&api, &on_pairing_code).await?,
+        None => pair(&api, state_dir, &on_pairing_code).await?,
     };
     eyrie_protocol::trust::check_mqtt(&creds.mqtt.host, creds.mqtt.tls)?;
     save(state_dir, &creds)?;
@@ -186,7 +196,11 @@ pub async fn credentials_with(
 /// Camera-first set-up: show a pairing code and ask until the user claims it, starting a
 /// new pairing when one expires. A cloud that cannot be reached for a moment is waited
 /// for (by the client's back-off) rather than ending the set-up.
-async fn pair(api: &ApiClient, on_code: &impl Fn(&str)) -> Result<DeviceCredentials, SetupError> {
+async fn pair(
+    api: &ApiClient,
+    state_dir: &Path,
+    on_code: &impl Fn(&str),
+) -> Result<DeviceCredentials, SetupError> {
     let hostname = std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().to_owned());
@@ -201,7 +215,13 @@ async fn pair(api: &ApiClient, on_code: &impl Fn(&str)) -> Result<DeviceCredenti
             }
             Err(e) => return Err(e.into()),
         };
-        on_code(&p.code);
+        // The camera adds the check (never sent) to the cloud's claim code and shows both.
+        let code = eyrie_protocol::e2e::pairing::display(
+            &p.code,
+            &eyrie_protocol::e2e::pairing::new_check(),
+        );
+        write_private(state_dir, PAIRING_CODE_FILE, code.as_bytes())?;
+        on_code(&code);
         let req = ActivateRequest {
             activation_code: None,
             pairing_token: Some(p.pairing_token.clone()),
@@ -221,6 +241,10 @@ async fn pair(api: &ApiClient, on_code: &impl Fn(&str)) -> Result<DeviceCredenti
         }
     }
 }
+
+/// The 12-character code of a set-up whose pairing check has not finished
+/// (`crate::keys`), mode 0600; removed once the check passed.
+pub const PAIRING_CODE_FILE: &str = "pairing-code";
 
 /// How often a pairing is asked about while it waits for the user.
 const POLL: Duration = Duration::from_secs(2);

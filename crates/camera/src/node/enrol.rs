@@ -14,6 +14,7 @@ use eyrie_protocol::api::DeviceCredentials;
 use eyrie_protocol::trust::CloudLink;
 
 use super::NodeError;
+use crate::keys::CameraKeys;
 use crate::setup;
 use crate::storage::link::{DeviceClient, TlsOptions};
 
@@ -37,11 +38,15 @@ pub struct Enrolled {
     /// the system's roots.
     pub ca_pem: Option<Vec<u8>>,
     pub cloud: DeviceClient,
+    /// What recordings are sealed under (`docs/keys.md`).
+    pub keys: CameraKeys,
 }
 
 impl Enrolment {
-    /// Trust, then credentials (stored ones, or activate/pair now), then the client.
-    /// `on_pairing_code` is called with each pairing code to show while nobody claimed it.
+    /// Trust, then credentials (stored ones, or activate/pair now), then the client, then
+    /// the keys (the pairing check, the first time: it waits for the app's answer).
+    /// `on_pairing_code` is called with each pairing code to show while nobody claimed it
+    /// (the code stays meaningful until this returns: the app needs all 12 characters).
     pub async fn enrol(&self, on_pairing_code: impl Fn(&str)) -> Result<Enrolled, NodeError> {
         let link: CloudLink = self.cloud.parse().map_err(setup::SetupError::from)?;
         let tls = TlsOptions {
@@ -67,10 +72,15 @@ impl Enrolment {
             &credentials.device_token,
             credentials.device_id,
         )?;
+        let keys = CameraKeys::establish(&credentials, cloud.api(), &self.state_dir, |p| {
+            tracing::info!("pairing check: {p:?}");
+        })
+        .await?;
         Ok(Enrolled {
             ca_pem: tls.ca_pem_or_file()?,
             credentials,
             cloud,
+            keys,
         })
     }
 }

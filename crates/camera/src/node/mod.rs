@@ -112,6 +112,8 @@ pub enum NodeError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Control(#[from] control::ControlError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeysError),
 }
 
 /// A running camera. [`CameraNode::stop`] stops it in order; dropping it stops it too,
@@ -259,7 +261,11 @@ fn start_storage(
     rings: &Rings,
 ) -> Result<CloudStorage, StorageError> {
     let creds = &enrolled.credentials;
-    let defaults = StorageConfig::from_credentials(creds, config.state_dir.join("spool"))?;
+    let defaults = StorageConfig::from_credentials(
+        creds,
+        config.state_dir.join("spool"),
+        enrolled.keys.cell().clone(),
+    )?;
     let mut scfg = config.storage.apply(defaults, &config.state_dir)?;
     scfg.fps = config.capture.fps.max(1);
     scfg.start_paused = config.privacy;

@@ -26,6 +26,7 @@ pub mod cli;
 pub mod link;
 pub mod motion;
 pub mod recorder;
+pub mod sealing;
 pub mod segmenter;
 pub mod snapshot;
 pub mod spool;

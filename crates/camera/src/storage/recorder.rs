@@ -25,9 +25,9 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::sealing::KeyCell;
 use eyrie_protocol::api::RecordingPolicy;
 use eyrie_protocol::clock::unix_ms;
-use eyrie_protocol::segment::{KeyId, SegmentKey};
 
 use super::StorageError;
 use super::segmenter::SegmentMux;
@@ -65,8 +65,8 @@ pub enum Notice {
 #[derive(Debug, Clone)]
 pub struct RecorderConfig {
     pub channel_id: uuid::Uuid,
-    pub key: SegmentKey,
-    pub key_id: KeyId,
+    /// The key each new segment is sealed under (it may rotate between segments).
+    pub key: KeyCell,
     pub segment_length: Duration,
     pub pre_record: Duration,
     pub max_event: Duration,
@@ -387,7 +387,7 @@ impl Recorder {
                 }
             };
         }
-        let writer = self.spool.begin(&self.cfg.key, self.cfg.key_id)?;
+        let writer = self.spool.begin_sealed(&self.cfg.key.current())?;
         let mut mux = SegmentMux::new(writer, f, base, channels, self.frame_us())?;
         mux.event = self.event_active();
         self.current = Some(mux);

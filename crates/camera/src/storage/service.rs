@@ -12,9 +12,9 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::sealing::KeyCell;
 use eyrie_protocol::api::{DeviceCredentials, EventKind, RecordingPolicy};
 use eyrie_protocol::clock::unix_ms;
-use eyrie_protocol::segment::{KeyId, SegmentKey};
 use uuid::Uuid;
 
 use super::StorageError;
@@ -40,8 +40,8 @@ pub struct StorageConfig {
     pub mode_poll: Duration,
     /// Channel the segments belong to (the device's main channel).
     pub channel_id: Uuid,
-    pub key: SegmentKey,
-    pub key_id: KeyId,
+    /// The key segments and snapshots are sealed under (rotated by the camera's keys).
+    pub key: KeyCell,
     /// Motion detection on the sub stream (None: off).
     pub motion: Option<MotionConfig>,
     /// Store mode until the cloud says otherwise.
@@ -54,12 +54,12 @@ pub struct StorageConfig {
 }
 
 impl StorageConfig {
-    /// Defaults for a device, with its key from its credentials.
+    /// Defaults for a device, sealing under `key`.
     pub fn from_credentials(
         creds: &DeviceCredentials,
         spool_dir: PathBuf,
+        key: KeyCell,
     ) -> Result<Self, StorageError> {
-        let legacy = creds.recording_key.as_ref().ok_or(StorageError::NoKey)?;
         Ok(Self {
             spool_dir,
             spool_max_bytes: 1024 * 1024 * 1024,
@@ -70,8 +70,7 @@ impl StorageConfig {
             upload: UploadConfig::default(),
             mode_poll: Duration::from_secs(10),
             channel_id: creds.channels.main,
-            key: SegmentKey::from_base64url(legacy.key.as_deref().unwrap_or_default())?,
-            key_id: KeyId::from_hex(&legacy.key_id)?,
+            key,
             motion: Some(MotionConfig::default()),
             initial_mode: creds.store_mode,
             fps: 30,
@@ -141,7 +140,6 @@ impl CloudStorage {
             RecorderConfig {
                 channel_id: config.channel_id,
                 key: config.key.clone(),
-                key_id: config.key_id,
                 segment_length: config.segment_length,
                 pre_record: config.pre_record,
                 max_event: config.max_event,
@@ -169,7 +167,6 @@ impl CloudStorage {
             rings.main.clone(),
             spool.clone(),
             config.key.clone(),
-            config.key_id,
             config.channel_id,
         );
         let motion = match &config.motion {

@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use eyrie_protocol::segment::{KeyId, SegmentKey};
+use super::sealing::KeyCell;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
@@ -29,24 +29,16 @@ const ASKED_WAIT: Duration = Duration::from_secs(10);
 pub struct Snapshotter {
     main: RingBuffer,
     spool: Spool,
-    key: SegmentKey,
-    key_id: KeyId,
+    key: KeyCell,
     channel_id: uuid::Uuid,
 }
 
 impl Snapshotter {
-    pub fn new(
-        main: RingBuffer,
-        spool: Spool,
-        key: SegmentKey,
-        key_id: KeyId,
-        channel_id: uuid::Uuid,
-    ) -> Self {
+    pub fn new(main: RingBuffer, spool: Spool, key: KeyCell, channel_id: uuid::Uuid) -> Self {
         Self {
             main,
             spool,
             key,
-            key_id,
             channel_id,
         }
     }
@@ -102,7 +94,7 @@ impl Snapshotter {
 
     /// Seal `jpeg`, taken at `taken_ms`, into the spool as a snapshot.
     fn keep(&self, jpeg: &[u8], ms: i64) -> Result<SpoolEntry, StorageError> {
-        let mut w = self.spool.begin(&self.key, self.key_id)?;
+        let mut w = self.spool.begin_sealed(&self.key.current())?;
         w.write(jpeg)?;
         let entry = w.commit(SegmentInfo {
             kind: EntryKind::Snapshot,
@@ -155,7 +147,9 @@ pub fn encode_jpeg(keyframe: &[u8]) -> Result<Vec<u8>, StorageError> {
 mod tests {
     use super::*;
     use crate::ring::RingConfig;
+    use crate::storage::sealing::SealingKey;
     use eyrie_protocol::api::{RecordingKey, RecordingKeyList};
+    use eyrie_protocol::segment::{KeyId, SegmentKey};
 
     #[test]
     fn a_camera_snapshot_opens_with_the_devices_key_and_no_other() {
@@ -164,7 +158,12 @@ mod tests {
         let key = SegmentKey::generate();
         let key_id = KeyId([3; 8]);
         let ring = RingBuffer::new("main", RingConfig::default());
-        let snap = Snapshotter::new(ring, spool, key.clone(), key_id, uuid::Uuid::new_v4());
+        let snap = Snapshotter::new(
+            ring,
+            spool,
+            KeyCell::new(SealingKey::content(key.clone(), key_id)),
+            uuid::Uuid::new_v4(),
+        );
         let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[42; 3000]].concat();
         let entry = snap.keep(&jpeg, 1_700_000_000_000).unwrap();
         assert_eq!(entry.manifest.kind, EntryKind::Snapshot);

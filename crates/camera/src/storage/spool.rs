@@ -277,8 +277,17 @@ impl Spool {
         &self.inner.dir
     }
 
-    /// Start a new spooled file, encrypted under `key`.
+    /// Start a new spooled file, encrypted under `key` (segment format version 2).
     pub fn begin(&self, key: &SegmentKey, key_id: KeyId) -> Result<SpoolWriter, SpoolError> {
+        self.begin_sealed(&super::sealing::SealingKey::content(key.clone(), key_id))
+    }
+
+    /// Start a new spooled file sealed under `sealing`, in its format version.
+    pub fn begin_sealed(
+        &self,
+        sealing: &super::sealing::SealingKey,
+    ) -> Result<SpoolWriter, SpoolError> {
+        let (key, key_id) = (&sealing.key, sealing.key_id);
         let name = format!(
             "{:013}-{}",
             eyrie_protocol::clock::unix_ms().max(0),
@@ -291,7 +300,13 @@ impl Spool {
             hash: Sha256::new(),
             len: 0,
         };
-        let writer = SegmentWriter::new(hashing, key, key_id, self.inner.chunk_size)?;
+        let writer = SegmentWriter::with_version(
+            hashing,
+            key,
+            key_id,
+            self.inner.chunk_size,
+            sealing.version,
+        )?;
         Ok(SpoolWriter {
             spool: self.clone(),
             name,
