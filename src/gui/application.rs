@@ -24,6 +24,8 @@ mod imp {
         pub settings: OnceCell<Option<gio::Settings>>,
         pub session: RefCell<Option<Session>>,
         pub kiosk: Cell<bool>,
+        /// The session is the demo's (its own throw-away cloud): no installation key.
+        pub demo: Cell<bool>,
         pub open_camera: RefCell<Option<String>>,
     }
 
@@ -99,6 +101,15 @@ impl EyrieApplication {
 
     pub fn is_kiosk(&self) -> bool {
         self.imp().kiosk.get()
+    }
+
+    /// Whether the session is the demo's.
+    pub fn is_demo(&self) -> bool {
+        self.imp().demo.get()
+    }
+
+    pub fn set_demo(&self, demo: bool) {
+        self.imp().demo.set(demo);
     }
 
     pub fn session(&self) -> Option<super::session::Session> {

@@ -172,11 +172,20 @@ fn shared(base: &str) -> ApiClient {
 }
 
 impl Cloud {
+    /// A client of the cloud at `base`; with a session `token` it also carries this
+    /// installation's key for that cloud ([`super::keys::current_for`]), so the recording
+    /// keys it fetches come unwrapped.
     pub fn new(base: &str, token: Option<&str>) -> Self {
         let api = shared(base);
         Self {
             api: match token {
-                Some(t) => api.with_token(t),
+                Some(t) => {
+                    let api = api.with_token(t);
+                    match super::keys::current_for(base) {
+                        Some(keys) => api.with_viewer_keys(keys),
+                        None => api,
+                    }
+                }
                 None => api,
             },
         }

@@ -15,6 +15,7 @@ mod application;
 mod camera_mode;
 pub mod cloud;
 mod gallery;
+pub mod keys;
 mod kiosk;
 mod live;
 mod notifications;
@@ -39,6 +40,7 @@ pub fn run(kiosk: bool) -> anyhow::Result<()> {
 /// is not saved.
 pub fn run_with_session(session: session::Session, camera: Option<String>) -> anyhow::Result<()> {
     let app = EyrieApplication::new(false);
+    app.set_demo(true);
     app.set_session(Some(session));
     if let Some(camera) = camera {
         app.set_open_camera(camera);

@@ -74,7 +74,13 @@ impl Kept {
 pub const KEYRING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Schema attribute of our keyring items (what `secret-tool search` finds them by).
-const SCHEMA: &str = "io.github.eyrie.Eyrie.Session";
+pub const KEYRING_SCHEMA: &str = "io.github.eyrie.Eyrie.Session";
+
+/// The `kind` attribute of the item that holds the token. The installation's key
+/// ([`super::keys`]) shares the schema, server and account with `kind = viewer-key`, and
+/// outlives the session: the session's searches and deletes skip it. Items kept before
+/// there was a `kind` have none and count as the session's.
+const KIND_SESSION: &str = "session";
 
 /// The Secret Service's name on the session bus.
 const SECRET_SERVICE: &str = "org.freedesktop.secrets";
@@ -97,18 +103,40 @@ pub fn session_path() -> PathBuf {
         .join("session.json")
 }
 
+/// What the session's items are searched by (those of the installation key match too:
+/// see [`is_session_item`]).
 fn attributes<'a>(server: &'a str, email: &'a str) -> Vec<(&'static str, &'a str)> {
-    vec![("xdg:schema", SCHEMA), ("server", server), ("email", email)]
+    vec![
+        ("xdg:schema", KEYRING_SCHEMA),
+        ("server", server),
+        ("email", email),
+    ]
+}
+
+/// What a new session item carries: [`attributes`] and its `kind`.
+fn item_attributes<'a>(server: &'a str, email: &'a str) -> Vec<(&'static str, &'a str)> {
+    let mut a = attributes(server, email);
+    a.push(("kind", KIND_SESSION));
+    a
+}
+
+/// An item found by [`attributes`] that holds the token, not the installation's key.
+async fn is_session_item(item: &oo7::Item) -> Result<bool, oo7::Error> {
+    Ok(item
+        .attributes()
+        .await?
+        .get("kind")
+        .is_none_or(|k| k == KIND_SESSION))
 }
 
 /// `EYRIE_SECRET_STORE=file` keeps the token in the file even where a keyring exists
 /// (tests that must not touch the desktop's keyring).
-fn keyring_allowed() -> bool {
+pub(crate) fn keyring_allowed() -> bool {
     std::env::var("EYRIE_SECRET_STORE").map_or(true, |v| v != "file")
 }
 
 /// Run a keyring operation within [`KEYRING_TIMEOUT`]; any failure is `None` (logged).
-async fn with_keyring<T, F, Fut>(what: &str, f: F) -> Option<T>
+pub(crate) async fn with_keyring<T, F, Fut>(what: &str, f: F) -> Option<T>
 where
     F: FnOnce(oo7::Keyring) -> Fut,
     Fut: std::future::Future<Output = Result<T, oo7::Error>>,
@@ -164,11 +192,12 @@ async fn load_from(path: &std::path::Path, keyring: bool) -> Option<Session> {
         None => {
             let (server, email) = (file.server.clone(), file.email.clone());
             let found = with_keyring("reading the session", |k| async move {
-                let items = k.search_items(&attributes(&server, &email)).await?;
-                match items.first() {
-                    Some(item) => Ok(Some(item.secret().await?)),
-                    None => Ok(None),
+                for item in k.search_items(&attributes(&server, &email)).await? {
+                    if is_session_item(&item).await? {
+                        return Ok(Some(item.secret().await?));
+                    }
                 }
+                Ok(None)
             })
             .await
             .flatten();
@@ -215,7 +244,13 @@ async fn store_to(
     let label = format!("Eyrie session for {} on {}", session.email, session.server);
     let in_keyring = keyring
         && with_keyring("keeping the session", |k| async move {
-            k.create_item(&label, &attributes(&server, &email), token.as_str(), true)
+            // An older token of the account (kept before items had a `kind`) goes.
+            for item in k.search_items(&attributes(&server, &email)).await? {
+                if is_session_item(&item).await? {
+                    item.delete().await?;
+                }
+            }
+            k.create_item(&label, &item_attributes(&server, &email), token.as_str(), true)
                 .await
         })
         .await
@@ -277,8 +312,14 @@ async fn clear_at(path: &std::path::Path, keyring: bool) {
     }) = saved
         && keyring
     {
+        // Not the installation's key: it stays for the next sign-in on this account.
         with_keyring("forgetting the session", |k| async move {
-            k.delete(&attributes(&server, &email)).await
+            for item in k.search_items(&attributes(&server, &email)).await? {
+                if is_session_item(&item).await? {
+                    item.delete().await?;
+                }
+            }
+            Ok(())
         })
         .await;
     }
@@ -347,7 +388,7 @@ async fn move_to_keyring(path: &Path) -> bool {
     let label = format!("Eyrie session for {email} on {server}");
     let (s, e, t) = (server.clone(), email.clone(), token.clone());
     let stored = with_keyring("moving the session into the keyring", |k| async move {
-        k.create_item(&label, &attributes(&s, &e), t.as_str(), true)
+        k.create_item(&label, &item_attributes(&s, &e), t.as_str(), true)
             .await
     })
     .await;

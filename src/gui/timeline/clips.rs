@@ -330,7 +330,20 @@ impl ClipList {
         let (tx, rx) = async_channel::unbounded::<ExportProgress>();
         let clip2 = clip.clone();
         let task = spawn_tokio!(async move {
-            let keys = KeyRing::from_list(&api.recording_keys(clip2.device_id).await?);
+            let list = api
+                .recording_keys(clip2.device_id)
+                .await
+                .map_err(|e| ExportFail::Playback(e.into()))?;
+            // Parts under a key this installation cannot open: say why, not "failed".
+            let locked = super::player::locked_keys(&list);
+            if clip2
+                .parts
+                .iter()
+                .any(|p| p.key_id.as_ref().is_some_and(|k| locked.contains(k)))
+            {
+                return Err(ExportFail::Locked);
+            }
+            let keys = KeyRing::from_list(&list);
             export_clip(
                 &api,
                 &keys,
@@ -342,6 +355,7 @@ impl ClipList {
                 cancel,
             )
             .await
+            .map_err(ExportFail::Playback)
         });
         let progress2 = progress.clone();
         glib::spawn_future_local(async move {
@@ -384,11 +398,17 @@ impl ClipList {
                         &[("file", &report.path.display().to_string())],
                     ));
                 }
-                Ok(Err(eyrie_client::playback::PlaybackError::Cancelled)) => {
+                Ok(Err(ExportFail::Locked)) => {
+                    test_hooks::report("timeline-export-locked", &serde_json::json!({}));
+                    window.toast(&super::player::locked_message());
+                }
+                Ok(Err(ExportFail::Playback(
+                    eyrie_client::playback::PlaybackError::Cancelled,
+                ))) => {
                     test_hooks::report("timeline-export-cancelled", &serde_json::json!({}));
                     window.toast(&gettext("Export cancelled"));
                 }
-                Ok(Err(e)) => {
+                Ok(Err(ExportFail::Playback(e))) => {
                     test_hooks::report(
                         "timeline-export-failed",
                         &serde_json::json!({ "error": e.to_string() }),
@@ -427,4 +447,11 @@ impl EyrieTimelineWindow {
         use adw::subclass::prelude::ObjectSubclassIsExt;
         self.imp().device.borrow().as_ref().map(|d| d.id)
     }
+}
+
+/// Why an export stopped.
+enum ExportFail {
+    /// A part is under a key this installation cannot open.
+    Locked,
+    Playback(eyrie_client::playback::PlaybackError),
 }

@@ -73,6 +73,11 @@ mod imp {
         pub paused: Cell<bool>,
         pub tick: RefCell<Option<glib::SourceId>>,
         pub hover_loading: Cell<Option<Uuid>>,
+        /// Recording key ids this installation cannot open (made before it was allowed
+        /// to read recordings, `docs/keys.md` §5).
+        pub locked_keys: RefCell<std::collections::HashSet<String>>,
+        /// The person was told about a recording under such a key (once per window).
+        pub told_locked: Cell<bool>,
     }
 
     #[glib::object_subclass]
@@ -150,9 +155,12 @@ impl EyrieTimelineWindow {
             window.set_application(p.application().as_ref());
         }
         let imp = window.imp();
-        let _ = imp
-            .api
-            .set(ApiClient::new(session.server.clone()).with_token(session.token.clone()));
+        // Through `Cloud`: the client carries this installation's key.
+        let _ = imp.api.set(
+            crate::gui::cloud::Cloud::new(&session.server, Some(&session.token))
+                .api()
+                .clone(),
+        );
         imp.channel.set(crate::gui::cloud::main_channel(device));
         imp.device.replace(Some(device.clone()));
         window.setup_actions();

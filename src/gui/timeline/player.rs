@@ -52,7 +52,10 @@ impl EyrieTimelineWindow {
                 let api2 = api.clone();
                 let keys = spawn_tokio!(async move { api2.recording_keys(device.id).await }).await;
                 let keys = match keys {
-                    Ok(Ok(list)) => KeyRing::from_list(&list),
+                    Ok(Ok(list)) => {
+                        window.imp().locked_keys.replace(locked_keys(&list));
+                        KeyRing::from_list(&list)
+                    }
                     Ok(Err(e)) => {
                         window.toast(&gettext_f(
                             "Cannot get the recording keys: {error}",
@@ -155,6 +158,13 @@ impl EyrieTimelineWindow {
                 ));
             }
             Notice::SegmentSkipped {
+                recording_id,
+                start_ms,
+                reason: SkipReason::Tampered,
+            } if !self.imp().locked_keys.borrow().is_empty() => {
+                self.explain_skip(recording_id, start_ms);
+            }
+            Notice::SegmentSkipped {
                 start_ms, reason, ..
             } => {
                 let why = match reason {
@@ -189,6 +199,50 @@ impl EyrieTimelineWindow {
                 self.toast(&e);
             }
         }
+    }
+
+    /// A recording that did not open while some keys are locked to this installation:
+    /// if it is under one of them, say so in plain words (once); else the usual toast.
+    fn explain_skip(&self, recording_id: uuid::Uuid, start_ms: i64) {
+        let (Some(api), Some(channel)) = (self.api(), self.channel()) else {
+            return;
+        };
+        let handle = spawn_tokio!(async move {
+            let list = api.recordings(channel, start_ms - 1, start_ms + 1).await.ok()?;
+            list.recordings
+                .into_iter()
+                .find(|r| r.id == recording_id)
+                .and_then(|r| r.key_id)
+        });
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            async move {
+                let key_id = handle.await.ok().flatten();
+                let locked = key_id
+                    .as_ref()
+                    .is_some_and(|k| window.imp().locked_keys.borrow().contains(k));
+                if !locked {
+                    window.toast(&gettext_f(
+                        "The recording at {time} was skipped: {reason}",
+                        &[
+                            ("time", &format_time(start_ms, true, false)),
+                            ("reason", &gettext("it failed its integrity check")),
+                        ],
+                    ));
+                    return;
+                }
+                test_hooks::report(
+                    "timeline-locked",
+                    &serde_json::json!({ "recording": recording_id, "key_id": key_id }),
+                );
+                if window.imp().told_locked.replace(true) {
+                    return;
+                }
+                window.hide_loading();
+                window.toast(&locked_message());
+            }
+        ));
     }
 
     /// Render the current frame back, read its pixel clock and report it (tests only).
@@ -237,4 +291,23 @@ impl EyrieTimelineWindow {
             }),
         );
     }
+}
+
+/// The key ids of `list` this installation cannot open: content keys made before it was
+/// allowed to read recordings (the cloud serves them without a wrap for it).
+pub(super) fn locked_keys(
+    list: &eyrie_protocol::api::RecordingKeyList,
+) -> std::collections::HashSet<String> {
+    list.keys
+        .iter()
+        .filter(|k| k.key.is_none())
+        .map(|k| k.key_id.clone())
+        .collect()
+}
+
+/// What to say about a recording under such a key.
+pub(super) fn locked_message() -> String {
+    gettext(
+        "This recording was made before this computer was allowed to read recordings. Allow it from another computer where you use Eyrie, or enter your recovery key.",
+    )
 }

@@ -25,6 +25,7 @@ impl EyrieWindow {
         }
         imp.stack.set_visible_child_name("cameras");
         self.refresh_cameras();
+        self.settle_installation();
     }
 
     pub(super) fn refresh_cameras(&self) {
@@ -42,7 +43,11 @@ impl EyrieWindow {
                 let result = handle.await;
                 window.imp().cameras_spinner.set_spinning(false);
                 match result {
-                    Ok(Ok(devices)) => window.show_devices(&devices),
+                    Ok(Ok(devices)) => {
+                        window.show_devices(&devices);
+                        // Other installations asking to read recordings.
+                        window.check_installations();
+                    }
                     Ok(Err(e)) if e.is_unauthorized() => {
                         window.toast(&gettext("Your session has ended; please sign in again"));
                         window.sign_out();
@@ -282,13 +287,13 @@ impl EyrieWindow {
             Some(self),
             Some(&gettext("Add a Camera")),
             Some(&gettext_f(
-                "On the camera, choose “Use This Computer as a Camera” or run\n\neyrie camera --cloud '{link}'\n\nand enter the code it shows.",
+                "On the camera, choose “Use This Computer as a Camera” or run\n\neyrie camera --cloud '{link}'\n\nand enter the 12-character code it shows, like ABCD-EFGH-JKMN.",
                 &[("link", &cloud.api().link())],
             )),
         );
         let group = adw::PreferencesGroup::new();
         let code_row = adw::EntryRow::builder()
-            .title(gettext("Pairing Code"))
+            .title(gettext("Code on the Camera"))
             .build();
         let name_row = adw::EntryRow::builder()
             .title(gettext("Name"))
@@ -296,25 +301,77 @@ impl EyrieWindow {
             .build();
         group.add(&code_row);
         group.add(&name_row);
-        dialog.set_extra_child(Some(&group));
-        self.cloud_dialog(
-            &dialog,
-            ("add", &gettext("_Add"), adw::ResponseAppearance::Suggested),
-            move || {
-                let code = code_row
-                    .text()
-                    .trim()
-                    .to_uppercase()
-                    .replace([' ', '-'], "");
-                let name = name_row.text().trim().to_owned();
-                let cloud = cloud.clone();
-                Some(async move { cloud.claim(&code, &name).await })
-            },
-            |window, device: Device| {
-                window.toast(&gettext_f("Added {name}", &[("name", &device.name)]));
-                window.refresh_cameras();
-            },
+        let error = gtk::Label::builder()
+            .wrap(true)
+            .xalign(0.0)
+            .visible(false)
+            .build();
+        error.add_css_class("error");
+        let column = gtk::Box::new(gtk::Orientation::Vertical, 6);
+        column.append(&group);
+        column.append(&error);
+        dialog.set_extra_child(Some(&column));
+        dialog.add_responses(&[("cancel", &gettext("_Cancel")), ("add", &gettext("_Add"))]);
+        dialog.set_response_appearance("add", adw::ResponseAppearance::Suggested);
+        dialog.set_default_response(Some("add"));
+        dialog.set_close_response("cancel");
+        dialog.set_response_enabled("add", false);
+        // Checked as it is typed: Add only for 12 valid characters, and a plain error as
+        // soon as the code cannot be one.
+        code_row.connect_changed(glib::clone!(
+            #[weak]
+            dialog,
+            #[weak]
+            error,
+            move |row| {
+                let code = check_code(&row.text());
+                dialog.set_response_enabled("add", code == Code::Valid);
+                let (message, wrong) = match &code {
+                    Code::Valid | Code::Short(0) => (None, false),
+                    Code::Short(n) => (
+                        Some(gettext_f(
+                            "{count} of the 12 characters",
+                            &[("count", &n.to_string())],
+                        )),
+                        false,
+                    ),
+                    Code::Wrong(m) => (Some(m.clone()), true),
+                };
+                error.set_visible(message.is_some());
+                error.set_label(message.as_deref().unwrap_or_default());
+                if wrong {
+                    error.add_css_class("error");
+                    error.remove_css_class("dim-label");
+                } else {
+                    error.remove_css_class("error");
+                    error.add_css_class("dim-label");
+                }
+                crate::gui::test_hooks::report(
+                    "add-camera-code",
+                    &serde_json::json!({ "valid": code == Code::Valid, "error": wrong.then_some(message) }),
+                );
+            }
+        ));
+        dialog.connect_response(
+            Some("add"),
+            glib::clone!(
+                #[weak(rename_to = window)]
+                self,
+                #[weak]
+                code_row,
+                #[weak]
+                name_row,
+                move |_, _| {
+                    let code = code_row.text().to_string();
+                    if eyrie_protocol::e2e::pairing::split(&code).is_none() {
+                        return;
+                    }
+                    let name = name_row.text().trim().to_owned();
+                    window.pair_camera(cloud.clone(), code, name);
+                }
+            ),
         );
+        dialog.present();
     }
 
     pub(super) fn rename_camera_dialog(&self, id: &str) {
@@ -380,4 +437,38 @@ impl EyrieWindow {
         let gallery = crate::gui::gallery::EyrieGallery::new(self, cloud, &device);
         gallery.present();
     }
+}
+
+/// A typed camera code, checked.
+#[derive(Debug, PartialEq, Eq)]
+enum Code {
+    /// Twelve valid characters.
+    Valid,
+    /// Valid so far, too short: how many of the 12 are typed.
+    Short(usize),
+    /// It cannot be a code: what to say.
+    Wrong(String),
+}
+
+fn check_code(text: &str) -> Code {
+    use eyrie_protocol::e2e::pairing::{CODE_ALPHABET, normalize, split};
+    if split(text).is_some() {
+        return Code::Valid;
+    }
+    let typed: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    let n = normalize(&typed);
+    if n.len() != typed.len() || !n.bytes().all(|b| CODE_ALPHABET.contains(&b)) {
+        return Code::Wrong(gettext(
+            "The code has only letters and digits, without I, L, O, 0 or 1. Check what the camera shows.",
+        ));
+    }
+    if n.len() > 12 {
+        return Code::Wrong(gettext(
+            "The code has 12 characters, like ABCD-EFGH-JKMN; this one is longer.",
+        ));
+    }
+    Code::Short(n.len())
 }

@@ -65,6 +65,7 @@ impl EyrieWindow {
                             if let Some(settings) = app.settings() {
                                 let _ = settings.set_string("cloud-url", &server);
                             }
+                            app.set_demo(false);
                             app.set_session(Some(session));
                         }
                         window.imp().password_row.set_text("");

@@ -8,6 +8,7 @@
 
 mod cameras;
 mod connect;
+mod keys;
 mod live;
 
 use adw::prelude::*;
@@ -55,6 +56,14 @@ mod imp {
         pub cameras_error: TemplateChild<adw::StatusPage>,
         #[template_child]
         pub cameras_flowbox: TemplateChild<gtk::FlowBox>,
+        #[template_child]
+        pub keys_banner: TemplateChild<gtk::Revealer>,
+        #[template_child]
+        pub keys_banner_label: TemplateChild<gtk::Label>,
+        /// Installation requests already put to the person this session (by id).
+        pub asked_installations: RefCell<std::collections::HashSet<String>>,
+        /// The session whose installation key is being settled or was settled.
+        pub settled_for: RefCell<Option<(String, String)>>,
         /// The cameras of the last listing, by id.
         pub devices: RefCell<HashMap<String, eyrie_protocol::api::Device>>,
         /// The open live view, if any.
@@ -204,6 +213,23 @@ impl EyrieWindow {
                     }
                 })
                 .build(),
+            gio::ActionEntry::builder("recover")
+                .activate(|w: &Self, _, _| w.recover_dialog())
+                .build(),
+            gio::ActionEntry::builder("installations")
+                .activate(|w: &Self, _, _| w.installations_dialog())
+                .build(),
+            gio::ActionEntry::builder("check-installations")
+                .activate(|w: &Self, _, _| w.check_installations())
+                .build(),
+            gio::ActionEntry::builder("remove-installation")
+                .parameter_type(Some(glib::VariantTy::STRING))
+                .activate(|w: &Self, _, p| {
+                    if let Some(id) = p.and_then(|p| p.get::<String>()) {
+                        w.remove_installation_dialog(&id);
+                    }
+                })
+                .build(),
             gio::ActionEntry::builder("gallery")
                 .parameter_type(Some(glib::VariantTy::STRING))
                 .activate(|w: &Self, _, p| {
@@ -283,6 +309,7 @@ impl EyrieWindow {
                 match result {
                     Ok(session) => {
                         if let Some(app) = window.app() {
+                            app.set_demo(true);
                             app.set_session(Some(session.clone()));
                         }
                         window.imp().pending_open.replace(crate::demo::camera_id());
@@ -309,6 +336,11 @@ impl EyrieWindow {
     fn sign_out(&self) {
         self.close_live();
         let _forget = spawn_tokio!(super::session::clear());
+        // The installation's key stays stored for the next sign-in; this session's is gone.
+        super::keys::clear_current();
+        self.imp().settled_for.replace(None);
+        self.imp().asked_installations.borrow_mut().clear();
+        self.imp().keys_banner.set_reveal_child(false);
         super::live::tickets::clear();
         if let Some(app) = self.app() {
             app.set_session(None);
