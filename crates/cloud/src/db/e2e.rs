@@ -135,10 +135,11 @@ pub struct PairingRow {
 
 /// The device's pairing check (all empty when it never started one).
 pub async fn pairing(db: &Db, device: &Uuid) -> Result<PairingRow> {
-    let row = sqlx::query("SELECT camera, viewer, outcome FROM pairing_checks WHERE device_id = $1")
-        .bind(text(device))
-        .fetch_optional(&db.pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT camera, viewer, outcome FROM pairing_checks WHERE device_id = $1")
+            .bind(text(device))
+            .fetch_optional(&db.pool)
+            .await?;
     Ok(match row {
         Some(r) => PairingRow {
             camera: r.try_get("camera")?,

@@ -281,6 +281,6 @@ pub async fn keys(
         });
     }
     keys.extend(content);
-    keys.sort_by(|a, b| b.created_ms.cmp(&a.created_ms));
+    keys.sort_by_key(|k| std::cmp::Reverse(k.created_ms));
     Ok(Json(RecordingKeyList { keys }))
 }

@@ -14,9 +14,9 @@ use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use eyrie_protocol::api::{
-    AddWraps, CameraHello, ErrorBody, Installation, InstallationList, KeySetList,
-    KeySetStatement, NewContentKey, NewInstallation, PairingOutcome, PairingOutcomeRequest,
-    PairingState, RecordingKey, ViewerAnswer, ViewerPublic, WrappedKey,
+    AddWraps, CameraHello, ErrorBody, Installation, InstallationList, KeySetList, KeySetStatement,
+    NewContentKey, NewInstallation, PairingOutcome, PairingOutcomeRequest, PairingState,
+    RecordingKey, ViewerAnswer, ViewerPublic, WrappedKey,
 };
 use eyrie_protocol::clock::unix_ms;
 use eyrie_protocol::e2e::KeyError;
@@ -96,7 +96,9 @@ fn b64_up_to(what: &str, s: &str, max: usize) -> ApiResult<()> {
 /// A list of wraps: 1 to [`MAX_WRAPS`], well-formed, one per viewer key.
 fn check_wraps(wraps: &[WrappedKey]) -> ApiResult<Vec<WrapRow>> {
     if wraps.is_empty() || wraps.len() > MAX_WRAPS {
-        return Err(ApiError::bad(format!("wraps must hold 1 to {MAX_WRAPS} keys")));
+        return Err(ApiError::bad(format!(
+            "wraps must hold 1 to {MAX_WRAPS} keys"
+        )));
     }
     let mut seen = std::collections::HashSet::new();
     let mut rows = Vec::with_capacity(wraps.len());
@@ -192,7 +194,9 @@ pub async fn post_keyset(
             return Err(ApiError::Conflict(e.to_string()));
         }
         Err(e @ KeyError::NotNext { .. }) => {
-            return Err(ApiError::Conflict(format!("{e}: the first key set is version 1")));
+            return Err(ApiError::Conflict(format!(
+                "{e}: the first key set is version 1"
+            )));
         }
         Err(KeyError::OtherUser) => {
             return Err(ApiError::Forbidden(
@@ -243,7 +247,8 @@ fn to_json<T: serde::Serialize>(v: &T) -> ApiResult<String> {
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> ApiResult<T> {
-    serde_json::from_str(s).map_err(|_| ApiError::Internal("stored pairing state unreadable".into()))
+    serde_json::from_str(s)
+        .map_err(|_| ApiError::Internal("stored pairing state unreadable".into()))
 }
 
 /// Start a pairing check (the device): clears any answer and outcome.
@@ -262,7 +267,14 @@ pub async fn pairing_camera(
     let d = device_for(&state, &Caller::Device(dev), &id).await?;
     b64_up_to("attempt", &hello.attempt, 32)?;
     b64_up_to("pake", &hello.pake, 64)?;
-    db::e2e::pairing_start(&state.db, &d.id, &hello.attempt, &to_json(&hello)?, unix_ms()).await?;
+    db::e2e::pairing_start(
+        &state.db,
+        &d.id,
+        &hello.attempt,
+        &to_json(&hello)?,
+        unix_ms(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -281,7 +293,11 @@ pub async fn pairing(
         None => None,
         Some("verified") => Some(PairingOutcome::Verified),
         Some("refused") => Some(PairingOutcome::Refused),
-        Some(_) => return Err(ApiError::Internal("stored pairing outcome unreadable".into())),
+        Some(_) => {
+            return Err(ApiError::Internal(
+                "stored pairing outcome unreadable".into(),
+            ));
+        }
     };
     Ok(Json(PairingState {
         camera: row.camera.as_deref().map(from_json).transpose()?,
@@ -317,9 +333,14 @@ pub async fn pairing_viewer(
             answer.keyset_version
         )));
     }
-    let stored =
-        db::e2e::pairing_answer(&state.db, &d.id, &answer.attempt, &to_json(&answer)?, unix_ms())
-            .await?;
+    let stored = db::e2e::pairing_answer(
+        &state.db,
+        &d.id,
+        &answer.attempt,
+        &to_json(&answer)?,
+        unix_ms(),
+    )
+    .await?;
     if !stored {
         return Err(ApiError::Conflict(
             "no hello for this attempt waiting for an answer (none yet, a newer attempt, or \
@@ -392,7 +413,9 @@ pub async fn post_content_key(
         )));
     }
     if db::e2e::key_known(&state.db, &d.id, &req.key_id).await? {
-        return Err(ApiError::Conflict("the key id exists for this device".into()));
+        return Err(ApiError::Conflict(
+            "the key id exists for this device".into(),
+        ));
     }
     match db::e2e::insert_content_key(
         &state.db,

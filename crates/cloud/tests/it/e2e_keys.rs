@@ -138,7 +138,12 @@ async fn happy_path(b: Backend) {
     let v2 = set1.successor(keys, &laptop, unix_ms());
     alice.post_keyset(&v2).await.unwrap();
     assert!(
-        alice.installations().await.unwrap().installations.is_empty(),
+        alice
+            .installations()
+            .await
+            .unwrap()
+            .installations
+            .is_empty(),
         "a key set listing the key dismisses its request"
     );
 
@@ -298,7 +303,12 @@ async fn happy_path(b: Backend) {
         )
         .await;
     assert_eq!(s, 204);
-    assert!(store::all_wraps(&app.state.db, &dev).await.unwrap().is_empty());
+    assert!(
+        store::all_wraps(&app.state.db, &dev)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         store::content_keys(&app.state.db, &dev, None)
             .await
@@ -446,7 +456,11 @@ async fn refusals(b: Backend) {
     assert_eq!(status(alice.post_keyset(&v2_bad_sig).await), 400);
     let v2 = set1.successor(keys2, &laptop, unix_ms());
     alice.post_keyset(&v2).await.unwrap();
-    assert_eq!(status(alice.post_keyset(&v2).await), 409, "replay: version 2");
+    assert_eq!(
+        status(alice.post_keyset(&v2).await),
+        409,
+        "replay: version 2"
+    );
     assert_eq!(alice.keyset(0).await.unwrap().statements, vec![v1, v2]);
 
     // ── devices on user routes, users on device routes ──
@@ -551,7 +565,12 @@ async fn refusals(b: Backend) {
         let camera = camera.clone();
         async move { status(camera.post_content_key(dev, &k).await) }
     };
-    for bad_id in ["ABCDEF0123456789", "abc", "0123456789abcdefff", "g123456789abcdef"] {
+    for bad_id in [
+        "ABCDEF0123456789",
+        "abc",
+        "0123456789abcdefff",
+        "g123456789abcdef",
+    ] {
         let mut k = good.clone();
         k.key_id = bad_id.into();
         assert_eq!(refused(k).await, 400, "key id {bad_id}");
@@ -566,16 +585,19 @@ async fn refusals(b: Backend) {
     k.wraps.push(good.wraps[0].clone());
     assert_eq!(refused(k).await, 400, "two wraps for one key");
     let mut k = good.clone();
-    k.wraps
-        .push(wrap::wrap(&content, ViewerKeys::generate().public(), &dev.to_string(), &kid).unwrap());
+    k.wraps.push(
+        wrap::wrap(
+            &content,
+            ViewerKeys::generate().public(),
+            &dev.to_string(),
+            &kid,
+        )
+        .unwrap(),
+    );
     assert_eq!(refused(k).await, 400, "a wrap for a key not in the set");
     let mut k = good.clone();
     k.keyset_version = 1;
-    assert_eq!(
-        refused(k).await,
-        400,
-        "the outsider is not in version 1"
-    );
+    assert_eq!(refused(k).await, 400, "the outsider is not in version 1");
     let mut k = good.clone();
     k.wraps[0].enc = "AAAA".into();
     assert_eq!(refused(k).await, 400, "enc of the wrong length");
@@ -598,12 +620,20 @@ async fn refusals(b: Backend) {
         "users do not make content keys"
     );
     camera.post_content_key(dev, &good).await.unwrap();
-    assert_eq!(refused(good.clone()).await, 409, "replay: the key id exists");
+    assert_eq!(
+        refused(good.clone()).await,
+        409,
+        "replay: the key id exists"
+    );
 
     // ── wraps ──
     let extra = wrap::wrap(&content, outsider.public(), &dev.to_string(), &kid).unwrap();
     assert_eq!(
-        status(alice.add_wraps(dev, &new_key_id(), vec![extra.clone()]).await),
+        status(
+            alice
+                .add_wraps(dev, &new_key_id(), vec![extra.clone()])
+                .await
+        ),
         404,
         "unknown key id"
     );
@@ -620,8 +650,13 @@ async fn refusals(b: Backend) {
         ),
         400
     );
-    let stranger = wrap::wrap(&content, ViewerKeys::generate().public(), &dev.to_string(), &kid)
-        .unwrap();
+    let stranger = wrap::wrap(
+        &content,
+        ViewerKeys::generate().public(),
+        &dev.to_string(),
+        &kid,
+    )
+    .unwrap();
     assert_eq!(
         status(alice.add_wraps(dev, &kid, vec![stranger]).await),
         400,
@@ -645,7 +680,11 @@ async fn refusals(b: Backend) {
         400
     );
     assert_eq!(
-        status(alice.request_installation(&"x".repeat(65), tablet.public()).await),
+        status(
+            alice
+                .request_installation(&"x".repeat(65), tablet.public())
+                .await
+        ),
         400
     );
     let broken = ViewerPublic {
@@ -793,12 +832,21 @@ async fn cross_tenant(b: Backend) {
         404
     );
     assert!(
-        bob.api.installations().await.unwrap().installations.is_empty(),
+        bob.api
+            .installations()
+            .await
+            .unwrap()
+            .installations
+            .is_empty(),
         "installation requests are the caller's own"
     );
     // Bob's own camera serves Bob's chain, not Alice's.
     assert_eq!(
-        bob.camera.device_keyset(bob.dev, 0).await.unwrap().statements,
+        bob.camera
+            .device_keyset(bob.dev, 0)
+            .await
+            .unwrap()
+            .statements,
         vec![bob.set.statement.clone()]
     );
 
@@ -812,9 +860,13 @@ async fn cross_tenant(b: Backend) {
         "a key set with Alice's user_id"
     );
     let bob_code = self::code();
-    let bob_answer =
-        pairing::answer(&bob_code, camera.hello(), &a.dev.to_string(), &bob.set.statement)
-            .unwrap();
+    let bob_answer = pairing::answer(
+        &bob_code,
+        camera.hello(),
+        &a.dev.to_string(),
+        &bob.set.statement,
+    )
+    .unwrap();
     assert_eq!(
         status(bob.api.answer_pairing(a.dev, &bob_answer).await),
         404,
