@@ -150,7 +150,8 @@ pub async fn pairing(db: &Db, device: &Uuid) -> Result<PairingRow> {
     })
 }
 
-/// Start a new check: the camera's hello replaces everything before it.
+/// Start a new check: the camera's hello replaces everything before it (one upsert, so
+/// two racing hellos leave one whole check).
 pub async fn pairing_start(
     db: &Db,
     device: &Uuid,
@@ -158,22 +159,18 @@ pub async fn pairing_start(
     camera: &str,
     now_ms: i64,
 ) -> Result<()> {
-    let mut tx = db.pool.begin().await?;
-    sqlx::query("DELETE FROM pairing_checks WHERE device_id = $1")
-        .bind(text(device))
-        .execute(&mut *tx)
-        .await?;
     sqlx::query(
         "INSERT INTO pairing_checks (device_id, attempt, camera, viewer, outcome, updated_ms) \
-         VALUES ($1, $2, $3, NULL, NULL, $4)",
+         VALUES ($1, $2, $3, NULL, NULL, $4) \
+         ON CONFLICT (device_id) DO UPDATE SET attempt = excluded.attempt, \
+         camera = excluded.camera, viewer = NULL, outcome = NULL, updated_ms = excluded.updated_ms",
     )
     .bind(text(device))
     .bind(attempt)
     .bind(camera)
     .bind(now_ms)
-    .execute(&mut *tx)
+    .execute(&db.pool)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -296,16 +293,10 @@ async fn insert_wrap(
     w: &WrapRow,
 ) -> Result<()> {
     sqlx::query(
-        "DELETE FROM content_key_wraps WHERE device_id = $1 AND key_id = $2 AND viewer_key_id = $3",
-    )
-    .bind(text(device))
-    .bind(key_id)
-    .bind(&w.viewer_key_id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
         "INSERT INTO content_key_wraps (device_id, key_id, viewer_key_id, enc, ct) \
-         VALUES ($1, $2, $3, $4, $5)",
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (device_id, key_id, viewer_key_id) DO UPDATE SET \
+         enc = excluded.enc, ct = excluded.ct",
     )
     .bind(text(device))
     .bind(key_id)
@@ -433,17 +424,16 @@ pub async fn live_installations(db: &Db, user: &Uuid, now_ms: i64) -> Result<i64
 /// the user go at the same time.
 pub async fn put_installation(db: &Db, user: &Uuid, r: &InstallationRow) -> Result<()> {
     let mut tx = db.pool.begin().await?;
-    sqlx::query(
-        "DELETE FROM installation_requests WHERE user_id = $1 AND (key_id = $2 OR created_ms <= $3)",
-    )
-    .bind(text(user))
-    .bind(&r.key_id)
-    .bind(r.created_ms - INSTALLATION_LIFE_MS)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("DELETE FROM installation_requests WHERE user_id = $1 AND created_ms <= $2")
+        .bind(text(user))
+        .bind(r.created_ms - INSTALLATION_LIFE_MS)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO installation_requests (user_id, key_id, name, public, created_ms) \
-         VALUES ($1, $2, $3, $4, $5)",
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (user_id, key_id) DO UPDATE SET name = excluded.name, \
+         public = excluded.public, created_ms = excluded.created_ms",
     )
     .bind(text(user))
     .bind(&r.key_id)

@@ -955,3 +955,164 @@ async fn cross_tenant(b: Backend) {
     assert_eq!(keys.len(), 2, "the content key and the legacy key");
 }
 both_backends!(cross_tenant);
+
+/// Requests older than 24 hours are neither listed nor dismissable, and a new request of
+/// the user clears them out.
+async fn installation_requests_expire(b: Backend) {
+    let app = TestCloud::spawn(b).await;
+    let (alice, uid) = account(&app, "alice").await;
+    let uid: Uuid = uid.parse().unwrap();
+    let old = ViewerKeys::generate();
+    let row = store::InstallationRow {
+        key_id: old.id().into(),
+        name: "Old tablet".into(),
+        public: serde_json::to_string(old.public()).unwrap(),
+        created_ms: unix_ms() - store::INSTALLATION_LIFE_MS - 1_000,
+    };
+    store::put_installation(&app.state.db, &uid, &row)
+        .await
+        .unwrap();
+    assert!(
+        alice
+            .installations()
+            .await
+            .unwrap()
+            .installations
+            .is_empty()
+    );
+    assert_eq!(status(alice.dismiss_installation(old.id()).await), 404);
+    let fresh = ViewerKeys::generate();
+    alice
+        .request_installation("Tablet", fresh.public())
+        .await
+        .unwrap();
+    let left = store::installations(&app.state.db, &uid, 0).await.unwrap();
+    assert_eq!(left.len(), 1, "the expired request is gone");
+    assert_eq!(left[0].key_id, fresh.id());
+}
+both_backends!(installation_requests_expire);
+
+/// `/api/openapi.json` documents every §13 call with each answer it gives (the document
+/// does not depend on the database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_documents_section_13() {
+    let app = TestCloud::spawn(Backend::Sqlite).await;
+    let (s, doc) = app.get("/api/openapi.json", None).await;
+    assert_eq!(s, 200);
+    let calls: &[(&str, &str, &[&str])] = &[
+        ("/api/v1/keyset", "get", &["200", "400", "401", "403"]),
+        (
+            "/api/v1/keyset",
+            "post",
+            &["201", "400", "401", "403", "409", "413"],
+        ),
+        (
+            "/api/v1/devices/{id}/keyset",
+            "get",
+            &["200", "400", "401", "404"],
+        ),
+        (
+            "/api/v1/devices/{id}/pairing",
+            "get",
+            &["200", "400", "401", "404"],
+        ),
+        (
+            "/api/v1/devices/{id}/pairing/camera",
+            "put",
+            &["204", "400", "401", "403", "404", "413"],
+        ),
+        (
+            "/api/v1/devices/{id}/pairing/viewer",
+            "put",
+            &["204", "400", "401", "403", "404", "409", "413"],
+        ),
+        (
+            "/api/v1/devices/{id}/pairing/outcome",
+            "put",
+            &["204", "400", "401", "403", "404", "409", "413"],
+        ),
+        (
+            "/api/v1/devices/{id}/content-keys",
+            "post",
+            &["201", "400", "401", "403", "404", "409", "413"],
+        ),
+        (
+            "/api/v1/devices/{id}/content-keys/{key_id}/wraps",
+            "post",
+            &["204", "400", "401", "403", "404", "413"],
+        ),
+        (
+            "/api/v1/devices/{id}/keys",
+            "get",
+            &["200", "400", "401", "404"],
+        ),
+        (
+            "/api/v1/installations",
+            "post",
+            &["201", "400", "401", "403", "409", "413"],
+        ),
+        ("/api/v1/installations", "get", &["200", "401", "403"]),
+        (
+            "/api/v1/installations/{id}",
+            "delete",
+            &["204", "400", "401", "403", "404"],
+        ),
+        (
+            "/api/v1/channels/{id}/recordings",
+            "post",
+            &["201", "400", "401", "403", "404", "409"],
+        ),
+    ];
+    for (path, method, statuses) in calls {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} not documented");
+        for s in *statuses {
+            assert!(
+                op["responses"][s].is_object(),
+                "{method} {path} does not document {s}"
+            );
+        }
+    }
+    let param = |path: &str, method: &str, name: &str| -> Value {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    // Key ids are hex, not UUIDs.
+    let key_id = param(
+        "/api/v1/devices/{id}/content-keys/{key_id}/wraps",
+        "post",
+        "key_id",
+    );
+    assert_eq!(key_id["in"], "path");
+    assert!(key_id["schema"]["format"].is_null(), "{key_id}");
+    let inst = param("/api/v1/installations/{id}", "delete", "id");
+    assert!(inst["schema"]["format"].is_null(), "{inst}");
+    assert_eq!(
+        param("/api/v1/devices/{id}/keys", "get", "viewer_key")["in"],
+        "query"
+    );
+    assert_eq!(param("/api/v1/keyset", "get", "since")["in"], "query");
+    for schema in [
+        "KeySetStatement",
+        "KeySetList",
+        "PairingState",
+        "CameraHello",
+        "ViewerAnswer",
+        "NewContentKey",
+        "AddWraps",
+        "WrappedKey",
+        "NewInstallation",
+        "Installation",
+        "InstallationList",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
+}
