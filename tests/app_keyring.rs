@@ -9,6 +9,10 @@
 //! 4. A keyring that starts a few seconds after the app (D-Bus activation at login, a
 //!    session that starts its daemons late) gets the token: kept in the file at first, it
 //!    moves into the keyring when the service appears, and the file loses it.
+//! 5. Each installation's end-to-end key (`docs/keys.md`) is a keyring item of its own,
+//!    in no file, and survives signing out; the first installation shows the recovery
+//!    key once; a second one is not allowed until the first confirms its number, a third
+//!    one allows itself with the recovery key (a wrong one changes nothing).
 //!
 //! The private bus has no service activation: on a Debian desktop the session bus knows
 //! `org.freedesktop.secrets` from `/usr/share/dbus-1/services`, so the first Secret Service
@@ -205,6 +209,24 @@ impl Keyring {
         c
     }
 
+    /// The installation key the keyring keeps for `email` (hex of the seed), if any.
+    fn seed_of(&self, email: &str) -> Option<String> {
+        let out = self
+            .secret_tool(&[
+                "lookup",
+                "xdg:schema",
+                "io.github.eyrie.Eyrie.Session",
+                "email",
+                email,
+                "kind",
+                "viewer-key",
+            ])
+            .output()
+            .unwrap();
+        let seed = String::from_utf8(out.stdout).unwrap();
+        (out.status.success() && !seed.is_empty()).then_some(seed)
+    }
+
     /// The app's environment on this desktop, its session file at `session`.
     fn app_env(&self, session: &Path) -> Vec<(&'static str, String)> {
         let mut envs: Vec<(&str, String)> = self
@@ -226,6 +248,9 @@ impl Keyring {
                 "io.github.eyrie.Eyrie.Session",
                 "email",
                 email,
+                // Not the installation's key, which shares the schema and account.
+                "kind",
+                "session",
             ])
             .output()
             .unwrap();
@@ -428,4 +453,265 @@ async fn a_keyring_that_starts_after_the_app_gets_the_token_from_the_file() {
     .await;
     let cameras = named(&ev, "cameras").unwrap_or_else(|| panic!("not restored: {ev:?}"));
     assert_eq!(cameras["data"][0]["name"], "Hall", "{cameras}");
+}
+
+/// The report's lines once an event `name` satisfies `ok` (or `secs` pass); that event.
+async fn wait_event(
+    report: &Path,
+    secs: u64,
+    name: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let found = |ev: &[serde_json::Value]| {
+        ev.iter()
+            .find(|e| e["event"] == name && ok(&e["data"]))
+            .cloned()
+    };
+    let ev = wait_for(report, secs, |ev| found(ev).is_some()).await;
+    found(&ev).unwrap_or_else(|| panic!("no {name} in {}: {ev:#?}", report.display()))
+}
+
+/// Files under `dir` that contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(p),
+                Ok(t) if t.is_file() => {
+                    if std::fs::read(&p).is_ok_and(|b| {
+                        String::from_utf8_lossy(&b)
+                            .to_lowercase()
+                            .contains(&needle.to_lowercase())
+                    }) {
+                        hits.push(p);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    hits
+}
+
+/// One installation: its own desktop (XDG dirs, keyring), session file and report.
+struct Installation {
+    keyring: Keyring,
+    session: PathBuf,
+    report: PathBuf,
+}
+
+impl Installation {
+    fn new(dir: &Path) -> Self {
+        Installation {
+            keyring: Keyring::start(dir),
+            session: dir.join("config/eyrie/session.json"),
+            report: dir.join("report.jsonl"),
+        }
+    }
+
+    /// Start the app and sign in as dana.
+    fn start_signed_in(&self, base: &str) -> gui_app::App {
+        let app = start_app(&self.keyring.app_env(&self.session), &self.report);
+        tokio::task::block_in_place(|| {
+            gui_app::sign_in(&app, &self.report, base, "dana", PASSWORD);
+        });
+        app
+    }
+}
+
+fn shots_dir(dir: &Path) -> PathBuf {
+    let d = std::env::var_os("EYRIE_SHOTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join("shots"));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn keys(x: &[(String, String)], keys: &[&str], text: Option<&str>) {
+    tokio::task::block_in_place(|| gui_app::actions::keyboard(x, keys, text));
+}
+
+async fn member_ids(api: &ApiClient) -> Vec<String> {
+    let statements = api.keyset(0).await.expect("key set").statements;
+    let last = statements.last().expect("a key set");
+    last.read_body()
+        .expect("body")
+        .keys
+        .into_iter()
+        .map(|k| k.id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+
+async fn each_installation_keeps_its_own_key_and_is_allowed_by_another_or_the_recovery_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shots = shots_dir(dir.path());
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    let dana = cloud.account("dana").await;
+    dana.create_device("Hall").await.expect("device");
+    let base = cloud.base.clone();
+
+    // 1. The first installation: a new key, in the keyring and in no file; the account's
+    //    key set is made and the recovery key shown once.
+    let a = Installation::new(&dir.path().join("a"));
+    let app_a = a.start_signed_in(&base);
+    let recovery = wait_event(&a.report, 60, "recovery-key", |_| true).await;
+    let recovery = recovery["data"]["key"].as_str().unwrap().to_owned();
+    let key_a = wait_event(&a.report, 5, "viewer-key", |_| true).await;
+    assert_eq!(key_a["data"]["in"], "keyring", "{key_a}");
+    assert_eq!(key_a["data"]["new"], true, "{key_a}");
+    let id_a = key_a["data"]["id"].as_str().unwrap().to_owned();
+    let seed = a
+        .keyring
+        .seed_of("dana")
+        .expect("the keyring holds the key");
+    assert_eq!(seed.len(), 64, "hex of 32 bytes");
+    let mut raw = [0u8; 32];
+    for (i, b) in raw.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&seed[2 * i..2 * i + 2], 16).unwrap();
+    }
+    assert_eq!(
+        eyrie_protocol::e2e::viewer::ViewerKeys::from_seed(raw).id(),
+        id_a
+    );
+    assert_eq!(
+        files_containing(dir.path(), &seed),
+        Vec::<PathBuf>::new(),
+        "the seed is in no file"
+    );
+    let key_file = std::fs::read_to_string(a.session.with_file_name("viewer-keys.json"))
+        .expect("the key file names the key");
+    assert!(
+        key_file.contains(&id_a) && !key_file.contains("seed"),
+        "{key_file}"
+    );
+    assert_eq!(
+        member_ids(&dana).await.len(),
+        2,
+        "this computer and the recovery key"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    gui_app::screenshot(&app_a, &shots.join("1-recovery-key.png"));
+    // It closes only once ticked: Escape first does nothing.
+    let xa = app_a.x_server();
+    keys(&xa, &["Escape"], None);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(named(&events(&a.report), "recovery-key-confirmed").is_none());
+    keys(&xa, &["alt+w", "alt+d"], None);
+    wait_event(&a.report, 10, "recovery-key-confirmed", |_| true).await;
+
+    // 2. A second installation of the same account: not allowed, says so with its number.
+    let b = Installation::new(&dir.path().join("b"));
+    let app_b = b.start_signed_in(&base);
+    let banner = wait_event(&b.report, 60, "keys-banner", |_| true).await;
+    let number_b = banner["data"]["fingerprint"].as_str().unwrap().to_owned();
+    let key_b = wait_event(&b.report, 5, "viewer-key", |_| true).await;
+    let id_b = key_b["data"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(id_a, id_b);
+    assert!(named(&events(&b.report), "recovery-key").is_none());
+    std::thread::sleep(Duration::from_secs(1));
+    gui_app::screenshot(&app_b, &shots.join("2-not-allowed.png"));
+
+    // 3. The first one is asked, shows the same number, and allows it.
+    let bus_a = tokio::task::block_in_place(|| app_a.bus(30));
+    bus_a
+        .win("check-installations", None, 10)
+        .expect("win.check-installations");
+    let asked = wait_event(&a.report, 20, "installation-request", |d| {
+        d["id"] == id_b.as_str()
+    })
+    .await;
+    assert_eq!(asked["data"]["fingerprint"], number_b.as_str(), "{asked}");
+    std::thread::sleep(Duration::from_secs(1));
+    gui_app::screenshot(&app_a, &shots.join("3-allow.png"));
+    keys(&xa, &["alt+a"], None);
+    wait_event(&a.report, 30, "installation-admitted", |d| {
+        d["id"] == id_b.as_str()
+    })
+    .await;
+    assert!(member_ids(&dana).await.contains(&id_b));
+    // The second one notices on its next refresh; the banner goes.
+    let bus_b = tokio::task::block_in_place(|| app_b.bus(30));
+    bus_b.win("refresh", None, 10).expect("win.refresh");
+    wait_event(&b.report, 20, "keyset", |d| d["member"] == true).await;
+    drop(app_b);
+
+    // 4. A third one allows itself with the recovery key; a wrong key changes nothing.
+    let c = Installation::new(&dir.path().join("c"));
+    let app_c = c.start_signed_in(&base);
+    wait_event(&c.report, 60, "keys-banner", |_| true).await;
+    let key_c = wait_event(&c.report, 5, "viewer-key", |_| true).await;
+    let id_c = key_c["data"]["id"].as_str().unwrap().to_owned();
+    let xc = app_c.x_server();
+    let bus_c = tokio::task::block_in_place(|| app_c.bus(30));
+    let before = dana.keyset(0).await.unwrap().statements.len();
+    let wrong = eyrie_protocol::e2e::viewer::RecoveryKey::generate().to_text();
+    bus_c.win("recover", None, 10).expect("win.recover");
+    std::thread::sleep(Duration::from_secs(1));
+    keys(&xc, &[], Some(&wrong));
+    keys(&xc, &["Return"], None);
+    wait_event(&c.report, 30, "recover-failed", |_| true).await;
+    std::thread::sleep(Duration::from_secs(1));
+    gui_app::screenshot(&app_c, &shots.join("4-wrong-recovery-key.png"));
+    assert_eq!(dana.keyset(0).await.unwrap().statements.len(), before);
+    keys(&xc, &["Return"], None);
+    bus_c.win("recover", None, 10).expect("win.recover");
+    std::thread::sleep(Duration::from_secs(1));
+    keys(&xc, &[], Some(&recovery.to_lowercase()));
+    keys(&xc, &["Return"], None);
+    wait_event(&c.report, 30, "recovered", |_| true).await;
+    assert!(member_ids(&dana).await.contains(&id_c));
+    std::thread::sleep(Duration::from_secs(1));
+    gui_app::screenshot(&app_c, &shots.join("5-recovered.png"));
+    drop(app_c);
+
+    // 5. Signing out and in again keeps the first installation's key (and its place).
+    bus_a.win("sign-out", None, 10).expect("win.sign-out");
+    assert!(
+        a.keyring.seed_of("dana").is_some(),
+        "the key outlives the session"
+    );
+    tokio::task::block_in_place(|| gui_app::sign_in(&app_a, &a.report, &base, "dana", PASSWORD));
+    let again = wait_event(&a.report, 60, "viewer-key", |d| d["new"] == false).await;
+    assert_eq!(again["data"]["id"], id_a.as_str());
+    wait_event(&a.report, 20, "keyset", |d| {
+        d["member"] == true && d["made"] == false
+    })
+    .await;
+    let recoveries = events(&a.report)
+        .iter()
+        .filter(|e| e["event"] == "recovery-key")
+        .count();
+    assert_eq!(recoveries, 1, "the recovery key is shown once");
+    // Its menu: this computer's number and the members (b and c removable).
+    bus_a
+        .win("installations", None, 10)
+        .expect("win.installations");
+    let listed = wait_event(&a.report, 10, "installations", |_| true).await;
+    assert_eq!(
+        listed["data"]["members"].as_array().map(Vec::len),
+        Some(4),
+        "{listed}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    gui_app::screenshot(&app_a, &shots.join("6-installations.png"));
+    keys(&xa, &["Escape"], None);
+    bus_a
+        .win("remove-installation", Some(&format!("'{id_b}'")), 10)
+        .expect("win.remove-installation");
+    std::thread::sleep(Duration::from_secs(1));
+    keys(&xa, &["alt+r"], None);
+    wait_event(&a.report, 30, "installation-removed", |d| {
+        d["id"] == id_b.as_str()
+    })
+    .await;
+    assert!(!member_ids(&dana).await.contains(&id_b));
+    drop(app_a);
 }

@@ -242,7 +242,11 @@ async fn load_or_create_at(
         .into_iter()
         .find(|e| same_server(&e.server, server) && e.email == email);
     // A seed in the file: use it, and move it into a keyring that answers now.
-    if let Some(seed) = entry.as_ref().and_then(|e| e.seed.as_deref()).and_then(unhex) {
+    if let Some(seed) = entry
+        .as_ref()
+        .and_then(|e| e.seed.as_deref())
+        .and_then(unhex)
+    {
         let keys = ViewerKeys::from_seed(seed);
         let mut kept = Kept::File;
         if keyring && keyring_store(server, email, &keys).await {

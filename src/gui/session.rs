@@ -250,8 +250,13 @@ async fn store_to(
                     item.delete().await?;
                 }
             }
-            k.create_item(&label, &item_attributes(&server, &email), token.as_str(), true)
-                .await
+            k.create_item(
+                &label,
+                &item_attributes(&server, &email),
+                token.as_str(),
+                true,
+            )
+            .await
         })
         .await
         .is_some();

@@ -127,3 +127,14 @@ pub fn sign_in(app: &App, report: &std::path::Path, server: &str, user: &str, pa
     actions::keyboard(display, &["Tab", "ctrl+a"], Some(password));
     actions::keyboard(display, &["Return"], None);
 }
+
+/// A picture of the app's whole X screen at `path` (PNG), for a person to look at.
+pub fn screenshot(app: &App, path: &std::path::Path) {
+    let status = Command::new("import")
+        .envs(app.x_server())
+        .args(["-window", "root"])
+        .arg(path)
+        .status()
+        .expect("import (apt install imagemagick)");
+    assert!(status.success(), "import failed");
+}

@@ -402,9 +402,7 @@ impl ClipList {
                     test_hooks::report("timeline-export-locked", &serde_json::json!({}));
                     window.toast(&super::player::locked_message());
                 }
-                Ok(Err(ExportFail::Playback(
-                    eyrie_client::playback::PlaybackError::Cancelled,
-                ))) => {
+                Ok(Err(ExportFail::Playback(eyrie_client::playback::PlaybackError::Cancelled))) => {
                     test_hooks::report("timeline-export-cancelled", &serde_json::json!({}));
                     window.toast(&gettext("Export cancelled"));
                 }

@@ -208,7 +208,10 @@ impl EyrieTimelineWindow {
             return;
         };
         let handle = spawn_tokio!(async move {
-            let list = api.recordings(channel, start_ms - 1, start_ms + 1).await.ok()?;
+            let list = api
+                .recordings(channel, start_ms - 1, start_ms + 1)
+                .await
+                .ok()?;
             list.recordings
                 .into_iter()
                 .find(|r| r.id == recording_id)

@@ -347,6 +347,7 @@ impl EyrieWindow {
             ),
         );
         dialog.present();
+        entry.grab_focus();
     }
 
     fn recover(&self, cloud: Cloud, me: Arc<ViewerKeys>, recovery: RecoveryKey) {
@@ -388,11 +389,50 @@ impl EyrieWindow {
         ));
     }
 
+    /// Whether an installation that was not a member has been admitted meanwhile (by
+    /// another installation): then the banner goes.
+    fn recheck_membership(&self, cloud: Cloud) {
+        let Some(me) = keys::current() else { return };
+        let handle = spawn_tokio!(async move {
+            let api = cloud.api();
+            let user = api.me().await.ok()?;
+            let statements = api.keyset(0).await.ok()?.statements;
+            let set =
+                eyrie_protocol::e2e::keyset::KeySet::from_chain(&statements, &user.id.to_string())
+                    .ok()?;
+            set.member(me.id()).is_some().then_some(set)
+        });
+        glib::spawn_future_local(glib::clone!(
+            #[weak(rename_to = window)]
+            self,
+            async move {
+                let Ok(Some(set)) = handle.await else { return };
+                if keys::keyset().is_some() {
+                    return;
+                }
+                test_hooks::report(
+                    "keyset",
+                    &serde_json::json!({ "member": true, "version": set.version(), "made": false }),
+                );
+                keys::set_keyset(Some(set));
+                window.imp().keys_banner.set_reveal_child(false);
+                window.toast(&gettext("This computer can now read your recordings"));
+                window.refresh_cameras();
+            }
+        ));
+    }
+
     /// Put every pending request of another installation to the person (a member only;
-    /// each once per session). Also runs when the camera list refreshes.
+    /// each once per session). Also runs when the camera list refreshes; a computer that
+    /// waits to be allowed looks whether it was.
     pub(super) fn check_installations(&self) {
         let Some(cloud) = self.cloud() else { return };
-        let Some(set) = keys::keyset() else { return };
+        let Some(set) = keys::keyset() else {
+            if self.imp().keys_banner.reveals_child() {
+                self.recheck_membership(cloud);
+            }
+            return;
+        };
         let handle = spawn_tokio!(async move { cloud.api().installations().await });
         glib::spawn_future_local(glib::clone!(
             #[weak(rename_to = window)]
@@ -438,7 +478,10 @@ impl EyrieWindow {
             )),
         );
         let column = gtk::Box::new(gtk::Orientation::Vertical, 12);
-        let big = gtk::Label::builder().label(&number).selectable(true).build();
+        let big = gtk::Label::builder()
+            .label(&number)
+            .selectable(true)
+            .build();
         big.add_css_class("title-1");
         big.add_css_class("monospace");
         let hint = gtk::Label::builder()
@@ -452,7 +495,10 @@ impl EyrieWindow {
         column.append(&big);
         column.append(&hint);
         dialog.set_extra_child(Some(&column));
-        dialog.add_responses(&[("dismiss", &gettext("_Dismiss")), ("allow", &gettext("_Allow"))]);
+        dialog.add_responses(&[
+            ("dismiss", &gettext("_Dismiss")),
+            ("allow", &gettext("_Allow")),
+        ]);
         dialog.set_response_appearance("allow", adw::ResponseAppearance::Suggested);
         // Escape or closing the window decides nothing: asked again next time.
         dialog.set_close_response("later");
@@ -481,10 +527,9 @@ impl EyrieWindow {
             return;
         };
         let newcomer = inst.clone();
-        let handle =
-            spawn_tokio!(
-                async move { e2e::admit_installation(cloud.api(), &set, &me, &newcomer).await }
-            );
+        let handle = spawn_tokio!(async move {
+            e2e::admit_installation(cloud.api(), &set, &me, &newcomer).await
+        });
         glib::spawn_future_local(glib::clone!(
             #[weak(rename_to = window)]
             self,
@@ -502,7 +547,11 @@ impl EyrieWindow {
                         ));
                     }
                     Ok(Err(e)) => {
-                        window.imp().asked_installations.borrow_mut().remove(&inst.id);
+                        window
+                            .imp()
+                            .asked_installations
+                            .borrow_mut()
+                            .remove(&inst.id);
                         notice(
                             &window,
                             &gettext("The Computer Could Not Be Allowed"),
@@ -541,7 +590,9 @@ impl EyrieWindow {
     /// (`win.installations`).
     pub(super) fn installations_dialog(&self) {
         let Some(me) = keys::current() else {
-            self.toast(&gettext("This computer has no key for recordings in this session"));
+            self.toast(&gettext(
+                "This computer has no key for recordings in this session",
+            ));
             return;
         };
         let number = fingerprint(&me);
@@ -626,7 +677,9 @@ impl EyrieWindow {
             return;
         };
         let Some(member) = set.member(id).cloned() else {
-            self.toast(&gettext("That computer is not among those that can read recordings"));
+            self.toast(&gettext(
+                "That computer is not among those that can read recordings",
+            ));
             return;
         };
         if member.id == me.id() {
