@@ -715,3 +715,111 @@ async fn each_installation_keeps_its_own_key_and_is_allowed_by_another_or_the_re
     assert!(!member_ids(&dana).await.contains(&id_b));
     drop(app_a);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+
+async fn a_camera_added_with_its_twelve_character_code_is_paired_and_a_wrong_check_is_refused() {
+    use eyrie_camera::node::Enrolment;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shots = shots_dir(dir.path());
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    cloud.account("dana").await;
+    let base = cloud.base.clone();
+    let a = Installation::new(&dir.path().join("a"));
+    let app = a.start_signed_in(&base);
+    wait_event(&a.report, 60, "recovery-key", |_| true).await;
+    let x = app.x_server();
+    keys(&x, &["alt+w", "alt+d"], None);
+    wait_event(&a.report, 10, "recovery-key-confirmed", |_| true).await;
+    let bus = tokio::task::block_in_place(|| app.bus(30));
+
+    // A camera shows its 12 characters (camera-first set-up).
+    let camera = |name: &str| {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let enrolment = Enrolment {
+            cloud: base.clone(),
+            state_dir: dir.path().join(name),
+            activation_code: None,
+            ca_file: None,
+        };
+        let task = tokio::spawn(async move {
+            enrolment
+                .enrol(move |code| {
+                    let _ = tx.send(code.to_owned());
+                })
+                .await
+        });
+        (task, rx)
+    };
+    let add = |code: &str| {
+        bus.win("add-camera", None, 10).expect("win.add-camera");
+        std::thread::sleep(Duration::from_secs(1));
+        keys(&x, &["ctrl+a"], Some(code));
+    };
+
+    // 1. A mistyped check: claimed (the first eight match), refused by the camera.
+    let (first, mut codes) = camera("cam1");
+    let code = tokio::time::timeout(Duration::from_secs(30), codes.recv())
+        .await
+        .expect("the camera shows a code")
+        .unwrap();
+    assert_eq!(code.len(), 14, "{code}");
+    // Not a code at all first: said inline.
+    add("ABCD-EFGH-IJK0");
+    wait_event(&a.report, 10, "add-camera-code", |d| d["error"].is_string()).await;
+    std::thread::sleep(Duration::from_millis(500));
+    gui_app::screenshot(&app, &shots.join("7-add-camera-wrong-code.png"));
+    let last = code.chars().last().unwrap();
+    let other = if last == 'A' { 'B' } else { 'A' };
+    let mistyped = format!("{}{other}", &code[..13]);
+    keys(&x, &["ctrl+a"], Some(&mistyped));
+    wait_event(&a.report, 10, "add-camera-code", |d| d["valid"] == true).await;
+    keys(&x, &["alt+a"], None);
+    wait_event(&a.report, 10, "camera-pairing", |d| d["stage"] == "waiting").await;
+    std::thread::sleep(Duration::from_millis(500));
+    gui_app::screenshot(&app, &shots.join("8-add-camera-waiting.png"));
+    let outcome = wait_for(&a.report, 150, |ev| {
+        ev.iter()
+            .any(|e| e["event"] == "camera-pairing" && e["data"]["outcome"].is_string())
+    })
+    .await;
+    if first.is_finished() {
+        panic!("the camera stopped: {:?}", first.await.map(|r| r.err()));
+    }
+    assert!(
+        outcome
+            .iter()
+            .any(|e| e["event"] == "camera-pairing" && e["data"]["outcome"] == "refused"),
+        "{outcome:#?}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    gui_app::screenshot(&app, &shots.join("9-add-camera-refused.png"));
+    keys(&x, &["Return"], None);
+
+    // 2. Another camera, its code typed right: added and paired.
+    let (second, mut codes) = camera("cam2");
+    let code = tokio::time::timeout(Duration::from_secs(30), codes.recv())
+        .await
+        .expect("the camera shows a code")
+        .unwrap();
+    add(&code.to_lowercase());
+    wait_event(&a.report, 10, "add-camera-code", |d| d["valid"] == true).await;
+    keys(&x, &["alt+a"], None);
+    let paired = wait_event(&a.report, 60, "camera-pairing", |d| {
+        d["outcome"] == "verified"
+    })
+    .await;
+    let enrolled = tokio::time::timeout(Duration::from_secs(30), second)
+        .await
+        .expect("the camera finished its set-up")
+        .unwrap()
+        .expect("enrolled");
+    assert_eq!(
+        paired["data"]["device"],
+        enrolled.credentials.device_id.to_string().as_str()
+    );
+    assert_eq!(enrolled.keys.keyset_version(), Some(1));
+    std::thread::sleep(Duration::from_millis(500));
+    gui_app::screenshot(&app, &shots.join("10-add-camera-paired.png"));
+    drop(app);
+}

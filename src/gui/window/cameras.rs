@@ -372,6 +372,7 @@ impl EyrieWindow {
             ),
         );
         dialog.present();
+        code_row.grab_focus();
     }
 
     pub(super) fn rename_camera_dialog(&self, id: &str) {

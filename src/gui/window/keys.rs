@@ -201,8 +201,19 @@ impl EyrieWindow {
                 "Your recordings are encrypted so that only your own computers can read them; not even the cloud can. If you ever lose every computer you use Eyrie on, this recovery key is the only way to read your recordings again.\n\nWrite it down on paper and keep it somewhere safe. It is shown only this once.",
             )),
         );
+        // Thirteen groups on three lines (5, 4, 4); the copy is the one-line text.
+        let groups: Vec<&str> = text.split('-').collect();
+        let lines: Vec<String> = [
+            &groups[..5.min(groups.len())],
+            &groups[5.min(groups.len())..9.min(groups.len())],
+            &groups[9.min(groups.len())..],
+        ]
+        .iter()
+        .filter(|g| !g.is_empty())
+        .map(|g| g.join("-"))
+        .collect();
         let key = gtk::Label::builder()
-            .label(text)
+            .label(lines.join("\n"))
             .selectable(true)
             .wrap(true)
             .wrap_mode(gtk::pango::WrapMode::Char)
