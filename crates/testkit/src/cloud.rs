@@ -34,6 +34,8 @@ pub struct TestCloud {
     pub s3: S3Settings,
     stop: StopHandle,
     pub dir: tempfile::TempDir,
+    /// Each account's viewer installation ([`TestCloud::viewer`]), by session token.
+    viewers: tokio::sync::Mutex<std::collections::HashMap<String, crate::e2e::TestViewer>>,
 }
 
 impl Drop for TestCloud {
@@ -107,7 +109,23 @@ impl TestCloud {
             s3,
             stop,
             dir,
+            viewers: Default::default(),
         }
+    }
+
+    /// The viewer installation of `token`'s account (made, with the account's key set, on
+    /// first use).
+    pub async fn viewer(&self, token: &str) -> crate::e2e::TestViewer {
+        let mut viewers = self.viewers.lock().await;
+        if let Some(v) = viewers.get(token) {
+            return v.clone();
+        }
+        let api = eyrie_api::ApiClient::new(self.base.clone()).with_token(token);
+        let v = crate::e2e::TestViewer::new(&api)
+            .await
+            .expect("the account's first installation");
+        viewers.insert(token.to_owned(), v.clone());
+        v
     }
 
     /// One request to the API; `token` goes in `Authorization: Bearer`.
@@ -162,7 +180,10 @@ impl TestCloud {
         api.with_token(login.token)
     }
 
-    /// A device of `token`'s user, activated; returns its credentials as JSON.
+    /// A device of `token`'s user, activated; returns its credentials as JSON. The test
+    /// plays the camera: unless the cloud gave a legacy key, it registers a content key
+    /// wrapped to the account's key set ([`TestCloud::viewer`]) and puts it in the JSON as
+    /// `recording_key` (`key_id`, `key`), as a camera keeps its current content key.
     pub async fn device(&self, token: &str, name: &str) -> Value {
         let (s, v) = self
             .post("/api/v1/devices", Some(token), json!({"name": name}))
@@ -173,6 +194,24 @@ impl TestCloud {
             .post("/api/v1/activate", None, json!({"activation_code": code}))
             .await;
         assert_eq!(s, 200, "activate: {creds}");
+        let mut creds = creds;
+        if creds.get("recording_key").is_none_or(Value::is_null) {
+            let viewer = self.viewer(token).await;
+            let device: uuid::Uuid = creds["device_id"]
+                .as_str()
+                .expect("device id")
+                .parse()
+                .expect("uuid");
+            let device_api = eyrie_api::ApiClient::new(self.base.clone())
+                .with_token(creds["device_token"].as_str().expect("device token"));
+            let (key_id, key) = viewer
+                .content_key_for(&device_api, device)
+                .await
+                .expect("content key");
+            creds["recording_key"] = json!({
+                "key_id": key_id.to_hex(), "key": key.to_base64url(), "algorithm": "AES-256-GCM",
+            });
+        }
         creds
     }
 
