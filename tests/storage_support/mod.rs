@@ -247,7 +247,46 @@ impl Cloud {
         .await;
         assert_eq!(s, 201, "{v}");
         let id = v["device"]["id"].as_str().unwrap().parse().unwrap();
-        (id, v["activation_code"].as_str().unwrap().to_owned())
+        let code = v["activation_code"].as_str().unwrap().to_owned();
+        // The camera is given the 12-character code; this account's installation answers
+        // its pairing check.
+        let code = match &self.viewer {
+            Some(viewer) => viewer.pairing_code_for(id, &code),
+            None => code,
+        };
+        (id, code)
+    }
+
+    /// Open a sealed segment or snapshot of `device` as the owner's viewer installation
+    /// does: the key its header names, unwrapped with the installation's key.
+    pub async fn decrypt_as_viewer(
+        &self,
+        device: uuid::Uuid,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let header =
+            eyrie_protocol::segment::SegmentHeader::parse(sealed).map_err(|e| e.to_string())?;
+        let id = header.key_id.to_hex();
+        let key = match &self.viewer {
+            Some(v) => {
+                let list = v
+                    .api
+                    .recording_keys(device)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let k = list
+                    .keys
+                    .into_iter()
+                    .find(|k| k.key_id == id)
+                    .and_then(|k| k.key);
+                SegmentKey::from_base64url(
+                    &k.ok_or(format!("no key {id} this installation can open"))?,
+                )
+                .map_err(|e| e.to_string())?
+            }
+            None => self.key(),
+        };
+        decrypt_to_vec(sealed, &key, Some(header.key_id)).map_err(|e| e.to_string())
     }
 
     pub async fn set_mode_of(&self, device: uuid::Uuid, mode: RecordingPolicy) {

@@ -66,6 +66,15 @@ impl TestViewer {
         )
     }
 
+    /// The code to give a camera set up with `activation_code`, with this installation
+    /// answering its pairing check in the background (detached: the camera's start is what
+    /// the test waits for).
+    pub fn pairing_code_for(&self, device: Uuid, activation_code: &str) -> String {
+        let code = Self::code(activation_code);
+        drop(self.pair_in_background(device, &code));
+        code
+    }
+
     /// Play a camera's part for `device` (a test that uploads segments by hand): make a
     /// content key, register it wrapped to this account's key set with the device's token,
     /// and return it.
