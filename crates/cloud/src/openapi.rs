@@ -16,7 +16,9 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 
-use crate::routes::{accounts, clips, devices, events, live, ops, recordings, setup, snapshots};
+use crate::routes::{
+    accounts, clips, devices, e2e, events, live, ops, recordings, setup, snapshots,
+};
 
 struct Bearer;
 
@@ -127,6 +129,10 @@ impl Modify for CommonAnswers {
         events::start, events::end, events::list,
         clips::create, clips::get_one, clips::list, clips::delete,
         snapshots::create, snapshots::confirm, snapshots::get_one, snapshots::delete, snapshots::list,
+        e2e::keyset, e2e::post_keyset, e2e::device_keyset,
+        e2e::pairing_camera, e2e::pairing, e2e::pairing_viewer, e2e::pairing_outcome,
+        e2e::post_content_key, e2e::add_wraps,
+        e2e::request_installation, e2e::installations, e2e::dismiss_installation,
     )
 )]
 struct ApiDoc;

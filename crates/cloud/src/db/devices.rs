@@ -228,6 +228,9 @@ pub async fn set_store_mode(db: &Db, id: &Uuid, mode: RecordingPolicy) -> Result
 /// deletion in the same transaction.
 pub async fn delete(db: &Db, id: &Uuid, object_prefix: &str, now_ms: i64) -> Result<()> {
     let mut tx = db.pool.begin().await?;
+    for sql in super::e2e::DEVICE_DELETES {
+        sqlx::query(sql).bind(text(id)).execute(&mut *tx).await?;
+    }
     for sql in [
         "DELETE FROM recordings WHERE channel_id IN (SELECT id FROM channels WHERE device_id = $1)",
         "DELETE FROM events WHERE channel_id IN (SELECT id FROM channels WHERE device_id = $1)",

@@ -13,6 +13,7 @@
 //!             ├─► db::<family>::fn ───┼─ devices    devices, channels
 //!  workers/* ─┘     (Db: Any pool +   ├─ pairings   camera-first set-up
 //!                    typed pool)      ├─ keys       recording keys, device secrets
+//!                                     ├─ e2e        key sets, pairing checks, content keys
 //!                                     ├─ live       viewer broker logins
 //!                                     ├─ recordings recordings (+ the listing)
 //!                                     ├─ events     timeline markers
@@ -42,6 +43,7 @@ pub mod accounts;
 pub mod clips;
 pub mod deletions;
 pub mod devices;
+pub mod e2e;
 pub mod events;
 pub mod keys;
 pub mod live;

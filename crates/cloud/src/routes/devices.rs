@@ -250,15 +250,18 @@ pub fn new_recording_key(state: &AppState) -> (NewKey, RecordingKey) {
     (stored, clear)
 }
 
-/// Every recording key of a device, newest first (owner or the device).
-#[utoipa::path(get, path = "/api/v1/devices/{id}/keys", tag = "devices",
+/// Every recording key of a device, newest first (owner or the device): content keys
+/// with the wrap for `viewer_key` (`docs/api.md` §13), legacy keys in the clear.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/keys", tag = "devices", params(super::e2e::ViewerKeyQuery),
     responses((status = 200, body = RecordingKeyList), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn keys(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
+    crate::error::ApiQuery(q): crate::error::ApiQuery<super::e2e::ViewerKeyQuery>,
 ) -> ApiResult<Json<RecordingKeyList>> {
     let d = device_for(&state, &caller, &id).await?;
+    let content = super::e2e::content_keys(&state, &d.id, q.viewer_key.as_deref()).await?;
     let rows = db::keys::recording_keys(&state.db, &d.id).await?;
     let mut keys = Vec::with_capacity(rows.len());
     for r in rows {
@@ -277,5 +280,7 @@ pub async fn keys(
             created_ms: r.created_ms,
         });
     }
+    keys.extend(content);
+    keys.sort_by_key(|k| std::cmp::Reverse(k.created_ms));
     Ok(Json(RecordingKeyList { keys }))
 }

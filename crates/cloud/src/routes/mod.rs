@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod clips;
 pub mod devices;
+pub mod e2e;
 pub mod events;
 pub mod live;
 pub mod ops;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
             post(devices::request_snapshot),
         )
         .route("/devices/{id}/keys", get(devices::keys))
+        .merge(e2e_routes())
         .route("/devices/{id}/tickets", post(live::ticket))
         .route("/devices/{id}/ice-servers", get(live::ice_servers))
         .route("/pairings", post(setup::pairing))
@@ -95,6 +97,29 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(crate::public::remember_host))
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .with_state(state)
+}
+
+/// The end-to-end key routes (`docs/api.md` §13), with their smaller body limit.
+fn e2e_routes() -> Router<AppState> {
+    use axum::routing::{delete, put};
+    Router::new()
+        .route("/keyset", get(e2e::keyset).post(e2e::post_keyset))
+        .route("/devices/{id}/keyset", get(e2e::device_keyset))
+        .route("/devices/{id}/pairing", get(e2e::pairing))
+        .route("/devices/{id}/pairing/camera", put(e2e::pairing_camera))
+        .route("/devices/{id}/pairing/viewer", put(e2e::pairing_viewer))
+        .route("/devices/{id}/pairing/outcome", put(e2e::pairing_outcome))
+        .route("/devices/{id}/content-keys", post(e2e::post_content_key))
+        .route(
+            "/devices/{id}/content-keys/{key_id}/wraps",
+            post(e2e::add_wraps),
+        )
+        .route(
+            "/installations",
+            post(e2e::request_installation).get(e2e::installations),
+        )
+        .route("/installations/{id}", delete(e2e::dismiss_installation))
+        .layer(axum::extract::DefaultBodyLimit::max(e2e::MAX_BODY_BYTES))
 }
 
 /// The device `id` if `caller` may see it (its owner, or the device itself), else 404.

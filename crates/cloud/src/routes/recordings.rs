@@ -76,7 +76,8 @@ pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
 #[utoipa::path(post, path = "/api/v1/channels/{id}/recordings", tag = "recordings", request_body = UploadSlotRequest,
     responses((status = 201, body = UploadSlot), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "the device's store mode is `none`"),
-        (status = 404, body = ErrorBody)),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`key_id` names no key of this device")),
     security(("bearer" = [])))]
 pub async fn upload_slot(
     State(state): State<AppState>,
@@ -99,6 +100,13 @@ pub async fn upload_slot(
             || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
     {
         return Err(ApiError::bad("key_id must be 1-64 letters, digits or '-'"));
+    }
+    if let Some(k) = &req.key_id
+        && !db::e2e::key_known(&state.db, &c.device_id, k).await?
+    {
+        return Err(ApiError::Conflict(
+            "key_id names no key of this device: register the content key first".into(),
+        ));
     }
     let (size, digest) = announced(req.size, req.sha256.as_deref(), MAX_SEGMENT_BYTES)?;
     let id = new_id();

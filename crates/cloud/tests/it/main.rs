@@ -9,6 +9,7 @@ mod api;
 mod broker;
 mod clip_copy;
 mod db;
+mod e2e_keys;
 mod errors;
 mod garage;
 mod instances;

@@ -107,7 +107,7 @@ fn mac(
     version: u64,
     statement: &KeySetStatement,
 ) -> Result<Hmac<Sha256>, KeyError> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    let mut m = Hmac::<Sha256>::new_from_slice(key).map_err(|_| KeyError::PairingMismatch)?;
     let digest = hex(&statement.digest()?);
     m.update(&labelled(
         "eyrie-pair/1",

@@ -68,7 +68,9 @@ impl ViewerPublic {
         let x = self.x25519_bytes()?;
         let e = unb64::<32>(&self.ed25519, "ed25519 public key")?;
         let h = Sha256::digest(labelled("eyrie-fingerprint/1", &[&x, &e]));
-        let n = u64::from_be_bytes(h[..8].try_into().expect("8 bytes")) % 1_000_000_000_000;
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&h[..8]);
+        let n = u64::from_be_bytes(first) % 1_000_000_000_000;
         let s = format!("{n:012}");
         Ok(format!("{} {} {}", &s[..4], &s[4..8], &s[8..]))
     }

@@ -20,6 +20,8 @@ pub async fn recordings(app: &TestCloud) {
     let other = app.device(&bob, "Bob's").await;
     let dev = creds["device_token"].as_str().unwrap();
     let ch = creds["channels"]["main"].as_str().unwrap();
+    // The device's legacy key: a slot must name a key the device registered.
+    let legacy_key = creds["recording_key"]["key_id"].as_str().unwrap();
     let t0 = unix_ms() - 600_000;
     // Bad input.
     let (s, _) = app
@@ -53,7 +55,7 @@ pub async fn recordings(app: &TestCloud) {
         .post(
             &format!("/api/v1/channels/{ch}/recordings"),
             Some(dev),
-            json!({"start_ms": t0, "end_ms": t0 + 30_000, "key_id": "00aa",
+            json!({"start_ms": t0, "end_ms": t0 + 30_000, "key_id": legacy_key,
                    "size": body.len(), "sha256": sha256(&body)}),
         )
         .await;
@@ -149,7 +151,7 @@ pub async fn recordings(app: &TestCloud) {
         recs.windows(2)
             .all(|w| w[0]["start_ms"].as_i64() < w[1]["start_ms"].as_i64())
     );
-    assert_eq!(recs[0]["key_id"], "00aa");
+    assert_eq!(recs[0]["key_id"], legacy_key);
     let gaps: Vec<(i64, i64)> = list["gaps"]
         .as_array()
         .unwrap()
