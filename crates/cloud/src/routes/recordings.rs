@@ -101,6 +101,7 @@ pub async fn upload_slot(
     {
         return Err(ApiError::bad("key_id must be 1-64 letters, digits or '-'"));
     }
+    let (size, digest) = announced(req.size, req.sha256.as_deref(), MAX_SEGMENT_BYTES)?;
     if let Some(k) = &req.key_id
         && !db::e2e::key_known(&state.db, &c.device_id, k).await?
     {
@@ -108,7 +109,6 @@ pub async fn upload_slot(
             "key_id names no key of this device: register the content key first".into(),
         ));
     }
-    let (size, digest) = announced(req.size, req.sha256.as_deref(), MAX_SEGMENT_BYTES)?;
     let id = new_id();
     let key = keys::recording(&c.device_id, &c.id, req.start_ms, &id);
     let slot = db::recordings::NewSlot {
