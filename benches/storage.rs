@@ -233,15 +233,7 @@ async fn cpu_and_memory(cloud: &Cloud) -> (f64, f64) {
 /// Fill a spool with `n` encrypted segments of `size` bytes; copy the files to `copy_to`.
 fn fill_spool(cloud: &Cloud, spool: &Spool, n: usize, size: usize, copy_to: &Path) {
     let key = cloud.key();
-    let kid = KeyId::from_hex(
-        &cloud
-            .creds
-            .recording_key
-            .as_ref()
-            .expect("legacy key")
-            .key_id,
-    )
-    .expect("key id");
+    let kid = cloud.key_id();
     let mut data = vec![0u8; size];
     let now = storage_support::now_ms();
     for i in 0..n {

@@ -27,6 +27,10 @@ async fn eyrie_camera_process_serves_a_viewer() {
     let base = cloud.base.clone();
     let user = cloud.account("bob").await;
     let created = user.create_device("garden").await.unwrap();
+    let code = eyrie_testkit::e2e::TestViewer::new(&user)
+        .await
+        .unwrap()
+        .pairing_code_for(created.device.id, &created.activation_code);
 
     let state = tempfile::tempdir().unwrap();
     let _camera = Child(
@@ -42,7 +46,7 @@ async fn eyrie_camera_process_serves_a_viewer() {
             ])
             .arg("--state-dir")
             .arg(state.path())
-            .args(["--activation-code", &created.activation_code])
+            .args(["--activation-code", &code])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

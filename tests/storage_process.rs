@@ -299,14 +299,6 @@ async fn camera_process_event_commands_record_flagged_events() {
     }
     let creds: eyrie_protocol::api::DeviceCredentials =
         serde_json::from_slice(&std::fs::read(&creds_path).expect("activated")).unwrap();
-    let key = eyrie_protocol::segment::SegmentKey::from_base64url(
-        creds
-            .recording_key
-            .as_ref()
-            .and_then(|k| k.key.as_deref())
-            .unwrap(),
-    )
-    .unwrap();
     let channel = creds.channels.main;
     let t0 = std::time::Instant::now();
     while status(state.path())["store_mode"] != "event" && t0.elapsed() < Duration::from_secs(10) {
@@ -359,7 +351,9 @@ async fn camera_process_event_commands_record_flagged_events() {
     );
     for r in &first {
         let bytes = cloud.download(r).await;
-        let ts = eyrie_protocol::segment::decrypt_to_vec(&bytes, &key, None)
+        let ts = cloud
+            .decrypt_as_viewer(device, &bytes)
+            .await
             .expect("event segment decrypts");
         let p = probe(&ts);
         assert!(p.video && p.first_key, "{p:?}");
@@ -397,7 +391,7 @@ async fn camera_process_event_commands_record_flagged_events() {
     assert!(!second.is_empty(), "record-now recorded nothing");
     assert!(second.iter().all(|r| r["event"] == true), "{second:?}");
     let bytes = cloud.download(second.last().unwrap()).await;
-    let p = probe(&eyrie_protocol::segment::decrypt_to_vec(&bytes, &key, None).unwrap());
+    let p = probe(&cloud.decrypt_as_viewer(device, &bytes).await.unwrap());
     assert!(p.audio, "audio on again, yet no audio track: {p:?}");
     let st = status(state.path());
     assert_eq!(st["dropped"], 0, "{st}");

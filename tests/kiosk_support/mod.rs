@@ -138,13 +138,24 @@ impl House {
         });
         house.token = token.clone();
         let user = api.with_token(token);
+        let viewer = {
+            let _rt = house.rt.enter();
+            house
+                .rt
+                .block_on(eyrie_testkit::e2e::TestViewer::new(&user))
+                .expect("viewer installation")
+        };
         for i in 0..cameras {
             let created = house
                 .rt
                 .block_on(user.create_device(&format!("Camera {}", i + 1)))
                 .expect("create device");
             let id = created.device.id.to_string();
-            let proc = house.spawn_camera(i, Some(&created.activation_code));
+            let code = {
+                let _rt = house.rt.enter();
+                viewer.pairing_code_for(created.device.id, &created.activation_code)
+            };
+            let proc = house.spawn_camera(i, Some(&code));
             house.cameras.push((id, proc));
         }
         house

@@ -103,6 +103,10 @@ pub struct Cloud {
     pub stop: eyrie_cloud::startup::StopHandle,
     pub config: Config,
     pub dir: tempfile::TempDir,
+    /// The camera's keys: the pairing check passed against [`Cloud::viewer`].
+    pub keys: eyrie_camera::keys::CameraKeys,
+    /// The account's first viewer installation (None: the device has a legacy key).
+    pub viewer: Option<eyrie_testkit::e2e::TestViewer>,
 }
 
 pub fn now_ms() -> i64 {
@@ -209,6 +213,7 @@ impl Cloud {
         .await;
         assert_eq!(s, 200, "{v}");
         let creds: DeviceCredentials = serde_json::from_value(v).expect("credentials");
+        let (keys, viewer) = pair_camera(&base, &user_token, &creds, &code, dir.path()).await;
         let cloud = Cloud {
             store,
             s3: settings,
@@ -219,6 +224,8 @@ impl Cloud {
             stop,
             config,
             dir,
+            keys,
+            viewer,
         };
         cloud.set_mode(mode).await;
         cloud
@@ -240,7 +247,46 @@ impl Cloud {
         .await;
         assert_eq!(s, 201, "{v}");
         let id = v["device"]["id"].as_str().unwrap().parse().unwrap();
-        (id, v["activation_code"].as_str().unwrap().to_owned())
+        let code = v["activation_code"].as_str().unwrap().to_owned();
+        // The camera is given the 12-character code; this account's installation answers
+        // its pairing check.
+        let code = match &self.viewer {
+            Some(viewer) => viewer.pairing_code_for(id, &code),
+            None => code,
+        };
+        (id, code)
+    }
+
+    /// Open a sealed segment or snapshot of `device` as the owner's viewer installation
+    /// does: the key its header names, unwrapped with the installation's key.
+    pub async fn decrypt_as_viewer(
+        &self,
+        device: uuid::Uuid,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let header =
+            eyrie_protocol::segment::SegmentHeader::parse(sealed).map_err(|e| e.to_string())?;
+        let id = header.key_id.to_hex();
+        let key = match &self.viewer {
+            Some(v) => {
+                let list = v
+                    .api
+                    .recording_keys(device)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let k = list
+                    .keys
+                    .into_iter()
+                    .find(|k| k.key_id == id)
+                    .and_then(|k| k.key);
+                SegmentKey::from_base64url(
+                    &k.ok_or(format!("no key {id} this installation can open"))?,
+                )
+                .map_err(|e| e.to_string())?
+            }
+            None => self.key(),
+        };
+        decrypt_to_vec(sealed, &key, Some(header.key_id)).map_err(|e| e.to_string())
     }
 
     pub async fn set_mode_of(&self, device: uuid::Uuid, mode: RecordingPolicy) {
@@ -267,25 +313,14 @@ impl Cloud {
         .unwrap()
     }
 
+    /// The camera's current key id.
     pub fn key_id(&self) -> eyrie_protocol::segment::KeyId {
-        let id = &self
-            .creds
-            .recording_key
-            .as_ref()
-            .expect("legacy key")
-            .key_id;
-        eyrie_protocol::segment::KeyId::from_hex(id).unwrap()
+        self.keys.cell().current().key_id
     }
 
+    /// The camera's current key (content key, or legacy key).
     pub fn key(&self) -> SegmentKey {
-        SegmentKey::from_base64url(
-            self.creds
-                .recording_key
-                .as_ref()
-                .and_then(|k| k.key.as_deref())
-                .unwrap(),
-        )
-        .unwrap()
+        self.keys.cell().current().key
     }
 
     /// Complete recordings of the main channel in the last hour, sorted by start.
@@ -356,16 +391,57 @@ pub fn capture_at(keyframe_secs: f64, fps: u32) -> Capture {
     .expect("capture")
 }
 
+/// The camera's keys for `creds`: its legacy key, or the pairing check run here with the
+/// account's first viewer installation answering (the camera's state goes under `dir`).
+pub async fn pair_camera(
+    base: &str,
+    user_token: &str,
+    creds: &DeviceCredentials,
+    claim: &str,
+    dir: &Path,
+) -> (
+    eyrie_camera::keys::CameraKeys,
+    Option<eyrie_testkit::e2e::TestViewer>,
+) {
+    use eyrie_testkit::e2e::TestViewer;
+    let state = dir.join("camera-keys");
+    let device_api = eyrie_client::api::ApiClient::new(base).with_token(&creds.device_token);
+    if creds.recording_key.is_some() {
+        let keys = eyrie_camera::keys::CameraKeys::establish(creds, &device_api, &state, |_| {})
+            .await
+            .expect("legacy key");
+        return (keys, None);
+    }
+    let user_api = eyrie_client::api::ApiClient::new(base).with_token(user_token);
+    let viewer = TestViewer::new(&user_api)
+        .await
+        .expect("viewer installation");
+    let code = TestViewer::code(claim);
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join(eyrie_camera::setup::PAIRING_CODE_FILE), &code).unwrap();
+    let answer = viewer.pair_in_background(creds.device_id, &code);
+    let keys = eyrie_camera::keys::CameraKeys::establish(creds, &device_api, &state, |_| {})
+        .await
+        .expect("pairing check");
+    answer
+        .await
+        .unwrap()
+        .expect("the viewer's side of the check");
+    (keys, Some(viewer))
+}
+
 pub fn storage_config(
     cloud: &Cloud,
     spool: &Path,
     mode: RecordingPolicy,
     segment: Duration,
 ) -> StorageConfig {
-    let key = eyrie_camera::storage::sealing::KeyCell::new(
-        eyrie_camera::storage::sealing::SealingKey::legacy(cloud.key(), cloud.key_id()),
-    );
-    let mut c = StorageConfig::from_credentials(&cloud.creds, spool.to_path_buf(), key).unwrap();
+    let mut c = StorageConfig::from_credentials(
+        &cloud.creds,
+        spool.to_path_buf(),
+        cloud.keys.cell().clone(),
+    )
+    .unwrap();
     c.segment_length = segment;
     c.initial_mode = mode;
     c.mode_poll = Duration::from_millis(500);

@@ -52,15 +52,7 @@ pub async fn record(n: usize, segment: Duration) -> Recorded {
         )
         .await
         .expect("list");
-    let keys = KeyRing::single(
-        &cloud
-            .creds
-            .recording_key
-            .as_ref()
-            .expect("legacy key")
-            .key_id,
-        cloud.key(),
-    );
+    let keys = KeyRing::single(&cloud.key_id().to_hex(), cloud.key());
     Recorded {
         recs: list.recordings,
         cloud,
@@ -131,15 +123,7 @@ pub fn live_fixture() -> &'static LiveFixture {
                 .recordings;
             recs.sort_by_key(|r| r.start_ms);
             recs.truncate(FIXTURE_SEGMENTS);
-            let keys = KeyRing::single(
-                &cloud
-                    .creds
-                    .recording_key
-                    .as_ref()
-                    .expect("legacy key")
-                    .key_id,
-                cloud.key(),
-            );
+            let keys = KeyRing::single(&cloud.key_id().to_hex(), cloud.key());
             (cloud, recs, api, keys)
         });
         LiveFixture {

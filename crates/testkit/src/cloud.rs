@@ -34,6 +34,8 @@ pub struct TestCloud {
     pub s3: S3Settings,
     stop: StopHandle,
     pub dir: tempfile::TempDir,
+    /// Each account's viewer installation ([`TestCloud::viewer`]), by session token.
+    viewers: tokio::sync::Mutex<std::collections::HashMap<String, crate::e2e::TestViewer>>,
 }
 
 impl Drop for TestCloud {
@@ -107,7 +109,61 @@ impl TestCloud {
             s3,
             stop,
             dir,
+            viewers: Default::default(),
         }
+    }
+
+    /// The viewer installation of `token`'s account (made, with the account's key set, on
+    /// first use).
+    pub async fn viewer(&self, token: &str) -> crate::e2e::TestViewer {
+        self.viewer_if_any(token)
+            .await
+            .expect("the account's first installation")
+    }
+
+    /// [`TestCloud::viewer`], or None when the account has a key set it is not in (the
+    /// test made its own).
+    async fn viewer_if_any(&self, token: &str) -> Option<crate::e2e::TestViewer> {
+        let mut viewers = self.viewers.lock().await;
+        if let Some(v) = viewers.get(token) {
+            return Some(v.clone());
+        }
+        let api = eyrie_api::ApiClient::new(self.base.clone()).with_token(token);
+        let v = crate::e2e::TestViewer::new(&api).await.ok()?;
+        viewers.insert(token.to_owned(), v.clone());
+        Some(v)
+    }
+
+    /// Give `device` a legacy recording key, as a database upgraded from before end-to-end
+    /// keys holds for a device activated then (the cloud makes none any more): the row is
+    /// written directly, sealed under the master key as the cloud sealed them. Returns the
+    /// key id and the key.
+    pub async fn legacy_key(&self, device: uuid::Uuid) -> (String, [u8; 32]) {
+        let key: [u8; 32] = rand::random();
+        let key_id = hex::encode(rand::random::<[u8; 8]>());
+        let sealed = self
+            .state
+            .master
+            .wrap(&format!("recording-key:{key_id}"), &key);
+        let url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| eyrie_cloud::db::Db::sqlite_url(self.dir.path()));
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("database");
+        sqlx::query(
+            "INSERT INTO recording_keys (key_id, device_id, key_sealed, created_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&key_id)
+        .bind(device.to_string())
+        .bind(sealed)
+        .bind(0_i64)
+        .execute(&mut conn)
+        .await
+        .expect("legacy key row");
+        (key_id, key)
     }
 
     /// One request to the API; `token` goes in `Authorization: Bearer`.
@@ -162,7 +218,10 @@ impl TestCloud {
         api.with_token(login.token)
     }
 
-    /// A device of `token`'s user, activated; returns its credentials as JSON.
+    /// A device of `token`'s user, activated; returns its credentials as JSON. The test
+    /// plays the camera: unless the cloud gave a legacy key, it registers a content key
+    /// wrapped to the account's key set ([`TestCloud::viewer`]) and puts it in the JSON as
+    /// `recording_key` (`key_id`, `key`), as a camera keeps its current content key.
     pub async fn device(&self, token: &str, name: &str) -> Value {
         let (s, v) = self
             .post("/api/v1/devices", Some(token), json!({"name": name}))
@@ -173,6 +232,27 @@ impl TestCloud {
             .post("/api/v1/activate", None, json!({"activation_code": code}))
             .await;
         assert_eq!(s, 200, "activate: {creds}");
+        let mut creds = creds;
+        let viewer = match creds.get("recording_key").is_none_or(Value::is_null) {
+            true => self.viewer_if_any(token).await,
+            false => None,
+        };
+        if let Some(viewer) = viewer {
+            let device: uuid::Uuid = creds["device_id"]
+                .as_str()
+                .expect("device id")
+                .parse()
+                .expect("uuid");
+            let device_api = eyrie_api::ApiClient::new(self.base.clone())
+                .with_token(creds["device_token"].as_str().expect("device token"));
+            let (key_id, key) = viewer
+                .content_key_for(&device_api, device)
+                .await
+                .expect("content key");
+            creds["recording_key"] = json!({
+                "key_id": key_id.to_hex(), "key": key.to_base64url(), "algorithm": "AES-256-GCM",
+            });
+        }
         creds
     }
 

@@ -12,13 +12,16 @@
 //! - [`mosquitto`]: a mosquitto broker with the documented ACL, optionally TLS;
 //! - [`cloud`]: [`TestCloud`], the real `eyrie-cloud` service in this process on SQLite or
 //!   PostgreSQL, with the embedded store or Garage, and the user/device steps tests take
-//!   through its REST API.
+//!   through its REST API;
+//! - [`e2e`]: a test account's viewer installation: key set, pairing answers, and a
+//!   camera's part for tests that upload by hand.
 //!
 //! Nothing here is a mock: each fixture is the program the product talks to in
 //! production. A fixture whose program is not installed says so loudly (Garage) or fails
 //! the test with the `apt install` line that fixes it.
 
 pub mod cloud;
+pub mod e2e;
 pub mod garage;
 pub mod mosquitto;
 pub mod net;

@@ -15,6 +15,7 @@ use eyrie_camera::node::{Command, CommandError, Enrolment};
 use eyrie_camera::{CameraEvent, CameraNode, NodeConfig};
 use eyrie_protocol::api::RecordingPolicy;
 use eyrie_protocol::clock::unix_ms;
+use eyrie_testkit::e2e::TestViewer;
 use eyrie_testkit::{Backend, TestCloud};
 
 /// (start_ms, end_ms) of every segment waiting in the spool.
@@ -47,6 +48,10 @@ async fn privacy_reaches_every_part_and_stop_spools_the_segment_in_progress() {
     let base = cloud.base.clone();
     let user = cloud.account("erin").await;
     let created = user.create_device("Hall").await.unwrap();
+    let code = TestViewer::new(&user)
+        .await
+        .unwrap()
+        .pairing_code_for(created.device.id, &created.activation_code);
     user.set_store_mode(created.device.id, RecordingPolicy::Continuous)
         .await
         .unwrap();
@@ -56,7 +61,7 @@ async fn privacy_reaches_every_part_and_stop_spools_the_segment_in_progress() {
     let enrolled = Enrolment {
         cloud: base.clone(),
         state_dir: state.clone(),
-        activation_code: Some(created.activation_code.clone()),
+        activation_code: Some(code.clone()),
         ca_file: None,
     }
     .enrol(|code| panic!("an activation code needs no pairing, yet got {code}"))
@@ -181,11 +186,15 @@ async fn a_node_without_storage_still_runs_live_and_privacy_and_says_why() {
     let base = cloud.base.clone();
     let user = cloud.account("finn").await;
     let created = user.create_device("Loft").await.unwrap();
+    let code = TestViewer::new(&user)
+        .await
+        .unwrap()
+        .pairing_code_for(created.device.id, &created.activation_code);
     let state = dir.path().join("camera");
     let enrolled = Enrolment {
         cloud: base,
         state_dir: state.clone(),
-        activation_code: Some(created.activation_code),
+        activation_code: Some(code),
         ca_file: None,
     }
     .enrol(|_| {})
@@ -226,6 +235,10 @@ async fn a_store_mode_change_is_logged_from_the_old_to_the_new() {
     let user = cloud.account("frank").await;
     let created = user.create_device("Shed").await.unwrap();
     let device = created.device.id;
+    let code = TestViewer::new(&user)
+        .await
+        .unwrap()
+        .pairing_code_for(device, &created.activation_code);
     user.set_store_mode(device, RecordingPolicy::Event)
         .await
         .unwrap();
@@ -233,7 +246,7 @@ async fn a_store_mode_change_is_logged_from_the_old_to_the_new() {
     let enrolled = Enrolment {
         cloud: cloud.base.clone(),
         state_dir: state.clone(),
-        activation_code: Some(created.activation_code.clone()),
+        activation_code: Some(code.clone()),
         ca_file: None,
     }
     .enrol(|code| panic!("an activation code needs no pairing, yet got {code}"))

@@ -296,8 +296,9 @@ pub struct Activation<'a> {
     pub secret_sealed: &'a str,
     pub mqtt_password_hash: &'a str,
     pub now_ms: i64,
-    /// The device's first recording key.
-    pub key: &'a NewKey,
+    /// A legacy recording key made by the cloud; `None` for every activation since
+    /// end-to-end keys (the camera makes its own, `docs/keys.md`).
+    pub key: Option<&'a NewKey>,
 }
 
 /// Activate a device that is not yet activated, with its first recording key, in one
@@ -320,7 +321,9 @@ pub async fn activate(db: &Db, id: &Uuid, a: &Activation<'_>) -> Result<bool> {
     if !won {
         return Ok(false);
     }
-    super::keys::insert(&mut tx, id, a.key).await?;
+    if let Some(key) = a.key {
+        super::keys::insert(&mut tx, id, key).await?;
+    }
     tx.commit().await?;
     Ok(true)
 }

@@ -19,7 +19,6 @@ use crate::auth::{Caller, DeviceAuth, UserAuth};
 use crate::crypto::digest;
 use crate::db;
 use crate::db::devices::NewDevice;
-use crate::db::keys::NewKey;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::state::AppState;
 use crate::store::keys;
@@ -224,30 +223,6 @@ pub async fn request_snapshot(
             requested_at_ms: now,
         }),
     ))
-}
-
-/// A new recording key for a device: sealed to store, and in clear for the device.
-pub fn new_recording_key(state: &AppState) -> (NewKey, RecordingKey) {
-    let mut raw = [0u8; 32];
-    rand::fill(&mut raw);
-    let mut kid = [0u8; 8];
-    rand::fill(&mut kid);
-    let key_id = hex::encode(kid);
-    let now = unix_ms();
-    let stored = NewKey {
-        key_sealed: state.master.wrap(&format!("recording-key:{key_id}"), &raw),
-        key_id: key_id.clone(),
-        created_ms: now,
-    };
-    let clear = RecordingKey {
-        key_id,
-        key: Some(URL_SAFE_NO_PAD.encode(raw)),
-        wrapped: None,
-        keyset_version: None,
-        algorithm: "AES-256-GCM".into(),
-        created_ms: now,
-    };
-    (stored, clear)
 }
 
 /// Every recording key of a device, newest first (owner or the device): content keys

@@ -22,7 +22,7 @@ use eyrie_protocol::api::{
 use eyrie_protocol::clock::unix_ms;
 
 use super::device_json;
-use super::devices::{new_code, new_device, new_recording_key, normalize_code, valid_name};
+use super::devices::{new_code, new_device, normalize_code, valid_name};
 use crate::auth::{DEVICE_TOKEN_PREFIX, UserAuth};
 use crate::crypto::{digest, random_token};
 use crate::db::{self, devices::DeviceRow};
@@ -159,13 +159,13 @@ pub async fn activate(
     }
 }
 
-/// Issue a device's secrets (compare-and-set on `activated`, with its first recording
-/// key) and build its credentials.
+/// Issue a device's secrets (compare-and-set on `activated`) and build its credentials.
+/// No recording key: the camera makes its own content keys after the pairing check and
+/// the cloud only ever holds them wrapped (`docs/keys.md`).
 async fn credentials(state: &AppState, d: &DeviceRow) -> ApiResult<DeviceCredentials> {
     let secret = random_token(32);
     let token = format!("{DEVICE_TOKEN_PREFIX}{}", random_token(32));
     let mqtt_password = random_token(24);
-    let (stored_key, key) = new_recording_key(state);
     let activation = db::devices::Activation {
         token_hash: &digest(&token),
         secret_sealed: &state
@@ -173,7 +173,7 @@ async fn credentials(state: &AppState, d: &DeviceRow) -> ApiResult<DeviceCredent
             .wrap(&format!("device-secret:{}", d.id), secret.as_bytes()),
         mqtt_password_hash: &digest(&mqtt_password),
         now_ms: unix_ms(),
-        key: &stored_key,
+        key: None,
     };
     if !db::devices::activate(&state.db, &d.id, &activation).await? {
         return Err(ApiError::Gone("device already activated".into()));
@@ -190,7 +190,7 @@ async fn credentials(state: &AppState, d: &DeviceRow) -> ApiResult<DeviceCredent
         device_token: token,
         channels: DeviceChannels { main, sub },
         mqtt: crate::routes::live::mqtt_for_device(state, &d.id, mqtt_password),
-        recording_key: Some(key),
+        recording_key: None,
         store_mode: d.store_mode,
     })
 }

@@ -118,7 +118,7 @@ async fn activation_happens_once_with_one_key(backend: Backend) {
         secret_sealed: "ss",
         mqtt_password_hash: "mh",
         now_ms: NOW,
-        key: k,
+        key: Some(k),
     };
     let (k1, k2) = (key("k1"), key("k2"));
     assert!(

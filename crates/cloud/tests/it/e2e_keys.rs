@@ -41,10 +41,8 @@ async fn device(app: &TestCloud, owner: &ApiClient, name: &str) -> (Uuid, ApiCli
     let id: Uuid = creds["device_id"].as_str().unwrap().parse().unwrap();
     let api = ApiClient::new(app.base.clone())
         .with_token(creds["device_token"].as_str().unwrap().to_owned());
-    let legacy = creds["recording_key"]["key_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // A device activated before end-to-end keys, in an upgraded database.
+    let (legacy, _) = app.legacy_key(id).await;
     (id, api, legacy)
 }
 
