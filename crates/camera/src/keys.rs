@@ -346,7 +346,7 @@ impl Rotation {
                     Err(e) => tracing::warn!(%e, "content key"),
                 },
                 Err(e) => {
-                    tracing::warn!(%e, "cannot register a new content key; sealing under the current one")
+                    tracing::warn!(%e, "cannot register a new content key; sealing under the current one");
                 }
             }
         }
