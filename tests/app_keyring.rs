@@ -483,14 +483,15 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
             let p = e.path();
             match e.file_type() {
                 Ok(t) if t.is_dir() => todo.push(p),
-                Ok(t) if t.is_file() => {
-                    if std::fs::read(&p).is_ok_and(|b| {
-                        String::from_utf8_lossy(&b)
-                            .to_lowercase()
-                            .contains(&needle.to_lowercase())
-                    }) {
-                        hits.push(p);
-                    }
+                Ok(t)
+                    if t.is_file()
+                        && std::fs::read(&p).is_ok_and(|b| {
+                            String::from_utf8_lossy(&b)
+                                .to_lowercase()
+                                .contains(&needle.to_lowercase())
+                        }) =>
+                {
+                    hits.push(p);
                 }
                 _ => {}
             }
@@ -821,5 +822,69 @@ async fn a_camera_added_with_its_twelve_character_code_is_paired_and_a_wrong_che
     assert_eq!(enrolled.keys.keyset_version(), Some(1));
     std::thread::sleep(Duration::from_millis(500));
     gui_app::screenshot(&app, &shots.join("10-add-camera-paired.png"));
+    drop(app);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+
+async fn recordings_made_before_this_computer_was_allowed_are_explained_in_plain_words() {
+    use eyrie_protocol::segment::{DEFAULT_CHUNK_SIZE, KeyId, SegmentKey, encrypt_to_vec};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shots = shots_dir(dir.path());
+    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    // Another installation of dana's made the key set; the camera's content key is
+    // wrapped to it (and the recovery key) only.
+    let (_, token) = cloud.user("dana").await;
+    let creds = cloud.device(&token, "Hall").await;
+    let device = creds["device_id"].as_str().unwrap().to_owned();
+    let key_id = KeyId::from_hex(creds["recording_key"]["key_id"].as_str().unwrap()).unwrap();
+    let key = SegmentKey::from_base64url(creds["recording_key"]["key"].as_str().unwrap()).unwrap();
+    let dev = creds["device_token"].as_str().unwrap();
+    let ch = creds["channels"]["main"].as_str().unwrap();
+    let start = eyrie_protocol::clock::unix_ms() - 120_000;
+    for i in 0..3 {
+        let (s, e) = (start + i * 6_000, start + (i + 1) * 6_000);
+        let body = encrypt_to_vec(b"not a picture", &key, key_id, DEFAULT_CHUNK_SIZE).unwrap();
+        let (status, slot) = cloud
+            .post(
+                &format!("/api/v1/channels/{ch}/recordings"),
+                Some(dev),
+                serde_json::json!({"start_ms": s, "end_ms": e, "key_id": key_id.to_hex(),
+                       "size": body.len(), "sha256": eyrie_testkit::cloud::sha256(&body)}),
+            )
+            .await;
+        assert_eq!(status, 201, "{slot}");
+        assert!(
+            cloud
+                .put_upload(&slot["upload"], &body)
+                .await
+                .status()
+                .is_success()
+        );
+        let id = slot["recording_id"].as_str().unwrap();
+        let (status, v) = cloud
+            .post(
+                &format!("/api/v1/recordings/{id}/complete"),
+                Some(dev),
+                serde_json::json!({"size": body.len(), "sha256": eyrie_testkit::cloud::sha256(&body)}),
+            )
+            .await;
+        assert!(status < 300, "{v}");
+    }
+
+    // This computer signs in: not allowed yet; the timeline says why nothing plays.
+    let a = Installation::new(&dir.path().join("a"));
+    let app = a.start_signed_in(&cloud.base);
+    wait_event(&a.report, 60, "keys-banner", |_| true).await;
+    let bus = tokio::task::block_in_place(|| app.bus(30));
+    bus.app(
+        "open-timeline",
+        Some(&format!("('{device}', int64 {})", start + 1_000)),
+    )
+    .expect("app.open-timeline");
+    let locked = wait_event(&a.report, 60, "timeline-locked", |_| true).await;
+    assert_eq!(locked["data"]["key_id"], key_id.to_hex().as_str());
+    std::thread::sleep(Duration::from_millis(800));
+    gui_app::screenshot(&app, &shots.join("11-timeline-locked.png"));
     drop(app);
 }
