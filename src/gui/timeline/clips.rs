@@ -400,7 +400,9 @@ impl ClipList {
                 }
                 Ok(Err(ExportFail::Locked)) => {
                     test_hooks::report("timeline-export-locked", &serde_json::json!({}));
-                    window.toast(&super::player::locked_message());
+                    window.toast(&gettext(
+                        "This clip was recorded before this computer was allowed to read recordings",
+                    ));
                 }
                 Ok(Err(ExportFail::Playback(eyrie_client::playback::PlaybackError::Cancelled))) => {
                     test_hooks::report("timeline-export-cancelled", &serde_json::json!({}));

@@ -132,6 +132,12 @@ impl EyrieTimelineWindow {
                 if n == 1 {
                     window.hide_loading();
                 }
+                // A picture plays: no word over it (e.g. why an earlier one did not).
+                if let Some(hint) = window.imp().hint.get()
+                    && hint.is_visible()
+                {
+                    hint.set_visible(false);
+                }
                 if test_hooks::enabled() && (n <= 5 || n.is_multiple_of(15)) {
                     window.report_frame(paintable, n);
                 }
@@ -242,8 +248,22 @@ impl EyrieTimelineWindow {
                 if window.imp().told_locked.replace(true) {
                     return;
                 }
+                // The whole sentence over the picture; a toast would cut it short.
                 window.hide_loading();
-                window.toast(&locked_message());
+                if let Some(hint) = window.imp().hint.get() {
+                    // White on the black picture (the hint is dim text for a light one).
+                    hint.remove_css_class("dim-label");
+                    hint.set_markup(&format!(
+                        "<span foreground=\"#ffffff\">{}</span>",
+                        glib::markup_escape_text(&locked_message())
+                    ));
+                    hint.set_max_width_chars(50);
+                    hint.set_justify(gtk::Justification::Center);
+                    hint.set_visible(true);
+                }
+                window.toast(&gettext(
+                    "This recording cannot be played on this computer yet",
+                ));
             }
         ));
     }
