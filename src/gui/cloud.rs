@@ -44,6 +44,10 @@ pub enum CloudError {
     /// The cloud's certificate is not one this app trusts (no pin, or no CA to check).
     #[error("the cloud is not trusted: {0}")]
     Untrusted(String),
+    /// Sealed under a key this installation cannot open (made before it was allowed to
+    /// read recordings), or altered.
+    #[error("cannot be opened on this computer")]
+    Locked,
 }
 
 impl CloudError {
@@ -104,6 +108,9 @@ impl CloudError {
             Self::Untrusted(_) => gettext(
                 "The cloud’s certificate is not trusted. Paste the cloud link that “eyrie cloud” printed; it ends in #ca=sha256:…",
             ),
+            Self::Locked => gettext(
+                "This cannot be opened on this computer: it was recorded before this computer was allowed to read recordings (allow it from another computer, or enter your recovery key), or it was altered.",
+            ),
         }
     }
 }
@@ -112,6 +119,7 @@ impl From<SnapshotError> for CloudError {
     fn from(e: SnapshotError) -> Self {
         match e {
             SnapshotError::Api(e) => e.into(),
+            SnapshotError::Undecryptable => Self::Locked,
             e => Self::Decode(e.to_string()),
         }
     }

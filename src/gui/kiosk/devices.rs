@@ -40,8 +40,31 @@ impl EyrieKioskWindow {
     fn got_session(&self, app: &EyrieApplication, session: Option<Session>) {
         match session {
             Some(session) => {
-                self.imp().session.replace(Some(session));
-                self.load_devices();
+                let known =
+                    app.is_demo() || crate::gui::keys::current_for(&session.server).is_some();
+                self.imp().session.replace(Some(session.clone()));
+                if known {
+                    self.load_devices();
+                    return;
+                }
+                // This installation's key, so that snapshots open (the viewer signed in on
+                // this computer made it and had it allowed; the kiosk asks nothing).
+                let server = session.server.clone();
+                let handle = spawn_tokio!(async move {
+                    crate::gui::keys::load_or_create(&session.server, &session.email).await
+                });
+                glib::spawn_future_local(glib::clone!(
+                    #[weak(rename_to = w)]
+                    self,
+                    async move {
+                        match handle.await {
+                            Ok(Ok(loaded)) => crate::gui::keys::set_current(&server, loaded.keys),
+                            Ok(Err(e)) => tracing::warn!("kiosk without this computer's key: {e}"),
+                            Err(e) => tracing::error!("key task: {e}"),
+                        }
+                        w.load_devices();
+                    }
+                ));
             }
             None => {
                 self.show_message(
