@@ -67,6 +67,12 @@ async fn sixth_viewer_sees_busy_with_the_limit() {
     let token = user.token().expect("signed in").to_owned();
     let created = user.create_device("porch").await.expect("device");
     let device = created.device.id;
+    // The camera's 12-character code; the account's installation answers its pairing
+    // check (`docs/keys.md` §4).
+    let code = eyrie_testkit::e2e::TestViewer::new(&user)
+        .await
+        .expect("the account's installation")
+        .pairing_code_for(device, &created.activation_code);
 
     let state = dir.path().join("camera");
     let _camera = Child(
@@ -76,7 +82,7 @@ async fn sixth_viewer_sees_busy_with_the_limit() {
             .args(["--max-sessions", &LIMIT.to_string()])
             .arg("--state-dir")
             .arg(&state)
-            .args(["--activation-code", &created.activation_code])
+            .args(["--activation-code", &code])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

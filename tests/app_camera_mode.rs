@@ -41,6 +41,11 @@ async fn camera_mode_shows_a_code_pairs_and_previews_its_stream() {
     let base = cloud.base.clone();
     let user = cloud.account("dave").await;
     let token = user.token().expect("signed in").to_owned();
+    // The account's installation that answers the camera's pairing check; it made the
+    // key set before the app signed in.
+    let installation = eyrie_testkit::e2e::TestViewer::new(&user)
+        .await
+        .expect("the account's installation");
 
     // The app is signed in to this cloud; camera mode pairs with the same one.
     let session = dir.path().join("session.json");
@@ -79,10 +84,15 @@ async fn camera_mode_shows_a_code_pairs_and_previews_its_stream() {
         })
         .await
         .ok_or("no pairing code shown")?;
+        // 12 characters: the claim code the cloud knows, and the check that only the
+        // camera and the viewer see (`docs/keys.md` §4).
+        let (claim, _) = eyrie_protocol::e2e::pairing::split(&code)
+            .ok_or(format!("not a 12-character code: {code}"))?;
         let device = user
-            .claim(&code, "Desk")
+            .claim(&claim, "Desk")
             .await
-            .map_err(|e| format!("claim {code}: {e}"))?;
+            .map_err(|e| format!("claim {claim}: {e}"))?;
+        drop(installation.pair_in_background(device.id, &code));
         // After pairing: frames of the camera's own stream (640×360 sub), not blank.
         let frames = wait_for(&report, 40, |ev| {
             let running = ev.iter().position(|e| e["data"]["running"] == true)?;

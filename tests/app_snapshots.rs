@@ -45,13 +45,20 @@ async fn a_camera_snapshot_shows_on_its_card() {
         .find(|c| c.kind == eyrie_protocol::api::ChannelKind::Main)
         .expect("main channel")
         .id;
+    // The account's installation, which answers the camera's pairing check; the app below
+    // runs as that same installation (its key in the app's key file), so it can open
+    // what the camera seals.
+    let installation = eyrie_testkit::e2e::TestViewer::new(&user)
+        .await
+        .expect("the account's installation");
+    let code = installation.pairing_code_for(device, &created.activation_code);
     let _camera = Child(
         Command::new(env!("CARGO_BIN_EXE_eyrie"))
             .args(["camera", "--cloud", &base, "--source", "test"])
             .args(["--speaker", "none", "--fps", "15", "--store-mode-poll", "1"])
             .arg("--state-dir")
             .arg(dir.path().join("camera"))
-            .args(["--activation-code", &created.activation_code])
+            .args(["--activation-code", &code])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -94,6 +101,7 @@ async fn a_camera_snapshot_shows_on_its_card() {
         .unwrap(),
     )
     .unwrap();
+    gui_app::keep_viewer_key(&session, &base, "fay", installation.me.seed());
     let report = dir.path().join("report.jsonl");
     let mut cmd = gui_app::command("1280x800x24");
     cmd.env("EYRIE_TEST_REPORT", &report)

@@ -55,6 +55,12 @@ async fn the_app_signs_in_with_the_cloud_link_and_plays_over_tls() {
     );
     let created = user.create_device("porch").await.expect("device");
     let device = created.device.id;
+    // The camera's 12-character code; the account's installation answers its pairing
+    // check (`docs/keys.md` §4).
+    let code = eyrie_testkit::e2e::TestViewer::new(&user)
+        .await
+        .expect("the account's installation")
+        .pairing_code_for(device, &created.activation_code);
     let state = dir.path().join("camera");
     let _camera = Child(
         Command::new(env!("CARGO_BIN_EXE_eyrie"))
@@ -62,7 +68,7 @@ async fn the_app_signs_in_with_the_cloud_link_and_plays_over_tls() {
             .args(["--speaker", "none", "--fps", "15"])
             .arg("--state-dir")
             .arg(&state)
-            .args(["--activation-code", &created.activation_code])
+            .args(["--activation-code", &code])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

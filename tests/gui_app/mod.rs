@@ -138,3 +138,21 @@ pub fn screenshot(app: &App, path: &std::path::Path) {
         .expect("import (apt install imagemagick)");
     assert!(status.success(), "import failed");
 }
+
+/// Make the app started with session file `session` (and `EYRIE_SECRET_STORE=file`) the
+/// installation whose key is `seed`: its key file (next to the session file) holds it for
+/// `email` on `server`, as the app keeps a key where there is no keyring.
+pub fn keep_viewer_key(session: &std::path::Path, server: &str, email: &str, seed: &[u8; 32]) {
+    let id = eyrie_protocol::e2e::viewer::ViewerKeys::from_seed(*seed)
+        .id()
+        .to_owned();
+    let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let file = serde_json::json!({
+        "keys": [{ "server": server, "email": email, "id": id, "seed": hex }],
+    });
+    std::fs::write(
+        session.with_file_name("viewer-keys.json"),
+        serde_json::to_vec(&file).unwrap(),
+    )
+    .unwrap();
+}
