@@ -40,6 +40,8 @@ enum Settled {
     NotAdmitted { fingerprint: String },
     /// No key for this session, or the cloud could not be asked: what to say.
     Failed(String),
+    /// Nothing to say (the session has ended; the camera list tells).
+    Quiet,
 }
 
 /// What to tell the person about a failed key operation, translated.
@@ -101,7 +103,14 @@ async fn settle(session: Session, name: String) -> Settled {
     };
     let user = match api.me().await {
         Ok(u) => u,
-        Err(e) => return failed(CloudError::from(e).user_message()),
+        Err(e) => {
+            let e = CloudError::from(e);
+            // The camera list says the session ended, and signs out.
+            if e.is_unauthorized() {
+                return Settled::Quiet;
+            }
+            return failed(e.user_message());
+        }
     };
     match e2e::viewer_keyset(api, &user.id.to_string(), &me, &name).await {
         Ok((set, recovery)) => {
@@ -172,6 +181,7 @@ impl EyrieWindow {
                     }
                     Settled::NotAdmitted { fingerprint } => window.show_not_admitted(&fingerprint),
                     Settled::Failed(message) => window.toast(&message),
+                    Settled::Quiet => {}
                 }
             }
         ));
