@@ -21,6 +21,9 @@
 //!   uploader (slot → PUT → notice with SHA-256, 2 workers) and by `rclone copy
 //!   --transfers 2` (Debian's rclone, S3 remote configured from the environment); the
 //!   ratio of our throughput to rclone's, best of two rounds each.
+//! - `wrap_keys_us`: wrapping one content key to 10 viewer keys (HPKE X25519 / HKDF-SHA256
+//!   / AES-256-GCM, `docs/keys.md` §3), as the camera does at every rotation; the median
+//!   of 200 rounds, in µs (goal ≤ 2,000). `unwrap_key_us`: one viewer opening its wrap.
 //!
 //! `EYRIE_BENCH_PAIRS=N` changes the number of off/on pairs (default 3);
 //! `EYRIE_BENCH_WARMUP_SECS=N` the idle wait before the first phase (default 150);
@@ -43,6 +46,34 @@ use eyrie_protocol::segment::{KeyId, SegmentKey, SegmentWriter, decrypt_to_vec};
 use storage_support::Cloud;
 
 const MAIN_BYTES_PER_S: f64 = 2_000_000.0 / 8.0;
+
+/// Median µs to wrap a fresh content key to 10 viewer keys, and to unwrap one.
+fn wrap_keys() -> (f64, f64) {
+    use eyrie_protocol::e2e::viewer::ViewerKeys;
+    use eyrie_protocol::e2e::wrap;
+    let viewers: Vec<ViewerKeys> = (0..10).map(|_| ViewerKeys::generate()).collect();
+    let device = uuid::Uuid::new_v4().to_string();
+    let (mut wraps, mut unwraps) = (Vec::new(), Vec::new());
+    for _ in 0..200 {
+        let key = SegmentKey::generate();
+        let key_id = KeyId(rand::random()).to_hex();
+        let t = std::time::Instant::now();
+        let wrapped: Vec<_> = viewers
+            .iter()
+            .map(|v| wrap::wrap(&key, v.public(), &device, &key_id).expect("wrap"))
+            .collect();
+        wraps.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = std::time::Instant::now();
+        let back = wrap::unwrap(&wrapped[3], &viewers[3], &device, &key_id).expect("unwrap");
+        unwraps.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(back.as_bytes(), key.as_bytes());
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(&mut wraps), median(&mut unwraps))
+}
 
 fn aes_gcm() -> (f64, f64) {
     let key = SegmentKey::from_bytes([7; 32]);
@@ -336,6 +367,8 @@ fn main() {
         enc_gbps / 8.0
     );
     println!("segment decryption: {dec_gbps:.2} Gbit/s");
+    let (wrap_us, unwrap_us) = wrap_keys();
+    println!("content key wrapped to 10 viewers: {wrap_us:.0} µs; one unwrap {unwrap_us:.0} µs");
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -352,7 +385,7 @@ fn main() {
         (cpu, mem, ours, rclone, ratio)
     });
     println!(
-        "{{\"aes_gcm_gbps\": {enc_gbps:.3}, \"aes_gcm_gbytes_per_s\": {:.3}, \"seg_decrypt_gbps\": {dec_gbps:.3}, \"storage_cpu_pct\": {cpu:.2}, \"storage_mem_bitrate_s\": {mem:.2}, \"upload_vs_rclone\": {ratio:.2}, \"upload_mb_s\": {ours:.1}, \"rclone_mb_s\": {rclone:.1}}}",
+        "{{\"aes_gcm_gbps\": {enc_gbps:.3}, \"aes_gcm_gbytes_per_s\": {:.3}, \"seg_decrypt_gbps\": {dec_gbps:.3}, \"storage_cpu_pct\": {cpu:.2}, \"storage_mem_bitrate_s\": {mem:.2}, \"upload_vs_rclone\": {ratio:.2}, \"upload_mb_s\": {ours:.1}, \"rclone_mb_s\": {rclone:.1}, \"wrap_keys_us\": {wrap_us:.1}, \"unwrap_key_us\": {unwrap_us:.1}}}",
         enc_gbps / 8.0
     );
 }
