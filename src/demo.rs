@@ -97,10 +97,30 @@ async fn start_inner() -> anyhow::Result<Session> {
     let code = tokio::time::timeout(Duration::from_secs(15), code_rx.recv())
         .await
         .context("the camera showed no pairing code")??;
-    account.claim(&code, "Demo Camera").await?;
+    // The demo account's installation: its key set (the recovery key is not needed: the
+    // demo's cloud goes with the app), and the answer to the camera's pairing check
+    // (docs/keys.md §4) with the camera's 12 characters; the cloud sees the first eight.
+    let keys = std::sync::Arc::new(eyrie_protocol::e2e::viewer::ViewerKeys::generate());
+    let user_id = account.api().me().await?.id.to_string();
+    let (set, _) =
+        eyrie_client::api::keys::viewer_keyset(account.api(), &user_id, &keys, "Demo").await?;
+    let (claim, _) = eyrie_protocol::e2e::pairing::split(&code)
+        .context("the camera showed no 12-character code")?;
+    let device = account.claim(&claim, "Demo Camera").await?;
+    eyrie_client::api::keys::answer_pairing(
+        account.api(),
+        device.id,
+        &code,
+        &set,
+        Duration::from_secs(30),
+    )
+    .await?;
     let enrolled = tokio::time::timeout(Duration::from_secs(30), enrolling)
         .await
         .context("the camera did not activate")???;
+    // Every client of the demo's cloud opens its recordings with this installation's key.
+    crate::gui::keys::set_current(&api, keys);
+    crate::gui::keys::set_keyset(Some(set));
     let camera_id = enrolled.credentials.device_id.to_string();
 
     // Record continuously (what the timeline plays): a failure only costs the timeline.
