@@ -172,7 +172,23 @@ fn viewer_role() -> Value {
         api.register("lan-owner", PASSWORD).await.expect("register");
         let token = api.login("lan-owner", PASSWORD).await.expect("login").token;
         let user = api.with_token(token.clone());
-        let device = user.claim(&code, "Laptop").await.expect("claim");
+        // The app's add-camera: the first 8 characters claim, all 12 answer the camera's
+        // pairing check with this account's installation key (docs/keys.md).
+        let (claim, _) = eyrie_protocol::e2e::pairing::split(&code).expect("a 12-character code");
+        let device = user.claim(&claim, "Laptop").await.expect("claim");
+        let installation = eyrie_testkit::e2e::TestViewer::new(&user)
+            .await
+            .expect("the account's installation");
+        eyrie_client::api::keys::answer_pairing(
+            &installation.api,
+            device.id,
+            &code,
+            &installation.set,
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("the camera's pairing check");
+        let user = installation.api.clone();
         assert!(
             lan_support::wait_online(&user, device.id, Duration::from_secs(60)).await,
             "the camera comes online"

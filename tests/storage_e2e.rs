@@ -440,7 +440,12 @@ async fn motion_starts_an_event_with_a_snapshot() {
         jpeg.len()
     );
     // What the app shows (camera card, gallery, timeline) opens it to the same picture.
-    let user = eyrie_client::api::ApiClient::new(cloud.base.clone()).with_token(&cloud.user_token);
+    let user = cloud
+        .viewer
+        .as_ref()
+        .expect("the owner's installation")
+        .api
+        .clone();
     let opener = eyrie_client::snapshot::SnapshotOpener::new(&user, cloud.creds.device_id)
         .await
         .expect("the owner gets the keys");
