@@ -38,7 +38,8 @@ pub struct CameraArgs {
     /// Where the device credentials are kept (default: $XDG_CONFIG_HOME/eyrie/camera).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
-    /// Activation code from the app (user-first set-up); without it the camera pairs.
+    /// The 12-character code from the app (user-first set-up): the cloud's 8-character
+    /// activation code and the 4-character check; without it the camera pairs.
     #[arg(long)]
     pub activation_code: Option<String>,
     /// Picture source: test, v4l2, v4l2:/dev/videoN or pipewire (no webcam → test pattern).
