@@ -133,7 +133,8 @@ fn camera_cloud_and_viewer_on_three_hosts() {
         s(&creds["device_token"]),
         s(&creds["device_secret"]),
         s(&creds["mqtt"]["password"]),
-        s(&creds["recording_key"]["key"]),
+        // The content key the recording was sealed under, as the viewer unwrapped it.
+        s(&report["content_key"]),
     ];
     for secret in &secrets {
         assert!(secret.len() >= 8, "a secret to look for: {secrets:?}");
@@ -267,6 +268,7 @@ fn viewer_role() -> Value {
             "ticket": watched.ticket,
             "recording_codec": stream["codec_name"],
             "recording_frames": stream["nb_read_frames"].as_str().and_then(|n| n.parse::<u64>().ok()),
+            "content_key": key.key,
         })
     })
 }
