@@ -7,7 +7,8 @@
 //! login only add that the sender has one.
 //!
 //! The first byte picks the body (of [`KINDS`]), the rest is the body (for `event_end`,
-//! 8 bytes of the stored event's start come first).
+//! 8 bytes of the stored event's start come first, taken into the range a stored start
+//! has).
 //!
 //! Oracles:
 //! - no panic (a panic in a handler is a 500 and a dropped connection);
@@ -23,12 +24,14 @@ use axum::Json;
 use axum::extract::Query;
 use axum::http::Uri;
 use eyrie_cloud::error::optional_json;
-use eyrie_cloud::routes::{self, MAX_TIME_MS, accounts, clips, devices, events, live, recordings, snapshots};
+use eyrie_cloud::routes::{
+    self, MAX_TIME_MS, accounts, clips, devices, events, live, recordings, snapshots,
+};
 use eyrie_protocol::api::{
-    ActivateRequest, ClaimRequest, CreateClipRequest, CreateDeviceRequest,
-    CreateSnapshotRequest, EventEnd, EventStart, HeartbeatRequest, LoginRequest,
-    PairingRequest, RangeQuery, RegisterRequest, RenameDeviceRequest, StoreModeBody,
-    TicketRequest, UploadNotice, UploadSlotRequest,
+    ActivateRequest, ClaimRequest, CreateClipRequest, CreateDeviceRequest, CreateSnapshotRequest,
+    EventEnd, EventStart, HeartbeatRequest, LoginRequest, PairingRequest, RangeQuery,
+    RegisterRequest, RenameDeviceRequest, StoreModeBody, TicketRequest, UploadNotice,
+    UploadSlotRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -154,7 +157,8 @@ pub fn check(data: &[u8]) {
             let Some((start, body)) = body.split_first_chunk::<8>() else {
                 return;
             };
-            let start_ms = i64::from_be_bytes(*start);
+            // The stored event's start passed `check_event_start` when it was made.
+            let start_ms = i64::from_be_bytes(*start).rem_euclid(MAX_TIME_MS + 1);
             if let Some(r) = json::<EventEnd>(body)
                 && events::check_event_end(&r, start_ms).is_ok()
             {
@@ -173,7 +177,12 @@ pub fn check(data: &[u8]) {
                     assert_eq!(devices::valid_name(&n).ok(), Some(n.clone()));
                 }
                 // The clip's deadline (`now.max(end) + clip_wait`) cannot overflow.
-                assert!(NOW_MS.max(r.end_ms).checked_add(i64::from(u32::MAX) * 1000).is_some());
+                assert!(
+                    NOW_MS
+                        .max(r.end_ms)
+                        .checked_add(i64::from(u32::MAX) * 1000)
+                        .is_some()
+                );
             }
         }
         "snapshot" => {
@@ -228,14 +237,16 @@ fn round_trip<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(v: 
 fn query<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(q: &[u8]) -> Option<T> {
     let v: T = query_of(q)?;
     let text = serde_urlencoded::to_string(&v).expect("a query serialises");
-    let again: T = query_of(text.as_bytes())
-        .unwrap_or_else(|| panic!("{v:?} written as {text:?} is refused"));
+    let again: T =
+        query_of(text.as_bytes()).unwrap_or_else(|| panic!("{v:?} written as {text:?} is refused"));
     assert_eq!(&again, &v, "a query changed through serde_urlencoded");
     Some(v)
 }
 
 fn query_of<T: DeserializeOwned>(q: &[u8]) -> Option<T> {
-    let uri: Uri = format!("/api/v1/x?{}", std::str::from_utf8(q).ok()?).parse().ok()?;
+    let uri: Uri = format!("/api/v1/x?{}", std::str::from_utf8(q).ok()?)
+        .parse()
+        .ok()?;
     Query::<T>::try_from_uri(&uri).ok().map(|Query(v)| v)
 }
 
@@ -244,13 +255,21 @@ fn name(raw: &str) {
         assert!(!n.is_empty() && n.chars().count() <= 64, "{n:?}");
         assert_eq!(n, n.trim());
         assert!(!n.chars().any(char::is_control));
-        assert_eq!(devices::valid_name(&n).ok().as_ref(), Some(&n), "valid_name not stable");
+        assert_eq!(
+            devices::valid_name(&n).ok().as_ref(),
+            Some(&n),
+            "valid_name not stable"
+        );
     }
 }
 
 fn code(raw: &str) {
     let c = devices::normalize_code(raw);
-    assert!(c.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()), "{c:?}");
+    assert!(
+        c.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+        "{c:?}"
+    );
     assert_eq!(devices::normalize_code(&c), c, "normalize_code not stable");
 }
 
@@ -268,8 +287,14 @@ fn sha256(hex: &str, digest: &[u8; 32]) {
 pub fn seeds() -> Vec<(String, Vec<u8>)> {
     let sha = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     let bodies: &[(&str, String)] = &[
-        ("register", r#"{"username":"alice@example.org","password":"correct horse"}"#.into()),
-        ("login", r#"{"username":"Alice","password":"correct horse"}"#.into()),
+        (
+            "register",
+            r#"{"username":"alice@example.org","password":"correct horse"}"#.into(),
+        ),
+        (
+            "login",
+            r#"{"username":"Alice","password":"correct horse"}"#.into(),
+        ),
         ("create_device", r#"{"name":"Front door"}"#.into()),
         ("rename_device", r#"{"name":"  Garden \u00e9 "}"#.into()),
         ("store_mode", r#"{"store_mode":"event"}"#.into()),
@@ -281,20 +306,41 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
         ("activate", r#"{"pairing_token":"tok"}"#.into()),
         ("ticket", r#"{"ttl_secs":60}"#.into()),
         ("ticket", "  ".into()),
-        ("mqtt_auth", r#"{"username":"viewer-1","password":"pw","clientid":"c"}"#.into()),
+        (
+            "mqtt_auth",
+            r#"{"username":"viewer-1","password":"pw","clientid":"c"}"#.into(),
+        ),
         (
             "upload_slot",
             format!(
                 r#"{{"start_ms":1767225600000,"end_ms":1767225606000,"event":false,"key_id":"k-2026-1","size":1234,"sha256":"{sha}"}}"#
             ),
         ),
-        ("upload_notice", format!(r#"{{"size":1234,"sha256":"{sha}"}}"#)),
-        ("event_start", r#"{"kind":"motion","start_ms":1767225600000}"#.into()),
-        ("clip", r#"{"start_ms":1767225000000,"end_ms":1767225600000,"name":"Delivery"}"#.into()),
-        ("snapshot", format!(r#"{{"taken_at_ms":1767225600000,"size":50000,"sha256":"{sha}"}}"#)),
+        (
+            "upload_notice",
+            format!(r#"{{"size":1234,"sha256":"{sha}"}}"#),
+        ),
+        (
+            "event_start",
+            r#"{"kind":"motion","start_ms":1767225600000}"#.into(),
+        ),
+        (
+            "clip",
+            r#"{"start_ms":1767225000000,"end_ms":1767225600000,"name":"Delivery"}"#.into(),
+        ),
+        (
+            "snapshot",
+            format!(r#"{{"taken_at_ms":1767225600000,"size":50000,"sha256":"{sha}"}}"#),
+        ),
         ("snapshot", String::new()),
-        ("range_query", "start_ms=1767225600000&end_ms=1767229200000".into()),
-        ("clip_filter", "device_id=67e55044-10b1-426f-9247-bb680e5fe0c8".into()),
+        (
+            "range_query",
+            "start_ms=1767225600000&end_ms=1767229200000".into(),
+        ),
+        (
+            "clip_filter",
+            "device_id=67e55044-10b1-426f-9247-bb680e5fe0c8".into(),
+        ),
         ("clip_filter", String::new()),
     ];
     let mut out: Vec<(String, Vec<u8>)> = bodies
@@ -307,7 +353,10 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
             (format!("{kind}-{i}"), data)
         })
         .collect();
-    let k = KINDS.iter().position(|k| *k == "event_end").expect("event_end") as u8;
+    let k = KINDS
+        .iter()
+        .position(|k| *k == "event_end")
+        .expect("event_end") as u8;
     let mut data = vec![k];
     data.extend_from_slice(&1_767_225_600_000i64.to_be_bytes());
     data.extend_from_slice(br#"{"end_ms":1767225660000}"#);

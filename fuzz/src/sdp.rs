@@ -16,14 +16,13 @@
 //! - a description is only made of an SDP with media;
 //! - a payload number chosen is a valid RTP payload type (0–127: the payloaders'
 //!   `pt` property refuses anything above, and setting it would panic the camera), and
-//!   names an `rtpmap` of that media kind with that codec;
-//! - GStreamer's text of the parsed SDP parses again to the same text and the same
-//!   payload numbers (what `webrtcbin` re-serialises, the camera would read alike).
+//!   names an `rtpmap` of that media kind with that codec.
+//!
+//! (GStreamer's own text of a malformed SDP does not always parse back to the same
+//! text — an `m=` line without a kind becomes `m=0`, then `m=` — so round trips through
+//! its text are no oracle: the camera hands `webrtcbin` the parsed message, never text.)
 
-use eyrie_protocol::signalling::{
-    MAX_SDP_BYTES, offer_proof, sdp_fingerprint, verify_offer_proof,
-};
-use gstreamer_sdp as gst_sdp;
+use eyrie_protocol::signalling::{MAX_SDP_BYTES, offer_proof, sdp_fingerprint, verify_offer_proof};
 use gstreamer_webrtc as gst_webrtc;
 
 use crate::signalling::{K, SID};
@@ -42,7 +41,10 @@ pub fn check(data: &[u8]) {
         let proof = offer_proof(&K, SID, fp);
         assert!(verify_offer_proof(&K, SID, fp, &proof));
         let other = format!("{fp}0");
-        assert!(!verify_offer_proof(&K, SID, &other, &proof), "proof binds no fingerprint");
+        assert!(
+            !verify_offer_proof(&K, SID, &other, &proof),
+            "proof binds no fingerprint"
+        );
     }
     let Ok(desc) = eyrie_rtc::rtc::description(gst_webrtc::WebRTCSDPType::Offer, &sdp) else {
         return;
@@ -52,7 +54,10 @@ pub fn check(data: &[u8]) {
     let (video, audio) = eyrie_rtc::rtc::offered_payloads(msg);
     for (pt, kind, codec) in [(video, "video", "h264/"), (audio, "audio", "opus/48000")] {
         let Some(pt) = pt else { continue };
-        assert!(pt <= 127, "{kind} payload number {pt} is not an RTP payload type");
+        assert!(
+            pt <= 127,
+            "{kind} payload number {pt} is not an RTP payload type"
+        );
         let named = msg.medias().any(|m| {
             m.media() == Some(kind)
                 && m.attributes().any(|a| {
@@ -67,16 +72,8 @@ pub fn check(data: &[u8]) {
         });
         assert!(named, "{kind} payload number {pt} names no {codec} rtpmap");
     }
-    if let Ok(text) = msg.as_text() {
-        let again = gst_sdp::SDPMessage::parse_buffer(text.as_bytes())
-            .expect("GStreamer's own SDP text parses");
-        assert_eq!(again.as_text().ok().as_deref(), Some(text.as_str()), "SDP text not stable");
-        assert_eq!(
-            eyrie_rtc::rtc::offered_payloads(&again),
-            (video, audio),
-            "payload numbers change through GStreamer's text"
-        );
-    }
+    // What webrtcbin writes back of it (answers, logs) must not fail on it either.
+    let _ = msg.as_text();
 }
 
 /// Seeds: the Chromium-shaped offer of the camera's interop test, the viewer's own
@@ -91,12 +88,16 @@ a=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1;profile-level-id=42e01f
 m=audio 9 UDP/TLS/RTP/SAVPF 97\r\nc=IN IP4 0.0.0.0\r\na=mid:audio1\r\na=sendrecv\r\n\
 a=rtpmap:97 OPUS/48000/2\r\n";
     vec![
-        ("chromium-offer".into(), chromium.replace('\n', "\r\n").into_bytes()),
+        (
+            "chromium-offer".into(),
+            chromium.replace('\n', "\r\n").into_bytes(),
+        ),
         ("chromium-offer-lf".into(), chromium.as_bytes().to_vec()),
         ("eyrie-viewer-offer".into(), ours.as_bytes().to_vec()),
         (
             "no-media".into(),
-            b"v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=fingerprint:sha-256 AB\r\n".to_vec(),
+            b"v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=fingerprint:sha-256 AB\r\n"
+                .to_vec(),
         ),
         (
             "mode0-high".into(),

@@ -60,8 +60,16 @@ fn readers_agree(data: &[u8]) {
         let mut v = Vec::new();
         r.read_to_end(&mut v).map(|_| v).map_err(Into::into)
     });
-    assert_eq!(a.is_ok(), b.is_ok(), "decrypt_to_vec and Decryptor disagree");
-    assert_eq!(a.is_ok(), c.is_ok(), "decrypt_to_vec and SegmentReader disagree");
+    assert_eq!(
+        a.is_ok(),
+        b.is_ok(),
+        "decrypt_to_vec and Decryptor disagree"
+    );
+    assert_eq!(
+        a.is_ok(),
+        c.is_ok(),
+        "decrypt_to_vec and SegmentReader disagree"
+    );
     if let (Ok(a), Ok((header, b)), Ok(c)) = (a, b, c) {
         assert_eq!(a, b, "Decryptor decrypted other bytes");
         assert_eq!(a, c, "SegmentReader decrypted other bytes");
@@ -109,7 +117,10 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
         key_id: KeyId(*b"k-2026-1"),
         nonce_prefix: [3; 7],
     };
-    out.push(("valid-default-chunk".into(), encrypt(b"an h264 gop would go here", header)));
+    out.push((
+        "valid-default-chunk".into(),
+        encrypt(b"an h264 gop would go here", header),
+    ));
     out.push(("edit-flip-tag".into(), vec![100, 0, 99, 1]));
     out.push(("edit-cut".into(), vec![64, 33]));
     out

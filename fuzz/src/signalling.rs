@@ -78,12 +78,19 @@ fn accepted_v1<M: Encode>(data: &[u8], m: &M) {
         m.kind(),
         M::DIRECTION
     );
-    assert_eq!(m.validate(), Ok(()), "decode accepted what validate refuses");
+    assert_eq!(
+        m.validate(),
+        Ok(()),
+        "decode accepted what validate refuses"
+    );
     let wire = m.wire();
     if wire.len() > MAX_MESSAGE_BYTES {
         // Defaults filled in (`"audio":true`, `"reason":""`) can push a message that
         // arrived just under the limit over it; no side sends such a message.
-        assert!(data.len() + 64 > MAX_MESSAGE_BYTES, "encoding grew by more than defaults");
+        assert!(
+            data.len() + 64 > MAX_MESSAGE_BYTES,
+            "encoding grew by more than defaults"
+        );
         return;
     }
     let again: M = decode(&wire)
@@ -98,7 +105,10 @@ fn wrong_direction_is_the_other<A: Debug, B: Debug>(
 ) {
     if let Err(SignallingError::WrongDirection { kind, .. }) = this {
         assert!(
-            !matches!(other, Err(SignallingError::UnknownType(_) | SignallingError::WrongDirection { .. })),
+            !matches!(
+                other,
+                Err(SignallingError::UnknownType(_) | SignallingError::WrongDirection { .. })
+            ),
             "{kind:?} is of neither direction: {other:?}"
         );
     }
@@ -137,8 +147,16 @@ fn arbitrary_boxes<M: Encode>(data: &[u8]) {
     assert_eq!(b.kind() == "offer", b.ticket.is_some());
     let mut opener = Opener::<M>::new(&K, &b.session_id);
     if let Ok(m) = opener.open(&b) {
-        assert_eq!(m.session_id(), b.session_id, "opened a box of another session");
-        assert_eq!(m.offer_ticket(), b.ticket.as_deref(), "opened a box of another ticket");
+        assert_eq!(
+            m.session_id(),
+            b.session_id,
+            "opened a box of another session"
+        );
+        assert_eq!(
+            m.offer_ticket(),
+            b.ticket.as_deref(),
+            "opened a box of another ticket"
+        );
         assert!(
             matches!(opener.open(&b), Err(SignallingError::Replayed { .. })),
             "a box opened twice"
@@ -220,26 +238,57 @@ fn seal_after<M: Encode>(msg: &M, before: usize, filler: &M) -> Vec<u8> {
     s.seal(msg).expect("message seals")
 }
 
+/// Every message of [`messages`] sealed after 0–3 others, made once (sealing is
+/// deterministic: fixed key, session and sequence numbers).
+struct Sealed {
+    cam: Vec<(ToCamera, [Vec<u8>; 4])>,
+    view: Vec<(ToViewer, [Vec<u8>; 4])>,
+}
+
+fn sealed() -> &'static Sealed {
+    static SEALED: std::sync::OnceLock<Sealed> = std::sync::OnceLock::new();
+    SEALED.get_or_init(|| {
+        let (cam, view) = messages();
+        Sealed {
+            cam: sealed_all(&cam),
+            view: sealed_all(&view),
+        }
+    })
+}
+
+/// Each of `msgs` sealed after 0–3 copies of `msgs[2]` (a heartbeat or a state).
+fn sealed_all<M: Encode>(msgs: &[M]) -> Vec<(M, [Vec<u8>; 4])> {
+    msgs.iter()
+        .map(|m| {
+            (
+                m.clone(),
+                std::array::from_fn(|n| seal_after(m, n, &msgs[2])),
+            )
+        })
+        .collect()
+}
+
 fn edited_box(data: &[u8]) {
     let [pick, before, ops @ ..] = data else {
         return;
     };
-    let (cam, view) = messages();
-    let n = usize::from(*pick) % (cam.len() + view.len());
+    let s = sealed();
+    let n = usize::from(*pick) % (s.cam.len() + s.view.len());
     let before = usize::from(*before % 4);
-    if n < cam.len() {
-        edit_and_open(&cam[n], &cam[2], before, ops);
+    if n < s.cam.len() {
+        let (m, wires) = &s.cam[n];
+        edit_and_open(m, &wires[before], ops);
     } else {
-        edit_and_open(&view[n - cam.len()], &view[2], before, ops);
+        let (m, wires) = &s.view[n - s.cam.len()];
+        edit_and_open(m, &wires[before], ops);
     }
 }
 
-fn edit_and_open<M: Encode>(msg: &M, filler: &M, before: usize, ops: &[u8]) {
-    let orig = seal_after(msg, before, filler);
-    let edited = apply_edits(&orig, ops);
+fn edit_and_open<M: Encode>(msg: &M, orig: &[u8], ops: &[u8]) {
+    let edited = apply_edits(orig, ops);
     // Edits that cancel out (or none) leave the same JSON object, perhaps reordered.
     let same = serde_json::from_slice::<serde_json::Value>(&edited).ok()
-        == serde_json::from_slice::<serde_json::Value>(&orig).ok();
+        == serde_json::from_slice::<serde_json::Value>(orig).ok();
     let opened = match decode_wire::<M>(&edited) {
         Ok(Incoming::Sealed(b)) => Opener::<M>::new(&K, SID).open(&b),
         Ok(other) => panic!("an edited box (same: {same}) was taken as {other:?}"),
@@ -349,11 +398,26 @@ pub fn seeds_v1() -> Vec<(String, Vec<u8>)> {
     });
     out.push(("to-camera-chromium-offer".into(), chromium.wire()));
     for (name, text) in [
-        ("wrong-version", r#"{"v":3,"type":"heartbeat","session_id":"q2VsessionX01"}"#),
-        ("unknown-type", r#"{"v":1,"type":"ping","session_id":"q2VsessionX01"}"#),
-        ("defaults", r#"{"v":1,"type":"bye","session_id":"q2VsessionX01"}"#),
-        ("unknown-code", r#"{"v":1,"type":"error","session_id":"q2VsessionX01","code":"melted"}"#),
-        ("escapes", r#"{"v":1,"type":"bye","session_id":"q2VsessionX01","reason":"\u00e9\n\"\\\/","extra":[1,{"a":null}]}"#),
+        (
+            "wrong-version",
+            r#"{"v":3,"type":"heartbeat","session_id":"q2VsessionX01"}"#,
+        ),
+        (
+            "unknown-type",
+            r#"{"v":1,"type":"ping","session_id":"q2VsessionX01"}"#,
+        ),
+        (
+            "defaults",
+            r#"{"v":1,"type":"bye","session_id":"q2VsessionX01"}"#,
+        ),
+        (
+            "unknown-code",
+            r#"{"v":1,"type":"error","session_id":"q2VsessionX01","code":"melted"}"#,
+        ),
+        (
+            "escapes",
+            r#"{"v":1,"type":"bye","session_id":"q2VsessionX01","reason":"\u00e9\n\"\\\/","extra":[1,{"a":null}]}"#,
+        ),
         ("no-type", r#"{"v":1,"session_id":"q2VsessionX01"}"#),
     ] {
         out.push((name.into(), text.as_bytes().to_vec()));
@@ -367,17 +431,26 @@ pub fn seeds_v2() -> Vec<(String, Vec<u8>)> {
     let (cam, view) = messages();
     let mut out = Vec::new();
     for (i, m) in cam.iter().enumerate() {
-        out.push((format!("box-to-camera-{i}-{}", m.kind()), seal_after(m, i % 3, &cam[2])));
+        out.push((
+            format!("box-to-camera-{i}-{}", m.kind()),
+            seal_after(m, i % 3, &cam[2]),
+        ));
     }
     for (i, m) in view.iter().enumerate() {
-        out.push((format!("box-to-viewer-{i}-{}", m.kind()), seal_after(m, i % 3, &view[2])));
+        out.push((
+            format!("box-to-viewer-{i}-{}", m.kind()),
+            seal_after(m, i % 3, &view[2]),
+        ));
     }
     let auth_failed = ToViewer::Error {
         session_id: SID.into(),
         code: ErrorCode::AuthFailed,
         message: "ticket has expired".into(),
     };
-    out.push(("clear-auth-failed".into(), eyrie_protocol::signalling::clear_v2(&auth_failed)));
+    out.push((
+        "clear-auth-failed".into(),
+        eyrie_protocol::signalling::clear_v2(&auth_failed),
+    ));
     out.push((
         "docs-example".into(),
         br#"{"v":2,"type":"sealed","session_id":"q2VsessionX01","seq":0,"box":"BKryIfj8FH4P5dVovIX9an0DX9XzIyk9Ird5gUNJ0LpuGQxDwNHpB3UyNwZaWNDzViag8We8mwy6-yJMgkDD1VzDj3MIwpI"}"#.to_vec(),

@@ -49,7 +49,10 @@ pub fn check_clip(req: &CreateClipRequest, now_ms: i64) -> ApiResult<Option<Stri
     if req.start_ms > now_ms + 60_000 {
         return Err(ApiError::bad("a clip must start before now"));
     }
-    req.name.as_deref().map(super::devices::valid_name).transpose()
+    req.name
+        .as_deref()
+        .map(super::devices::valid_name)
+        .transpose()
 }
 
 /// Ask for a clip of a channel's range.

@@ -86,7 +86,9 @@ pub fn ice_for(state: &AppState, who: &Uuid) -> (Vec<IceServer>, i64) {
 /// A ticket's lifetime: the one asked for (two minutes if none), within 10 s and
 /// [`MAX_TICKET_LIFETIME_SECS`].
 pub fn ticket_ttl(req: &TicketRequest) -> u64 {
-    req.ttl_secs.unwrap_or(120).clamp(10, MAX_TICKET_LIFETIME_SECS)
+    req.ttl_secs
+        .unwrap_or(120)
+        .clamp(10, MAX_TICKET_LIFETIME_SECS)
 }
 
 /// Issue a signalling ticket for one of the caller's devices.
