@@ -8,6 +8,7 @@ pub mod rest;
 pub mod sdp;
 pub mod segment;
 pub mod signalling;
+pub mod ticket;
 
 /// A target: its name (the `fuzz_targets/` binary and `corpus/` directory), its check,
 /// and its seeds.
@@ -33,6 +34,11 @@ pub const TARGETS: &[Target] = &[
         name: "signalling_v2",
         check: signalling::v2,
         seeds: signalling::seeds_v2,
+    },
+    Target {
+        name: "offer_ticket",
+        check: ticket::check,
+        seeds: ticket::seeds,
     },
     Target {
         name: "offer_sdp",
