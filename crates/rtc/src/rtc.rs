@@ -170,6 +170,9 @@ pub fn description(
     Ok(gst_webrtc::WebRTCSessionDescription::new(kind, msg))
 }
 
+/// The highest RTP payload type (the field has 7 bits).
+pub const MAX_PAYLOAD_TYPE: u32 = 127;
+
 /// RTP payload numbers the answer must use: the offer's (RFC 3264 lets the offerer choose
 /// them, and browsers do), for H.264 video and Opus audio. Among several H.264 formats the
 /// one the camera's stream is (constrained baseline, `packetization-mode=1`) is preferred:
@@ -203,9 +206,14 @@ pub fn offered_payloads(sdp: &gst_sdp::SDPMessageRef) -> (Option<u32>, Option<u3
             let (Some(pt), Some(codec)) = (parts.next(), parts.next()) else {
                 continue;
             };
+            // An RTP payload type is 7 bits: a larger number is no format to answer
+            // with, and the payloaders' `pt` property refuses it (setting it panics).
             let Ok(number) = pt.parse::<u32>() else {
                 continue;
             };
+            if number > MAX_PAYLOAD_TYPE {
+                continue;
+            }
             let codec = codec.to_ascii_lowercase();
             if kind == "video" && codec.starts_with("h264/") {
                 let params = fmtp(pt);
@@ -322,5 +330,20 @@ m=audio 9 UDP/TLS/RTP/SAVPF 97\r\na=rtpmap:97 OPUS/48000/2\r\n";
         let vp8 = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
 m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
         assert_eq!(offered_payloads(&parse(vp8)), (None, None));
+    }
+
+    /// Found by the `offer_sdp` fuzz target (fuzz/corpus/offer_sdp/crash-payload-217): an
+    /// offer's `a=rtpmap:217 h264/90000` was chosen as the video payload number, and the
+    /// camera's `rtph264pay` (`pt`: 0–127) panicked when the session set it.
+    #[test]
+    fn numbers_above_127_are_no_payload_types() {
+        let sdp = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+m=video 9 RTP/AVP 100 217\r\na=rtpmap:217 h264/90000\r\n\
+a=fmtp:217 packetization-mode=1;profile-level-id=42e01f\r\na=rtpmap:100 H264/90000\r\n\
+m=audio 9 RTP/AVP 300 111\r\na=rtpmap:300 opus/48000/2\r\na=rtpmap:4294967295 opus/48000/2\r\n";
+        assert_eq!(offered_payloads(&parse(sdp)), (Some(100), None));
+        let only_large = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+m=video 9 RTP/AVP 128\r\na=rtpmap:128 H264/90000\r\n";
+        assert_eq!(offered_payloads(&parse(only_large)), (None, None));
     }
 }

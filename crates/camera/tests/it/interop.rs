@@ -197,3 +197,71 @@ async fn a_chromium_offer_gets_h264_and_opus_under_its_numbers_then_the_state() 
         .await
         .unwrap();
 }
+
+/// Found by the `offer_sdp` fuzz target: an offer naming H.264 under a number that is no
+/// RTP payload type (`a=rtpmap:217 …`) made the camera set 217 on its payloader, whose
+/// `pt` stops at 127 — a panic on the signalling task, after which the camera answered
+/// nobody. Such an offer must get a reply like any other (an answer under a number that
+/// is a payload type, or an error), not silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_with_a_payload_number_above_127_gets_a_reply() {
+    init_logs();
+    let broker = Mosquitto::start();
+    let _cam = camera(broker.connection(DEVICE, &prefix()), |_| {});
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let t = viewer_ticket(&broker);
+    let (client, mut rx) = docs_client(&t).await;
+    let sid = format!("pt217{}{}", rand_suffix(), rand_suffix());
+    // Constrained baseline in mode 1 (the camera's first choice) under 217 instead of 106.
+    let offer = CHROMIUM_OFFER
+        .replace(" 106 ", " 217 ")
+        .replace(":106 ", ":217 ")
+        .replace("apt=106", "apt=217")
+        .replace('\n', "\r\n");
+    assert!(offer.contains("a=rtpmap:217 H264/90000") && !offer.contains("106"));
+    let inbox = format!("{}/in/{}", t.mqtt.topic_prefix, t.mqtt.username);
+    client
+        .publish(
+            &inbox,
+            QoS::AtLeastOnce,
+            false,
+            offer_message(&t, &sid, &offer),
+        )
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match rx.recv().await {
+                Some((_, v)) if v["session_id"] == sid.as_str() => break Some(v),
+                Some(_) => {}
+                None => break None,
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+    .expect("a reply to the offer (the camera's signalling task is alive)");
+    eprintln!("reply to an offer with H.264 under 217: {}", reply["type"]);
+    if reply["type"] == "answer" {
+        let answer = reply["sdp"].as_str().unwrap_or_default();
+        let video = answer
+            .lines()
+            .map(str::trim_end)
+            .find(|l| l.starts_with("m=video "))
+            .unwrap_or_else(|| panic!("no video:\n{answer}"));
+        let pt: u32 = video
+            .rsplit(' ')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(999);
+        assert!(pt <= 127, "video under {pt}: {video}");
+    } else {
+        assert_eq!(reply["type"], "error", "{reply}");
+    }
+    let bye = json!({"v": 1, "type": "bye", "session_id": sid, "reason": "done"});
+    client
+        .publish(&inbox, QoS::AtLeastOnce, false, bye.to_string())
+        .await
+        .unwrap();
+}

@@ -37,6 +37,19 @@ async fn hash_password(state: &AppState, password: String) -> ApiResult<String> 
         .map_err(ApiError::Internal)
 }
 
+/// The checks of a registration body, made before any rate limit or database work.
+pub fn check_register(req: &RegisterRequest) -> ApiResult<()> {
+    if !valid_username(&req.username) {
+        return Err(ApiError::bad(
+            "username must be 3-64 characters: letters, digits, '.', '_', '-', '@'",
+        ));
+    }
+    if !(8..=256).contains(&req.password.chars().count()) {
+        return Err(ApiError::bad("password must be 8-256 characters"));
+    }
+    Ok(())
+}
+
 /// Register an account.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = RegisterRequest,
     responses((status = 201, body = User), (status = 400, body = eyrie_protocol::api::ErrorBody), (status = 409, body = eyrie_protocol::api::ErrorBody),
@@ -47,14 +60,7 @@ pub async fn register(
     headers: HeaderMap,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    if !valid_username(&req.username) {
-        return Err(ApiError::bad(
-            "username must be 3-64 characters: letters, digits, '.', '_', '-', '@'",
-        ));
-    }
-    if !(8..=256).contains(&req.password.chars().count()) {
-        return Err(ApiError::bad("password must be 8-256 characters"));
-    }
+    check_register(&req)?;
     let ip = ratelimit::client_ip(peer, &headers, &state.config.trusted_proxies);
     ratelimit::take_registration(&state, ip).await?;
     let lc = req.username.to_lowercase();

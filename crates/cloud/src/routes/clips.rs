@@ -42,6 +42,19 @@ fn clip_json(state: &AppState, c: ClipRow) -> Clip {
     }
 }
 
+/// The checks of a clip request at `now_ms`: a range of at most [`MAX_CLIP_MS`] that
+/// starts before now (a minute of clock skew allowed), and a valid name if any.
+pub fn check_clip(req: &CreateClipRequest, now_ms: i64) -> ApiResult<Option<String>> {
+    check_range(req.start_ms, req.end_ms, MAX_CLIP_MS)?;
+    if req.start_ms > now_ms + 60_000 {
+        return Err(ApiError::bad("a clip must start before now"));
+    }
+    req.name
+        .as_deref()
+        .map(super::devices::valid_name)
+        .transpose()
+}
+
 /// Ask for a clip of a channel's range.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/clips", tag = "clips", request_body = CreateClipRequest,
     responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 202, body = Clip), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
@@ -53,15 +66,8 @@ pub async fn create(
     ApiJson(req): ApiJson<CreateClipRequest>,
 ) -> ApiResult<(StatusCode, Json<Clip>)> {
     let c = channel_for(&state, &Caller::User(uid), &channel).await?;
-    check_range(req.start_ms, req.end_ms, MAX_CLIP_MS)?;
     let now = unix_ms();
-    if req.start_ms > now + 60_000 {
-        return Err(ApiError::bad("a clip must start before now"));
-    }
-    let name = match req.name.as_deref() {
-        Some(n) => Some(super::devices::valid_name(n)?),
-        None => None,
-    };
+    let name = check_clip(&req, now)?;
     let id = new_id();
     let row = ClipRow {
         id,

@@ -17,6 +17,27 @@ use crate::state::AppState;
 /// Events longer than this are cut at this length in listings' search window.
 const MAX_EVENT_MS: i64 = 24 * 3600 * 1000;
 
+/// The checks of an event start: a time in range and a known kind.
+pub fn check_event_start(req: &EventStart) -> ApiResult<()> {
+    super::check_time("start_ms", req.start_ms)?;
+    if req.kind == EventKind::Unknown {
+        return Err(ApiError::bad("unknown event kind"));
+    }
+    Ok(())
+}
+
+/// The checks of an event end, for an event that started at `start_ms`: a time in
+/// range, not before the start and within [`MAX_EVENT_MS`] of it.
+pub fn check_event_end(req: &EventEnd, start_ms: i64) -> ApiResult<()> {
+    super::check_time("end_ms", req.end_ms)?;
+    if req.end_ms < start_ms || req.end_ms - start_ms > MAX_EVENT_MS {
+        return Err(ApiError::bad(
+            "end_ms must be after start_ms and within 24 h",
+        ));
+    }
+    Ok(())
+}
+
 /// An event started.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/events", tag = "events", request_body = EventStart,
     responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a user calling a device route"), (status = 201, body = Event), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -27,10 +48,7 @@ pub async fn start(
     ApiJson(req): ApiJson<EventStart>,
 ) -> ApiResult<(StatusCode, Json<Event>)> {
     let c = channel_for(&state, &Caller::Device(dev), &channel).await?;
-    super::check_time("start_ms", req.start_ms)?;
-    if req.kind == EventKind::Unknown {
-        return Err(ApiError::bad("unknown event kind"));
-    }
+    check_event_start(&req)?;
     let ev = Event {
         id: new_id(),
         channel_id: c.id,
@@ -54,12 +72,7 @@ pub async fn end(
     let mut ev = db::events::for_device(&state.db, &id, &dev)
         .await?
         .ok_or(ApiError::NotFound("event"))?;
-    super::check_time("end_ms", req.end_ms)?;
-    if req.end_ms < ev.start_ms || req.end_ms - ev.start_ms > MAX_EVENT_MS {
-        return Err(ApiError::bad(
-            "end_ms must be after start_ms and within 24 h",
-        ));
-    }
+    check_event_end(&req, ev.start_ms)?;
     db::events::set_end(&state.db, &id, req.end_ms).await?;
     ev.end_ms = Some(req.end_ms);
     Ok(Json(ev))

@@ -83,6 +83,14 @@ pub fn ice_for(state: &AppState, who: &Uuid) -> (Vec<IceServer>, i64) {
     (out, exp)
 }
 
+/// A ticket's lifetime: the one asked for (two minutes if none), within 10 s and
+/// [`MAX_TICKET_LIFETIME_SECS`].
+pub fn ticket_ttl(req: &TicketRequest) -> u64 {
+    req.ttl_secs
+        .unwrap_or(120)
+        .clamp(10, MAX_TICKET_LIFETIME_SECS)
+}
+
 /// Issue a signalling ticket for one of the caller's devices.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/tickets", tag = "live", request_body = TicketRequest,
     responses((status = 403, body = eyrie_protocol::api::ErrorBody, description = "a device calling a user route"), (status = 200, body = TicketResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
@@ -98,10 +106,7 @@ pub async fn ticket(
         return Err(ApiError::Conflict("device is not activated yet".into()));
     }
     let req: TicketRequest = crate::error::optional_json(&body)?;
-    let ttl = req
-        .ttl_secs
-        .unwrap_or(120)
-        .clamp(10, MAX_TICKET_LIFETIME_SECS);
+    let ttl = ticket_ttl(&req);
     let secret = db::keys::device_secret(&state.db, &d.id)
         .await?
         .and_then(|s| state.master.unwrap(&format!("device-secret:{}", d.id), &s))

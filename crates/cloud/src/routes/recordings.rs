@@ -62,7 +62,7 @@ pub(crate) fn announced(
 }
 
 /// 64 lowercase hex characters as 32 bytes.
-fn parse_sha256(s: &str) -> Option<[u8; 32]> {
+pub fn parse_sha256(s: &str) -> Option<[u8; 32]> {
     if s.len() != 64 || !s.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
         return None;
     }
@@ -71,6 +71,19 @@ fn parse_sha256(s: &str) -> Option<[u8; 32]> {
 
 /// Largest segment accepted (a 10-minute segment at a high bitrate is far below).
 pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
+
+/// The checks of an upload slot request: its range, key id, size and digest.
+pub fn check_upload_slot(req: &UploadSlotRequest) -> ApiResult<(u64, [u8; 32])> {
+    check_range(req.start_ms, req.end_ms, MAX_SEGMENT_MS)?;
+    if let Some(k) = &req.key_id
+        && (k.is_empty()
+            || k.len() > 64
+            || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        return Err(ApiError::bad("key_id must be 1-64 letters, digits or '-'"));
+    }
+    announced(req.size, req.sha256.as_deref(), MAX_SEGMENT_BYTES)
+}
 
 /// Ask for an upload slot for one segment.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/recordings", tag = "recordings", request_body = UploadSlotRequest,
@@ -93,15 +106,7 @@ pub async fn upload_slot(
                 .into(),
         ));
     }
-    check_range(req.start_ms, req.end_ms, MAX_SEGMENT_MS)?;
-    if let Some(k) = &req.key_id
-        && (k.is_empty()
-            || k.len() > 64
-            || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-    {
-        return Err(ApiError::bad("key_id must be 1-64 letters, digits or '-'"));
-    }
-    let (size, digest) = announced(req.size, req.sha256.as_deref(), MAX_SEGMENT_BYTES)?;
+    let (size, digest) = check_upload_slot(&req)?;
     if let Some(k) = &req.key_id
         && !db::e2e::key_known(&state.db, &c.device_id, k).await?
     {

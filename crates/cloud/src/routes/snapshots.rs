@@ -57,6 +57,16 @@ async fn snapshot_for(state: &AppState, caller: &Caller, id: &Uuid) -> ApiResult
     Ok(found.snapshot)
 }
 
+/// The checks of a snapshot request at `now_ms`: when it was taken (now if not said),
+/// its size and digest.
+pub fn check_snapshot(req: &CreateSnapshotRequest, now_ms: i64) -> ApiResult<(i64, u64, [u8; 32])> {
+    let taken_at_ms = req.taken_at_ms.unwrap_or(now_ms);
+    super::check_time("taken_at_ms", taken_at_ms)?;
+    let (size, digest) =
+        super::recordings::announced(req.size, req.sha256.as_deref(), MAX_SNAPSHOT_BYTES)?;
+    Ok((taken_at_ms, size, digest))
+}
+
 /// Make a snapshot entry and a presigned PUT for its image.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/snapshots", tag = "snapshots", request_body = CreateSnapshotRequest,
     responses((status = 201, body = SnapshotSlot), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -68,10 +78,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<SnapshotSlot>)> {
     let c = channel_for(&state, &caller, &channel).await?;
     let req: CreateSnapshotRequest = crate::error::optional_json(&body)?;
-    let taken_at_ms = req.taken_at_ms.unwrap_or_else(unix_ms);
-    super::check_time("taken_at_ms", taken_at_ms)?;
-    let (size, digest) =
-        super::recordings::announced(req.size, req.sha256.as_deref(), MAX_SNAPSHOT_BYTES)?;
+    let (taken_at_ms, size, digest) = check_snapshot(&req, unix_ms())?;
     let source = match caller {
         Caller::User(_) => SnapshotSource::Client,
         Caller::Device(_) => SnapshotSource::Agent,
