@@ -872,6 +872,27 @@ async fn recordings_made_before_this_computer_was_allowed_are_explained_in_plain
         assert!(status < 300, "{v}");
     }
 
+    // A clip of those recordings, made by the cloud from the sealed segments.
+    let owner = ApiClient::new(cloud.base.clone()).with_token(token.clone());
+    let clip = owner
+        .create_clip(
+            ch.parse().unwrap(),
+            &eyrie_protocol::api::CreateClipRequest {
+                start_ms: start,
+                end_ms: start + 18_000,
+                name: None,
+            },
+        )
+        .await
+        .expect("clip");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while owner.clip(clip.id).await.expect("clip").status
+        != eyrie_protocol::api::ClipStatus::Finished
+    {
+        assert!(Instant::now() < deadline, "the clip was not made");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
     // This computer signs in: not allowed yet; the timeline says why nothing plays.
     let a = Installation::new(&dir.path().join("a"));
     let app = a.start_signed_in(&cloud.base);
@@ -886,5 +907,16 @@ async fn recordings_made_before_this_computer_was_allowed_are_explained_in_plain
     assert_eq!(locked["data"]["key_id"], key_id.to_hex().as_str());
     std::thread::sleep(Duration::from_millis(800));
     gui_app::screenshot(&app, &shots.join("11-timeline-locked.png"));
+    // Its export says the same, not "failed".
+    wait_event(&a.report, 20, "timeline-clips", |_| true).await;
+    let out = dir.path().join("clip.mp4");
+    bus.win(
+        "export-clip-to",
+        Some(&format!("('{}', '{}')", clip.id, out.display())),
+        10,
+    )
+    .expect("win.export-clip-to");
+    wait_event(&a.report, 30, "timeline-export-locked", |_| true).await;
+    assert!(!out.exists());
     drop(app);
 }
