@@ -168,23 +168,7 @@ fn read_file(path: &Path) -> KeyFile {
 }
 
 fn write_file(path: &Path, file: &KeyFile) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&dir)?;
-    let tmp = dir.join(".viewer-keys.json.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(&serde_json::to_vec_pretty(file).map_err(std::io::Error::other)?)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    session::write_private_json(path, file)
 }
 
 /// Put `entry` in the file at `path` (replacing the same account's).

@@ -274,20 +274,34 @@ async fn store_to(
 }
 
 fn write_file(path: &std::path::Path, file: &SessionFile) -> std::io::Result<()> {
+    write_private_json(path, file)
+}
+
+/// Write `value` as JSON to `path`, readable only by the user (mode 0600), atomically: a
+/// `.<name>.tmp` beside it, synced, then renamed over it. The session file and the
+/// installation key file (`super::keys`) both keep secrets this way.
+pub(super) fn write_private_json(
+    path: &std::path::Path,
+    value: &impl Serialize,
+) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path
         .parent()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&dir)?;
-    let tmp = dir.join(".session.json.tmp");
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(&tmp)?;
-    f.write_all(&serde_json::to_vec_pretty(file).map_err(std::io::Error::other)?)?;
+    f.write_all(&serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
 }
