@@ -171,8 +171,22 @@ fn write_file(path: &Path, file: &KeyFile) -> std::io::Result<()> {
     session::write_private_json(path, file)
 }
 
-/// Put `entry` in the file at `path` (replacing the same account's).
-fn put_entry(path: &Path, entry: KeyEntry) -> std::io::Result<()> {
+/// Note in the file at `path` (replacing the same account's entry) that the account's key
+/// is `keys`, with its seed in the file only when `in_file`, the keyring holding it
+/// otherwise.
+fn put_entry(
+    path: &Path,
+    server: &str,
+    email: &str,
+    keys: &ViewerKeys,
+    in_file: bool,
+) -> std::io::Result<()> {
+    let entry = KeyEntry {
+        server: server.to_owned(),
+        email: email.to_owned(),
+        id: keys.id().to_owned(),
+        seed: in_file.then(|| hex(keys.seed())),
+    };
     let mut file = read_file(path);
     file.keys
         .retain(|e| !(same_server(&e.server, &entry.server) && e.email == entry.email));
@@ -234,15 +248,7 @@ async fn load_or_create_at(
         let keys = ViewerKeys::from_seed(seed);
         let mut kept = Kept::File;
         if keyring && keyring_store(server, email, &keys).await {
-            put_entry(
-                path,
-                KeyEntry {
-                    server: server.to_owned(),
-                    email: email.to_owned(),
-                    id: keys.id().to_owned(),
-                    seed: None,
-                },
-            )?;
+            put_entry(path, server, email, &keys, false)?;
             tracing::info!("this computer's key moved from the file into the keyring");
             kept = Kept::Keyring;
         }
@@ -257,15 +263,7 @@ async fn load_or_create_at(
             Some(Some(seed)) => {
                 let keys = ViewerKeys::from_seed(seed);
                 if entry.as_ref().is_none_or(|e| e.id != keys.id()) {
-                    put_entry(
-                        path,
-                        KeyEntry {
-                            server: server.to_owned(),
-                            email: email.to_owned(),
-                            id: keys.id().to_owned(),
-                            seed: None,
-                        },
-                    )?;
+                    put_entry(path, server, email, &keys, false)?;
                 }
                 return Ok(Loaded {
                     keys: Arc::new(keys),
@@ -288,15 +286,7 @@ async fn load_or_create_at(
     // A new installation key.
     let keys = ViewerKeys::generate();
     let in_keyring = keyring && keyring_store(server, email, &keys).await;
-    put_entry(
-        path,
-        KeyEntry {
-            server: server.to_owned(),
-            email: email.to_owned(),
-            id: keys.id().to_owned(),
-            seed: (!in_keyring).then(|| hex(keys.seed())),
-        },
-    )?;
+    put_entry(path, server, email, &keys, !in_keyring)?;
     Ok(Loaded {
         keys: Arc::new(keys),
         kept: if in_keyring {

@@ -7,6 +7,7 @@ use eyrie_protocol::api::Device;
 use gtk::{gdk, gio, glib};
 
 use super::EyrieWindow;
+use super::form::form_dialog;
 use crate::gui::cloud::{Cloud, CloudError};
 use crate::i18n::{gettext, gettext_f};
 use crate::spawn_tokio;
@@ -283,14 +284,6 @@ impl EyrieWindow {
     pub(super) fn add_camera_dialog(&self) {
         let Some(cloud) = self.cloud() else { return };
         // The camera trusts this cloud through the same link the app signed in with.
-        let dialog = adw::MessageDialog::new(
-            Some(self),
-            Some(&gettext("Add a Camera")),
-            Some(&gettext_f(
-                "On the camera, choose “Use This Computer as a Camera” or run\n\neyrie camera --cloud '{link}'\n\nand enter the 12-character code it shows, like ABCD-EFGH-JKMN.",
-                &[("link", &cloud.api().link())],
-            )),
-        );
         let group = adw::PreferencesGroup::new();
         let code_row = adw::EntryRow::builder()
             .title(gettext("Code on the Camera"))
@@ -301,21 +294,16 @@ impl EyrieWindow {
             .build();
         group.add(&code_row);
         group.add(&name_row);
-        let error = gtk::Label::builder()
-            .wrap(true)
-            .xalign(0.0)
-            .visible(false)
-            .build();
-        error.add_css_class("error");
-        let column = gtk::Box::new(gtk::Orientation::Vertical, 6);
-        column.append(&group);
-        column.append(&error);
-        dialog.set_extra_child(Some(&column));
-        dialog.add_responses(&[("cancel", &gettext("_Cancel")), ("add", &gettext("_Add"))]);
-        dialog.set_response_appearance("add", adw::ResponseAppearance::Suggested);
-        dialog.set_default_response(Some("add"));
-        dialog.set_close_response("cancel");
-        dialog.set_response_enabled("add", false);
+        let (dialog, error) = form_dialog(
+            self,
+            &gettext("Add a Camera"),
+            &gettext_f(
+                "On the camera, choose “Use This Computer as a Camera” or run\n\neyrie camera --cloud '{link}'\n\nand enter the 12-character code it shows, like ABCD-EFGH-JKMN.",
+                &[("link", &cloud.api().link())],
+            ),
+            &group,
+            ("add", &gettext("_Add")),
+        );
         // Checked as it is typed: Add only for 12 valid characters, and a plain error as
         // soon as the code cannot be one.
         code_row.connect_changed(glib::clone!(

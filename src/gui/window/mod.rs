@@ -8,6 +8,7 @@
 
 mod cameras;
 mod connect;
+mod form;
 mod keys;
 mod live;
 
