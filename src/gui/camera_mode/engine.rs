@@ -164,7 +164,7 @@ async fn run(
         .send(ModeEvent::Running(camera.rings().clone()))
         .await?;
     if let Some(settings) = config.homeassistant
-        && let Err(e) = camera.start_homeassistant(settings)
+        && let Err(e) = camera.start_homeassistant(settings).await
     {
         let _ = events.send(ModeEvent::Refused(e.to_string())).await;
     }
@@ -189,7 +189,7 @@ async fn run(
                 let Some(settings) = settings else { break };
                 match settings {
                     Some(s) => {
-                        if let Err(e) = camera.start_homeassistant(s) {
+                        if let Err(e) = camera.start_homeassistant(s).await {
                             let _ = events.send(ModeEvent::Refused(e.to_string())).await;
                         }
                     }

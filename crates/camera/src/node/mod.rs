@@ -193,21 +193,28 @@ impl CameraNode {
             homeassistant: None,
         };
         if let Some(settings) = config.homeassistant {
-            node.start_homeassistant(settings)?;
+            node.spawn_homeassistant(settings)?;
         }
         Ok(node)
     }
 
-    /// Publish Home Assistant discovery on `settings`' broker (in place of any bridge
-    /// running already). The broker being down or refusing the login is not an error:
-    /// the bridge keeps trying and [`CameraNode::homeassistant_state`] says so.
-    pub fn start_homeassistant(
+    /// Publish Home Assistant discovery on `settings`' broker, in place of any bridge
+    /// running already (which says `offline` and disconnects first, so that its last
+    /// will cannot arrive after the new bridge's `online`). The broker being down or
+    /// refusing the login is not an error: the bridge keeps trying and
+    /// [`CameraNode::homeassistant_state`] says so.
+    pub async fn start_homeassistant(
         &mut self,
         settings: HomeAssistantSettings,
     ) -> Result<(), HomeAssistantError> {
-        // The old bridge's connection is cut (its will says offline) before the new one
-        // says online.
-        drop(self.homeassistant.take());
+        self.stop_homeassistant().await;
+        self.spawn_homeassistant(settings)
+    }
+
+    fn spawn_homeassistant(
+        &mut self,
+        settings: HomeAssistantSettings,
+    ) -> Result<(), HomeAssistantError> {
         let identity = crate::homeassistant::Identity {
             device_id: self.device_id,
             name: settings.name.clone(),

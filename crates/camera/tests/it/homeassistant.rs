@@ -382,7 +382,9 @@ async fn discovery_switch_motion_snapshots_and_the_last_will() {
     publish(port, None, &sw_topic, "OFF", false);
     ha.wait(&state_topic, 10, |h| json(h)["privacy"] == "OFF")
         .await;
-    node.start_homeassistant(settings(port, None)).unwrap();
+    node.start_homeassistant(settings(port, None))
+        .await
+        .unwrap();
     wait_state(&node, 20, |s| *s == BridgeState::Connected).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
@@ -491,6 +493,7 @@ topic read eyrie-ha/#
 
     // The right password: connected, discovery out.
     node.start_homeassistant(settings(port, Some("cam")))
+        .await
         .unwrap();
     wait_state(&node, 20, |s| *s == BridgeState::Connected).await;
     let base = format!("eyrie-ha/{}", node.device_id());
