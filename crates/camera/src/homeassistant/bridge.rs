@@ -1,5 +1,6 @@
-//! The running bridge: one task polls the MQTT connection (and reconnects), one task —
-//! the controller — owns everything the camera says and does on it.
+//! The running bridge: one task polls the MQTT connection and reconnects
+//! ([`super::connection`]); one task — the controller — owns everything the camera says
+//! and does on it.
 //!
 //! ```text
 //!  rumqttc EventLoop ─poll task─► Link::{Up, Down, Refused, Message} ─┐
@@ -15,13 +16,10 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use rumqttc::{
-    AsyncClient, ConnectReturnCode, ConnectionError, Event, LastWill, MqttOptions, Packet, QoS,
-    TlsConfiguration, Transport,
-};
+use rumqttc::{AsyncClient, QoS};
 use tokio::sync::{broadcast, mpsc, watch};
 
+use super::connection::{self, Link};
 use super::discovery::{self, Identity, State, Topics};
 use super::{BridgeState, HomeAssistantError, HomeAssistantSettings};
 use crate::capture::Rings;
@@ -29,28 +27,8 @@ use crate::node::{Command, NodeHandle};
 use crate::ring::StartAt;
 use crate::storage::recorder::{EventSource, Notice};
 
-/// Largest message the camera reads (commands and Home Assistant's status are words).
-const MAX_INCOMING: usize = 64 * 1024;
-/// Largest message it sends (a JPEG snapshot of the main stream).
-const MAX_OUTGOING: usize = 8 * 1024 * 1024;
-const BACKOFF_MIN: Duration = Duration::from_millis(200);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
-const REFUSED_BACKOFF_MIN: Duration = Duration::from_secs(5);
-const REFUSED_BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// How long `stop` waits for `offline` and the disconnect to leave.
 const STOP_WAIT: Duration = Duration::from_secs(2);
-
-/// What the poll task tells the controller.
-enum Link {
-    Up,
-    Down(String),
-    Refused(String),
-    Message {
-        topic: String,
-        payload: Bytes,
-        retain: bool,
-    },
-}
 
 /// Work finished elsewhere that the controller publishes.
 enum Job {
@@ -94,67 +72,6 @@ impl Drop for Running {
     }
 }
 
-fn options(
-    settings: &HomeAssistantSettings,
-    topics: &Topics,
-    node_id: &str,
-) -> Result<MqttOptions, HomeAssistantError> {
-    let b = &settings.broker;
-    let client_id = format!("{node_id}-{:04x}", rand::random::<u16>());
-    let mut mo = MqttOptions::new(client_id, b.host.clone(), b.port);
-    if b.tls {
-        let ca = match &settings.ca_pem {
-            Some(pem) => pem.clone(),
-            None => system_roots()?,
-        };
-        mo.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
-            ca,
-            alpn: None,
-            client_auth: None,
-        }));
-    }
-    if let Some(user) = &b.username {
-        mo.set_credentials(user.clone(), b.password.clone().unwrap_or_default());
-    }
-    mo.set_keep_alive(Duration::from_secs(15));
-    mo.set_clean_session(true);
-    mo.set_max_packet_size(MAX_INCOMING, MAX_OUTGOING);
-    mo.set_request_channel_capacity(64);
-    mo.set_last_will(LastWill::new(
-        topics.availability(),
-        discovery::OFFLINE,
-        QoS::AtLeastOnce,
-        true,
-    ));
-    Ok(mo)
-}
-
-fn system_roots() -> Result<Vec<u8>, HomeAssistantError> {
-    let path = std::env::var_os("SSL_CERT_FILE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
-    std::fs::read(&path)
-        .map_err(|e| HomeAssistantError::NoTrustRoots(format!("{}: {e}", path.display())))
-}
-
-/// The words for a CONNACK refusal (MQTT 3.1.1 §3.2.2.3), when `e` is one.
-fn refusal(e: &ConnectionError) -> Option<&'static str> {
-    match e {
-        ConnectionError::ConnectionRefused(code) => match code {
-            ConnectReturnCode::BadUserNamePassword => Some("bad user name or password"),
-            // What mosquitto answers a wrong password with (MQTT 3.1.1).
-            ConnectReturnCode::NotAuthorized => {
-                Some("not authorized (check the user name and password)")
-            }
-            ConnectReturnCode::BadClientId => Some("client id rejected"),
-            ConnectReturnCode::RefusedProtocolVersion => Some("protocol version not accepted"),
-            ConnectReturnCode::ServiceUnavailable => Some("service unavailable"),
-            ConnectReturnCode::Success => None,
-        },
-        _ => None,
-    }
-}
-
 pub(super) fn start(
     settings: &HomeAssistantSettings,
     identity: &Identity,
@@ -163,57 +80,9 @@ pub(super) fn start(
     state: watch::Sender<BridgeState>,
 ) -> Result<Running, HomeAssistantError> {
     let topics = identity.topics();
-    let mo = options(settings, &topics, &identity.node_id())?;
-    let (client, mut eventloop) = AsyncClient::new(mo, 64);
-    let (link_tx, link_rx) = mpsc::unbounded_channel();
-    let poller = tokio::spawn(async move {
-        let mut backoff = BACKOFF_MIN;
-        loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    backoff = BACKOFF_MIN;
-                    if link_tx.send(Link::Up).is_err() {
-                        break;
-                    }
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let msg = Link::Message {
-                        topic: p.topic,
-                        payload: p.payload,
-                        retain: p.retain,
-                    };
-                    if link_tx.send(msg).is_err() {
-                        break;
-                    }
-                }
-                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
-                    // Asked by stop(): let the DISCONNECT leave, then end.
-                    let _ =
-                        tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
-                    break;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let why = if let Some(reason) = refusal(&e) {
-                        backoff = backoff.clamp(REFUSED_BACKOFF_MIN, REFUSED_BACKOFF_MAX);
-                        Link::Refused(reason.to_owned())
-                    } else {
-                        Link::Down(e.to_string())
-                    };
-                    if link_tx.send(why).is_err() {
-                        break;
-                    }
-                    tokio::time::sleep(backoff).await;
-                    let max = if backoff >= REFUSED_BACKOFF_MIN {
-                        REFUSED_BACKOFF_MAX
-                    } else {
-                        BACKOFF_MAX
-                    };
-                    backoff = (backoff * 2).min(max);
-                }
-            }
-        }
-    });
+    let mo = connection::options(settings, &topics, &identity.node_id())?;
+    let (client, eventloop) = AsyncClient::new(mo, 64);
+    let (poller, link_rx) = connection::poll(eventloop);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let controller = Controller {
         client,

@@ -38,6 +38,7 @@
 mod bridge;
 pub mod broker;
 pub mod cli;
+mod connection;
 pub mod discovery;
 
 pub use broker::Broker;
