@@ -12,6 +12,7 @@
 pub mod camera;
 pub mod capture;
 pub mod control;
+pub mod homeassistant;
 pub mod keys;
 pub mod live;
 pub mod node;
@@ -69,6 +70,8 @@ pub struct CameraArgs {
     pub privacy: bool,
     #[command(flatten)]
     pub storage: storage::cli::StorageArgs,
+    #[command(flatten)]
+    pub homeassistant: homeassistant::cli::HomeAssistantArgs,
     /// A command to the camera already running with this state dir (instead of running one).
     #[command(subcommand)]
     pub command: Option<control::ControlCommand>,
@@ -112,6 +115,8 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    // Checked before enrolment: a bad Home Assistant option stops nothing half started.
+    let homeassistant = args.homeassistant.settings(&state_dir)?;
     let enrolled = node::Enrolment {
         cloud: args.cloud.clone(),
         state_dir: state_dir.clone(),
@@ -122,7 +127,9 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
         println!("Pairing code: {code} — enter it in the Eyrie app (Add a camera).");
     })
     .await?;
-    let camera = CameraNode::start(args.node_config(state_dir), enrolled)?;
+    let mut config = args.node_config(state_dir);
+    config.homeassistant = homeassistant;
+    let camera = CameraNode::start(config, enrolled)?;
     let mut events = camera.events();
 
     println!("camera {} running", camera.device_id());

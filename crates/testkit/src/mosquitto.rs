@@ -42,6 +42,9 @@ pub struct TlsFiles {
 /// Who may log in, and which (viewer, device) ownerships the ACL grants.
 type Logins<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
 
+/// The ACL file's text in place of the documented one.
+type CustomAcl<'a> = Option<&'a str>;
+
 /// A running mosquitto.
 pub struct Mosquitto {
     pub port: u16,
@@ -53,7 +56,7 @@ pub struct Mosquitto {
 impl Mosquitto {
     /// Anyone may connect and use any topic.
     pub fn start() -> Mosquitto {
-        Mosquitto::launch(None, None)
+        Mosquitto::launch(None, None, None)
     }
 
     /// Only `users` may log in (password = user name) and the documented ACL applies;
@@ -65,22 +68,32 @@ impl Mosquitto {
             .filter(|u| u.starts_with("viewer-"))
             .flat_map(|v| devices.clone().map(move |d| (*v, *d)))
             .collect();
-        Mosquitto::launch(Some((users, &owners)), None)
+        Mosquitto::launch(Some((users, &owners)), None, None)
     }
 
     /// Tenants: each (viewer, device) pair is a user and the camera it owns; all of them
     /// may log in (password = name), with the documented ACL and size limit.
     pub fn with_tenants(tenants: &[(&str, &str)]) -> Mosquitto {
         let users: Vec<&str> = tenants.iter().flat_map(|(v, d)| [*v, *d]).collect();
-        Mosquitto::launch(Some((&users, tenants)), None)
+        Mosquitto::launch(Some((&users, tenants)), None, None)
+    }
+
+    /// Only `users` may log in (password = user name), under this ACL file's text
+    /// (brokers that are not Eyrie's: the user's own, Home Assistant's).
+    pub fn with_acl(users: &[&str], acl: &str) -> Mosquitto {
+        Mosquitto::launch(Some((users, &[])), None, Some(acl))
     }
 
     /// A TLS listener only, showing `files.cert`; anyone may connect.
     pub fn with_tls(files: &TlsFiles) -> Mosquitto {
-        Mosquitto::launch(None, Some(files))
+        Mosquitto::launch(None, Some(files), None)
     }
 
-    fn launch(users: Option<Logins<'_>>, tls: Option<&TlsFiles>) -> Mosquitto {
+    fn launch(
+        users: Option<Logins<'_>>,
+        tls: Option<&TlsFiles>,
+        custom_acl: CustomAcl<'_>,
+    ) -> Mosquitto {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let d = dir.path();
@@ -106,7 +119,7 @@ impl Mosquitto {
                         .expect("mosquitto_passwd (apt install mosquitto)");
                     assert!(ok.success(), "mosquitto_passwd failed for {u}");
                 }
-                let mut acl = ACL.to_owned();
+                let mut acl = custom_acl.unwrap_or(ACL).to_owned();
                 for (v, dev) in owners {
                     acl.push_str(&owner_acl(v, dev));
                 }

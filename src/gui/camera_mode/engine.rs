@@ -16,6 +16,8 @@
 //!  window ──Command──► task (tokio) ─► Enrolment::enrol ──code──► ModeEvent::Pairing
 //!                          │           CameraNode::start ─► ModeEvent::Running(rings)
 //!                          ├─ Command ─► CameraNode::execute ─► CommandError ─► ModeEvent::Refused
+//!                          ├─ Home Assistant settings ─► CameraNode::start/stop_homeassistant
+//!                          │     bridge state ─► ModeEvent::HomeAssistant
 //!                          └─ every second: CameraNode::status ─► ModeEvent::Status
 //! ```
 
@@ -23,6 +25,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use eyrie_camera::capture::{Rings, Source};
+use eyrie_camera::homeassistant::{BridgeState, HomeAssistantSettings};
 use eyrie_camera::live::{LiveEvent, Speaker};
 pub use eyrie_camera::node::Command;
 use eyrie_camera::node::{Enrolment, NodeStatus};
@@ -46,6 +49,8 @@ pub enum ModeEvent {
     Refused(String),
     /// The camera stopped for good (the message says why).
     Failed(String),
+    /// The Home Assistant bridge's connection (`None`: no bridge runs).
+    HomeAssistant(Option<BridgeState>),
 }
 
 /// Where and what to run.
@@ -54,17 +59,25 @@ pub struct ModeConfig {
     pub cloud: String,
     pub state_dir: PathBuf,
     pub source: Source,
+    /// Publish Home Assistant discovery from the start.
+    pub homeassistant: Option<HomeAssistantSettings>,
 }
 
 /// The running camera; dropping it (or [`ModeHandle::stop`]) stops everything.
 pub struct ModeHandle {
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    homeassistant: tokio::sync::mpsc::UnboundedSender<Option<HomeAssistantSettings>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl ModeHandle {
     pub fn send(&self, command: Command) {
         let _ = self.commands.send(command);
+    }
+
+    /// Publish to Home Assistant with these settings, or stop (`None`).
+    pub fn set_homeassistant(&self, settings: Option<HomeAssistantSettings>) {
+        let _ = self.homeassistant.send(settings);
     }
 
     /// Stop the camera in the node's order (live sessions end, the segment in progress is
@@ -86,19 +99,41 @@ impl ModeHandle {
 /// Start: pair if needed, then run camera and storage until stopped.
 pub fn start(config: ModeConfig, events: async_channel::Sender<ModeEvent>) -> ModeHandle {
     let (commands, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (homeassistant, ha_rx) = tokio::sync::mpsc::unbounded_channel();
     let task = spawn_tokio!(async move {
-        if let Err(e) = run(config, &events, rx).await {
+        if let Err(e) = run(config, &events, rx, ha_rx).await {
             tracing::warn!("camera mode stopped: {e:#}");
             let _ = events.send(ModeEvent::Failed(format!("{e:#}"))).await;
         }
     });
-    ModeHandle { commands, task }
+    ModeHandle {
+        commands,
+        homeassistant,
+        task,
+    }
+}
+
+/// The next state of the Home Assistant bridge; pending while none runs.
+async fn bridge_changed(
+    state: &mut Option<tokio::sync::watch::Receiver<BridgeState>>,
+) -> Option<BridgeState> {
+    let Some(rx) = state else {
+        return std::future::pending().await;
+    };
+    match rx.changed().await {
+        Ok(()) => Some(rx.borrow_and_update().clone()),
+        Err(_) => {
+            *state = None;
+            None
+        }
+    }
 }
 
 async fn run(
     config: ModeConfig,
     events: &async_channel::Sender<ModeEvent>,
     mut commands: tokio::sync::mpsc::UnboundedReceiver<Command>,
+    mut homeassistant: tokio::sync::mpsc::UnboundedReceiver<Option<HomeAssistantSettings>>,
 ) -> anyhow::Result<()> {
     let enrolment = Enrolment {
         cloud: config.cloud.clone(),
@@ -124,10 +159,20 @@ async fn run(
     let mut node_config = NodeConfig::new(config.state_dir);
     node_config.capture.source = config.source.resolve();
     node_config.speaker = Speaker::Auto;
-    let camera = CameraNode::start(node_config, enrolled)?;
+    let mut camera = CameraNode::start(node_config, enrolled)?;
     events
         .send(ModeEvent::Running(camera.rings().clone()))
         .await?;
+    if let Some(settings) = config.homeassistant
+        && let Err(e) = camera.start_homeassistant(settings).await
+    {
+        let _ = events.send(ModeEvent::Refused(e.to_string())).await;
+    }
+    let mut bridge = camera.homeassistant_state();
+    if let Some(rx) = &bridge {
+        let now = rx.borrow().clone();
+        let _ = events.send(ModeEvent::HomeAssistant(Some(now))).await;
+    }
 
     let mut camera_events = camera.events();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -139,6 +184,23 @@ async fn run(
                     let _ = events.send(ModeEvent::Refused(refused.to_string())).await;
                 }
                 let _ = events.send(ModeEvent::Status(camera.status().await)).await;
+            }
+            settings = homeassistant.recv() => {
+                let Some(settings) = settings else { break };
+                match settings {
+                    Some(s) => {
+                        if let Err(e) = camera.start_homeassistant(s).await {
+                            let _ = events.send(ModeEvent::Refused(e.to_string())).await;
+                        }
+                    }
+                    None => camera.stop_homeassistant().await,
+                }
+                bridge = camera.homeassistant_state();
+                let now = bridge.as_ref().map(|rx| rx.borrow().clone());
+                let _ = events.send(ModeEvent::HomeAssistant(now)).await;
+            }
+            state = bridge_changed(&mut bridge) => {
+                let _ = events.send(ModeEvent::HomeAssistant(state)).await;
             }
             event = camera_events.recv() => match event {
                 Ok(CameraEvent::Live(LiveEvent::Viewers(_))) => {

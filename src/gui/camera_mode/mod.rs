@@ -4,7 +4,7 @@
 //! none) and see the local preview; the window then runs the camera of `eyrie_camera` in
 //! this process ([`engine`]): it shows the pairing code until somebody adds the camera in
 //! the app, and from then on the owner's switches (privacy, audio recording, record an
-//! event now) and what the camera is doing — the store mode the cloud set, how many
+//! event now), Home Assistant discovery ([`homeassistant`]) and what the camera is doing — the store mode the cloud set, how many
 //! people are watching, and the upload state (uploading, queued, spool use, dropped).
 //!
 //! ```text
@@ -14,6 +14,7 @@
 //! ```
 
 mod engine;
+mod homeassistant;
 mod preview;
 mod status;
 mod ui;
@@ -44,6 +45,7 @@ pub struct Widgets {
     pub record_audio: OnceCell<gtk::Switch>,
     pub record_now: OnceCell<gtk::Button>,
     pub status: status::StatusRows,
+    pub homeassistant: homeassistant::HomeAssistantRows,
 }
 
 mod imp {
@@ -104,6 +106,7 @@ impl EyrieCameraModeWindow {
             .build();
         let column = window.build_ui();
         window.build_controls(&column);
+        window.build_homeassistant(&column);
         window.find_devices();
         window.start_engine();
         window
@@ -111,6 +114,14 @@ impl EyrieCameraModeWindow {
 
     fn ui(&self) -> &Widgets {
         &self.imp().ui
+    }
+
+    /// The application's settings (none when the schema is not installed).
+    fn app_settings(&self) -> Option<gtk::gio::Settings> {
+        self.application()
+            .and_downcast::<EyrieApplication>()
+            .as_ref()
+            .and_then(EyrieApplication::settings)
     }
 
     /// The cloud this camera joins: the signed-in one, else the last one used.
@@ -202,6 +213,7 @@ impl EyrieCameraModeWindow {
             cloud: self.cloud(),
             state_dir: eyrie_camera::setup::default_state_dir(),
             source: self.selected_source(),
+            homeassistant: self.homeassistant_at_start(),
         };
         self.set_state(&gettext("Connecting to the cloud…"));
         let (tx, rx) = async_channel::unbounded();
@@ -249,6 +261,7 @@ impl EyrieCameraModeWindow {
                 test_hooks::report("camera-mode", &serde_json::json!({ "running": true }));
             }
             ModeEvent::Status(status) => self.show_status(&status),
+            ModeEvent::HomeAssistant(state) => self.show_homeassistant(state.as_ref()),
             ModeEvent::Refused(message) => self.toast(&message),
             ModeEvent::Failed(message) => {
                 self.set_state(&gettext("Stopped"));
@@ -293,6 +306,15 @@ impl EyrieCameraModeWindow {
     fn send(&self, command: Command) {
         if let Some(engine) = self.imp().engine.borrow().as_ref() {
             engine.send(command);
+        }
+    }
+
+    fn set_homeassistant(
+        &self,
+        settings: Option<eyrie_camera::homeassistant::HomeAssistantSettings>,
+    ) {
+        if let Some(engine) = self.imp().engine.borrow().as_ref() {
+            engine.set_homeassistant(settings);
         }
     }
 

@@ -12,7 +12,11 @@ use crate::i18n::gettext;
 /// Seconds recorded by "Record Event Now".
 const RECORD_NOW: std::time::Duration = std::time::Duration::from_secs(10);
 
-fn switch_row(title: &str, subtitle: &str, active: bool) -> (adw::ActionRow, gtk::Switch) {
+pub(super) fn switch_row(
+    title: &str,
+    subtitle: &str,
+    active: bool,
+) -> (adw::ActionRow, gtk::Switch) {
     let switch = gtk::Switch::builder()
         .active(active)
         .valign(gtk::Align::Center)

@@ -111,6 +111,19 @@ impl NodeHandle {
         }
     }
 
+    /// Cloud storage's event starts and ends (motion among them); `None` when storage is
+    /// not running.
+    pub async fn storage_notices(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<crate::storage::recorder::Notice>> {
+        self.shared
+            .storage
+            .read()
+            .await
+            .as_ref()
+            .map(CloudStorage::notices)
+    }
+
     /// Privacy mode: the capture's card and mute, the live side (sessions end with
     /// `error privacy`, offers refused), then recording's pause — or all three undone.
     pub async fn set_privacy(&self, on: bool) -> Result<(), CommandError> {

@@ -25,7 +25,7 @@
 //! answers, so nothing private is encoded, sent or recorded after the answer.
 //!
 //! Stopping is one ordered call, [`CameraNode::stop`]: (1) stop accepting — commands are
-//! refused from here on and the control socket closes; (2) end the live sessions and say
+//! refused from here on, Home Assistant hears `offline` and the control socket closes; (2) end the live sessions and say
 //! `offline`; (3) flush storage — wait for any command still running, then finish the
 //! segment in progress and spool it (it uploads on the next start), stop the uploads;
 //! (4) stop capture. Storage is held behind a lock that commands read and `stop` takes
@@ -45,10 +45,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use eyrie_protocol::api::RecordingPolicy;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::camera::{Camera, CameraConfig, CameraError, CameraEvent, CameraHandle};
 use crate::capture::{CaptureConfig, Rings};
+use crate::homeassistant::{BridgeState, HomeAssistant, HomeAssistantError, HomeAssistantSettings};
 use crate::live::{LiveConfig, Speaker};
 use crate::storage::cli::StorageArgs;
 use crate::storage::{CloudStorage, StorageConfig, StorageError};
@@ -77,6 +78,8 @@ pub struct NodeConfig {
     pub privacy: bool,
     /// Listen on `<state dir>/control.sock` for `eyrie camera <command>`.
     pub control_socket: bool,
+    /// Publish Home Assistant MQTT discovery on the user's broker (`docs/home-assistant.md`).
+    pub homeassistant: Option<HomeAssistantSettings>,
 }
 
 impl NodeConfig {
@@ -95,6 +98,7 @@ impl NodeConfig {
             storage_required: false,
             privacy: false,
             control_socket: false,
+            homeassistant: None,
         }
     }
 }
@@ -114,6 +118,8 @@ pub enum NodeError {
     Control(#[from] control::ControlError),
     #[error(transparent)]
     Keys(#[from] crate::keys::KeysError),
+    #[error(transparent)]
+    HomeAssistant(#[from] HomeAssistantError),
 }
 
 /// A running camera. [`CameraNode::stop`] stops it in order; dropping it stops it too,
@@ -123,6 +129,9 @@ pub struct CameraNode {
     camera: Option<CameraHandle>,
     control: Option<(tokio::task::JoinHandle<()>, PathBuf)>,
     device_id: uuid::Uuid,
+    /// `{cloud}/api/v1/devices/{id}/whep`: where a WHEP player (Home Assistant's) plays it.
+    whep_url: String,
+    homeassistant: Option<HomeAssistant>,
 }
 
 impl CameraNode {
@@ -172,12 +181,71 @@ impl CameraNode {
         } else {
             None
         };
-        Ok(Self {
+        let mut node = Self {
             handle,
             camera: Some(camera),
             control,
             device_id: creds.device_id,
-        })
+            whep_url: enrolled
+                .cloud
+                .api()
+                .url(&format!("/devices/{}/whep", creds.device_id)),
+            homeassistant: None,
+        };
+        if let Some(settings) = config.homeassistant {
+            node.spawn_homeassistant(settings)?;
+        }
+        Ok(node)
+    }
+
+    /// Publish Home Assistant discovery on `settings`' broker, in place of any bridge
+    /// running already (which says `offline` and disconnects first, so that its last
+    /// will cannot arrive after the new bridge's `online`). The broker being down or
+    /// refusing the login is not an error: the bridge keeps trying and
+    /// [`CameraNode::homeassistant_state`] says so.
+    pub async fn start_homeassistant(
+        &mut self,
+        settings: HomeAssistantSettings,
+    ) -> Result<(), HomeAssistantError> {
+        self.stop_homeassistant().await;
+        self.spawn_homeassistant(settings)
+    }
+
+    fn spawn_homeassistant(
+        &mut self,
+        settings: HomeAssistantSettings,
+    ) -> Result<(), HomeAssistantError> {
+        let identity = crate::homeassistant::Identity {
+            device_id: self.device_id,
+            name: settings.name.clone(),
+            whep_url: self.whep_url.clone(),
+            discovery_prefix: settings.discovery_prefix.clone(),
+        };
+        let bridge = HomeAssistant::start(
+            settings,
+            identity,
+            self.handle.clone(),
+            self.rings().clone(),
+        )?;
+        self.homeassistant = Some(bridge);
+        Ok(())
+    }
+
+    /// Stop publishing to Home Assistant (it says `offline` first).
+    pub async fn stop_homeassistant(&mut self) {
+        if let Some(bridge) = self.homeassistant.take() {
+            bridge.stop().await;
+        }
+    }
+
+    /// The Home Assistant bridge's connection, while one runs.
+    pub fn homeassistant_state(&self) -> Option<watch::Receiver<BridgeState>> {
+        self.homeassistant.as_ref().map(HomeAssistant::state)
+    }
+
+    /// The URL a WHEP player opens this camera's live view with.
+    pub fn whep_url(&self) -> &str {
+        &self.whep_url
     }
 
     /// The device id the cloud gave this camera.
@@ -224,6 +292,7 @@ impl CameraNode {
     /// Stop in order: stop accepting, end live sessions, flush storage, stop capture.
     pub async fn stop(mut self) {
         self.handle.refuse_commands();
+        self.stop_homeassistant().await;
         self.close_control().await;
         let camera = self.camera.take();
         if let Some(camera) = &camera {

@@ -119,6 +119,8 @@ pub struct CloudStorage {
     ring_duration: Duration,
     motion: Option<Motion>,
     snap: super::snapshot::Snapshotter,
+    /// Every event start and end, for whoever listens (Home Assistant's motion sensor).
+    notices: tokio::sync::broadcast::Sender<Notice>,
 }
 
 impl CloudStorage {
@@ -179,16 +181,19 @@ impl CloudStorage {
         };
 
         let mut tasks = Vec::new();
+        let (notices, _) = tokio::sync::broadcast::channel(16);
         // Events to the cloud's timeline (+ the event snapshot).
-        let (cl, channel, snap2, on_event) = (
+        let (cl, channel, snap2, on_event, notices2) = (
             cloud.clone(),
             config.channel_id,
             snap.clone(),
             config.snapshot_on_event,
+            notices.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut open: Vec<(EventSource, Uuid)> = Vec::new();
             while let Some(n) = notice_rx.recv().await {
+                let _ = notices2.send(n.clone());
                 match n {
                     Notice::EventStarted { source, unix_ms } => {
                         if on_event {
@@ -284,6 +289,7 @@ impl CloudStorage {
             ring_duration,
             motion,
             snap,
+            notices,
         })
     }
 
@@ -387,6 +393,11 @@ impl CloudStorage {
         self.uploader
             .as_ref()
             .map(|u| u.counters().outcomes.subscribe())
+    }
+
+    /// Event starts and ends (manual and motion) from now on.
+    pub fn notices(&self) -> tokio::sync::broadcast::Receiver<Notice> {
+        self.notices.subscribe()
     }
 
     pub fn spool(&self) -> &Spool {

@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 
+mod homeassistant;
 mod interop;
 mod live_cloud;
 mod live_loopback;
