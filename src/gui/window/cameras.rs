@@ -9,7 +9,7 @@ use gtk::{gdk, gio, glib};
 use super::EyrieWindow;
 use super::form::form_dialog;
 use crate::gui::cloud::{Cloud, CloudError};
-use crate::i18n::{gettext, gettext_f};
+use crate::i18n::{gettext, gettext_f, ngettext_f};
 use crate::spawn_tokio;
 
 impl EyrieWindow {
@@ -317,8 +317,10 @@ impl EyrieWindow {
                 let (message, wrong) = match &code {
                     Code::Valid | Code::Short(0) => (None, false),
                     Code::Short(n) => (
-                        Some(gettext_f(
+                        Some(ngettext_f(
                             "{count} of the 12 characters",
+                            "{count} of the 12 characters",
+                            u64::try_from(*n).unwrap_or(0),
                             &[("count", &n.to_string())],
                         )),
                         false,
