@@ -32,7 +32,9 @@ pub fn init() {
 /// The directory holding `<lang>/LC_MESSAGES/<domain>.mo`.
 fn locale_dir() -> &'static str {
     #[cfg(not(feature = "meson"))]
-    if let Some(dir) = option_env!("EYRIE_BUILD_LOCALE_DIR").filter(|d| std::path::Path::new(d).is_dir()) {
+    if let Some(dir) =
+        option_env!("EYRIE_BUILD_LOCALE_DIR").filter(|d| std::path::Path::new(d).is_dir())
+    {
         return dir;
     }
     config::LOCALEDIR

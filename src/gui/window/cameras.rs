@@ -175,6 +175,10 @@ impl EyrieWindow {
             .margin_end(6)
             .tooltip_text(gettext_f("More for {name}", &[("name", &device.name)]))
             .build();
+        menu_button.update_property(&[gtk::accessible::Property::Label(&gettext_f(
+            "More for {name}",
+            &[("name", &device.name)],
+        ))]);
         menu_button.add_css_class("osd");
         menu_button.add_css_class("circular");
 

@@ -137,7 +137,9 @@ pub fn format_time(ms: i64, seconds: bool, day: bool) -> String {
         // Times of day follow the locale's digits and the desktop's 12/24-hour setting.
         crate::i18n::time_format(seconds).to_owned()
     };
-    t.format(&fmt).map(|s| s.trim().to_owned()).unwrap_or_default()
+    t.format(&fmt)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
 }
 
 impl EyrieRuler {
