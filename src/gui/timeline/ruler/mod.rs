@@ -130,8 +130,9 @@ pub fn format_time(ms: i64, seconds: bool, day: bool) -> String {
         return String::new();
     };
     let fmt = if day {
-        // Translators: the day under the timeline's ruler (GLib's DateTime::format: %a
-        // weekday, %e day of the month, %b month; e.g. "%a %e. %b" for German).
+        // Translators: the day under the timeline's ruler, in GLib's DateTime::format
+        // codes: %a weekday, %e day of the month (%-d without padding), %b month; e.g.
+        // "%a, %-d. %b" for German.
         gettext("%a %e %b")
     } else {
         // Times of day follow the locale's digits and the desktop's 12/24-hour setting.
