@@ -109,7 +109,7 @@ fn parse_po(text: &str) -> Vec<Message> {
                 "msgctxt" => m.ctxt.get_or_insert_with(String::new).push_str(&v),
                 "msgid" => {
                     seen_id = true;
-                    m.id.push_str(&v)
+                    m.id.push_str(&v);
                 }
                 "msgid_plural" => m.plural.get_or_insert_with(String::new).push_str(&v),
                 "msgstr" => {
