@@ -8,7 +8,11 @@
 //!   files are looked up in `data/resources/` first, then in `src/gui/`;
 //! - compiles the GSettings schema for this build's app id into `$OUT_DIR/schemas/` and
 //!   passes that directory as `EYRIE_BUILD_SCHEMA_DIR`, so `cargo run` and `cargo test`
-//!   find the settings without an installed schema (meson installs the real one).
+//!   find the settings without an installed schema (meson installs the real one);
+//! - compiles the translations `po/<lang>.po` of `po/LINGUAS` with `msgfmt` into
+//!   `$OUT_DIR/locale/<lang>/LC_MESSAGES/eyrie.mo` and passes that directory as
+//!   `EYRIE_BUILD_LOCALE_DIR`, so `cargo run` and the tests are translated without an
+//!   installed catalog (meson compiles and installs the real ones into its localedir).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,6 +29,7 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     compile_resources();
     compile_schema(&out_dir);
+    compile_translations(&out_dir);
 }
 
 #[cfg(feature = "gui")]
@@ -69,4 +74,34 @@ fn compile_schema(out_dir: &Path) {
         "glib-compile-schemas --strict failed on {file:?}"
     );
     println!("cargo::rustc-env=EYRIE_BUILD_SCHEMA_DIR={}", dir.display());
+}
+
+/// `po/<lang>.po` → `$OUT_DIR/locale/<lang>/LC_MESSAGES/eyrie.mo` for every language of
+/// `po/LINGUAS` (the gettext domain of a plain cargo build is always `eyrie`).
+fn compile_translations(out_dir: &Path) {
+    println!("cargo::rerun-if-changed=po/LINGUAS");
+    let linguas = std::fs::read_to_string("po/LINGUAS")
+        .unwrap_or_else(|e| panic!("cannot read po/LINGUAS: {e}"));
+    let dir = out_dir.join("locale");
+    let _ = std::fs::remove_dir_all(&dir);
+    for lang in linguas
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+    {
+        let po = format!("po/{lang}.po");
+        println!("cargo::rerun-if-changed={po}");
+        let messages = dir.join(lang).join("LC_MESSAGES");
+        std::fs::create_dir_all(&messages)
+            .unwrap_or_else(|e| panic!("cannot create {messages:?}: {e}"));
+        let status = Command::new("msgfmt")
+            .arg("--check")
+            .arg("-o")
+            .arg(messages.join("eyrie.mo"))
+            .arg(&po)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run msgfmt (gettext): {e}"));
+        assert!(status.success(), "msgfmt --check failed on {po}");
+    }
+    println!("cargo::rustc-env=EYRIE_BUILD_LOCALE_DIR={}", dir.display());
 }

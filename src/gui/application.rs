@@ -44,6 +44,7 @@ mod imp {
             let obj = self.obj();
             obj.setup_actions();
             obj.setup_accels();
+            crate::gui::a11y::watch_toplevels();
             crate::gui::test_hooks::install(&obj);
         }
 

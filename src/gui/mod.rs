@@ -11,6 +11,7 @@
 //! (`spawn_tokio!`), media in GStreamer's threads; both report back to the main loop through
 //! join handles and async channels awaited by glib futures that hold weak references.
 
+mod a11y;
 mod application;
 mod camera_mode;
 pub mod cloud;

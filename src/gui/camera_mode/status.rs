@@ -6,7 +6,7 @@ use std::cell::OnceCell;
 use adw::prelude::*;
 use eyrie_protocol::api::RecordingPolicy;
 
-use crate::i18n::{freplace, gettext, gettext_f};
+use crate::i18n::{freplace, gettext, ngettext_f};
 use eyrie_camera::node::NodeStatus as Status;
 use gettextrs::ngettext;
 
@@ -102,15 +102,19 @@ impl StatusRows {
         };
         set(&self.store_mode, &mode);
         let upload = if st.uploading {
-            gettext_f(
-                "Uploading; {n} uploaded so far",
+            ngettext_f(
+                "Uploading; {n} recording uploaded so far",
+                "Uploading; {n} recordings uploaded so far",
+                st.uploaded,
                 &[("n", &st.uploaded.to_string())],
             )
         } else if st.queued > 0 {
             gettext("Waiting to upload")
         } else {
-            gettext_f(
-                "Up to date; {n} uploaded",
+            ngettext_f(
+                "Up to date; {n} recording uploaded",
+                "Up to date; {n} recordings uploaded",
+                st.uploaded,
                 &[("n", &st.uploaded.to_string())],
             )
         };

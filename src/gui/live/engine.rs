@@ -27,7 +27,7 @@ use super::{audio, tickets};
 
 use crate::gui::cloud::Cloud;
 use crate::gui::session::Session;
-use crate::i18n::{gettext, gettext_f};
+use crate::i18n::{gettext, gettext_f, ngettext_f};
 use crate::spawn_tokio;
 
 /// Receive jitter-buffer latency. It dominates the time to the first frame on a good
@@ -97,8 +97,10 @@ impl Failure {
             Self::Busy { limit } => (
                 gettext("Camera Busy"),
                 match limit {
-                    Some(n) => gettext_f(
+                    Some(n) => ngettext_f(
+                        "The camera is already showing its video to {limit} viewer, its limit. Try again when they stop watching.",
                         "The camera is already showing its video to {limit} viewers, its limit. Try again when one of them stops watching.",
+                        u64::from(*n),
                         &[("limit", &n.to_string())],
                     ),
                     None => gettext(

@@ -102,6 +102,7 @@ mod imp {
             obj.setup_actions();
             obj.setup_hold_to_talk();
             obj.setup_autohide();
+            crate::gui::a11y::fix_tree(obj.upcast_ref());
         }
 
         fn dispose(&self) {
@@ -142,10 +143,11 @@ impl EyrieLiveView {
         let view: Self = glib::Object::new();
         let imp = view.imp();
         imp.title.set_title(&device.name);
-        imp.picture.set_alternative_text(Some(&gettext_f(
-            "Live video of {name}",
-            &[("name", &device.name)],
-        )));
+        let label = gettext_f("Live video of {name}", &[("name", &device.name)]);
+        imp.picture.set_alternative_text(Some(&label));
+        // Its name; the description says the stream's state (`announce`).
+        imp.picture
+            .update_property(&[gtk::accessible::Property::Label(&label)]);
         let stream = EyrieLiveStream::new(session, device, Quality::Sd, Policy::live_view());
         view.show_stream(&stream);
         let _ = imp.stream.set(stream);
@@ -204,6 +206,13 @@ impl EyrieLiveView {
             .bind_property("subtitle", &*imp.title, "subtitle")
             .sync_create()
             .build();
+        // Screen readers hear each state change ("Live", "Camera Offline", …).
+        self.announce(&stream.subtitle());
+        stream.connect_subtitle_notify(glib::clone!(
+            #[weak(rename_to = view)]
+            self,
+            move |stream| view.announce(&stream.subtitle())
+        ));
         stream
             .bind_property("error-title", &*imp.error_page, "title")
             .sync_create()
@@ -267,6 +276,17 @@ impl EyrieLiveView {
                 );
             }),
         );
+    }
+
+    /// Put the stream's state where assistive technologies present it: GTK 4.8 has no
+    /// `announce()`, so it is the accessible description of the live picture and of the
+    /// view, whose change AT-SPI signals (`accessible-description`) and Orca reads out.
+    fn announce(&self, state: &str) {
+        use gtk::accessible::Property;
+        self.imp()
+            .picture
+            .update_property(&[Property::Description(state)]);
+        self.update_property(&[Property::Description(state)]);
     }
 
     /// What a state change means beyond the bound properties: the controls, talk, and

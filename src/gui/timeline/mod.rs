@@ -309,6 +309,7 @@ impl EyrieTimelineWindow {
             };
             b.set_icon_name(icon);
             b.set_tooltip_text(Some(&tip));
+            b.update_property(&[gtk::accessible::Property::Label(&tip)]);
         }
     }
 

@@ -13,6 +13,8 @@ use crate::i18n::{gettext, gettext_f};
 fn icon_button(icon: &str, tooltip: &str) -> gtk::Button {
     let b = gtk::Button::from_icon_name(icon);
     b.set_tooltip_text(Some(tooltip));
+    // Icon-only: the tooltip's words are its name for screen readers.
+    b.update_property(&[gtk::accessible::Property::Label(tooltip)]);
     b
 }
 
@@ -40,10 +42,10 @@ impl EyrieTimelineWindow {
             .hexpand(true)
             .vexpand(true)
             .build();
-        picture.set_alternative_text(Some(&gettext_f(
-            "Recorded video of {name}",
-            &[("name", &device.name)],
-        )));
+        let alt = gettext_f("Recorded video of {name}", &[("name", &device.name)]);
+        picture.set_alternative_text(Some(&alt));
+        // GTK 4.8 makes the alternative text a description only; it is the name too.
+        picture.update_property(&[gtk::accessible::Property::Label(&alt)]);
         let hint = gtk::Label::new(Some(&gettext(
             "Click the timeline to play from that moment",
         )));
@@ -74,6 +76,7 @@ impl EyrieTimelineWindow {
         let rate =
             gtk::DropDown::from_strings(&labels.iter().map(String::as_str).collect::<Vec<_>>());
         rate.set_tooltip_text(Some(&gettext("Playback Speed")));
+        rate.update_property(&[gtk::accessible::Property::Label(&gettext("Playback Speed"))]);
         let time = gtk::Label::new(None);
         time.add_css_class("numeric");
         time.set_width_chars(20);

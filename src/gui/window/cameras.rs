@@ -9,7 +9,7 @@ use gtk::{gdk, gio, glib};
 use super::EyrieWindow;
 use super::form::form_dialog;
 use crate::gui::cloud::{Cloud, CloudError};
-use crate::i18n::{gettext, gettext_f};
+use crate::i18n::{gettext, gettext_f, ngettext_f};
 use crate::spawn_tokio;
 
 impl EyrieWindow {
@@ -175,6 +175,10 @@ impl EyrieWindow {
             .margin_end(6)
             .tooltip_text(gettext_f("More for {name}", &[("name", &device.name)]))
             .build();
+        menu_button.update_property(&[gtk::accessible::Property::Label(&gettext_f(
+            "More for {name}",
+            &[("name", &device.name)],
+        ))]);
         menu_button.add_css_class("osd");
         menu_button.add_css_class("circular");
 
@@ -317,8 +321,10 @@ impl EyrieWindow {
                 let (message, wrong) = match &code {
                     Code::Valid | Code::Short(0) => (None, false),
                     Code::Short(n) => (
-                        Some(gettext_f(
+                        Some(ngettext_f(
                             "{count} of the 12 characters",
+                            "{count} of the 12 characters",
+                            u64::try_from(*n).unwrap_or(0),
                             &[("count", &n.to_string())],
                         )),
                         false,

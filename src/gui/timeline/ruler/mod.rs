@@ -130,13 +130,17 @@ pub fn format_time(ms: i64, seconds: bool, day: bool) -> String {
         return String::new();
     };
     let fmt = if day {
-        "%a %e %b"
-    } else if seconds {
-        "%H:%M:%S"
+        // Translators: the day under the timeline's ruler, in GLib's DateTime::format
+        // codes: %a weekday, %e day of the month (%-d without padding), %b month; e.g.
+        // "%a, %-d. %b" for German.
+        gettext("%a %e %b")
     } else {
-        "%H:%M"
+        // Times of day follow the locale's digits and the desktop's 12/24-hour setting.
+        crate::i18n::time_format(seconds).to_owned()
     };
-    t.format(fmt).map(|s| s.to_string()).unwrap_or_default()
+    t.format(&fmt)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
 }
 
 impl EyrieRuler {
