@@ -22,7 +22,10 @@ async function route() {
   }
   if (!s) {
     document.title = 'Sign in · Eyrie';
-    signInView(main, () => { location.hash = '#/cameras'; route(); });
+    signInView(main, () => {
+      if (location.hash === '#/cameras') route();
+      else location.hash = '#/cameras'; // hashchange routes
+    });
     return;
   }
   const cam = hash.match(/^#\/camera\/([0-9a-fA-F-]{36})$/);
@@ -49,7 +52,7 @@ window.addEventListener('hashchange', () => {
 window.addEventListener('eyrie-signed-out', () => route());
 document.getElementById('signout').addEventListener('click', async () => {
   await signOut();
-  location.hash = '#/signin';
-  route();
+  if (location.hash === '#/signin') route();
+  else location.hash = '#/signin';
 });
 route();

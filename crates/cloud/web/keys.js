@@ -82,17 +82,34 @@ async function idb(mode, fn) {
     const req = fn(tx.objectStore('installations'));
     tx.oncomplete = () => { d.close(); resolve(req.result); };
     tx.onerror = () => { d.close(); reject(tx.error); };
+    tx.onabort = () => { d.close(); reject(tx.error); };
   });
 }
 
-/// This browser's installation for `userId`, made (and stored) on first use.
-export async function installation(userId) {
+const made = new Map();
+
+/// This browser's installation for `userId`, made (and stored) on first use. One per
+/// account and browser profile: concurrent callers (two tabs, two views) end up with the
+/// first pair stored, never two.
+export function installation(userId) {
+  if (!made.has(userId)) {
+    const p = loadOrMake(userId);
+    made.set(userId, p);
+    p.catch(() => made.delete(userId));
+  }
+  return made.get(userId);
+}
+
+async function loadOrMake(userId) {
   let rec = await idb('readonly', (s) => s.get(userId));
   if (!rec) {
     const x = await subtle().generateKey({ name: 'X25519' }, false, ['deriveBits']);
     const e = await subtle().generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
-    rec = { user: userId, x, e, created_ms: Date.now() };
-    await idb('readwrite', (s) => s.put(rec));
+    try {
+      // `add` refuses to overwrite: another tab that stored its pair first wins.
+      await idb('readwrite', (s) => s.add({ user: userId, x, e, created_ms: Date.now() }));
+    } catch (_) { /* stored meanwhile */ }
+    rec = await idb('readonly', (s) => s.get(userId));
   }
   const xPub = new Uint8Array(await subtle().exportKey('raw', rec.x.publicKey));
   const ePub = new Uint8Array(await subtle().exportKey('raw', rec.e.publicKey));
