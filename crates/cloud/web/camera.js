@@ -51,6 +51,7 @@ class Player {
   /// Play `recs` (oldest first) from index `from` on.
   async play(recs, from) {
     this.stop();
+    this.onSegment(null);
     const run = this.run;
     this.message.hidden = true;
     this.message.textContent = '';
@@ -79,7 +80,12 @@ class Player {
         this.fail(e instanceof SegmentError
           ? `The recording from ${at} failed its integrity check and was not played: it was altered or damaged (${e.message}).`
           : `The recording from ${at} cannot be played: ${e.message}`);
-        if (ms.readyState === 'open' && !sb.updating) ms.endOfStream();
+        if (started) {
+          if (ms.readyState === 'open' && !sb.updating) ms.endOfStream();
+        } else {
+          this.stop(); // nothing of it was shown: leave the player empty, not waiting
+          this.onSegment(null);
+        }
         return;
       }
       // Keep about a minute ahead of the playhead.
@@ -217,15 +223,19 @@ export async function cameraView(main, s, deviceId) {
     snapBtn.disabled = true;
     snapMsg.textContent = 'Asking the camera for a picture…';
     try {
+      const before = await latestSnapshot(mainCh);
       const { requested_at_ms: asked } = await api('POST', `/devices/${deviceId}/snapshot-request`);
-      const until = Date.now() + 30000;
+      const until = Date.now() + 60000;
       let snap = null;
       while (!snap && Date.now() < until) {
         await new Promise((r) => setTimeout(r, 1000));
-        const latest = await latestSnapshot(mainCh, asked);
-        if (latest && latest.taken_at_ms >= asked) snap = latest;
+        // The camera takes its first keyframe after the ask; one whose clock runs a little
+        // behind the cloud's may date it slightly before: any new picture of the last
+        // few seconds is the answer.
+        const latest = await latestSnapshot(mainCh, asked - 10000);
+        if (latest && latest.id !== before?.id) snap = latest;
       }
-      if (!snap) throw new Error('The camera did not send a picture within 30 seconds (it may be in privacy mode).');
+      if (!snap) throw new Error('The camera did not send a picture within a minute (it may be in privacy mode, or busy uploading).');
       if (!inst) throw new Error('The picture arrived, but this browser cannot open it yet (see “This browser”).');
       await showSnapshot(snap);
       snapMsg.textContent = 'Snapshot taken.';
@@ -251,8 +261,12 @@ export async function cameraView(main, s, deviceId) {
   const nowPlaying = h('p', { class: 'muted', id: 'now-playing' });
   const player = new Player(playback, playMsg, deviceId, null, fresh, (rec) => {
     recList.querySelectorAll('[aria-current]').forEach((b) => b.removeAttribute('aria-current'));
+    if (!rec) {
+      nowPlaying.textContent = '';
+      return;
+    }
     recList.querySelector(`[data-recording="${rec.id}"]`)?.setAttribute('aria-current', 'true');
-    nowPlaying.textContent = `Playing from ${clock(rec.start_ms)}`;
+    nowPlaying.textContent = `Playing ${clock(rec.start_ms)} – ${clock(rec.end_ms)}`;
   });
   cleanups.push(() => player.stop());
 

@@ -59,7 +59,7 @@ export async function open(bytes, key) {
       plain = new Uint8Array(await crypto.subtle.decrypt(
         { name: 'AES-GCM', iv: nonce.slice(), additionalData: aad, tagLength: 128 }, key, sealed));
     } catch (_) {
-      throw new SegmentError(`chunk ${i} does not authenticate: the data was altered or damaged`);
+      throw new SegmentError(`chunk ${i} does not authenticate`);
     }
     out.set(plain, i * h.chunkSize);
   }
