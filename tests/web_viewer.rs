@@ -65,7 +65,14 @@ async fn recording_camera(
     let camera = Camera(
         Command::new(env!("CARGO_BIN_EXE_eyrie"))
             .args(["camera", "--cloud", &cloud.base, "--source", "test"])
-            .args(["--speaker", "none", "--fps", "15", "--keyframe-interval", "1"])
+            .args([
+                "--speaker",
+                "none",
+                "--fps",
+                "15",
+                "--keyframe-interval",
+                "1",
+            ])
             .args(["--segment-secs", "3", "--store-mode-poll", "1"])
             .args(["--motion-sensitivity", "0"])
             .arg("--state-dir")
@@ -107,16 +114,27 @@ async fn recordings(cloud: &TestCloud, token: &str, channel: uuid::Uuid) -> Vec<
 
 /// Where the embedded store keeps the object behind a presigned URL.
 fn object_file(cloud: &TestCloud, presigned_url: &str) -> PathBuf {
-    let path = url::Url::parse(presigned_url).expect("url").path().to_owned();
-    cloud.dir.path().join("objects").join(path.trim_start_matches('/'))
+    let path = url::Url::parse(presigned_url)
+        .expect("url")
+        .path()
+        .to_owned();
+    cloud
+        .dir
+        .path()
+        .join("objects")
+        .join(path.trim_start_matches('/'))
 }
 
 async fn sign_in(b: &Browser, base: &str, user: &str) {
     b.goto(&format!("{base}/")).await;
-    b.wait("document.querySelector('#username')", Duration::from_secs(15))
-        .await;
+    b.wait(
+        "document.querySelector('#username')",
+        Duration::from_secs(15),
+    )
+    .await;
     b.type_into("#username", user).await;
-    b.type_into("#password", eyrie_testkit::cloud::PASSWORD).await;
+    b.type_into("#password", eyrie_testkit::cloud::PASSWORD)
+        .await;
     b.press(ENTER).await;
     b.wait(
         "location.hash === '#/cameras' && document.querySelector('#cameras[aria-busy=false]')",
@@ -134,15 +152,21 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
 
     // The camera activates, passes its pairing check and records three segments.
     let t0 = std::time::Instant::now();
-    while recordings(&cloud, &token, channel).await.len() < 3 {
-        assert!(t0.elapsed() < Duration::from_secs(120), "the camera records");
+    while recordings(&cloud, &token, channel).await.len() < 4 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the camera records"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
     let b = Browser::start(DESKTOP.0, DESKTOP.1).await;
     b.goto(&format!("{}/", cloud.base)).await;
-    b.wait("document.querySelector('#username')", Duration::from_secs(15))
-        .await;
+    b.wait(
+        "document.querySelector('#username')",
+        Duration::from_secs(15),
+    )
+    .await;
     b.screenshot(&shot("signin-desktop")).await;
 
     // A wrong password is refused with a message, and nothing else happens.
@@ -156,7 +180,10 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
         )
         .await;
     assert_eq!(msg, json!("Wrong user name or password."));
-    assert_eq!(b.js("return localStorage.length", json!([])).await, json!(0));
+    assert_eq!(
+        b.js("return localStorage.length", json!([])).await,
+        json!(0)
+    );
 
     sign_in(&b, &cloud.base, "alice").await;
 
@@ -200,13 +227,19 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
     )
     .await;
     let fp = b
-        .js("return document.querySelector('#fingerprint').textContent", json!([]))
+        .js(
+            "return document.querySelector('#fingerprint').textContent",
+            json!([]),
+        )
         .await;
     assert_eq!(fp, json!(shown));
     b.screenshot(&shot("browser-desktop")).await;
 
     // A fresh picture from the camera, so the list has a thumbnail to decrypt.
-    let asked = user.request_snapshot(device).await.expect("snapshot request");
+    let asked = user
+        .request_snapshot(device)
+        .await
+        .expect("snapshot request");
     let t0 = std::time::Instant::now();
     loop {
         // Taken at the first keyframe after the ask — or, on a host so busy that none
@@ -219,7 +252,10 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
             break;
         }
         // Snapshots queue behind segments in the camera's spool: generous on a busy host.
-        assert!(t0.elapsed() < Duration::from_secs(90), "the camera sends a snapshot");
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "the camera sends a snapshot"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
@@ -236,12 +272,18 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
         .await;
     assert!(thumb[0].as_u64().unwrap() >= 320, "{thumb}");
     assert!(
-        thumb[2].as_str().unwrap().starts_with("Latest picture from Porch"),
+        thumb[2]
+            .as_str()
+            .unwrap()
+            .starts_with("Latest picture from Porch"),
         "{thumb}"
     );
     assert_eq!(
-        b.js("return document.querySelector('.badge').dataset.online", json!([]))
-            .await,
+        b.js(
+            "return document.querySelector('.badge').dataset.online",
+            json!([])
+        )
+        .await,
         json!("true")
     );
     assert_eq!(
@@ -254,8 +296,11 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
 
     // Keyboard only: from the top of the page, Tab until the camera has the focus (with a
     // visible focus ring), then Enter opens it.
-    b.js("document.activeElement?.blur(); window.scrollTo(0, 0)", json!([]))
-        .await;
+    b.js(
+        "document.activeElement?.blur(); window.scrollTo(0, 0)",
+        json!([]),
+    )
+    .await;
     let mut reached = false;
     for _ in 0..12 {
         b.press(TAB).await;
@@ -301,7 +346,10 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
             )
             .await;
         let age = now_ms() - frame["clock"].as_i64().unwrap();
-        assert!((0..3000).contains(&age), "a live frame: {frame}, {age} ms old");
+        assert!(
+            (0..3000).contains(&age),
+            "a live frame: {frame}, {age} ms old"
+        );
     } else {
         b.wait(
             "document.querySelector('#stage').textContent === 'Live view is not available from this server.'",
@@ -327,7 +375,7 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
     // A recording plays: decrypted in the browser, decoded, and its pixel clock lies
     // within the recording's time range.
     b.wait(
-        "document.querySelectorAll('#recordings button.rec').length >= 3",
+        "document.querySelectorAll('#recordings button.rec').length >= 4",
         Duration::from_secs(15),
     )
     .await;
@@ -341,11 +389,23 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
     let listed = recordings(&cloud, &token, channel).await;
     let by_id = |i: usize| {
         let id = shown[i].as_str().unwrap();
-        listed.iter().find(|r| r["id"] == json!(id)).expect("listed").clone()
+        listed
+            .iter()
+            .find(|r| r["id"] == json!(id))
+            .expect("listed")
+            .clone()
     };
-    let (good, bad) = (by_id(2), by_id(1));
+    // Playing goes on to newer segments, so the one to tamper with is older than the one
+    // played, and it is changed before the page has fetched anything.
+    let (good, bad) = (by_id(2), by_id(3));
+    let file = object_file(&cloud, bad["download"]["url"].as_str().unwrap());
+    let mut bytes = std::fs::read(&file).expect("the stored segment");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&file, &bytes).expect("tamper");
     let good_id = good["id"].as_str().unwrap();
-    b.click(&format!("button[data-recording='{good_id}']")).await;
+    b.click(&format!("button[data-recording='{good_id}']"))
+        .await;
     let frame = b
         .wait(
             &format!("(() => {{ const f = (function() {{ {READ_PIXEL_CLOCK} }}).apply(null, ['#playback']); return f && f.clock && f; }})()"),
@@ -353,12 +413,18 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
         )
         .await;
     let clock = frame["clock"].as_i64().unwrap();
-    let (start, end) = (good["start_ms"].as_i64().unwrap(), good["end_ms"].as_i64().unwrap());
+    let (start, end) = (
+        good["start_ms"].as_i64().unwrap(),
+        good["end_ms"].as_i64().unwrap(),
+    );
     assert!(
         clock >= start - 1500 && clock <= end + 1500,
         "the frame shown ({clock}) belongs to the recording [{start}, {end}): {frame}"
     );
-    assert!(frame["spread"].as_f64().unwrap() > 100.0, "a picture: {frame}");
+    assert!(
+        frame["spread"].as_f64().unwrap() > 100.0,
+        "a picture: {frame}"
+    );
     assert!(frame["width"].as_u64().unwrap() >= 640, "{frame}");
     b.wait(
         "document.querySelector('#playback').currentTime > 0.5",
@@ -366,8 +432,11 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
     )
     .await;
     assert_eq!(
-        b.js("return document.querySelector('#playback-error').hidden", json!([]))
-            .await,
+        b.js(
+            "return document.querySelector('#playback-error').hidden",
+            json!([])
+        )
+        .await,
         json!(true)
     );
     let audio = b
@@ -379,13 +448,8 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
     eprintln!("recording playback: frame {frame}, audio bytes decoded {audio}");
     b.screenshot(&shot("camera-desktop")).await;
 
-    // One byte flipped in the object store: the browser refuses the recording, says so,
-    // and shows none of it.
-    let file = object_file(&cloud, bad["download"]["url"].as_str().unwrap());
-    let mut bytes = std::fs::read(&file).expect("the stored segment");
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x01;
-    std::fs::write(&file, &bytes).expect("tamper");
+    // The segment with one byte flipped in the object store: the browser refuses it,
+    // says so, and shows none of it.
     let bad_id = bad["id"].as_str().unwrap();
     b.click(&format!("button[data-recording='{bad_id}']")).await;
     let msg = b
@@ -403,7 +467,11 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
             json!([]),
         )
         .await;
-    assert_eq!(state, json!([0, 0]), "nothing of the tampered segment is shown");
+    assert_eq!(
+        state,
+        json!([0, 0]),
+        "nothing of the tampered segment is shown"
+    );
     b.screenshot(&shot("camera-tampered-desktop")).await;
 
     // Phone size: every page, one column, nothing wider than the screen.
@@ -421,12 +489,18 @@ async fn the_web_viewer_signs_in_is_admitted_plays_recordings_and_refuses_tamper
         let wide = b
             .js("return document.documentElement.scrollWidth", json!([]))
             .await;
-        assert!(wide.as_u64().unwrap() <= u64::from(PHONE.0), "{name}: {wide} px wide");
+        assert!(
+            wide.as_u64().unwrap() <= u64::from(PHONE.0),
+            "{name}: {wide} px wide"
+        );
         b.screenshot(&shot(name)).await;
     }
     b.click("#signout").await;
-    b.wait("document.querySelector('#username')", Duration::from_secs(10))
-        .await;
+    b.wait(
+        "document.querySelector('#username')",
+        Duration::from_secs(10),
+    )
+    .await;
     b.screenshot(&shot("signin-phone")).await;
     // Signed out means the token is gone from the browser and dead at the cloud.
     assert_eq!(
@@ -458,8 +532,11 @@ async fn a_second_account_in_the_browser_sees_and_fetches_nothing_of_the_first()
     )
     .await;
     assert_eq!(
-        b.js("return document.querySelectorAll('#cameras a.camera').length", json!([]))
-            .await,
+        b.js(
+            "return document.querySelectorAll('#cameras a.camera').length",
+            json!([])
+        )
+        .await,
         json!(0)
     );
 
@@ -495,10 +572,33 @@ Promise.all(paths.map(([m, p, body]) => fetch('/api/v1' + p, {
         ["GET", format!("/devices/{device}"), null],
         ["GET", format!("/devices/{device}/keys"), null],
         ["GET", format!("/devices/{device}/keyset"), null],
-        ["GET", format!("/channels/{channel}/recordings?start_ms={}&end_ms={}", now - 3_600_000, now), null],
-        ["GET", format!("/channels/{channel}/snapshots?start_ms={}&end_ms={}", now - 3_600_000, now), null],
+        [
+            "GET",
+            format!(
+                "/channels/{channel}/recordings?start_ms={}&end_ms={}",
+                now - 3_600_000,
+                now
+            ),
+            null
+        ],
+        [
+            "GET",
+            format!(
+                "/channels/{channel}/snapshots?start_ms={}&end_ms={}",
+                now - 3_600_000,
+                now
+            ),
+            null
+        ],
         ["POST", format!("/devices/{device}/snapshot-request"), {}],
-        ["POST", format!("/devices/{device}/content-keys/{}/wraps", creds["recording_key"]["key_id"].as_str().unwrap()), wrap],
+        [
+            "POST",
+            format!(
+                "/devices/{device}/content-keys/{}/wraps",
+                creds["recording_key"]["key_id"].as_str().unwrap()
+            ),
+            wrap
+        ],
         ["POST", format!("/devices/{device}/tickets"), {}],
     ]);
     let statuses = b.js_async(probe, json!([paths])).await;
@@ -523,7 +623,9 @@ Promise.all(paths.map(([m, p, body]) => fetch('/api/v1' + p, {
         .await;
     assert_eq!(s, 200);
     assert_eq!(v["recordings"][0]["id"], json!(rec));
-    let (s, v) = cloud.get(&format!("/api/v1/devices/{device}"), Some(&alice)).await;
+    let (s, v) = cloud
+        .get(&format!("/api/v1/devices/{device}"), Some(&alice))
+        .await;
     assert_eq!(s, 200);
     assert!(v.get("snapshot_requested_ms").is_none(), "{v}");
 }
@@ -541,9 +643,20 @@ async fn the_cloud_serves_the_app_to_browsers_only_and_its_files_with_a_strict_p
     let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
     let r = get("/", browser).await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     assert!(r.text().await.unwrap().contains("/web/app.js"));
 
     // Scripts and API clients: the JSON 404 as before.
@@ -561,10 +674,21 @@ async fn the_cloud_serves_the_app_to_browsers_only_and_its_files_with_a_strict_p
     ] {
         let r = get(&format!("/web/{file}"), "*/*").await.unwrap();
         assert_eq!(r.status(), 200, "{file}");
-        assert!(r.headers()["content-type"].to_str().unwrap().starts_with(mime), "{file}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(mime),
+            "{file}"
+        );
         assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     }
-    for bad in ["/web/nope.js", "/web/..%2Fsrc%2Flib.rs", "/web/", "/web/app.js/x"] {
+    for bad in [
+        "/web/nope.js",
+        "/web/..%2Fsrc%2Flib.rs",
+        "/web/",
+        "/web/app.js/x",
+    ] {
         let r = get(bad, browser).await.unwrap();
         assert_eq!(r.status(), 404, "{bad}");
     }

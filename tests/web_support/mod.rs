@@ -67,7 +67,10 @@ impl Browser {
             {
                 break;
             }
-            assert!(t0.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let profile = tempfile::tempdir().expect("profile dir");
@@ -179,7 +182,10 @@ impl Browser {
         let t0 = Instant::now();
         loop {
             let v = self
-                .js(&format!("try {{ return ({expr}); }} catch (e) {{ return null; }}"), json!([]))
+                .js(
+                    &format!("try {{ return ({expr}); }} catch (e) {{ return null; }}"),
+                    json!([]),
+                )
                 .await;
             let truthy = match &v {
                 Value::Null => false,
@@ -193,7 +199,10 @@ impl Browser {
             }
             if t0.elapsed() > within {
                 let page = self
-                    .js("return document.body ? document.body.innerText : ''", json!([]))
+                    .js(
+                        "return document.body ? document.body.innerText : ''",
+                        json!([]),
+                    )
                     .await;
                 panic!("waited {within:?} for `{expr}`; the page says:\n{page}");
             }
@@ -204,10 +213,7 @@ impl Browser {
     /// The element matching `css` (the first), as a WebDriver reference.
     pub async fn find(&self, css: &str) -> String {
         let v = self
-            .post(
-                "/element",
-                json!({"using": "css selector", "value": css}),
-            )
+            .post("/element", json!({"using": "css selector", "value": css}))
             .await;
         v[ELEMENT].as_str().expect("element").to_owned()
     }

@@ -34,6 +34,7 @@ class Player {
 
   stop() {
     this.run++;
+    this.video.hidden = true; // the screen says what to do instead of a spinner
     if (this.video.src) {
       this.video.pause();
       URL.revokeObjectURL(this.video.src);
@@ -61,6 +62,7 @@ class Player {
     }
     const ms = new MediaSource();
     this.video.src = URL.createObjectURL(ms);
+    this.video.hidden = false;
     await new Promise((r) => ms.addEventListener('sourceopen', r, { once: true }));
     const sb = ms.addSourceBuffer(TS);
     sb.mode = 'sequence';
@@ -247,7 +249,7 @@ export async function cameraView(main, s, deviceId) {
   });
 
   // ---- recordings ----
-  const playback = h('video', { id: 'playback', controls: true, playsinline: true, muted: true, 'aria-label': 'Recording' });
+  const playback = h('video', { id: 'playback', controls: true, playsinline: true, muted: true, hidden: true, 'aria-label': 'Recording' });
   playback.muted = true;
   const playMsg = h('p', { class: 'error', id: 'playback-error', role: 'alert', hidden: true });
   const recList = h('ol', { class: 'recordings', id: 'recordings', 'aria-busy': 'true' });
@@ -298,7 +300,7 @@ export async function cameraView(main, s, deviceId) {
         snapMsg, snapFig),
       h('section', { class: 'card', 'aria-labelledby': 'rec-title' },
         h('h2', { id: 'rec-title' }, 'Recordings, last 24 hours'),
-        h('div', { class: 'screen' }, playback),
+        h('div', { class: 'screen' }, h('p', { class: 'idle' }, 'Choose a recording below to play it.'), playback),
         playMsg, nowPlaying, recList)));
 
   start(false);
