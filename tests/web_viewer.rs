@@ -604,8 +604,37 @@ Promise.all(paths.map(([m, p, body]) => fetch('/api/v1' + p, {
     let statuses = b.js_async(probe, json!([paths])).await;
     assert_eq!(statuses, json!([404, 404, 404, 404, 404, 404, 404, 404]));
 
-    // Mallory's browser asked to be admitted to nothing of alice's: her requests list is
-    // empty; and mallory's own account has no key set to join.
+    // A flood of installation requests from mallory's page lands in mallory's account
+    // (bounded there) and never in alice's.
+    let flood = r#"
+const done = arguments[arguments.length - 1];
+const token = localStorage.getItem('eyrie.token');
+const b64 = (b) => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+(async () => {
+  const out = [];
+  for (let i = 0; i < 18; i++) {
+    const x = await crypto.subtle.generateKey({ name: 'X25519' }, true, ['deriveBits']);
+    const e = await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);
+    const pub = { x25519: b64(await crypto.subtle.exportKey('raw', x.publicKey)),
+                  ed25519: b64(await crypto.subtle.exportKey('raw', e.publicKey)) };
+    const r = await fetch('/api/v1/installations', { method: 'POST',
+      headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Flood ' + i, public: pub }) });
+    out.push(r.status);
+  }
+  return out;
+})().then(done, (e) => done(String(e)));
+"#;
+    let statuses = b.js_async(flood, json!([])).await;
+    let statuses: Vec<u64> =
+        serde_json::from_value(statuses.clone()).unwrap_or_else(|_| panic!("statuses: {statuses}"));
+    assert!(
+        statuses.iter().all(|s| [201, 409].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&409), "bounded: {statuses:?}");
+
+    // Nothing of it reached alice: her requests list is empty.
     let (s, v) = cloud.get("/api/v1/installations", Some(&alice)).await;
     assert_eq!(s, 200);
     assert_eq!(v["installations"], json!([]), "{v}");
