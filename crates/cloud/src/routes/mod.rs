@@ -91,6 +91,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/api/openapi.json", get(ops::openapi))
+        .route("/", get(crate::web::root))
+        .route("/web/{file}", get(crate::web::file))
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn(crate::error::json_errors))
         .layer(axum::middleware::from_fn(crate::metrics::track))

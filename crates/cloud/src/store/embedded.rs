@@ -4,8 +4,12 @@
 //! start and kept in `<data-dir>/s3-credentials.json` (mode 0600). Uploads that announce a
 //! checksum are checked before they replace anything ([`super::verify`]).
 //!
+//! Reads answer `Access-Control-Allow-Origin: *` ([`Cors`]) so the web viewer
+//! (`docs/web-viewer.md`), served by the API on another port, can fetch the presigned GETs
+//! it is handed: a presigned URL is itself the credential, no cookie is involved.
+//!
 //! ```text
-//!  TcpListener ─► hyper-util auto (HTTP/1.1) ─► S3Service { SimpleAuth, Verified(FileSystem) }
+//!  TcpListener ─► hyper-util auto (HTTP/1.1) ─► Cors ─► S3Service { SimpleAuth, Verified(FileSystem) }
 //! ```
 
 use std::net::SocketAddr;
@@ -120,9 +124,37 @@ async fn serve(
                 return;
             };
             let _ = http
-                .serve_connection(TokioIo::new(io), service)
+                .serve_connection(TokioIo::new(io), Cors(service))
                 .into_owned()
                 .await;
         });
+    }
+}
+
+/// The store's service with `Access-Control-Allow-Origin: *` on the answers to `GET` and
+/// `HEAD` (browsers send no preflight for a plain GET; uploads stay as they were).
+#[derive(Clone)]
+struct Cors(s3s::service::S3Service);
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Cors {
+    type Response = s3s::HttpResponse;
+    type Error = s3s::HttpError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> Self::Future {
+        let read = matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD);
+        let fut = hyper::service::Service::call(&self.0, req);
+        Box::pin(async move {
+            let mut resp = fut.await?;
+            if read {
+                resp.headers_mut().insert(
+                    hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    hyper::header::HeaderValue::from_static("*"),
+                );
+            }
+            Ok(resp)
+        })
     }
 }
