@@ -39,6 +39,7 @@ pub mod state;
 pub mod store;
 pub mod testing;
 pub mod tls;
+pub mod whep;
 pub mod workers;
 
 use clap::Args;
