@@ -4,6 +4,11 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
+/// The page script that opens a camera with live.js and reads the pixel clock.
+pub const PAGE_JS: &str = include_str!("page.js");
+
 use std::time::Duration;
 
 use eyrie_camera::capture::{CaptureConfig, Source};

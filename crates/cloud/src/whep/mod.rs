@@ -149,6 +149,28 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The browser's live-view module (`web/live.js`), compiled in.
+pub const LIVE_JS: &str = include_str!("../../web/live.js");
+
+/// `GET /web/live.js`, until the web viewer's asset module serves it with the others.
+pub fn live_js_route() -> Router<AppState> {
+    Router::new().route(
+        "/web/live.js",
+        axum::routing::get(|| async {
+            (
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "text/javascript; charset=utf-8",
+                    ),
+                    (axum::http::header::CACHE_CONTROL, "no-cache"),
+                ],
+                LIVE_JS,
+            )
+        }),
+    )
+}
+
 /// The WHEP routes, mounted under `/api/v1`.
 pub fn router() -> Router<AppState> {
     Router::new()
