@@ -126,6 +126,7 @@ pub async fn offer(
         .map_err(|_| ApiError::bad("the offer is not UTF-8 text"))?
         .to_owned();
     let info = super::sdp::check_offer(&sdp).map_err(ApiError::BadRequest)?;
+    let sdp = super::sdp::unify_bundle(&sdp);
     if let Err(secs) = state.whep.take_post(uid) {
         return Ok(retry_after(
             ApiError::TooManyRequests(secs).into_response(),

@@ -72,6 +72,82 @@ pub fn check_offer(sdp: &str) -> Result<OfferInfo, String> {
     Ok(OfferInfo { mids, ufrag, talk })
 }
 
+/// One transport for a bundle (RFC 8843 §7.3.1): an offerer may give each bundled
+/// m-line its own ICE credentials and candidates (aiortc does; browsers with
+/// `max-bundle` do not), expecting the answerer to keep the first one's. The camera's
+/// webrtcbin wants one set, so each bundled m-line after the first takes the first's
+/// `a=ice-ufrag`/`a=ice-pwd` and loses its own candidates. Other offers come back as
+/// they were.
+pub fn unify_bundle(sdp: &str) -> String {
+    let lines: Vec<&str> = sdp.lines().map(str::trim_end).collect();
+    let Some(group) = lines.iter().find_map(|l| l.strip_prefix("a=group:BUNDLE ")) else {
+        return sdp.to_owned();
+    };
+    let bundled: Vec<&str> = group.split_whitespace().collect();
+    let Some(&tag) = bundled.first() else {
+        return sdp.to_owned();
+    };
+    // Split into the session part and the m-sections.
+    let mut sections: Vec<Vec<&str>> = vec![Vec::new()];
+    for l in &lines {
+        if l.starts_with("m=") {
+            sections.push(Vec::new());
+        }
+        if let Some(last) = sections.last_mut() {
+            last.push(l);
+        }
+    }
+    let mid_of = |sec: &[&str]| {
+        sec.iter()
+            .find_map(|l| l.strip_prefix("a=mid:"))
+            .map(str::trim)
+            .map(str::to_owned)
+    };
+    let attr = |sec: &[&str], name: &str| {
+        sec.iter()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::to_owned)
+    };
+    let Some(tagged) = sections[1..]
+        .iter()
+        .find(|s| mid_of(s).as_deref() == Some(tag))
+    else {
+        return sdp.to_owned();
+    };
+    let (Some(ufrag), Some(pwd)) = (attr(tagged, "a=ice-ufrag:"), attr(tagged, "a=ice-pwd:"))
+    else {
+        return sdp.to_owned();
+    };
+    let mut out = String::with_capacity(sdp.len());
+    for (i, sec) in sections.iter().enumerate() {
+        let mid = mid_of(sec);
+        let follower = i > 0
+            && mid
+                .as_deref()
+                .is_some_and(|m| m != tag && bundled.contains(&m));
+        for l in sec {
+            if follower {
+                if l.starts_with("a=candidate:") || *l == "a=end-of-candidates" {
+                    continue;
+                }
+                if l.starts_with("a=ice-ufrag:") {
+                    out.push_str(&format!("a=ice-ufrag:{ufrag}\r\n"));
+                    continue;
+                }
+                if l.starts_with("a=ice-pwd:") {
+                    out.push_str(&format!("a=ice-pwd:{pwd}\r\n"));
+                    continue;
+                }
+            }
+            if !l.is_empty() {
+                out.push_str(l);
+                out.push_str("\r\n");
+            }
+        }
+    }
+    out
+}
+
 /// The answer with the camera's candidates (`(m-line index, "candidate:…")`) added to
 /// their m-sections, and `a=end-of-candidates` in each when `complete`.
 pub fn with_candidates(answer: &str, candidates: &[(u32, String)], complete: bool) -> String {
@@ -172,6 +248,18 @@ mod tests {
         assert!(check_offer("hello").is_err());
         assert!(check_offer(&OFFER.replace("a=fingerprint", "a=x")).is_err());
         assert!(check_offer(&OFFER.replace("m=video", "m=text")).is_err());
+    }
+
+    #[test]
+    fn a_bundle_gets_one_transport() {
+        let two = OFFER
+            .replace("a=mid:1\r\n", "a=mid:1\r\na=ice-ufrag:wxyz\r\na=ice-pwd:p2\r\na=candidate:9 1 udp 1 10.0.0.1 9 typ host\r\n")
+            .replace("a=ice-ufrag:abcd\r\n", "a=ice-ufrag:abcd\r\na=ice-pwd:p1\r\n");
+        let one = unify_bundle(&two);
+        assert_eq!(one.matches("a=ice-ufrag:abcd").count(), 2, "{one}");
+        assert_eq!(one.matches("a=ice-pwd:p1").count(), 2, "{one}");
+        assert!(!one.contains("wxyz") && !one.contains("10.0.0.1"), "{one}");
+        assert_eq!(check_offer(&one).unwrap().mids, ["0", "1"]);
     }
 
     #[test]
