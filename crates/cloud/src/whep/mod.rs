@@ -42,7 +42,7 @@
 //! camera's own media watchdog notices a player that went away.
 
 mod relay;
-mod routes;
+pub(crate) mod routes;
 pub mod sdp;
 
 use std::collections::{HashMap, VecDeque};

@@ -24,6 +24,7 @@ use crate::state::AppState;
 
 /// `?stream=hd|sd`.
 #[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WhepQuery {
     /// `hd` (1280×720, default) or `sd` (640×360).
     pub stream: Option<String>,
@@ -286,6 +287,7 @@ fn owned(state: &AppState, uid: Uuid, id: &str) -> Result<Owned, ApiError> {
 
 /// Trickle the player's candidates to the camera.
 #[utoipa::path(patch, path = "/api/v1/whep/{session}", tag = "whep",
+    params(("session" = String, Path, description = "the opaque id from the POST's Location")),
     request_body(content = String, content_type = "application/trickle-ice-sdpfrag"),
     responses((status = 204, description = "relayed to the camera"),
         (status = 400, body = ErrorBody, description = "not a usable fragment"),
@@ -338,6 +340,7 @@ pub async fn trickle(
 
 /// End a session.
 #[utoipa::path(delete, path = "/api/v1/whep/{session}", tag = "whep",
+    params(("session" = String, Path, description = "the opaque id from the POST's Location")),
     responses((status = 200, description = "ended; the camera frees it at once"),
         (status = 404, body = ErrorBody, description = "no such session, or not the caller's")),
     security(("bearer" = [])))]
