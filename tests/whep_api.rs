@@ -8,7 +8,7 @@ mod whep_support;
 use std::time::Duration;
 
 use reqwest::Method;
-use whep_support::{CHROMIUM_OFFER, world};
+use whep_support::{CHROMIUM_OFFER, world, world_with};
 
 /// Wait until the camera holds `n` sessions (it frees a session asynchronously).
 async fn camera_settles(w: &whep_support::World, n: usize) {
@@ -31,6 +31,15 @@ async fn whep_session_and_every_refusal() {
         .post(w.device, None, "application/sdp", CHROMIUM_OFFER)
         .await;
     assert_eq!(r.status(), 401);
+    let r = w
+        .post(
+            w.device,
+            Some(&w.creds.token),
+            "application/sdp",
+            CHROMIUM_OFFER,
+        )
+        .await;
+    assert_eq!(r.status(), 403, "a device's token is not a viewer's");
     let r = w
         .post(w.device, me, "application/json", CHROMIUM_OFFER)
         .await;
@@ -258,4 +267,48 @@ async fn an_offline_camera_is_504() {
     assert_eq!(body["message"], "camera offline");
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     assert_eq!(w.cloud.state.whep.session_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ice_servers_come_back_as_link_headers() {
+    let w = world_with(2, true, |c| {
+        c.ice.stun_urls = vec!["stun:127.0.0.1:3478".into()];
+        c.ice.turn_urls = vec!["turn:127.0.0.1:3478?transport=udp".into()];
+        c.ice.turn_secret = Some("coturn-secret".into());
+    })
+    .await;
+    let r = w
+        .post(w.device, Some(&w.token), "application/sdp", CHROMIUM_OFFER)
+        .await;
+    assert_eq!(r.status(), 201);
+    let links: Vec<String> = r
+        .headers()
+        .get_all("link")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(links.len(), 2, "{links:?}");
+    assert_eq!(links[0], "<stun:127.0.0.1:3478>; rel=\"ice-server\"");
+    let turn = &links[1];
+    assert!(
+        turn.starts_with("<turn:127.0.0.1:3478?transport=udp>; rel=\"ice-server\"; username=\""),
+        "{turn}"
+    );
+    assert!(
+        turn.contains("; credential=\"") && turn.ends_with("credential-type=\"password\""),
+        "{turn}"
+    );
+    // The TURN user name is the coturn REST form for the caller: "<expiry>:<user id>".
+    let user = turn
+        .split("username=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let (exp, _who) = user.split_once(':').unwrap();
+    assert!(exp.parse::<i64>().unwrap() > eyrie_protocol::clock::unix_secs());
+    let loc = r.headers()["location"].to_str().unwrap().to_owned();
+    let r = w.call(Method::DELETE, &loc, &w.token, &[], "").await;
+    assert_eq!(r.status(), 200);
 }

@@ -24,6 +24,8 @@ pub const CHROMIUM_OFFER: &str = include_str!("../../crates/camera/tests/it/chro
 pub struct Creds {
     pub device_id: uuid::Uuid,
     pub secret: String,
+    /// The device's own bearer token.
+    pub token: String,
     pub mqtt: MqttConnection,
 }
 
@@ -39,12 +41,22 @@ pub struct World {
 /// The cloud, an account with one activated device, and (if `start_camera`) the camera
 /// running with `max_sessions`, online and with frames in its ring.
 pub async fn world(max_sessions: usize, start_camera: bool) -> World {
-    let cloud = TestCloud::spawn(Backend::Sqlite).await;
+    world_with(max_sessions, start_camera, |_| {}).await
+}
+
+/// [`world`] with the cloud's configuration changed by `tweak`.
+pub async fn world_with(
+    max_sessions: usize,
+    start_camera: bool,
+    tweak: impl FnOnce(&mut eyrie_cloud::Config),
+) -> World {
+    let cloud = TestCloud::spawn_with(Backend::Sqlite, tweak).await;
     let (_, token) = cloud.user("alice").await;
     let v = cloud.device(&token, "porch").await;
     let creds = Creds {
         device_id: v["device_id"].as_str().unwrap().parse().unwrap(),
         secret: v["device_secret"].as_str().unwrap().to_owned(),
+        token: v["device_token"].as_str().unwrap().to_owned(),
         mqtt: serde_json::from_value(v["mqtt"].clone()).expect("broker login"),
     };
     let camera = start_camera.then(|| {
