@@ -277,7 +277,11 @@ pub(crate) async fn open(state: &AppState, req: OfferRequest) -> Result<Opened, 
             Ok(Some(m)) => m,
             Ok(None) => return Err(Refusal::Broker("connection closed".into())),
             Err(_) if answer.is_some() => break,
-            Err(_) if online == Some(true) => return Err(Refusal::Timeout),
+            Err(_) if online == Some(true) => {
+                // The camera may still answer: tell it not to keep a session for us.
+                farewell(link, &mut sealer, &in_topic, &sid, "timeout");
+                return Err(Refusal::Timeout);
+            }
             Err(_) => return Err(Refusal::Offline),
         };
         let (topic, payload) = match msg {
@@ -308,17 +312,7 @@ pub(crate) async fn open(state: &AppState, req: OfferRequest) -> Result<Opened, 
                     signalling::verify_answer_proof(&key, &sid, fp, &offer_fp, &proof)
                 });
                 if !ok {
-                    let _ = link.client.try_publish(
-                        &in_topic,
-                        QoS::AtLeastOnce,
-                        false,
-                        sealer
-                            .seal(&ToCamera::Bye {
-                                session_id: sid.clone(),
-                                reason: "forged answer".into(),
-                            })
-                            .unwrap_or_default(),
-                    );
+                    farewell(link, &mut sealer, &in_topic, &sid, "forged answer");
                     return Err(Refusal::Forged);
                 }
                 answer = Some(sdp);
@@ -378,6 +372,20 @@ pub(crate) async fn open(state: &AppState, req: OfferRequest) -> Result<Opened, 
         camera_wait,
         session,
     })
+}
+
+/// Send `bye` and drop the connection once it has left; the player need not wait.
+fn farewell(link: Link, sealer: &mut Sealer<ToCamera>, topic: &str, sid: &str, reason: &str) {
+    if let Ok(p) = sealer.seal(&ToCamera::Bye {
+        session_id: sid.to_owned(),
+        reason: reason.into(),
+    }) {
+        let _ = link.client.try_publish(topic, QoS::AtLeastOnce, false, p);
+    }
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(link);
+    });
 }
 
 impl Session {
