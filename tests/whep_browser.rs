@@ -86,6 +86,42 @@ async fn chromium_plays_the_pixel_clock_through_whep() {
     assert!((0.0..30_000.0).contains(&p50), "live, not stale: {p50} ms");
     assert_eq!(w.camera_sessions(), 1);
 
+    // HD → SD: live.js reopens the session on the other stream; still one on the camera.
+    let r = b
+        .eval_async(
+            "const done = arguments[0]; window.__eyrie.live.setStream('sd').then(() => done('ok'), (e) => done(String(e)));",
+            json!([]),
+        )
+        .await;
+    assert_eq!(r, "ok");
+    let mut sd = false;
+    for _ in 0..100 {
+        let s = state(&b).await;
+        assert!(
+            s["errors"].as_array().unwrap().is_empty(),
+            "{}",
+            s["errors"]
+        );
+        if s["clocks"]
+            .as_array()
+            .unwrap()
+            .last()
+            .is_some_and(|c| c[2] == 640)
+        {
+            sd = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(sd, "frames of the SD stream arrive");
+    for _ in 0..30 {
+        if w.camera_sessions() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(w.camera_sessions(), 1, "the HD session was deleted");
+
     // Close: the session ends on the camera and in the cloud.
     b.eval("window.__eyrie.live.close(); return 1;", json!([]))
         .await;
