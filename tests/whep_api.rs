@@ -173,6 +173,28 @@ async fn whep_session_and_every_refusal() {
         .await;
     assert_eq!(r.status(), 204);
     assert_eq!(w.camera_sessions(), 1);
+    // The owner floods candidates: a budget per session, then 429, and the session lives.
+    let many: String = (0..64)
+        .map(|i| {
+            format!(
+                "a=candidate:{i} 1 udp 1 127.0.0.1 {} typ host\r\n",
+                40000 + i
+            )
+        })
+        .collect();
+    let mut flood = Vec::new();
+    for _ in 0..6 {
+        let r = w
+            .call(Method::PATCH, &location, &w.token, &sdpfrag, &many)
+            .await;
+        flood.push(r.status().as_u16());
+    }
+    assert_eq!(
+        flood,
+        [204, 204, 204, 429, 429, 429],
+        "2 + 3 × 64 = 194 relayed, then full"
+    );
+    assert_eq!(w.camera_sessions(), 1);
 
     // DELETE ends it on the camera too; the id is dead afterwards (a replay is 404).
     let r = w.call(Method::DELETE, &location, &w.token, &[], "").await;

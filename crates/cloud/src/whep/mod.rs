@@ -77,6 +77,9 @@ pub const MAX_POSTS_PER_WINDOW: usize = 20;
 pub const POST_WINDOW: Duration = Duration::from_secs(10);
 /// Candidate lines one PATCH may carry.
 pub const MAX_PATCH_CANDIDATES: usize = 64;
+/// Candidate lines one session may relay in all (a browser sends a handful; the relay
+/// bypasses the broker front's per-viewer publish limit, so it keeps its own).
+pub const MAX_SESSION_CANDIDATES: usize = 256;
 
 /// What a route tells a running session.
 #[derive(Debug)]
@@ -95,6 +98,8 @@ pub(crate) struct Entry {
     pub mids: Vec<String>,
     /// The offer's ICE user fragment (a different one in a PATCH is an ICE restart).
     pub ufrag: Option<String>,
+    /// Candidate lines relayed so far.
+    pub relayed: usize,
     pub commands: mpsc::UnboundedSender<Command>,
 }
 

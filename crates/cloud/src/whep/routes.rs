@@ -174,6 +174,7 @@ pub async fn offer(
             etag: etag.clone(),
             mids: info.mids,
             ufrag: info.ufrag,
+            relayed: 0,
             commands: tx,
         },
     );
@@ -294,7 +295,8 @@ fn owned(state: &AppState, uid: Uuid, id: &str) -> Result<Owned, ApiError> {
         (status = 404, body = ErrorBody, description = "no such session, or not the caller's"),
         (status = 412, body = ErrorBody, description = "If-Match does not match the ETag"),
         (status = 415, body = ErrorBody, description = "Content-Type is not application/trickle-ice-sdpfrag"),
-        (status = 422, body = ErrorBody, description = "an ICE restart (new ufrag): not supported, POST a new offer")),
+        (status = 422, body = ErrorBody, description = "an ICE restart (new ufrag): not supported, POST a new offer"),
+        (status = 429, body = ErrorBody, description = "the session relayed 256 candidate lines already")),
     security(("bearer" = [])))]
 pub async fn trickle(
     State(state): State<AppState>,
@@ -333,6 +335,24 @@ pub async fn trickle(
         ));
     }
     if !frag.candidates.is_empty() {
+        let within = match lock(&state.whep.sessions).get_mut(&id) {
+            Some(e) if e.relayed + frag.candidates.len() <= super::MAX_SESSION_CANDIDATES => {
+                e.relayed += frag.candidates.len();
+                true
+            }
+            Some(_) => false,
+            None => return Err(ApiError::NotFound("WHEP session")),
+        };
+        if !within {
+            return Ok(refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyRequests,
+                format!(
+                    "at most {} candidates per session",
+                    super::MAX_SESSION_CANDIDATES
+                ),
+            ));
+        }
         let _ = tx.send(Command::Candidates(frag.candidates));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
