@@ -15,7 +15,7 @@ async fn aiortc_decodes_frames_through_whep() {
     let token = w.token.clone();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("/usr/bin/python3")
-            .args([script, &url, &token, "40"])
+            .args([script, &url, &token, "60"])
             .output()
             .expect("Debian python3 runs (apt install python3-aiortc: build-aux/setup)")
     })
@@ -32,7 +32,7 @@ async fn aiortc_decodes_frames_through_whep() {
         "aiortc: {} frames, first after {} ms",
         v["frames"], v["first_frame_ms"]
     );
-    assert_eq!(v["frames"], 40);
+    assert_eq!(v["frames"], 60);
     assert_eq!(
         (v["width"].as_u64(), v["height"].as_u64()),
         (Some(640), Some(360))
@@ -43,10 +43,12 @@ async fn aiortc_decodes_frames_through_whep() {
         .iter()
         .map(|c| c.as_u64().unwrap())
         .collect();
-    assert!(clocks.len() >= 30, "pixel clock readable: {clocks:?}");
+    // Under load a lost packet spoils frames until the next keyframe (2 s): not every
+    // frame need be readable, but the readable ones must be many and in order.
+    assert!(clocks.len() >= 10, "pixel clock readable: {clocks:?}");
     assert!(clocks.windows(2).all(|p| p[1] >= p[0]), "{clocks:?}");
     assert!(
-        clocks.last().unwrap() > clocks.first().unwrap(),
+        clocks.last().unwrap() - clocks.first().unwrap() >= 300,
         "the clock advances"
     );
     assert_eq!(v["deleted"], 200);

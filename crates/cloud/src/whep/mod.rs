@@ -76,10 +76,12 @@ pub const MAX_SESSIONS_PER_USER: usize = 16;
 pub const MAX_POSTS_PER_WINDOW: usize = 20;
 pub const POST_WINDOW: Duration = Duration::from_secs(10);
 /// Candidate lines one PATCH may carry.
-pub const MAX_PATCH_CANDIDATES: usize = 64;
-/// Candidate lines one session may relay in all (a browser sends a handful; the relay
-/// bypasses the broker front's per-viewer publish limit, so it keeps its own).
-pub const MAX_SESSION_CANDIDATES: usize = 256;
+pub const MAX_PATCH_CANDIDATES: usize = 32;
+/// Candidate lines one session may relay in all. A browser sends a handful (host, srflx
+/// and relay per interface); the relay bypasses the broker front's per-viewer publish
+/// limit, so it keeps its own, and every candidate costs the camera connectivity checks
+/// (hundreds of junk ones slowed its teardown by seconds on a loaded machine).
+pub const MAX_SESSION_CANDIDATES: usize = 64;
 
 /// What a route tells a running session.
 #[derive(Debug)]

@@ -22,6 +22,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -62,6 +63,29 @@ struct Link {
     client: AsyncClient,
     rx: mpsc::UnboundedReceiver<LinkMsg>,
     task: tokio::task::JoinHandle<()>,
+    /// QoS 1 publishes queued, and acknowledged by the broker: a `bye` must be out
+    /// before the connection is dropped.
+    queued: u64,
+    acked: Arc<AtomicU64>,
+}
+
+impl Link {
+    fn publish(&mut self, topic: &str, payload: Vec<u8>) -> Result<(), rumqttc::ClientError> {
+        self.client
+            .try_publish(topic, QoS::AtLeastOnce, false, payload)?;
+        self.queued += 1;
+        Ok(())
+    }
+
+    /// Wait (at most 2 s) until the broker acknowledged everything queued, then drop.
+    async fn flush_and_close(self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while self.acked.load(Ordering::Relaxed) < self.queued
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 impl Drop for Link {
@@ -160,6 +184,8 @@ async fn connect(state: &AppState, owner: Uuid, device: Uuid) -> Result<Link, Re
 
 fn spawn_link(mo: MqttOptions, subs: Vec<String>) -> Link {
     let (client, mut eventloop) = AsyncClient::new(mo, 64);
+    let acked = Arc::new(AtomicU64::new(0));
+    let acks = acked.clone();
     let (tx, rx) = mpsc::unbounded_channel();
     let c = client.clone();
     let task = tokio::spawn(async move {
@@ -169,6 +195,9 @@ fn spawn_link(mo: MqttOptions, subs: Vec<String>) -> Link {
                     for s in &subs {
                         let _ = c.try_subscribe(s.clone(), QoS::AtLeastOnce);
                     }
+                }
+                Ok(Event::Incoming(Packet::PubAck(_))) => {
+                    acks.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok(Event::Incoming(Packet::SubAck(_))) => {
                     let _ = tx.send(LinkMsg::Ready);
@@ -186,7 +215,13 @@ fn spawn_link(mo: MqttOptions, subs: Vec<String>) -> Link {
             }
         }
     });
-    Link { client, rx, task }
+    Link {
+        client,
+        rx,
+        task,
+        queued: 0,
+        acked,
+    }
 }
 
 /// Everything `open` needs.
@@ -247,9 +282,7 @@ pub(crate) async fn open(state: &AppState, req: OfferRequest) -> Result<Opened, 
         .seal(&offer)
         .map_err(|e| Refusal::Camera(ErrorCode::BadRequest, e.to_string()))?;
     let sent = Instant::now();
-    link.client
-        .publish(&in_topic, QoS::AtLeastOnce, false, payload)
-        .await
+    link.publish(&in_topic, payload)
         .map_err(|e| Refusal::Broker(e.to_string()))?;
 
     let deadline = tokio::time::Instant::now() + super::ANSWER_TIMEOUT;
@@ -375,28 +408,21 @@ pub(crate) async fn open(state: &AppState, req: OfferRequest) -> Result<Opened, 
 }
 
 /// Send `bye` and drop the connection once it has left; the player need not wait.
-fn farewell(link: Link, sealer: &mut Sealer<ToCamera>, topic: &str, sid: &str, reason: &str) {
+fn farewell(mut link: Link, sealer: &mut Sealer<ToCamera>, topic: &str, sid: &str, reason: &str) {
     if let Ok(p) = sealer.seal(&ToCamera::Bye {
         session_id: sid.to_owned(),
         reason: reason.into(),
     }) {
-        let _ = link.client.try_publish(topic, QoS::AtLeastOnce, false, p);
+        let _ = link.publish(topic, p);
     }
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        drop(link);
-    });
+    tokio::spawn(link.flush_and_close());
 }
 
 impl Session {
     fn send(&mut self, msg: ToCamera) {
         match self.sealer.seal(&msg) {
             Ok(p) => {
-                if let Err(e) =
-                    self.link
-                        .client
-                        .try_publish(&self.in_topic, QoS::AtLeastOnce, false, p)
-                {
+                if let Err(e) = self.link.publish(&self.in_topic, p) {
                     tracing::warn!(session = %self.sid, "whep: signalling send failed: {e}");
                 }
             }
@@ -480,6 +506,6 @@ impl Opened {
         super::lock(&state.whep.sessions).remove(&id);
         tracing::info!(session = %s.sid, at = unix_ms(), "whep session ended: {why}");
         // Let the bye leave before the connection drops.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        s.link.flush_and_close().await;
     }
 }

@@ -296,7 +296,7 @@ fn owned(state: &AppState, uid: Uuid, id: &str) -> Result<Owned, ApiError> {
         (status = 412, body = ErrorBody, description = "If-Match does not match the ETag"),
         (status = 415, body = ErrorBody, description = "Content-Type is not application/trickle-ice-sdpfrag"),
         (status = 422, body = ErrorBody, description = "an ICE restart (new ufrag): not supported, POST a new offer"),
-        (status = 429, body = ErrorBody, description = "the session relayed 256 candidate lines already")),
+        (status = 429, body = ErrorBody, description = "the session relayed 64 candidate lines already")),
     security(("bearer" = [])))]
 pub async fn trickle(
     State(state): State<AppState>,
