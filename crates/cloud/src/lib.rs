@@ -40,6 +40,7 @@ pub mod store;
 pub mod testing;
 pub mod tls;
 pub mod web;
+pub mod whep;
 pub mod workers;
 
 use clap::Args;

@@ -133,6 +133,7 @@ impl Modify for CommonAnswers {
         e2e::pairing_camera, e2e::pairing, e2e::pairing_viewer, e2e::pairing_outcome,
         e2e::post_content_key, e2e::add_wraps,
         e2e::request_installation, e2e::installations, e2e::dismiss_installation,
+        crate::whep::routes::offer, crate::whep::routes::trickle, crate::whep::routes::close,
     )
 )]
 struct ApiDoc;

@@ -126,6 +126,14 @@ impl Application {
             tokio::task::spawn_blocking(move || params.hash(&crate::crypto::random_token(16)))
                 .await?
                 .map_err(|e| anyhow::anyhow!("password hashing: {e}"))?;
+        let whep_broker = match (&broker_front, &broker.host) {
+            (Some((_, _, inside)), _) => inside.relay_access(),
+            (None, host) => crate::whep::BrokerAccess::External {
+                host: host.clone().unwrap_or_default(),
+                port: broker.port,
+                tls: broker.tls,
+            },
+        };
         let state = AppState(Arc::new(Inner {
             db,
             store,
@@ -136,6 +144,7 @@ impl Application {
             ca,
             clip_kick: Notify::new(),
             dummy_hash,
+            whep: crate::whep::Whep::new(whep_broker),
         }));
         Ok(Self {
             listener,

@@ -37,6 +37,8 @@ pub struct Inner {
     /// A real hash of a random password, verified against when the user is unknown so
     /// that a login's timing does not tell whether the name exists.
     pub dummy_hash: String,
+    /// WHEP sessions and how their relay reaches the broker (`crate::whep`).
+    pub whep: crate::whep::Whep,
 }
 
 impl Inner {

@@ -76,6 +76,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../web/camera.js"),
     },
     Asset {
+        name: "live.js",
+        mime: JS,
+        body: include_str!("../web/live.js"),
+    },
+    Asset {
         name: "icon.svg",
         mime: "image/svg+xml",
         body: include_str!("../web/icon.svg"),

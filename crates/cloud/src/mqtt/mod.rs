@@ -63,6 +63,17 @@ pub struct Inside {
     secret: Arc<str>,
 }
 
+impl Inside {
+    /// How the cloud's own WHEP relay logs in to rumqttd (loopback, the front's credential).
+    pub fn relay_access(&self) -> crate::whep::BrokerAccess {
+        crate::whep::BrokerAccess::Embedded {
+            addr: self.addr,
+            user: INTERNAL_USER.to_owned(),
+            secret: self.secret.clone(),
+        }
+    }
+}
+
 /// Start rumqttd on a free loopback port, accepting only a credential made now.
 pub fn start_inside() -> anyhow::Result<Inside> {
     let addr = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?.local_addr()?;

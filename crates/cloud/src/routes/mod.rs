@@ -85,7 +85,8 @@ pub fn router(state: AppState) -> Router {
             get(snapshots::get_one).delete(snapshots::delete),
         )
         .route("/snapshots/{id}/confirm", post(snapshots::confirm))
-        .route("/tls/ca.pem", get(ops::ca_certificate));
+        .route("/tls/ca.pem", get(ops::ca_certificate))
+        .merge(crate::whep::router());
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(ops::healthz))
