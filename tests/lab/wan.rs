@@ -18,8 +18,9 @@
 //!   netns <p>-home:  eth0 10.1.0.2  (camera)   netns <p>-away: eth0 10.2.0.2  (viewer)
 //! ```
 //!
-//! The private networks have no route to each other: only what the routers translate
-//! reaches the internet, and only what belongs to a connection they saw go out comes
+//! The private networks have no route to each other (what is sent there vanishes: the
+//! routers and the internet have a blackhole default route): only what the routers
+//! translate reaches the internet, and only what belongs to a connection they saw go out comes
 //! back (Linux conntrack: port-restricted filtering). [`Nat::EndpointIndependent`] keeps
 //! one public port per private socket whatever the destination (`masquerade`), so STUN's
 //! answer is the address a peer can use; [`Nat::Symmetric`] picks a new port for each
@@ -153,6 +154,18 @@ impl Wan {
         ip(&["-n", &inet, "link", "add", "br0", "type", "bridge"])?;
         ip(&["-n", &inet, "addr", "add", &format!("{INTERNET_IP}/24"), "dev", "br0"])?;
         ip(&["-n", &inet, "link", "set", "br0", "up"])?;
+        // The rest of the world: what coturn relays to an address nobody here has (a
+        // peer's private host candidate) leaves by a dummy link and is gone, as on the
+        // internet. A blackhole or missing route would fail coturn's send instead, and
+        // coturn closes the whole allocation on that error.
+        // (A veth pair with no address on its far end and no ARP on its near one: the
+        // kernel of this lab's machine may have no `dummy` driver.)
+        ip(&[
+            "-n", &inet, "link", "add", "world0", "type", "veth", "peer", "name", "world1",
+        ])?;
+        ip(&["-n", &inet, "link", "set", "world0", "arp", "off", "up"])?;
+        ip(&["-n", &inet, "link", "set", "world1", "up"])?;
+        ip(&["-n", &inet, "route", "add", "default", "dev", "world0"])?;
         let host = |name: &str, netns: &str, ip: Ipv4Addr| Host {
             name: name.to_owned(),
             netns: netns.to_owned(),
@@ -189,6 +202,11 @@ impl Wan {
                 ip(&["-n", ns, "link", "set", dev, "up"])?;
             }
             ip(&["-n", &router, "link", "set", "lo", "up"])?;
+            // What has no route — the other site's private network — vanishes, as on
+            // the internet, instead of coming back as ICMP "net unreachable": libnice
+            // treats that error on a socket as the socket's end and drops the TURN
+            // allocation it carries, which no real network does to it.
+            ip(&["-n", &router, "route", "add", "blackhole", "default"])?;
             ip(&["-n", &inside, "link", "set", "lo", "up"])?;
             ip(&["-n", &inside, "route", "add", "default", "via", &gateway.to_string()])?;
             run(Command::new("ip").args([
@@ -227,6 +245,10 @@ impl Wan {
                 .arg(format!("--listening-port={TURN_PORT}"))
                 .args(["--min-port=40000", "--max-port=40999"])
                 .args(["--use-auth-secret", "--realm=eyrie.lab"])
+                // As a deployment should: no relaying into private networks (a viewer's
+                // TURN allocation must not reach the operator's LAN); peers' host
+                // candidates there are refused at CreatePermission.
+                .arg("--denied-peer-ip=10.0.0.0-10.255.255.255")
                 .arg(format!("--static-auth-secret={}", self.turn_secret))
                 .arg(format!("--pidfile={dir}/turnserver.pid"))
                 .arg(format!("--userdb={dir}/turndb"))
@@ -246,15 +268,19 @@ impl Wan {
         Ok(turn)
     }
 
-    /// The `eyrie cloud` options that hand out coturn: its STUN URL, TURN over UDP and
-    /// TCP, and the shared secret.
-    pub fn cloud_ice_args(&self) -> Vec<String> {
+    /// The `eyrie cloud` options that hand out coturn: its STUN URL, TURN over the
+    /// transports named (`udp`, `tcp`), and the shared secret.
+    pub fn cloud_ice_args(&self, transports: &[&str]) -> Vec<String> {
         let at = format!("{INTERNET_IP}:{TURN_PORT}");
+        let turn: Vec<String> = transports
+            .iter()
+            .map(|t| format!("turn:{at}?transport={t}"))
+            .collect();
         vec![
             "--stun-urls".into(),
             format!("stun:{at}"),
             "--turn-urls".into(),
-            format!("turn:{at}?transport=udp,turn:{at}?transport=tcp"),
+            turn.join(","),
             "--turn-secret".into(),
             self.turn_secret.clone(),
         ]
@@ -354,16 +380,19 @@ fn nft(netns: &str, rules: &str) -> Result<()> {
 
 impl Wan {
     /// `eyrie cloud` in the internet (`--listen 0.0.0.0:8470`, embedded broker and store,
-    /// data in `data`) handing out this lab's coturn ([`Wan::cloud_ice_args`]) with TURN
-    /// credentials that last `turn_ttl_secs`; returns it and the cloud link it prints.
-    pub fn start_cloud(&self, data: &Path, extra: &[&str]) -> Result<(ChildGuard, String)> {
+    /// data in `data`) handing out this lab's coturn ([`Wan::cloud_ice_args`]); returns it
+    /// and the cloud link it prints.
+    pub fn start_cloud(
+        &self,
+        data: &Path,
+        turn_transports: &[&str],
+    ) -> Result<(ChildGuard, String)> {
         let cloud = self.spawn(
             self.internet
                 .command(env!("CARGO_BIN_EXE_eyrie"))
                 .args(["cloud", "--listen", "0.0.0.0:8470", "--data-dir"])
                 .arg(data)
-                .args(self.cloud_ice_args())
-                .args(extra)
+                .args(self.cloud_ice_args(turn_transports))
                 .env_remove(ICE_ENV)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())

@@ -113,7 +113,11 @@ impl IcePath {
             local: ctype(local)?,
             remote: ctype(remote)?,
             local_protocol: local.get::<String>("protocol").unwrap_or_default(),
-            relay_protocol: local.get::<String>("relay-protocol").ok(),
+            // GStreamer 1.22 says "none" when it does not know.
+            relay_protocol: local
+                .get::<String>("relay-protocol")
+                .ok()
+                .filter(|p| !p.is_empty() && p != "none"),
             local_address: address(local),
             remote_address: address(remote),
         })
