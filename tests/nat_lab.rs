@@ -73,7 +73,11 @@ fn probe(wan: &Wan, from: &lab::Host, to: std::net::Ipv4Addr) -> (Vec<String>, S
         .output()
         .expect("python3");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let udp = text
         .lines()
         .filter_map(|l| l.strip_prefix("udp "))
@@ -109,9 +113,15 @@ fn nats_map_filter_and_block_as_configured() {
         // Endpoint-independent: one public port for both destinations, on the router.
         let (udp, tcp) = probe(&wan, &wan.home, wan::INTERNET_IP);
         assert_eq!(udp.len(), 2, "{udp:?}");
-        assert!(udp[0].starts_with(&format!("{}:", wan::HOME_PUBLIC_IP)), "{udp:?}");
+        assert!(
+            udp[0].starts_with(&format!("{}:", wan::HOME_PUBLIC_IP)),
+            "{udp:?}"
+        );
         assert_eq!(udp[0], udp[1], "one mapping whatever the destination");
-        assert!(tcp.starts_with(&format!("{}:", wan::HOME_PUBLIC_IP)), "{tcp}");
+        assert!(
+            tcp.starts_with(&format!("{}:", wan::HOME_PUBLIC_IP)),
+            "{tcp}"
+        );
 
         // Symmetric: a new public port per destination.
         let (udp, _) = probe(&wan, &wan.away, wan::INTERNET_IP);
@@ -134,7 +144,10 @@ fn nats_map_filter_and_block_as_configured() {
     let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
     let left = String::from_utf8_lossy(&left.stdout);
     for ns in &namespaces {
-        assert!(!left.contains(ns.as_str()), "{ns} outlived the lab:\n{left}");
+        assert!(
+            !left.contains(ns.as_str()),
+            "{ns} outlived the lab:\n{left}"
+        );
     }
 }
 
@@ -154,7 +167,10 @@ fn a_udp_blocking_network_lets_only_tcp_out() {
     wan::wait_line(&echo, "ready", Duration::from_secs(10)).unwrap();
     let (udp, tcp) = probe(&wan, &wan.away, wan::INTERNET_IP);
     assert_eq!(udp, ["timeout", "timeout"]);
-    assert!(tcp.starts_with(&format!("{}:", wan::AWAY_PUBLIC_IP)), "{tcp}");
+    assert!(
+        tcp.starts_with(&format!("{}:", wan::AWAY_PUBLIC_IP)),
+        "{tcp}"
+    );
     // The home network is not affected.
     let (udp, _) = probe(&wan, &wan.home, wan::INTERNET_IP);
     assert!(udp.iter().all(|a| a != "timeout"), "{udp:?}");

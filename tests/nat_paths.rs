@@ -20,21 +20,15 @@
 #[path = "lab/mod.rs"]
 mod lab;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use eyrie_client::api::ApiClient;
 use eyrie_client::live::{IcePath, LiveViewer, ViewerConfig, ViewerEvent};
 use gstreamer as gst;
-use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
-use gstreamer_video as gst_video;
+use lab::roles::{self, PAIRING, TALK};
 use lab::wan::{self, Site, Wan};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "nat traversal horse battery";
-const PAIRING: &str = "NAT-PAIRING ";
-const TALK: &str = "NAT-TALK ";
 const REPORT: &str = "NAT-REPORT ";
 
 /// What a case expects of the selected pair.
@@ -48,7 +42,12 @@ enum Expect {
 
 #[test]
 fn both_nats_easy_go_direct() {
-    run_case("both_nats_easy_go_direct", Site::EASY, Site::EASY, Expect::Direct);
+    run_case(
+        "both_nats_easy_go_direct",
+        Site::EASY,
+        Site::EASY,
+        Expect::Direct,
+    );
 }
 
 #[test]
@@ -84,7 +83,7 @@ fn udp_blocked_away_goes_through_turn_over_tcp() {
 fn run_case(test: &str, home: Site, away: Site, expect: Expect) {
     if let Some(role) = lab::child_role() {
         match role.as_str() {
-            "camera" => camera_role(),
+            "camera" => roles::camera_role(),
             "viewer" => {
                 let report = viewer_role();
                 println!("\n{REPORT}{report}");
@@ -122,7 +121,11 @@ fn run_case(test: &str, home: Site, away: Site, expect: Expect) {
     let camera = wan
         .spawn(
             wan.home
-                .run_self(test, "camera", &[("NAT_LINK", &link), ("NAT_STATE", state_s)])
+                .run_self(
+                    test,
+                    "camera",
+                    &[("NAT_LINK", &link), ("NAT_STATE", state_s)],
+                )
                 .env_remove(lab::wan::ICE_ENV)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped()),
@@ -202,7 +205,10 @@ fn run_case(test: &str, home: Site, away: Site, expect: Expect) {
                 assert_ne!(path["relay_protocol"], "udp", "{report}");
                 let log = turn.stdout();
                 assert!(
-                    log.contains(&format!("tcp or tls connected to: {}:", wan::AWAY_PUBLIC_IP)),
+                    log.contains(&format!(
+                        "tcp or tls connected to: {}:",
+                        wan::AWAY_PUBLIC_IP
+                    )),
                     "coturn saw no TCP from the away network:\n{log}"
                 );
             }
@@ -221,7 +227,13 @@ fn run_case(test: &str, home: Site, away: Site, expect: Expect) {
     let loudest = camera
         .stdout()
         .lines()
-        .filter_map(|l| l.trim_start().strip_prefix(TALK)?.trim().parse::<f64>().ok())
+        .filter_map(|l| {
+            l.trim_start()
+                .strip_prefix(TALK)?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
         .fold(f64::NEG_INFINITY, f64::max);
     assert!(
         loudest > -30.0,
@@ -236,43 +248,6 @@ fn run_case(test: &str, home: Site, away: Site, expect: Expect) {
     eprintln!("{test}: {:?}", started.elapsed());
 }
 
-/// The camera at home: enrol with the cloud link (pairing code on stdout), run, print the
-/// talk level it decodes.
-fn camera_role() {
-    let link = std::env::var("NAT_LINK").expect("NAT_LINK");
-    let state = std::path::PathBuf::from(std::env::var("NAT_STATE").expect("NAT_STATE"));
-    gst::init().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        let enrolled = eyrie_camera::node::Enrolment {
-            cloud: link,
-            state_dir: state.clone(),
-            activation_code: None,
-            ca_file: None,
-        }
-        .enrol(|code| println!("\n{PAIRING}{code}"))
-        .await
-        .expect("the camera enrols");
-        let node = eyrie_camera::CameraNode::start(eyrie_camera::NodeConfig::new(state), enrolled)
-            .expect("the camera starts");
-        let mut events = node.events();
-        loop {
-            match events.recv().await {
-                Ok(eyrie_camera::CameraEvent::Live(
-                    eyrie_camera::live::LiveEvent::TalkLevel { rms_db, .. },
-                )) => println!("\n{TALK}{rms_db:.1}"),
-                Ok(e) => eprintln!("camera: {e:?}"),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(_) => break,
-            }
-        }
-    });
-}
-
 /// The viewer away: account, claim, live view with talk; one JSON line.
 fn viewer_role() -> Value {
     let link = std::env::var("NAT_LINK").expect("NAT_LINK");
@@ -284,34 +259,11 @@ fn viewer_role() -> Value {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let api = ApiClient::new(link);
-        api.register("nat-owner", PASSWORD).await.expect("register");
-        let token = api.login("nat-owner", PASSWORD).await.expect("login").token;
-        let user = api.with_token(token);
-        let (claim, _) = eyrie_protocol::e2e::pairing::split(&code).expect("a pairing code");
-        let device = user.claim(&claim, "Camera at home").await.expect("claim");
-        let installation = eyrie_testkit::e2e::TestViewer::new(&user)
-            .await
-            .expect("the account's installation");
-        eyrie_client::api::keys::answer_pairing(
-            &installation.api,
-            device.id,
-            &code,
-            &installation.set,
-            Duration::from_secs(60),
-        )
-        .await
-        .expect("the camera's pairing check");
-        let user = installation.api.clone();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while !user.device(device.id).await.is_ok_and(|d| d.online) {
-            assert!(tokio::time::Instant::now() < deadline, "the camera comes online");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let (user, device) = roles::claim_camera(link, &code).await;
         // The camera's ring may still be filling: a few tries.
         let mut last = String::new();
         for _ in 0..5 {
-            match watch_and_talk(&user, device.id).await {
+            match watch_and_talk(&user, device).await {
                 Ok(report) => return report,
                 Err(e) => {
                     eprintln!("live attempt: {e}");
@@ -328,7 +280,7 @@ fn viewer_role() -> Value {
 /// seconds of talk.
 async fn watch_and_talk(user: &ApiClient, device: uuid::Uuid) -> Result<Value, String> {
     let ticket = user.ticket(device, None).await.map_err(|e| e.to_string())?;
-    let (sink, seen) = clock_sink();
+    let (sink, seen) = roles::clock_sink();
     let mut cfg = ViewerConfig::new(ticket, sink);
     cfg.mqtt_ca = user.ca_pem().await.map_err(|e| e.to_string())?;
     let tone = gst::ElementFactory::make("audiotestsrc")
@@ -376,37 +328,4 @@ async fn watch_and_talk(user: &ApiClient, device: uuid::Uuid) -> Result<Value, S
         "clock_advance_ms": advance,
         "age_ms": age_ms,
     }))
-}
-
-/// An appsink that keeps the pixel clock of the newest frame.
-fn clock_sink() -> (gst::Element, Arc<Mutex<Option<u64>>>) {
-    let seen: Arc<Mutex<Option<u64>>> = Arc::default();
-    let s = seen.clone();
-    let sink = gst_app::AppSink::builder()
-        .caps(
-            &gst_video::VideoCapsBuilder::new()
-                .format(gst_video::VideoFormat::I420)
-                .build(),
-        )
-        .sync(false)
-        .max_buffers(2)
-        .drop(true)
-        .build();
-    sink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |sink| {
-                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                if let (Some(b), Some(c)) = (sample.buffer(), sample.caps())
-                    && let Ok(info) = gst_video::VideoInfo::from_caps(c)
-                    && let Ok(f) = gst_video::VideoFrameRef::from_buffer_ref_readable(b, &info)
-                    && let Some(t) = eyrie_client::pixel_clock::decode_pixel_clock(&f)
-                    && let Ok(mut v) = s.lock()
-                {
-                    *v = Some(t);
-                }
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
-    (sink.upcast(), seen)
 }

@@ -152,7 +152,15 @@ impl Wan {
         lab.add_netns(&inet)?;
         ip(&["-n", &inet, "link", "set", "lo", "up"])?;
         ip(&["-n", &inet, "link", "add", "br0", "type", "bridge"])?;
-        ip(&["-n", &inet, "addr", "add", &format!("{INTERNET_IP}/24"), "dev", "br0"])?;
+        ip(&[
+            "-n",
+            &inet,
+            "addr",
+            "add",
+            &format!("{INTERNET_IP}/24"),
+            "dev",
+            "br0",
+        ])?;
         ip(&["-n", &inet, "link", "set", "br0", "up"])?;
         // The rest of the world: what coturn relays to an address nobody here has (a
         // peer's private host candidate) leaves by a dummy link and is gone, as on the
@@ -173,9 +181,12 @@ impl Wan {
         };
         let internet = host("internet", &inet, INTERNET_IP);
         let mut sites = Vec::new();
-        for (i, (name, site, public)) in [("home", home, HOME_PUBLIC_IP), ("away", away, AWAY_PUBLIC_IP)]
-            .into_iter()
-            .enumerate()
+        for (i, (name, site, public)) in [
+            ("home", home, HOME_PUBLIC_IP),
+            ("away", away, AWAY_PUBLIC_IP),
+        ]
+        .into_iter()
+        .enumerate()
         {
             let router = format!("{prefix}-r{name}");
             let inside = format!("{prefix}-{name}");
@@ -208,16 +219,38 @@ impl Wan {
             // allocation it carries, which no real network does to it.
             ip(&["-n", &router, "route", "add", "blackhole", "default"])?;
             ip(&["-n", &inside, "link", "set", "lo", "up"])?;
-            ip(&["-n", &inside, "route", "add", "default", "via", &gateway.to_string()])?;
+            ip(&[
+                "-n",
+                &inside,
+                "route",
+                "add",
+                "default",
+                "via",
+                &gateway.to_string(),
+            ])?;
             run(Command::new("ip").args([
-                "netns", "exec", &router, "sysctl", "-qw", "net.ipv4.ip_forward=1",
+                "netns",
+                "exec",
+                &router,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
             ]))?;
             nft(&router, &router_rules(site))?;
-            sites.push((host(&format!("{name}-router"), &router, public), host(name, &inside, private)));
+            sites.push((
+                host(&format!("{name}-router"), &router, public),
+                host(name, &inside, private),
+            ));
         }
         let (away_router, away) = sites.pop().expect("two sites");
         let (home_router, home) = sites.pop().expect("two sites");
-        lab.hosts = vec![internet.clone(), home_router.clone(), away_router.clone(), home.clone(), away.clone()];
+        lab.hosts = vec![
+            internet.clone(),
+            home_router.clone(),
+            away_router.clone(),
+            home.clone(),
+            away.clone(),
+        ];
         let secret: [u8; 16] = rand::random();
         Ok(Wan {
             lab,
@@ -252,7 +285,12 @@ impl Wan {
                 .arg(format!("--static-auth-secret={}", self.turn_secret))
                 .arg(format!("--pidfile={dir}/turnserver.pid"))
                 .arg(format!("--userdb={dir}/turndb"))
-                .args(["--log-file=stdout", "--simple-log", "--no-software-attribute", "--verbose"])
+                .args([
+                    "--log-file=stdout",
+                    "--simple-log",
+                    "--no-software-attribute",
+                    "--verbose",
+                ])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped()),
@@ -260,9 +298,17 @@ impl Wan {
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.internet.wait_tcp(TURN_PORT, Duration::ZERO).is_err() {
             if let Some(status) = turn.try_wait()? {
-                bail!("coturn exited ({status}): {}{}", turn.stdout(), turn.stderr());
+                bail!(
+                    "coturn exited ({status}): {}{}",
+                    turn.stdout(),
+                    turn.stderr()
+                );
             }
-            ensure!(Instant::now() < deadline, "coturn did not listen: {}", turn.stdout());
+            ensure!(
+                Instant::now() < deadline,
+                "coturn did not listen: {}",
+                turn.stdout()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(turn)
@@ -292,8 +338,24 @@ impl Wan {
         let (router, away) = (&self.away_router.netns, &self.away.netns);
         let new = Ipv4Addr::new(10, 2, 1, 2);
         ip(&["-n", router, "addr", "add", "10.2.1.1/24", "dev", "lan0"])?;
-        ip(&["-n", away, "addr", "add", &format!("{new}/24"), "dev", "eth0"])?;
-        ip(&["-n", away, "addr", "del", &format!("{}/24", self.away.ip), "dev", "eth0"])?;
+        ip(&[
+            "-n",
+            away,
+            "addr",
+            "add",
+            &format!("{new}/24"),
+            "dev",
+            "eth0",
+        ])?;
+        ip(&[
+            "-n",
+            away,
+            "addr",
+            "del",
+            &format!("{}/24", self.away.ip),
+            "dev",
+            "eth0",
+        ])?;
         ip(&["-n", away, "route", "replace", "default", "via", "10.2.1.1"])?;
         Ok(new)
     }
@@ -408,11 +470,11 @@ impl Wan {
 pub fn wait_line(child: &ChildGuard, prefix: &str, timeout: Duration) -> Result<String> {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(line) = child
-            .stdout()
-            .lines()
-            .find_map(|l| l.trim_start().strip_prefix(prefix).map(|r| r.trim().to_owned()))
-        {
+        if let Some(line) = child.stdout().lines().find_map(|l| {
+            l.trim_start()
+                .strip_prefix(prefix)
+                .map(|r| r.trim().to_owned())
+        }) {
             return Ok(line);
         }
         if let Some(status) = child.try_wait()? {

@@ -165,7 +165,9 @@ pub enum LiveEvent {
     Signalling(bool),
     /// The way the media goes, once known and when it changes: `true` through a TURN
     /// relay ("Relayed"), `false` peer to peer ("Direct").
-    Path { relayed: bool },
+    Path {
+        relayed: bool,
+    },
     Failed(Failure),
 }
 

@@ -111,9 +111,9 @@ impl IceServers {
                     if weak.strong_count() == 0 {
                         return;
                     }
-                    tokio::time::sleep_until(until.min(
-                        tokio::time::Instant::now() + Duration::from_secs(5),
-                    ))
+                    tokio::time::sleep_until(
+                        until.min(tokio::time::Instant::now() + Duration::from_secs(5)),
+                    )
                     .await;
                 }
             }
@@ -181,6 +181,9 @@ mod tests {
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
         let weak = Arc::downgrade(&ice.0);
         drop(ice);
-        assert!(weak.upgrade().is_none(), "the follower holds no strong reference");
+        assert!(
+            weak.upgrade().is_none(),
+            "the follower holds no strong reference"
+        );
     }
 }

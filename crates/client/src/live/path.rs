@@ -84,7 +84,9 @@ impl IcePath {
     pub fn from_stats(stats: &gst::StructureRef) -> Option<IcePath> {
         let entries: Vec<(String, gst::Structure)> = stats
             .iter()
-            .filter_map(|(name, value)| Some((name.to_string(), value.get::<gst::Structure>().ok()?)))
+            .filter_map(|(name, value)| {
+                Some((name.to_string(), value.get::<gst::Structure>().ok()?))
+            })
             .collect();
         let kind = |s: &gst::Structure| {
             s.get::<gst_webrtc::WebRTCStatsType>("type")
@@ -139,7 +141,9 @@ impl std::fmt::Display for IcePath {
             self.label(),
             self.local.as_str(),
             self.local_address,
-            self.relay_protocol.as_deref().unwrap_or(&self.local_protocol),
+            self.relay_protocol
+                .as_deref()
+                .unwrap_or(&self.local_protocol),
             self.remote.as_str(),
             self.remote_address
         )
