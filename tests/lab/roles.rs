@@ -92,7 +92,7 @@ pub async fn claim_camera(link: String, code: &str) -> (ApiClient, uuid::Uuid) {
 }
 
 /// An appsink that keeps the pixel clock of the newest frame.
-fn clock_sink() -> (gst::Element, Arc<Mutex<Option<u64>>>) {
+pub fn clock_sink() -> (gst::Element, Arc<Mutex<Option<u64>>>) {
     let seen: Arc<Mutex<Option<u64>>> = Arc::default();
     let s = seen.clone();
     let sink = gst_app::AppSink::builder()
