@@ -29,6 +29,7 @@ const FOREIGN: &[(&str, &str)] = &[
     ("--noclear", "agetty"),
     ("--autologin", "agetty"),
     ("--data-binary", "curl"),
+    ("--test", "cargo"),
 ];
 
 fn doc_files() -> Vec<std::path::PathBuf> {

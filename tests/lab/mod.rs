@@ -79,6 +79,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use rustix::process::{Pid, Signal, kill_process};
 
+pub mod roles;
+pub mod wan;
+
 /// What every lab namespace's name starts with; then `<pid>-<n>-`.
 const NS_PREFIX: &str = "eyrie-lab-";
 /// The bridge, inside the switch namespace.

@@ -165,6 +165,11 @@ pub enum LiveEvent {
     /// The signalling link to the broker dropped (`false`) or came back (`true`);
     /// media keeps flowing meanwhile.
     Signalling(bool),
+    /// The way the media goes, once known and when it changes: `true` through a TURN
+    /// relay ("Relayed"), `false` peer to peer ("Direct").
+    Path {
+        relayed: bool,
+    },
     Failed(Failure),
 }
 
@@ -353,6 +358,7 @@ pub fn start_with(
                         ViewerEvent::Ended { .. } => Some(LiveEvent::Failed(Failure::Ended)),
                         ViewerEvent::SignallingLost => Some(LiveEvent::Signalling(false)),
                         ViewerEvent::SignallingRestored => Some(LiveEvent::Signalling(true)),
+                        ViewerEvent::Path(path) => Some(LiveEvent::Path { relayed: path.relayed() }),
                         _ => None,
                     };
                     if let Some(out) = out {

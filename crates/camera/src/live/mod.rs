@@ -39,6 +39,7 @@
 //! on GStreamer threads and go out through an unbounded channel; media never waits on
 //! any of these.
 
+mod ice;
 mod offer;
 mod reaper;
 mod session;
@@ -47,6 +48,7 @@ mod wire;
 use reaper::WeakManager;
 
 use eyrie_rtc::drop_log::DropLog;
+pub use ice::{IceServers, IceUrls};
 pub use session::Speaker;
 pub use wire::{Outgoing, Wire};
 
@@ -73,8 +75,8 @@ pub struct LiveConfig {
     pub heartbeat_timeout: Duration,
     pub no_data_timeout: Duration,
     pub speaker: Speaker,
-    pub stun: Option<String>,
-    pub turn: Vec<String>,
+    /// STUN/TURN servers, kept fresh from the cloud by the node ([`IceServers::follow`]).
+    pub ice: IceServers,
     /// CA certificates (PEM) the signalling link trusts for `mqtts`; `None`: the system's.
     pub mqtt_ca: Option<Vec<u8>>,
 }
@@ -88,8 +90,7 @@ impl LiveConfig {
             heartbeat_timeout: Duration::from_secs(signalling::HEARTBEAT_TIMEOUT_SECS),
             no_data_timeout: Duration::from_secs(signalling::NO_DATA_TIMEOUT_SECS),
             speaker: Speaker::None,
-            stun: None,
-            turn: Vec::new(),
+            ice: IceServers::default(),
             mqtt_ca: None,
         }
     }

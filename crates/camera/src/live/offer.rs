@@ -191,8 +191,7 @@ impl LiveManager {
             rings: &self.rings,
             stream,
             audio,
-            stun: cfg.stun.as_deref(),
-            turn: &cfg.turn,
+            ice: cfg.ice.current(),
             speaker: &cfg.speaker,
             events: self.events.clone(),
         }) {

@@ -111,15 +111,14 @@ pub(super) struct MediaParams<'a> {
     pub rings: &'a Rings,
     pub stream: Stream,
     pub audio: bool,
-    pub stun: Option<&'a str>,
-    pub turn: &'a [String],
+    pub ice: super::IceUrls,
     pub speaker: &'a Speaker,
     pub events: tokio::sync::broadcast::Sender<LiveEvent>,
 }
 
 pub(super) fn build(p: MediaParams<'_>) -> Result<Media, LiveError> {
     let pipeline = gst::Pipeline::with_name(&format!("live-{}", p.session_id));
-    let webrtc = eyrie_rtc::rtc::make_webrtcbin("webrtc", p.stun, p.turn, 50)
+    let webrtc = eyrie_rtc::rtc::make_webrtcbin("webrtc", p.ice.stun.as_deref(), &p.ice.turn, 50)
         .map_err(|e| LiveError::MissingElement(e.to_string()))?;
 
     let vsrc = gst_app::AppSrc::builder()

@@ -152,6 +152,12 @@ impl CameraNode {
         // The CA the cloud and the store are checked with also checks an `mqtts` broker
         // (a self-hosted cloud has one CA for all three).
         live.mqtt_ca = enrolled.ca_pem.clone();
+        // STUN/TURN from the cloud, refreshed before the TURN credentials expire.
+        let cloud = enrolled.cloud.clone();
+        live.ice.follow(move || {
+            let cloud = cloud.clone();
+            async move { cloud.api().ice_servers(cloud.device_id()).await }
+        });
         let camera = Camera::start(CameraConfig {
             capture: config.capture.clone(),
             live,

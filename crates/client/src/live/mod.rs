@@ -22,8 +22,11 @@
 //! is built; everything else happens on the tokio runtime and GStreamer threads.
 
 mod outbox;
+mod path;
 mod pipeline;
 mod session;
+
+pub use path::{CandidateType, IcePath};
 
 use std::time::Duration;
 
@@ -92,6 +95,9 @@ pub enum ViewerEvent {
     /// The broker connection dropped (media may still flow) / came back.
     SignallingLost,
     SignallingRestored,
+    /// The way the media goes (the selected ICE pair): once connected, and again when
+    /// it changes. [`IcePath::label`] is what the app shows ("Direct" / "Relayed").
+    Path(IcePath),
     /// The session is over (bye from the camera, or [`LiveViewer::close`]).
     Ended {
         reason: String,
@@ -267,6 +273,9 @@ impl LiveViewer {
                 pending: Vec::new(),
                 camera_online: None,
                 playing: false,
+                connected: false,
+                path: None,
+                internal: itx.clone(),
                 drops: Default::default(),
             }
             .run(

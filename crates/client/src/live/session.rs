@@ -38,6 +38,8 @@ pub(super) enum Internal {
     LocalCandidate(u32, String),
     FirstFrame,
     Connected,
+    /// The selected ICE pair, read from webrtcbin's statistics.
+    Path(Option<super::IcePath>),
     Failed(String),
 }
 
@@ -76,6 +78,12 @@ pub(super) struct SessionTask {
     pub pending: Vec<(u32, String)>,
     pub camera_online: Option<bool>,
     pub playing: bool,
+    /// ICE/DTLS connected: the path is read every [`super::path::PATH_POLL`].
+    pub connected: bool,
+    /// The last path reported.
+    pub path: Option<super::IcePath>,
+    /// For replies from GStreamer threads (the statistics).
+    pub internal: mpsc::UnboundedSender<Internal>,
     /// Dropped messages, logged at most ten a second (junk in the outbox is not ours to
     /// stop: a device login or the broker's operator can write there).
     pub drops: eyrie_rtc::drop_log::DropLog,
@@ -93,6 +101,8 @@ impl SessionTask {
         heartbeat.tick().await;
         let deadline = tokio::time::sleep(timing.answer_timeout);
         tokio::pin!(deadline);
+        let mut path_poll = tokio::time::interval(super::path::PATH_POLL);
+        path_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let flow = tokio::select! {
                 i = internal.recv() => match i {
@@ -108,6 +118,10 @@ impl SessionTask {
                     Flow::Continue
                 }
                 () = &mut deadline, if !self.answered => self.no_answer().await,
+                _ = path_poll.tick(), if self.connected => {
+                    self.read_path();
+                    Flow::Continue
+                }
             };
             if flow == Flow::End {
                 break;
@@ -170,6 +184,8 @@ impl SessionTask {
                 .await;
             }
             Internal::Connected => {
+                self.connected = true;
+                self.read_path();
                 if !self.playing {
                     let _ = self
                         .events
@@ -184,9 +200,23 @@ impl SessionTask {
                     .send(ViewerEvent::FirstFrame { since_offer: since });
                 let _ = self.events.send(ViewerEvent::Stage(Stage::Playing));
             }
+            Internal::Path(Some(path)) if self.path.as_ref() != Some(&path) => {
+                tracing::info!(session = %self.sid, "live media path: {path}");
+                self.path = Some(path.clone());
+                let _ = self.events.send(ViewerEvent::Path(path));
+            }
+            Internal::Path(_) => {}
             Internal::Failed(why) => return self.fail(ViewerError::Media(why)),
         }
         Flow::Continue
+    }
+
+    /// Asks webrtcbin for the selected pair; the answer comes back as [`Internal::Path`].
+    fn read_path(&self) {
+        let tx = self.internal.clone();
+        super::path::query(&self.webrtc, move |path| {
+            let _ = tx.send(Internal::Path(path));
+        });
     }
 
     fn link_event(&mut self, e: LinkEvent) -> Flow {

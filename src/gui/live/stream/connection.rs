@@ -121,6 +121,7 @@ impl EyrieLiveStream {
         conn.retry_in.set(None);
         conn.stale_secs.set(None);
         imp.failure.take();
+        imp.relayed.set(None);
         self.apply(Input::Attempt);
         self.emit_by_name::<()>("stage-reached", &[&Stage::Ticket, &true]);
         let sink = match self.make_sink(generation) {

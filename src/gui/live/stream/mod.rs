@@ -138,6 +138,9 @@ mod imp {
         pub muted: Cell<bool>,
         /// The signalling link to the broker is up (media flows without it).
         pub signalling_down: Cell<bool>,
+        /// The media's path once the engine said: `Some(true)` relayed, `Some(false)`
+        /// direct; reset by each attempt.
+        pub relayed: Cell<Option<bool>>,
         pub failure: RefCell<Option<Failure>>,
         pub conn: connection::Connection,
     }
@@ -253,6 +256,14 @@ impl EyrieLiveStream {
                 imp.signalling_down.set(!up);
                 self.publish();
             }
+            LiveEvent::Path { relayed } => {
+                imp.relayed.set(Some(relayed));
+                self.publish();
+                crate::gui::test_hooks::report(
+                    "live-path",
+                    &serde_json::json!({ "relayed": relayed, "subtitle": self.subtitle() }),
+                );
+            }
             LiveEvent::Failed(failure) => self.fail(failure),
         }
     }
@@ -320,7 +331,13 @@ impl EyrieLiveStream {
             StreamState::Playing if imp.signalling_down.get() => {
                 gettext("Live, reconnecting to the cloud…")
             }
-            StreamState::Playing => gettext("Live"),
+            StreamState::Playing => match imp.relayed.get() {
+                // How the picture comes: straight from the camera, or through the
+                // cloud's relay (a NAT or firewall let nothing direct through).
+                Some(false) => gettext("Live · Direct"),
+                Some(true) => gettext("Live · Relayed"),
+                None => gettext("Live"),
+            },
             StreamState::Stale => stale_text.clone(),
             StreamState::Retrying | StreamState::Failed => title.clone(),
             _ => stage_text.clone(),

@@ -97,6 +97,12 @@ fn stages_in_order_show_the_spinner_until_the_first_frame() {
     assert_eq!(stream.subtitle(), "Live, reconnecting to the cloud…");
     stream.handle_event(LiveEvent::Signalling(true));
     assert_eq!(stream.subtitle(), "Live");
+
+    // Once the engine knows the way the media goes, the header says it.
+    stream.handle_event(LiveEvent::Path { relayed: false });
+    assert_eq!(stream.subtitle(), "Live · Direct");
+    stream.handle_event(LiveEvent::Path { relayed: true });
+    assert_eq!(stream.subtitle(), "Live · Relayed");
 }
 
 #[test]
