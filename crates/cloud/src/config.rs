@@ -126,9 +126,16 @@ impl std::fmt::Debug for S3Settings {
 pub enum MqttConfig {
     /// rumqttd in-process; logins checked against device and viewer credentials.
     Embedded { listen: SocketAddr },
-    /// An external broker; the cloud only hands out its address. It must check the same
-    /// credentials (e.g. through `POST /api/v1/mqtt/auth`).
-    External { host: String, port: u16, tls: bool },
+    /// An external broker; the cloud hands out its address. With `admin`, the cloud keeps
+    /// its logins and ACLs through mosquitto's dynamic security plugin
+    /// ([`crate::mqtt::dynsec`]); without, it must check the same credentials itself
+    /// (e.g. through `POST /api/v1/mqtt/auth`).
+    External {
+        host: String,
+        port: u16,
+        tls: bool,
+        admin: Option<crate::mqtt::dynsec::AdminLogin>,
+    },
 }
 
 /// ICE servers handed to viewers and cameras.
@@ -227,6 +234,18 @@ impl Config {
                 host: host.clone(),
                 port: args.mqtt_port,
                 tls: args.mqtt_tls,
+                admin: match (&args.mqtt_admin_user, &args.mqtt_admin_password) {
+                    (Some(user), Some(password)) => Some(crate::mqtt::dynsec::AdminLogin {
+                        host: host.clone(),
+                        port: args.mqtt_admin_port.unwrap_or(args.mqtt_port),
+                        username: user.clone(),
+                        password: password.clone(),
+                    }),
+                    (None, None) => None,
+                    _ => {
+                        anyhow::bail!("--mqtt-admin-user and EYRIE_MQTT_ADMIN_PASSWORD go together")
+                    }
+                },
             },
         };
         c.ice.stun_urls = split_list(args.stun_urls.as_deref());

@@ -86,6 +86,17 @@ pub struct CloudArgs {
     pub mqtt_port: u16,
     #[arg(long, env = "EYRIE_MQTT_TLS")]
     pub mqtt_tls: bool,
+    /// Administrator of the external broker's dynamic security plugin (mosquitto): the
+    /// cloud then keeps the broker's logins and ACLs itself (`docs/signalling.md`).
+    #[arg(long, env = "EYRIE_MQTT_ADMIN_USER")]
+    pub mqtt_admin_user: Option<String>,
+    /// Password of --mqtt-admin-user.
+    #[arg(long, env = "EYRIE_MQTT_ADMIN_PASSWORD", hide_env_values = true)]
+    pub mqtt_admin_password: Option<String>,
+    /// Plain-MQTT port of the external broker for the administration link (default:
+    /// --mqtt-port); give a loopback listener's port when clients use TLS.
+    #[arg(long, env = "EYRIE_MQTT_ADMIN_PORT")]
+    pub mqtt_admin_port: Option<u16>,
     /// Address of the embedded MQTT broker (default: the API's address, port + 2).
     #[arg(long, env = "EYRIE_MQTT_LISTEN")]
     pub mqtt_listen: Option<std::net::SocketAddr>,

@@ -8,6 +8,7 @@ mod common;
 mod api;
 mod broker;
 mod clip_copy;
+mod cluster_broker;
 mod db;
 mod e2e_keys;
 mod errors;
