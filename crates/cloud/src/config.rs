@@ -37,6 +37,9 @@ pub struct Config {
     pub clip_wait: Duration,
     /// How often background work (clips, reconciler, retention) runs.
     pub tick: Duration,
+    /// How long a background job's lease holds unrenewed (`--job-lease-secs`): another
+    /// instance takes over a dead instance's job after this.
+    pub lease: Duration,
     /// Uploading recordings older than this are checked against the store by the reconciler.
     pub reconcile_after: Duration,
     /// Argon2 cost (lower it in tests only; there is no flag for it).
@@ -176,6 +179,7 @@ impl Config {
             retention_days: Some(30),
             clip_wait: Duration::from_secs(120),
             tick: Duration::from_secs(2),
+            lease: Duration::from_secs(30),
             reconcile_after: Duration::from_secs(120),
             password: PasswordParams::default(),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -254,6 +258,7 @@ impl Config {
         c.presign_ttl = Duration::from_secs(args.presign_ttl_secs.clamp(10, 3600));
         c.retention_days = (args.retention_days > 0).then_some(args.retention_days);
         c.clip_wait = Duration::from_secs(args.clip_wait_secs);
+        c.lease = Duration::from_secs(args.job_lease_secs.clamp(1, 600));
         c.master_key.clone_from(&args.master_key);
         c.trusted_proxies = args
             .trusted_proxy

@@ -118,6 +118,11 @@ pub struct CloudArgs {
     /// How long a clip waits for segments still uploading, seconds.
     #[arg(long, env = "EYRIE_CLIP_WAIT", default_value_t = 120)]
     pub clip_wait_secs: u64,
+    /// How long a background job (clip assembly, reconciler, retention) stays with an
+    /// instance that stopped renewing it, seconds (1..=600): with several instances on
+    /// one database, a dead instance's job moves to another after this.
+    #[arg(long, env = "EYRIE_JOB_LEASE_SECS", default_value_t = 30)]
+    pub job_lease_secs: u64,
     /// The URL clients reach this cloud at (e.g. https://cams.example.org:8470); its host
     /// goes into presigned URLs, the broker address and the TLS certificate. Default: the
     /// listen address, or the host each client used when listening on 0.0.0.0.

@@ -9,6 +9,7 @@ mod api;
 mod broker;
 mod clip_copy;
 mod cluster_broker;
+mod cluster_jobs;
 mod db;
 mod e2e_keys;
 mod errors;
