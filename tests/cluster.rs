@@ -134,3 +134,45 @@ async fn a_clip_whose_instance_is_killed_is_finished_once_by_the_other() {
         "the survivor took the killed instance's clip over"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hour_of_twenty_cameras_survives_a_dead_instance_and_a_stopped_garage_node() {
+    use eyrie_testkit::cluster::load::{self, LoadOptions};
+    if eyrie_testkit::garage::binary().is_none() {
+        eprintln!("\n!!!!!!!! SKIPPING: the `garage` binary is not installed !!!!!!!!\n");
+        return;
+    }
+    let mut options = ClusterOptions::new(env!("CARGO_BIN_EXE_eyrie"));
+    options.lease_secs = 2;
+    let db = eyrie_testkit::postgres::database().await;
+    let mut cluster = Cluster::start(options, db).await.expect("cluster");
+    let url = cluster.url();
+    let o = LoadOptions {
+        cameras: 20,
+        viewers: 2,
+        sim: Duration::from_secs(3600),
+        time_scale: 600.0,
+        segment: Duration::from_secs(300),
+        segment_bytes: 16 * 1024,
+    };
+    let load = tokio::spawn({
+        let (url, o) = (url.clone(), o.clone());
+        async move { load::run(&url, &o).await }
+    });
+    // Mid-run: one instance dies (SIGKILL), one Garage node stops and comes back.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.kill_instance(1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.garage.stop_node(2);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let report = load.await.unwrap();
+    cluster.garage.start_node(2).unwrap();
+    eprintln!("{}", report.text());
+    assert!(report.errors.is_empty(), "errors:\n{}", report.text());
+    let segments: usize = report.cameras.iter().map(|c| c.segments.len()).sum();
+    assert_eq!(report.cameras.len(), 20);
+    assert_eq!(segments, 20 * 12, "every camera uploaded its hour");
+    assert!(!report.clips.is_empty(), "viewers asked for clips");
+    let problems = load::verify(&url, &report, Duration::from_secs(30)).await;
+    assert!(problems.is_empty(), "lost or wrong: {problems:#?}");
+}

@@ -18,6 +18,7 @@
 pub mod client;
 pub mod garage3;
 pub mod haproxy;
+pub mod load;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
