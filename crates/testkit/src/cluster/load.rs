@@ -425,7 +425,7 @@ pub async fn verify(base: &str, report: &Report, clip_timeout: Duration) -> Vec<
             match by_id.get(id.as_str()) {
                 None => problems.push(format!("recording {id} uploaded but not listed")),
                 Some(r) if r["status"] != "complete" || r["size"] != *size => {
-                    problems.push(format!("recording {id} listed as {r}"))
+                    problems.push(format!("recording {id} listed as {r}"));
                 }
                 Some(r) => {
                     let url = r["download"]["url"].as_str().unwrap_or_default();
@@ -439,7 +439,7 @@ pub async fn verify(base: &str, report: &Report, clip_timeout: Duration) -> Vec<
                             }
                         }
                         Ok(resp) => {
-                            problems.push(format!("recording {id}: object GET {}", resp.status()))
+                            problems.push(format!("recording {id}: object GET {}", resp.status()));
                         }
                         Err(e) => problems.push(format!("recording {id}: object GET {e}")),
                     }
@@ -478,7 +478,7 @@ pub async fn verify(base: &str, report: &Report, clip_timeout: Duration) -> Vec<
                     break;
                 }
                 Ok(_) if t0.elapsed() < clip_timeout => {
-                    tokio::time::sleep(Duration::from_millis(200)).await
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 Ok(c) => {
                     problems.push(format!("clip {id} not finished: {c}"));
