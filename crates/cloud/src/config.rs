@@ -37,6 +37,9 @@ pub struct Config {
     pub clip_wait: Duration,
     /// How often background work (clips, reconciler, retention) runs.
     pub tick: Duration,
+    /// How long a background job's lease holds unrenewed (`--job-lease-secs`): another
+    /// instance takes over a dead instance's job after this.
+    pub lease: Duration,
     /// Uploading recordings older than this are checked against the store by the reconciler.
     pub reconcile_after: Duration,
     /// Argon2 cost (lower it in tests only; there is no flag for it).
@@ -126,9 +129,16 @@ impl std::fmt::Debug for S3Settings {
 pub enum MqttConfig {
     /// rumqttd in-process; logins checked against device and viewer credentials.
     Embedded { listen: SocketAddr },
-    /// An external broker; the cloud only hands out its address. It must check the same
-    /// credentials (e.g. through `POST /api/v1/mqtt/auth`).
-    External { host: String, port: u16, tls: bool },
+    /// An external broker; the cloud hands out its address. With `admin`, the cloud keeps
+    /// its logins and ACLs through mosquitto's dynamic security plugin
+    /// ([`crate::mqtt::dynsec`]); without, it must check the same credentials itself
+    /// (e.g. through `POST /api/v1/mqtt/auth`).
+    External {
+        host: String,
+        port: u16,
+        tls: bool,
+        admin: Option<crate::mqtt::dynsec::AdminLogin>,
+    },
 }
 
 /// ICE servers handed to viewers and cameras.
@@ -169,6 +179,7 @@ impl Config {
             retention_days: Some(30),
             clip_wait: Duration::from_secs(120),
             tick: Duration::from_secs(2),
+            lease: Duration::from_secs(30),
             reconcile_after: Duration::from_secs(120),
             password: PasswordParams::default(),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -227,6 +238,18 @@ impl Config {
                 host: host.clone(),
                 port: args.mqtt_port,
                 tls: args.mqtt_tls,
+                admin: match (&args.mqtt_admin_user, &args.mqtt_admin_password) {
+                    (Some(user), Some(password)) => Some(crate::mqtt::dynsec::AdminLogin {
+                        host: host.clone(),
+                        port: args.mqtt_admin_port.unwrap_or(args.mqtt_port),
+                        username: user.clone(),
+                        password: password.clone(),
+                    }),
+                    (None, None) => None,
+                    _ => {
+                        anyhow::bail!("--mqtt-admin-user and EYRIE_MQTT_ADMIN_PASSWORD go together")
+                    }
+                },
             },
         };
         c.ice.stun_urls = split_list(args.stun_urls.as_deref());
@@ -235,6 +258,7 @@ impl Config {
         c.presign_ttl = Duration::from_secs(args.presign_ttl_secs.clamp(10, 3600));
         c.retention_days = (args.retention_days > 0).then_some(args.retention_days);
         c.clip_wait = Duration::from_secs(args.clip_wait_secs);
+        c.lease = Duration::from_secs(args.job_lease_secs.clamp(1, 600));
         c.master_key.clone_from(&args.master_key);
         c.trusted_proxies = args
             .trusted_proxy

@@ -88,6 +88,17 @@ pub struct CloudArgs {
     pub mqtt_port: u16,
     #[arg(long, env = "EYRIE_MQTT_TLS")]
     pub mqtt_tls: bool,
+    /// Administrator of the external broker's dynamic security plugin (mosquitto): the
+    /// cloud then keeps the broker's logins and ACLs itself (`docs/signalling.md`).
+    #[arg(long, env = "EYRIE_MQTT_ADMIN_USER")]
+    pub mqtt_admin_user: Option<String>,
+    /// Password of --mqtt-admin-user.
+    #[arg(long, env = "EYRIE_MQTT_ADMIN_PASSWORD", hide_env_values = true)]
+    pub mqtt_admin_password: Option<String>,
+    /// Plain-MQTT port of the external broker for the administration link (default:
+    /// --mqtt-port); give a loopback listener's port when clients use TLS.
+    #[arg(long, env = "EYRIE_MQTT_ADMIN_PORT")]
+    pub mqtt_admin_port: Option<u16>,
     /// Address of the embedded MQTT broker (default: the API's address, port + 2).
     #[arg(long, env = "EYRIE_MQTT_LISTEN")]
     pub mqtt_listen: Option<std::net::SocketAddr>,
@@ -109,6 +120,11 @@ pub struct CloudArgs {
     /// How long a clip waits for segments still uploading, seconds.
     #[arg(long, env = "EYRIE_CLIP_WAIT", default_value_t = 120)]
     pub clip_wait_secs: u64,
+    /// How long a background job (clip assembly, reconciler, retention) stays with an
+    /// instance that stopped renewing it, seconds (1..=600): with several instances on
+    /// one database, a dead instance's job moves to another after this.
+    #[arg(long, env = "EYRIE_JOB_LEASE_SECS", default_value_t = 30)]
+    pub job_lease_secs: u64,
     /// The URL clients reach this cloud at (e.g. https://cams.example.org:8470); its host
     /// goes into presigned URLs, the broker address and the TLS certificate. Default: the
     /// listen address, or the host each client used when listening on 0.0.0.0.

@@ -85,6 +85,22 @@ impl Application {
         if let Err(e) = store.check().await {
             anyhow::bail!("object store at {} does not answer: {e}", settings.endpoint);
         }
+        let broker_admin = match &config.mqtt {
+            MqttConfig::External {
+                admin: Some(login), ..
+            } => Some(
+                crate::mqtt::dynsec::DynSec::connect(login)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "broker administration at {}:{}: {e}",
+                            login.host,
+                            login.port
+                        )
+                    })?,
+            ),
+            _ => None,
+        };
         let (broker, mqtt_addr, broker_front) = match &config.mqtt {
             MqttConfig::Embedded { listen } => {
                 let outside = TcpListener::bind(*listen)
@@ -102,7 +118,9 @@ impl Application {
                     Some((outside, tls.clone(), inside)),
                 )
             }
-            MqttConfig::External { host, port, tls } => (
+            MqttConfig::External {
+                host, port, tls, ..
+            } => (
                 BrokerEndpoint {
                     host: Some(host.clone()),
                     port: *port,
@@ -140,6 +158,7 @@ impl Application {
             master,
             config,
             broker,
+            broker_admin,
             public,
             ca,
             clip_kick: Notify::new(),

@@ -28,6 +28,8 @@ pub struct Inner {
     pub master: MasterKey,
     pub config: Config,
     pub broker: BrokerEndpoint,
+    /// The link that keeps an external mosquitto's logins and ACLs (dynamic security).
+    pub broker_admin: Option<crate::mqtt::dynsec::DynSec>,
     /// How the cloud names itself to clients.
     pub public: crate::public::PublicAddr,
     /// The cloud's own CA (PEM) and its pin, when it made its TLS certificate itself.

@@ -21,6 +21,7 @@
 //! the test with the `apt install` line that fixes it.
 
 pub mod cloud;
+pub mod cluster;
 pub mod e2e;
 pub mod garage;
 pub mod mosquitto;

@@ -1,10 +1,12 @@
 //! A mosquitto broker on a random loopback port: the broker production deployments use,
 //! started for one test.
 //!
-//! Three shapes: anonymous ([`Mosquitto::start`]), logins checked against a password file
+//! Four shapes: anonymous ([`Mosquitto::start`]), logins checked against a password file
 //! with the ACL file of `docs/signalling.md` ([`Mosquitto::with_users`]; each user's
-//! password is its name), and a TLS-only listener ([`Mosquitto::with_tls`]). The broker can
-//! be stopped and started again on the same port, as a restarted broker is.
+//! password is its name), a TLS-only listener ([`Mosquitto::with_tls`]), and logins and
+//! ACLs kept by the cloud through the dynamic security plugin ([`Mosquitto::with_dynsec`],
+//! only its administrator exists at start). The broker can be stopped and started again
+//! on the same port, as a restarted broker is; the dynamic security file survives that.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -45,10 +47,15 @@ type Logins<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
 /// The ACL file's text in place of the documented one.
 type CustomAcl<'a> = Option<&'a str>;
 
+/// Where Debian installs the dynamic security plugin (package `mosquitto`).
+pub const DYNSEC_PLUGIN: &str = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so";
+
 /// A running mosquitto.
 pub struct Mosquitto {
     pub port: u16,
     pub dir: tempfile::TempDir,
+    /// The dynamic security administrator (user, password), with [`Mosquitto::with_dynsec`].
+    pub admin: Option<(String, String)>,
     tls: bool,
     child: Option<Child>,
 }
@@ -94,6 +101,50 @@ impl Mosquitto {
         tls: Option<&TlsFiles>,
         custom_acl: CustomAcl<'_>,
     ) -> Mosquitto {
+
+    /// Logins and ACLs from the dynamic security plugin; only the administrator
+    /// ([`Mosquitto::admin`]) exists at start, anonymous clients are refused.
+    pub fn with_dynsec() -> Mosquitto {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let d = dir.path();
+        let file = d.join("dynamic-security.json");
+        let (user, password) = (
+            "eyrie-admin".to_owned(),
+            format!("{:032x}", rand::random::<u128>()),
+        );
+        let ok = Command::new("mosquitto_ctrl")
+            .args(["dynsec", "init"])
+            .arg(&file)
+            .args([&user, &password])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("mosquitto_ctrl (apt install mosquitto-clients)");
+        assert!(ok.success(), "mosquitto_ctrl dynsec init failed");
+        // mosquitto started as root runs as the `mosquitto` user and saves the file by
+        // writing a new one beside it: both must be writable by it.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        let conf = format!(
+            "listener {port} 127.0.0.1\npersistence false\nlog_dest none\nallow_anonymous false\n\
+             max_packet_size {MAX_PACKET_SIZE}\nplugin {DYNSEC_PLUGIN}\nplugin_opt_config_file {}\n",
+            file.display()
+        );
+        std::fs::write(d.join("mosquitto.conf"), conf).expect("mosquitto.conf");
+        let mut m = Mosquitto {
+            port,
+            dir,
+            admin: Some((user, password)),
+            tls: false,
+            child: None,
+        };
+        m.run();
+        m
+    }
+
+    fn launch(users: Option<Logins<'_>>, tls: Option<&TlsFiles>) -> Mosquitto {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let d = dir.path();
@@ -136,6 +187,7 @@ impl Mosquitto {
         let mut m = Mosquitto {
             port,
             dir,
+            admin: None,
             tls: tls.is_some(),
             child: None,
         };
@@ -171,6 +223,24 @@ impl Mosquitto {
     pub fn restart(&mut self) {
         self.stop();
         self.run();
+    }
+
+    /// The cloud's broker settings for this mosquitto: clients are sent here, and with
+    /// [`Mosquitto::with_dynsec`] the cloud administers its logins and ACLs.
+    pub fn cloud_config(&self) -> eyrie_cloud::MqttConfig {
+        eyrie_cloud::MqttConfig::External {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            tls: self.tls,
+            admin: self.admin.as_ref().map(|(user, password)| {
+                eyrie_cloud::mqtt::dynsec::AdminLogin {
+                    host: "127.0.0.1".into(),
+                    port: self.port,
+                    username: user.clone(),
+                    password: password.clone(),
+                }
+            }),
+        }
     }
 
     /// How `user` (password = name) reaches this broker, topics under `prefix`.

@@ -18,6 +18,8 @@
 //!                                     ├─ recordings recordings (+ the listing)
 //!                                     ├─ events     timeline markers
 //!                                     ├─ clips      clips and their claims
+//!                                     ├─ leases     job leases, clip claims (N instances)
+//!                                     ├─ retention  expiry in batches
 //!                                     ├─ snapshots  snapshots
 //!                                     └─ deletions  the object deletion queue
 //! ```
@@ -46,9 +48,11 @@ pub mod devices;
 pub mod e2e;
 pub mod events;
 pub mod keys;
+pub mod leases;
 pub mod live;
 pub mod pairings;
 pub mod recordings;
+pub mod retention;
 pub mod snapshots;
 
 use std::str::FromStr as _;

@@ -311,36 +311,6 @@ pub async fn drop_unuploaded(db: &Db, id: &Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Delete up to `limit` recordings that ended before `cutoff_ms`, queueing their objects
-/// for deletion in the same transaction; returns how many went.
-pub async fn delete_ended_before(
-    db: &Db,
-    cutoff_ms: i64,
-    limit: i64,
-    now_ms: i64,
-) -> Result<usize> {
-    let rows = sqlx::query("SELECT id, object_key FROM recordings WHERE end_ms < $1 LIMIT $2")
-        .bind(cutoff_ms)
-        .bind(limit)
-        .fetch_all(&db.pool)
-        .await?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let mut tx = db.pool.begin().await?;
-    for r in &rows {
-        let id: String = r.try_get("id")?;
-        let key: String = r.try_get("object_key")?;
-        super::deletions::queue(&mut tx, &key, now_ms).await?;
-        sqlx::query("DELETE FROM recordings WHERE id = $1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(rows.len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

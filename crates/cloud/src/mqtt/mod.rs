@@ -40,6 +40,7 @@
 //! presence, so retained state is bounded by the number of devices.
 
 mod acl;
+pub mod dynsec;
 mod front;
 mod packet;
 

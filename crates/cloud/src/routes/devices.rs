@@ -142,6 +142,13 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let d = device_for(&state, &Caller::User(uid), &id).await?;
     db::devices::delete(&state.db, &d.id, &keys::device_prefix(&d.id), unix_ms()).await?;
+    if let Some(broker) = &state.broker_admin {
+        // Off the broker at once: its login is deleted, which disconnects it.
+        broker
+            .device_removed(&d.id, &d.owner_id)
+            .await
+            .map_err(|e| ApiError::Internal(format!("broker login of {}: {e}", d.id)))?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

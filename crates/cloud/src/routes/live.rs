@@ -114,17 +114,27 @@ pub async fn ticket(
     let exp = unix_secs() as u64 + ttl;
     let ticket = TicketClaims::new(uid.to_string(), d.id.to_string(), exp).sign(&secret);
     // A broker login for this viewer.
-    let password = random_token(24);
     let username = format!("viewer-{uid}");
-    db::live::sweep_viewer_logins(&state.db, unix_ms()).await?;
-    db::live::add_viewer_login(
-        &state.db,
-        &digest(&password),
-        &username,
-        &uid,
-        unix_ms() + VIEWER_MQTT_TTL_MS,
-    )
-    .await?;
+    let password = match &state.broker_admin {
+        // An external mosquitto: one password per user, kept by the broker.
+        Some(broker) => broker
+            .viewer_password(&state.master, &uid)
+            .await
+            .map_err(|e| ApiError::Internal(format!("broker login of {username}: {e}")))?,
+        None => {
+            let password = random_token(24);
+            db::live::sweep_viewer_logins(&state.db, unix_ms()).await?;
+            db::live::add_viewer_login(
+                &state.db,
+                &digest(&password),
+                &username,
+                &uid,
+                unix_ms() + VIEWER_MQTT_TTL_MS,
+            )
+            .await?;
+            password
+        }
+    };
     crate::metrics::TICKETS.inc();
     let (ice_servers, _) = ice_for(&state, &uid);
     Ok(Json(TicketResponse {

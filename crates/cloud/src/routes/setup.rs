@@ -178,6 +178,12 @@ async fn credentials(state: &AppState, d: &DeviceRow) -> ApiResult<DeviceCredent
     if !db::devices::activate(&state.db, &d.id, &activation).await? {
         return Err(ApiError::Gone("device already activated".into()));
     }
+    if let Some(broker) = &state.broker_admin {
+        broker
+            .device_activated(&d.id, &d.owner_id, &mqtt_password)
+            .await
+            .map_err(|e| ApiError::Internal(format!("broker login for {}: {e}", d.id)))?;
+    }
     let channels = db::devices::channels(&state.db, &d.id).await?;
     let of_kind = |k| channels.iter().find(|c| c.kind == k).map(|c| c.id);
     let (Some(main), Some(sub)) = (of_kind(ChannelKind::Main), of_kind(ChannelKind::Sub)) else {

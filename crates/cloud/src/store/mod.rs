@@ -15,6 +15,7 @@
 //! URLs for clients are signed for the *public* endpoint (the host clients will use);
 //! the cloud's own calls use the internal one.
 
+mod batch;
 pub mod embedded;
 pub mod keys;
 mod multipart;

@@ -18,8 +18,10 @@
 //! bounded by one part buffer whatever the clip's length: segments are streamed through,
 //! never held whole. Segments are encrypted on the camera and
 //! self-delimiting, so the clip object is their plain concatenation; the manifest's
-//! offsets let a client cut it without parsing. A claim expires, so a clip whose instance
-//! died is picked up by another; a lost race only wastes work — the CAS on finish decides.
+//! offsets let a client cut it without parsing. A claim ([`crate::db::leases`]) lasts one
+//! lease and is renewed while the clip is worked on, so a clip whose instance died is
+//! picked up by another within a lease; the CAS on finish decides, so a clip is never
+//! finished twice.
 
 use eyrie_protocol::api::ClipPart;
 use eyrie_protocol::clock::unix_ms;
@@ -40,25 +42,43 @@ const MAX_PARTS: usize = 10_000;
 /// Logged once when the store turns UploadPartCopy down.
 static COPY_REFUSED_LOGGED: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
-/// How long a claim holds.
-const CLAIM_MS: i64 = 5 * 60 * 1000;
-/// Clips looked at per round.
-const PER_ROUND: i64 = 8;
+/// Clips taken per round.
+const PER_ROUND: usize = 8;
 
-/// One pass over the clips waiting for work.
+/// One pass over the clips waiting for work: claim one at a time (each instance gets a
+/// different one), work on it while renewing the claim.
 pub async fn round(state: &AppState) -> anyhow::Result<()> {
     let instance = &state.config.instance_id;
-    for id in db::clips::waiting(&state.db, unix_ms(), PER_ROUND).await? {
+    let lease = state.config.lease.as_millis() as i64;
+    for _ in 0..PER_ROUND {
         let now = unix_ms();
-        if !db::clips::claim(&state.db, &id, instance, now, now + CLAIM_MS).await? {
-            continue;
-        }
-        if let Err(e) = work(state, &id).await {
+        let Some(id) = db::leases::claim_clip(&state.db, instance, now, now + lease).await? else {
+            break;
+        };
+        let outcome = tokio::select! {
+            r = work(state, &id) => r,
+            lost = keep_claim(state, &id) => Err(lost),
+        };
+        if let Err(e) = outcome {
             tracing::warn!(clip = %id, "clip assembly failed, will retry: {e}");
             db::clips::release(&state.db, &id, instance).await?;
         }
     }
     Ok(())
+}
+
+/// Renew the claim on `id` every third of the lease; returns only when it was lost.
+async fn keep_claim(state: &AppState, id: &Uuid) -> anyhow::Error {
+    let lease = state.config.lease;
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        let until = unix_ms() + lease.as_millis() as i64;
+        match db::leases::renew_clip(&state.db, id, &state.config.instance_id, until).await {
+            Ok(true) => {}
+            Ok(false) => return anyhow::anyhow!("the claim was lost"),
+            Err(e) => tracing::warn!(clip = %id, "renewing the claim: {e}"),
+        }
+    }
 }
 
 async fn fail(state: &AppState, id: &Uuid, reason: &str) -> db::Result<()> {
@@ -69,6 +89,15 @@ async fn fail(state: &AppState, id: &Uuid, reason: &str) -> db::Result<()> {
 }
 
 async fn work(state: &AppState, id: &Uuid) -> anyhow::Result<()> {
+    #[cfg(feature = "test-hooks")]
+    if let Some(ms) = std::env::var("EYRIE_TEST_CLIP_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        // Lets a test catch this instance in the middle of a clip (and kill it there).
+        tracing::info!(clip = %id, ms, "test hook: pausing in the middle of a clip");
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
     let Some(clip) = db::clips::by_id(&state.db, id).await? else {
         return Ok(());
     };

@@ -1,19 +1,30 @@
-//! Background work, run by every instance; safe to run on several instances against one
-//! database because every step is a compare-and-set or idempotent:
+//! Background work, run by every instance and safe with N instances on one database:
+//! each job is done by one instance at a time and taken over when that instance dies,
+//! through leases in the database ([`crate::db::leases`]).
 //!
-//! - [`clips`]: assemble `in_progress` clips (claimed by one instance at a time).
-//! - [`reconcile`]: complete recordings whose upload notice never came, by listing the
-//!   day folder of their channel in the store (bounded: a few prefixes per round, one page
-//!   each), and drop slots that were never uploaded after a day.
-//! - retention: delete recordings older than the configured days, objects first queued in
-//!   `store_deletions` in the same transaction as the rows go, so nothing is orphaned.
-//! - deletions: drain `store_deletions` (keys, or prefixes ending in `/`).
+//! | job | unit of work | lease |
+//! |---|---|---|
+//! | [`clips`] assembly | one clip | the clip's claim, `FOR UPDATE SKIP LOCKED` on PostgreSQL, renewed while working |
+//! | [`reconcile`] uploads and snapshots | a round | job lease `reconcile` |
+//! | [`retention`] expiry | a round of 5,000-row batches | job lease `retention` |
+//! | [`retention`] deletion queue | a round of 1,000-key `DeleteObjects` | job lease `deletions` |
+//! | sweeps (login limits) | a round | job lease `sweeps` |
+//!
+//! Snapshot requests need no worker: the heartbeat that hands one to its camera clears
+//! it with a compare-and-set, so each is handed out once whichever instance answers.
+//!
+//! A job lease lasts [`crate::Config::lease`] (30 s by default) and its holder renews it
+//! every round, so a job stays with one instance while it lives; a dead holder's job
+//! moves to another instance within one lease. A clip claim is renewed every third of
+//! the lease while the clip is being assembled; finishing is a compare-and-set on the
+//! holder, so nothing is finished twice.
 //!
 //! The loop wakes on a timer and, for clips, on `clip_kick` (a recording completed or a
 //! clip was created), so a clip finishes within a fraction of a second of its last notice.
 
 pub mod clips;
 pub mod reconcile;
+pub mod retention;
 
 use std::time::Duration;
 
@@ -21,15 +32,12 @@ use eyrie_protocol::clock::unix_ms;
 use tokio::sync::watch;
 
 use crate::db;
-use crate::metrics;
 use crate::state::AppState;
 
-/// Recordings removed by retention per round.
-const RETENTION_PER_ROUND: i64 = 500;
-/// Queued deletions drained per round.
-const DELETIONS_PER_ROUND: i64 = 200;
+/// The job leases (names in `job_leases`).
+pub const JOBS: [&str; 4] = ["reconcile", "retention", "deletions", "sweeps"];
 
-/// Run until `stop` flips.
+/// Run until `stop` flips; give the leases back when stopping.
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(state.config.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -41,17 +49,25 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
                 if let Err(e) = clips::round(&state).await {
                     tracing::warn!("clip assembly: {e}");
                 }
-                if let Err(e) = reconcile::round(&state).await {
+                if holds(&state, "reconcile").await
+                    && let Err(e) = reconcile::round(&state).await
+                {
                     tracing::warn!("reconciler: {e}");
                 }
                 if slow_round % 5 == 1 {
-                    if let Err(e) = retention(&state).await {
+                    if holds(&state, "retention").await
+                        && let Err(e) = retention::expire(&state).await
+                    {
                         tracing::warn!("retention: {e}");
                     }
-                    if let Err(e) = deletions(&state).await {
+                    if holds(&state, "deletions").await
+                        && let Err(e) = retention::drain(&state).await
+                    {
                         tracing::warn!("deletions: {e}");
                     }
-                    if let Err(e) = crate::ratelimit::sweep(&state).await {
+                    if holds(&state, "sweeps").await
+                        && let Err(e) = crate::ratelimit::sweep(&state).await
+                    {
                         tracing::warn!("login rate limit sweep: {e}");
                     }
                 }
@@ -64,44 +80,35 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => break,
         }
     }
-}
-
-/// Delete recordings past retention: rows and objects (via the deletion queue).
-pub async fn retention(state: &AppState) -> anyhow::Result<()> {
-    let Some(days) = state.config.retention_days else {
-        return Ok(());
-    };
-    let now = unix_ms();
-    let cutoff = now - i64::from(days) * 24 * 3600 * 1000;
-    let removed =
-        db::recordings::delete_ended_before(&state.db, cutoff, RETENTION_PER_ROUND, now).await?;
-    if removed == 0 {
-        return Ok(());
+    for job in JOBS {
+        let _ = db::leases::release(&state.db, job, &state.config.instance_id).await;
     }
-    tracing::info!(count = removed, "retention removed recordings");
-    deletions(state).await
 }
 
-/// Drain the deletion queue (bounded per round).
-pub async fn deletions(state: &AppState) -> anyhow::Result<()> {
-    for key in db::deletions::oldest(&state.db, DELETIONS_PER_ROUND).await? {
-        let done = if key.ends_with('/') {
-            let page = state.store.list(&key, 500).await?;
-            for o in &page {
-                state.store.delete(&o.key).await?;
-                metrics::OBJECTS_DELETED.inc();
-            }
-            page.is_empty()
-        } else {
-            state.store.delete(&key).await?;
-            metrics::OBJECTS_DELETED.inc();
-            true
-        };
-        if done {
-            db::deletions::done(&state.db, &key).await?;
+/// Take or renew this instance's lease on `job`; false when another instance holds it
+/// (or the database cannot say).
+pub async fn holds(state: &AppState, job: &str) -> bool {
+    let now = unix_ms();
+    let until = now + state.config.lease.as_millis() as i64;
+    match db::leases::take(&state.db, job, &state.config.instance_id, now, until).await {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(job, "job lease: {e}");
+            false
         }
     }
-    Ok(())
+}
+
+/// Delete recordings past retention and drain the deletion queue now (the demo and the
+/// tests; the loop does it every few rounds).
+pub async fn retention(state: &AppState) -> anyhow::Result<()> {
+    retention::expire(state).await?;
+    retention::drain(state).await.map(drop)
+}
+
+/// Drain the deletion queue now.
+pub async fn deletions(state: &AppState) -> anyhow::Result<()> {
+    retention::drain(state).await.map(drop)
 }
 
 /// Sleep helper for tests and the demo: wait until `f` is true or `timeout` passes.

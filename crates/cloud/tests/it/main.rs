@@ -8,6 +8,8 @@ mod common;
 mod api;
 mod broker;
 mod clip_copy;
+mod cluster_broker;
+mod cluster_jobs;
 mod db;
 mod e2e_keys;
 mod errors;
