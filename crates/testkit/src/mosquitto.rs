@@ -96,12 +96,6 @@ impl Mosquitto {
         Mosquitto::launch(None, Some(files), None)
     }
 
-    fn launch(
-        users: Option<Logins<'_>>,
-        tls: Option<&TlsFiles>,
-        custom_acl: CustomAcl<'_>,
-    ) -> Mosquitto {
-
     /// Logins and ACLs from the dynamic security plugin; only the administrator
     /// ([`Mosquitto::admin`]) exists at start, anonymous clients are refused.
     pub fn with_dynsec() -> Mosquitto {
@@ -144,7 +138,11 @@ impl Mosquitto {
         m
     }
 
-    fn launch(users: Option<Logins<'_>>, tls: Option<&TlsFiles>) -> Mosquitto {
+    fn launch(
+        users: Option<Logins<'_>>,
+        tls: Option<&TlsFiles>,
+        custom_acl: CustomAcl<'_>,
+    ) -> Mosquitto {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let d = dir.path();
