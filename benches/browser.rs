@@ -107,6 +107,8 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
+    // The POSTs above spent the account's WHEP budget (20 offers per 10 s).
+    tokio::time::sleep(whep_support::POST_WINDOW).await;
     let b = Browser::start().await;
     let device = w.device.to_string();
     let mut ttff = Vec::new();

@@ -6,6 +6,9 @@
 
 pub mod browser;
 
+/// The cloud's window for its WHEP POST budget.
+pub const POST_WINDOW: Duration = eyrie_cloud::whep::POST_WINDOW;
+
 /// The page script that opens a camera with live.js and reads the pixel clock.
 pub const PAGE_JS: &str = include_str!("page.js");
 
