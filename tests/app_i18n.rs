@@ -402,7 +402,7 @@ fn app_speaks(language: &str, locale: &str, words: &[(&str, &str)], live: &str) 
             .all(|(role, name)| t.find(role, name).is_some())
             && t.0
                 .iter()
-                .any(|n| n.role == "image" && n.description == live)
+                .any(|n| n.role == "image" && says_live(&n.description, live))
     });
     let shown: Vec<_> = tree
         .0
@@ -419,13 +419,22 @@ fn app_speaks(language: &str, locale: &str, words: &[(&str, &str)], live: &str) 
     assert!(
         tree.0
             .iter()
-            .any(|n| n.role == "image" && n.description == live),
+            .any(|n| n.role == "image" && says_live(&n.description, live)),
         "LANGUAGE={language}: the live view does not say {live:?}; shown: {shown:?}"
     );
     assert!(
         tree.find("push button", "Take Snapshot").is_none(),
         "LANGUAGE={language}: English left on screen"
     );
+}
+
+/// The live picture's description says the stream is live: `live` itself, or `live` with
+/// the media path after it ("Live · Direct").
+fn says_live(description: &str, live: &str) -> bool {
+    description == live
+        || description
+            .strip_prefix(live)
+            .is_some_and(|rest| rest.starts_with(" · "))
 }
 
 #[test]
