@@ -292,6 +292,59 @@ async fn an_offline_camera_is_504() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_player_on_another_origin_may_call_and_read_the_whep_headers() {
+    // A browser's preflight, then the refusal a player on another origin must be able to
+    // read (the camera is offline: no media needed to see the headers).
+    let w = world(1, false).await;
+    let r = w
+        .cloud
+        .http
+        .request(Method::OPTIONS, w.whep_url(w.device))
+        .header("origin", "https://dashboard.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "preflight: {}", r.status());
+    let h = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    assert_eq!(h(&r, "access-control-allow-origin"), "*");
+    assert!(h(&r, "access-control-allow-methods").contains("post"));
+    assert!(h(&r, "access-control-allow-headers").contains("authorization"));
+    let r = w
+        .cloud
+        .http
+        .post(w.whep_url(w.device))
+        .header("origin", "https://dashboard.example")
+        .header("content-type", "application/sdp")
+        .bearer_auth(&w.token)
+        .body(CHROMIUM_OFFER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 504);
+    assert_eq!(h(&r, "access-control-allow-origin"), "*");
+    let exposed = h(&r, "access-control-expose-headers");
+    for name in ["location", "link", "etag", "retry-after"] {
+        assert!(exposed.contains(name), "{name} not exposed: {exposed}");
+    }
+    // The preflight opened nothing and let nobody in without the token.
+    assert_eq!(w.cloud.state.whep.session_count(), 0);
+    let r = w
+        .post(w.device, None, "application/sdp", CHROMIUM_OFFER)
+        .await;
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ice_servers_come_back_as_link_headers() {
     let w = world_with(2, true, |c| {
         c.ice.stun_urls = vec!["stun:127.0.0.1:3478".into()];

@@ -144,16 +144,32 @@ fn disable_upnp(webrtc: &gst::Element) {
     });
 }
 
-/// Call `f(sdp_mline_index, candidate)` for every local ICE candidate `webrtc` gathers.
+/// Call `f(sdp_mline_index, candidate)` for every local ICE candidate `webrtc` gathers,
+/// and `f(0, "")` once gathering is complete: end of candidates (`docs/signalling.md`),
+/// so a peer that waits for all of them — the cloud's WHEP relay, which puts them into
+/// one answer — need not wait out its deadline.
 pub fn on_ice_candidate(webrtc: &gst::Element, f: impl Fn(u32, String) + Send + Sync + 'static) {
+    let f = std::sync::Arc::new(f);
+    let on_candidate = f.clone();
     webrtc.connect("on-ice-candidate", false, move |args| {
         let mline = args.get(1).and_then(|a| a.get::<u32>().ok()).unwrap_or(0);
         let candidate = args
             .get(2)
             .and_then(|a| a.get::<String>().ok())
             .unwrap_or_default();
-        f(mline, candidate);
+        if !candidate.is_empty() {
+            on_candidate(mline, candidate);
+        }
         None
+    });
+    let said = std::sync::atomic::AtomicBool::new(false);
+    webrtc.connect_notify(Some("ice-gathering-state"), move |webrtc, _| {
+        let state = webrtc.property::<gst_webrtc::WebRTCICEGatheringState>("ice-gathering-state");
+        if state == gst_webrtc::WebRTCICEGatheringState::Complete
+            && !said.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            f(0, String::new());
+        }
     });
 }
 

@@ -32,7 +32,7 @@ pub(super) async fn delete_with_object(
     object_key: &str,
     now_ms: i64,
 ) -> Result<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DELETE FROM {table} WHERE id = $1"
     )))

@@ -106,7 +106,7 @@ pub(super) async fn insert(
 
 /// Make a device and its channels.
 pub async fn create(db: &Db, new: &NewDevice<'_>) -> Result<DeviceRow> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let d = insert(&mut tx, new).await?;
     tx.commit().await?;
     Ok(d)
@@ -227,7 +227,7 @@ pub async fn set_store_mode(db: &Db, id: &Uuid, mode: RecordingPolicy) -> Result
 /// Delete a device and every row under it; queue `object_prefix` (its objects) for
 /// deletion in the same transaction.
 pub async fn delete(db: &Db, id: &Uuid, object_prefix: &str, now_ms: i64) -> Result<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     for sql in super::e2e::DEVICE_DELETES {
         sqlx::query(sql).bind(text(id)).execute(&mut *tx).await?;
     }
@@ -304,7 +304,7 @@ pub struct Activation<'a> {
 /// Activate a device that is not yet activated, with its first recording key, in one
 /// transaction. False (and nothing changed) when it already was.
 pub async fn activate(db: &Db, id: &Uuid, a: &Activation<'_>) -> Result<bool> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let won = sqlx::query(
         "UPDATE devices SET activated = 1, token_hash = $1, secret_sealed = $2, mqtt_password_hash = $3, \
          last_seen_ms = $4 WHERE id = $5 AND activated = 0",

@@ -98,7 +98,7 @@ pub struct NewStatement<'a> {
 /// transaction. [`Error::Duplicate`] when the version is already taken (a replay, or a
 /// racing post).
 pub async fn insert_statement(db: &Db, s: &NewStatement<'_>) -> Result<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     inserted(
         sqlx::query(
             "INSERT INTO keyset_statements (user_id, version, statement, signer, created_ms) \
@@ -266,7 +266,7 @@ pub async fn insert_content_key(
     keyset_version: u64,
     wraps: &[WrapRow],
 ) -> Result<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     inserted(
         sqlx::query(
             "INSERT INTO content_keys (device_id, key_id, created_ms, keyset_version) \
@@ -311,7 +311,7 @@ async fn insert_wrap(
 /// Add wraps to a content key of the device (replacing one for the same viewer key);
 /// false when the device has no such content key.
 pub async fn add_wraps(db: &Db, device: &Uuid, key_id: &str, wraps: &[WrapRow]) -> Result<bool> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM content_keys WHERE device_id = $1 AND key_id = $2",
     )
@@ -423,7 +423,7 @@ pub async fn live_installations(db: &Db, user: &Uuid, now_ms: i64) -> Result<i64
 /// Store a request, replacing one of the same user for the same key; expired requests of
 /// the user go at the same time.
 pub async fn put_installation(db: &Db, user: &Uuid, r: &InstallationRow) -> Result<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM installation_requests WHERE user_id = $1 AND created_ms <= $2")
         .bind(text(user))
         .bind(r.created_ms - INSTALLATION_LIFE_MS)

@@ -114,6 +114,18 @@ impl Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Db {
+    /// Begin a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a plain `BEGIN` that reads and then writes fails at once with
+    /// "database is locked" when another connection committed in between (in WAL mode the
+    /// busy timeout does not cover that upgrade), which under a camera's steady uploads
+    /// turned an admission's rewrap into a 500. Now it waits its turn like any writer.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Connect and run the migrations. `url` is `sqlite://…` or `postgres://…`.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();

@@ -89,7 +89,7 @@ pub async fn by_token(db: &Db, token_hash: &str) -> Result<Option<PairingRow>> {
 /// Claim the unclaimed pairing with this code: make the device and mark the pairing with
 /// it, together. None (and nothing made) when another claim got there first.
 pub async fn claim(db: &Db, code: &str, device: &NewDevice<'_>) -> Result<Option<DeviceRow>> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let d = super::devices::insert(&mut tx, device).await?;
     let won =
         sqlx::query("UPDATE pairings SET device_id = $1 WHERE code = $2 AND device_id IS NULL")

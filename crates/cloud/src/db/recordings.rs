@@ -73,7 +73,7 @@ pub async fn insert_complete(
     rows: &[(Uuid, i64, i64, u64, String)],
     now_ms: i64,
 ) -> Result<()> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     for (id, start, end, size, key) in rows {
         sqlx::query(
             "INSERT INTO recordings (id, channel_id, start_ms, end_ms, object_key, status, size, sha256, \

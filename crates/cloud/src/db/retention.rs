@@ -16,7 +16,7 @@ pub const MAX_BATCH: i64 = 5000;
 /// queue their objects, in one transaction; returns how many went.
 pub async fn expire_recordings(db: &Db, cutoff_ms: i64, limit: i64, now_ms: i64) -> Result<usize> {
     let limit = limit.clamp(1, MAX_BATCH);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let rows = sqlx::query(
         "DELETE FROM recordings WHERE id IN \
          (SELECT id FROM recordings WHERE end_ms < $1 ORDER BY end_ms LIMIT $2) RETURNING object_key",

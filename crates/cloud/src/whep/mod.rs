@@ -157,11 +157,33 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The WHEP routes, mounted under `/api/v1`.
+///
+/// Players in browsers on other origins (a dashboard, a WebRTC card) may call them: the
+/// bearer token is no cookie, so any origin may, and the WHEP headers a player reads are
+/// exposed (RFC 9725 §4.1: a browser cannot read `Location` or `Link` otherwise).
 pub fn router() -> Router<AppState> {
+    use axum::http::{HeaderName, Method, header};
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::LINK,
+            header::ETAG,
+            header::RETRY_AFTER,
+            HeaderName::from_static("server-timing"),
+        ])
+        .max_age(std::time::Duration::from_secs(3600));
     Router::new()
         .route("/devices/{id}/whep", post(routes::offer))
         .route(
             "/whep/{session}",
             patch(routes::trickle).delete(routes::close),
         )
+        .layer(cors)
 }

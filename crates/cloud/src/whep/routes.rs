@@ -202,10 +202,6 @@ pub async fn offer(
     )) {
         h.insert("server-timing", v);
     }
-    h.insert(
-        header::HeaderName::from_static("access-control-expose-headers"),
-        HeaderValue::from_static("Location, ETag, Link, Server-Timing"),
-    );
     crate::metrics::TICKETS.inc();
     tracing::info!(device = %d.id, cloud_ms, camera_ms, "whep session opened");
     Ok(resp)

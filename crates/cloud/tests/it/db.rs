@@ -404,3 +404,52 @@ async fn an_unreadable_store_mode_is_corrupt(backend: Backend) {
     assert!(!err.is_unavailable());
 }
 both_backends!(an_unreadable_store_mode_is_corrupt);
+
+/// Writers that read first (adding wraps checks that the content key exists) beside
+/// writers that only write (new content keys): each waits its turn. On SQLite a plain
+/// deferred `BEGIN` failed the reading writer at once with "database is locked" whenever
+/// another connection committed between its read and its write — seen as a 500 when the
+/// web viewer's browser was admitted while the camera uploaded.
+async fn writers_that_read_first_wait_their_turn(backend: Backend) {
+    let (db, _, _dir) = fresh(backend).await;
+    let alice = user(&db, "alice").await;
+    let d = db::devices::create(&db, &new_device(&alice, "Porch"))
+        .await
+        .unwrap();
+    let wrap = |viewer: &str| db::e2e::WrapRow {
+        viewer_key_id: viewer.into(),
+        enc: "enc".into(),
+        ct: "ct".into(),
+    };
+    db::e2e::insert_content_key(&db, &d.id, "0000000000000000", NOW, 1, &[wrap("v0")])
+        .await
+        .unwrap();
+    let db = std::sync::Arc::new(db);
+    let mut tasks = Vec::new();
+    for t in 0..8u32 {
+        let (db, device) = (db.clone(), d.id);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25u32 {
+                if t % 2 == 0 {
+                    let viewer = format!("v{t}-{i}");
+                    let found =
+                        db::e2e::add_wraps(&db, &device, "0000000000000000", &[wrap(&viewer)])
+                            .await
+                            .unwrap_or_else(|e| panic!("add_wraps {t}/{i}: {e}"));
+                    assert!(found);
+                } else {
+                    let key = format!("{:08x}{:08x}", t, i);
+                    db::e2e::insert_content_key(&db, &device, &key, NOW + i as i64, 1, &[])
+                        .await
+                        .unwrap_or_else(|e| panic!("insert_content_key {t}/{i}: {e}"));
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("writer task");
+    }
+    let keys = db::e2e::content_keys(&db, &d.id, None).await.unwrap();
+    assert_eq!(keys.len(), 1 + 4 * 25);
+}
+both_backends!(writers_that_read_first_wait_their_turn);
