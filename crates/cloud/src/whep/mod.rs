@@ -41,6 +41,7 @@
 //! or after [`MAX_LIFETIME`]; nothing the player sends keeps it alive, because the
 //! camera's own media watchdog notices a player that went away.
 
+mod link;
 mod relay;
 pub(crate) mod routes;
 pub mod sdp;
@@ -56,7 +57,7 @@ use uuid::Uuid;
 
 use crate::state::AppState;
 
-pub use relay::BrokerAccess;
+pub use link::BrokerAccess;
 
 /// How long the camera has to answer an offer (its status says online).
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
