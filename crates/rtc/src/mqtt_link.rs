@@ -135,12 +135,23 @@ pub enum LinkError {
     Plain(#[from] eyrie_protocol::trust::TrustError),
 }
 
-/// The system's CA bundle (PEM).
-fn system_roots() -> Result<Vec<u8>, LinkError> {
-    let path = std::env::var_os("SSL_CERT_FILE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
-    std::fs::read(&path).map_err(|e| LinkError::NoTrustRoots(format!("{}: {e}", path.display())))
+/// MQTT over TLS checked with `ca_pem`, or with the system's CA bundle (`SSL_CERT_FILE`,
+/// else Debian's) when none is given. The error says which bundle could not be read.
+pub fn tls_transport(ca_pem: Option<&[u8]>) -> Result<Transport, String> {
+    let ca = match ca_pem {
+        Some(pem) => pem.to_vec(),
+        None => {
+            let path = std::env::var_os("SSL_CERT_FILE")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
+            std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+    };
+    Ok(Transport::tls_with_config(TlsConfiguration::Simple {
+        ca,
+        alpn: None,
+        client_auth: None,
+    }))
 }
 
 /// Whether a connection error is the broker's certificate being refused.
@@ -159,15 +170,7 @@ pub fn start(
     eyrie_protocol::trust::check_mqtt(&conn.host, conn.tls)?;
     let mut mo = MqttOptions::new(conn.client_id.clone(), conn.host.clone(), conn.port);
     if conn.tls {
-        let ca = match &opts.tls_ca {
-            Some(pem) => pem.clone(),
-            None => system_roots()?,
-        };
-        mo.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
-            ca,
-            alpn: None,
-            client_auth: None,
-        }));
+        mo.set_transport(tls_transport(opts.tls_ca.as_deref()).map_err(LinkError::NoTrustRoots)?);
     }
     mo.set_credentials(conn.username.clone(), conn.password.clone());
     mo.set_keep_alive(opts.keep_alive.unwrap_or(Duration::from_secs(10)));

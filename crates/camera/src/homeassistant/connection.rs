@@ -11,7 +11,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use rumqttc::{
     ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Packet, QoS,
-    TlsConfiguration, Transport,
 };
 use tokio::sync::mpsc;
 
@@ -48,15 +47,10 @@ pub(super) fn options(
     let client_id = format!("{node_id}-{:04x}", rand::random::<u16>());
     let mut mo = MqttOptions::new(client_id, b.host.clone(), b.port);
     if b.tls {
-        let ca = match &settings.ca_pem {
-            Some(pem) => pem.clone(),
-            None => system_roots()?,
-        };
-        mo.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
-            ca,
-            alpn: None,
-            client_auth: None,
-        }));
+        mo.set_transport(
+            eyrie_rtc::mqtt_link::tls_transport(settings.ca_pem.as_deref())
+                .map_err(HomeAssistantError::NoTrustRoots)?,
+        );
     }
     if let Some(user) = &b.username {
         mo.set_credentials(user.clone(), b.password.clone().unwrap_or_default());
@@ -72,14 +66,6 @@ pub(super) fn options(
         true,
     ));
     Ok(mo)
-}
-
-fn system_roots() -> Result<Vec<u8>, HomeAssistantError> {
-    let path = std::env::var_os("SSL_CERT_FILE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
-    std::fs::read(&path)
-        .map_err(|e| HomeAssistantError::NoTrustRoots(format!("{}: {e}", path.display())))
 }
 
 /// The words for a CONNACK refusal (MQTT 3.1.1 §3.2.2.3), when `e` is one.
