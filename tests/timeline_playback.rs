@@ -47,15 +47,56 @@ fn seek_shows_the_frame_of_the_asked_instant() {
         {
             let before = shown.lock().unwrap().len();
             player.seek(target).await.unwrap();
+            // The notice names the first frame of the new position; frames the previous
+            // position had in flight when the seek came may still arrive before it.
+            let frame_ms = tokio::time::timeout(Duration::from_secs(15), async {
+                loop {
+                    match notices.recv().await {
+                        Some(Notice::SeekDone {
+                            target_ms,
+                            frame_ms,
+                        }) if target_ms == target => {
+                            break frame_ms;
+                        }
+                        Some(Notice::SeekDone { .. }) => {}
+                        other => panic!("expected SeekDone, got {other:?}"),
+                    }
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("no SeekDone after seek {k}"));
+            let at_frame = |s: &[Shown]| {
+                s.iter()
+                    .skip(before)
+                    .position(|f| f.clock_ms.is_some_and(|c| (c - frame_ms).abs() <= 1))
+            };
             assert!(
-                wait_for(&shown, Duration::from_secs(15), |s| s.len() > before).await,
-                "a frame is shown after seek {k}"
+                wait_for(&shown, Duration::from_secs(5), |s| at_frame(s).is_some()).await,
+                "the frame SeekDone names ({frame_ms}) is shown after seek {k}"
             );
-            let first = shown.lock().unwrap()[before];
-            let clock = first.clock_ms.expect("the frame carries a pixel clock");
+            let (clock, stale) = {
+                let s = shown.lock().unwrap();
+                let i = before + at_frame(&s).unwrap();
+                let stale: Vec<i64> = s[before.saturating_sub(1)..i]
+                    .iter()
+                    .filter_map(|f| f.clock_ms)
+                    .collect();
+                (s[i].clock_ms.unwrap(), stale)
+            };
+            // Whatever came between the seek and its frame is the previous position
+            // playing on for a moment: a few frames, each a frame interval after the last.
+            assert!(stale.len() <= 6, "seek {k}: {} stale frames", stale.len());
+            for w in stale.windows(2) {
+                assert!(
+                    (1..=200).contains(&(w[1] - w[0])),
+                    "seek {k}: frame {} before the seek's frame is not the old position playing on",
+                    w[1]
+                );
+            }
             eprintln!(
-                "seek {target}: first frame {clock} ({} ms off)",
-                clock - target
+                "seek {target}: first frame {clock} ({} ms off, {} stale)",
+                clock - target,
+                stale.len().saturating_sub(1)
             );
             assert!(
                 (clock - target).abs() <= GOP_MS,
@@ -71,13 +112,6 @@ fn seek_shows_the_frame_of_the_asked_instant() {
                 (clock - expected).abs() <= 1,
                 "seek {target} lands on the frame at the instant {expected}, shows {clock}"
             );
-            loop {
-                match notices.recv().await {
-                    Some(Notice::SeekDone { target_ms, .. }) if target_ms == target => break,
-                    Some(Notice::SeekDone { .. }) => {}
-                    other => panic!("expected SeekDone, got {other:?}"),
-                }
-            }
             player.pause();
             tokio::time::sleep(Duration::from_millis(200)).await;
             player.play();

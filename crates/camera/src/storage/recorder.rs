@@ -99,6 +99,9 @@ pub(crate) struct Recorder {
     paused: bool,
     /// Frames with a smaller PTS are private (before a resume): never recorded.
     private_floor_us: u64,
+    /// The wall-clock time of the last resume: a frame captured before it is private even
+    /// when the encoder hands it over after the resume (its queue holds a few frames).
+    private_floor_unix_ms: u64,
     sources: Vec<EventSource>,
     event_first_us: Option<u64>,
     /// Record up to this PTS, then stop (event mode, all sources stopped).
@@ -130,6 +133,7 @@ impl Recorder {
             base_us: None,
             paused: false,
             private_floor_us: 0,
+            private_floor_unix_ms: 0,
             sources: Vec::new(),
             event_first_us: None,
             stop_at_us: None,
@@ -232,6 +236,7 @@ impl Recorder {
                     self.paused = false;
                     // Nothing captured before now may be recorded.
                     self.private_floor_us = self.main.newest_pts().map_or(0, |p| p + 1);
+                    self.private_floor_unix_ms = unix_ms().max(0) as u64;
                     self.video = self.main.reader(StartAt::Next);
                     self.audio = None;
                     self.audio_peek = None;
@@ -320,7 +325,9 @@ impl Recorder {
             self.finish_current();
             self.flush_waiters_if_idle();
         }
-        if f.pts_us < self.private_floor_us || !self.wants_recording() {
+        let private = f.pts_us < self.private_floor_us
+            || (f.capture_unix_ms != 0 && f.capture_unix_ms < self.private_floor_unix_ms);
+        if private || !self.wants_recording() {
             if self.current.is_some() {
                 self.finish_current();
             }
