@@ -1,11 +1,13 @@
-//! Every corpus file (and every seed) through its target's checks, without a fuzzer:
-//! the corpora in `corpus/` are regression tests of a plain `cargo test`.
+//! Every fuzz corpus file (and every seed) through its target's checks, without a fuzzer:
+//! the corpora in `fuzz/corpus/` are regression tests of the suite. The checks are the
+//! `eyrie-fuzz` library (`fuzz/src/`), built here like any dependency, so the replay costs
+//! no build of its own; `build-aux/fuzz-pass` builds only the instrumented binaries.
 
 use std::panic::AssertUnwindSafe;
 
 #[test]
 fn every_corpus_file_passes_its_target() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
     let mut failures = Vec::new();
     for t in eyrie_fuzz::TARGETS {
         let dir = root.join(t.name);
