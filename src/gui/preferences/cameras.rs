@@ -98,6 +98,7 @@ pub(super) fn page(
                     cloud: cloud.clone(),
                     id: device.id,
                     name: Rc::new(RefCell::new(device.name.clone())),
+                    renaming: Rc::default(),
                 };
                 page.add(&camera.group(device, settings.as_ref()));
             }
@@ -127,6 +128,8 @@ struct Camera {
     id: uuid::Uuid,
     /// The name the cloud last confirmed.
     name: Rc<RefCell<String>>,
+    /// A rename is on its way to the cloud.
+    renaming: Rc<Cell<bool>>,
 }
 
 impl Camera {
@@ -178,7 +181,10 @@ impl Camera {
             row.set_text(&current);
             return;
         }
-        row.set_sensitive(false);
+        // One rename at a time; the row keeps the keyboard focus meanwhile.
+        if self.renaming.replace(true) {
+            return;
+        }
         let camera = self.clone();
         let (cloud, id, name) = (self.cloud.clone(), self.id, wanted.clone());
         glib::spawn_future_local(glib::clone!(
@@ -188,7 +194,7 @@ impl Camera {
             group,
             async move {
                 let answer = spawn_tokio!(async move { cloud.rename(id, &name).await }).await;
-                row.set_sensitive(true);
+                camera.renaming.set(false);
                 match flatten(answer) {
                     Ok(()) => {
                         camera.name.replace(wanted.clone());
