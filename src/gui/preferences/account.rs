@@ -28,12 +28,10 @@ pub(super) fn page(app: &EyrieApplication, window: &adw::PreferencesWindow) -> a
     let cloud = adw::ActionRow::builder()
         .title(gettext("Cloud"))
         .subtitle(address)
-        .subtitle_selectable(true)
         .build();
     let user = adw::ActionRow::builder()
         .title(gettext("Signed in as"))
         .subtitle(&session.email)
-        .subtitle_selectable(true)
         .build();
     group.add(&cloud);
     group.add(&user);
