@@ -32,6 +32,9 @@ use super::application::EyrieApplication;
 use super::test_hooks;
 use crate::i18n::gettext;
 
+/// The widget name that tells this window from the kiosk's preferences.
+const WINDOW_NAME: &str = "eyrie-preferences";
+
 /// Open the preferences over the active window. A kiosk keeps its own (PIN-locked) ones.
 pub fn open(app: &EyrieApplication) {
     let parent = app.active_window();
@@ -42,7 +45,16 @@ pub fn open(app: &EyrieApplication) {
         let _ = WidgetExt::activate_action(kiosk, "win.preferences", None);
         return;
     }
+    if let Some(open) = app
+        .windows()
+        .into_iter()
+        .find(|w| w.widget_name() == WINDOW_NAME)
+    {
+        open.present();
+        return;
+    }
     let window = adw::PreferencesWindow::builder()
+        .name(WINDOW_NAME)
         .title(gettext("Preferences"))
         .default_width(860)
         .default_height(680)
