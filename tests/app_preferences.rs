@@ -71,6 +71,12 @@ fn tab_to(x: &[(String, String)], pid: u32, what: &str, want: &dyn Fn(&Node) -> 
     panic!("Tab never reached {what}; the focus was on {had:?}");
 }
 
+/// A control named `name`, whatever role this GTK and AT-SPI give it (a switch is a
+/// "toggle button" before AT-SPI had a switch role).
+fn has_control(tree: &Tree, name: &str) -> bool {
+    tree.0.iter().any(|n| n.is_control() && n.name == name)
+}
+
 fn is_button(n: &Node, name: &str) -> bool {
     n.name == name && matches!(n.role.as_str(), "push button" | "toggle button" | "radio button")
 }
@@ -140,10 +146,10 @@ async fn preferences_change_the_live_view_default_and_a_camera_name() {
     // Preferences, through the action the menu and Ctrl+, use; the cameras arrive.
     bus.app("preferences", None).expect("app.preferences");
     let tree = walk_until(pid, 40, |t| {
-        t.find("switch", "Start in HD").is_some() && t.find("text", "Name").is_some()
+        has_control(t, "Start in HD") && t.find("text", "Name").is_some()
     });
     assert!(
-        tree.find("switch", "Start in HD").is_some() && tree.find("text", "Name").is_some(),
+        has_control(&tree, "Start in HD") && tree.find("text", "Name").is_some(),
         "the preferences never showed the live view default and the camera's name: {:?}",
         tree.names()
     );
@@ -167,7 +173,7 @@ async fn preferences_change_the_live_view_default_and_a_camera_name() {
     tab_to(&x, pid, "the Live View page's tab", &|n| is_button(n, "Live View"));
     gui_app::actions::keyboard(&x, &["space"], None);
     tab_to(&x, pid, "the Start in HD switch", &|n| {
-        n.role == "switch" && n.name == "Start in HD"
+        n.is_control() && n.name == "Start in HD"
     });
     gui_app::actions::keyboard(&x, &["space"], None);
     let deadline = Instant::now() + Duration::from_secs(10);

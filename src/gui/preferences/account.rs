@@ -31,7 +31,7 @@ pub(super) fn page(app: &EyrieApplication, window: &adw::PreferencesWindow) -> a
         .build();
     let user = adw::ActionRow::builder()
         .title(gettext("Signed in as"))
-        .subtitle(&session.email)
+        .subtitle(session.email.as_str())
         .build();
     group.add(&cloud);
     group.add(&user);
