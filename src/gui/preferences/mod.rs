@@ -150,12 +150,17 @@ fn key_range(settings: &gio::Settings, key: &str) -> Option<(u32, u32)> {
     range.child_value(1).as_variant()?.get::<(u32, u32)>()
 }
 
-/// GTK 4.8 takes a tooltip for a description only: an icon-only button of libadwaita's
-/// (an entry row's apply button) gets its tooltip as its name too.
+/// GTK 4.8 takes a tooltip for a description only, and names a button by its `label`
+/// alone: an icon-only button of libadwaita's (an entry row's apply button) gets its
+/// tooltip as its name, a page's button in the view switcher its page's title.
 fn name_icon_buttons(root: &gtk::Widget) {
     let mut stack = vec![root.clone()];
     while let Some(widget) = stack.pop() {
-        if let Some(button) = widget.downcast_ref::<gtk::Button>()
+        if widget.type_().name() == "AdwViewSwitcherButton" {
+            if let Ok(Some(title)) = widget.try_property::<Option<String>>("label") {
+                widget.update_property(&[gtk::accessible::Property::Label(&title)]);
+            }
+        } else if let Some(button) = widget.downcast_ref::<gtk::Button>()
             && button.label().is_none()
             && let Some(tooltip) = widget.tooltip_text()
         {
