@@ -26,7 +26,7 @@ mod cameras;
 mod local;
 
 use adw::prelude::*;
-use gtk::{gio, glib};
+use gtk::gio;
 
 use super::application::EyrieApplication;
 use super::test_hooks;
@@ -157,7 +157,9 @@ fn name_icon_buttons(root: &gtk::Widget) {
     let mut stack = vec![root.clone()];
     while let Some(widget) = stack.pop() {
         if widget.type_().name() == "AdwViewSwitcherButton" {
-            if let Ok(Some(title)) = widget.try_property::<Option<String>>("label") {
+            if widget.find_property("label").is_some()
+                && let Some(title) = widget.property::<Option<String>>("label")
+            {
                 widget.update_property(&[gtk::accessible::Property::Label(&title)]);
             }
         } else if let Some(button) = widget.downcast_ref::<gtk::Button>()
