@@ -78,7 +78,11 @@ fn has_control(tree: &Tree, name: &str) -> bool {
 }
 
 fn is_button(n: &Node, name: &str) -> bool {
-    n.name == name && matches!(n.role.as_str(), "push button" | "toggle button" | "radio button")
+    n.name == name
+        && matches!(
+            n.role.as_str(),
+            "page tab" | "push button" | "toggle button" | "radio button"
+        )
 }
 
 /// The camera's name in the cloud.
@@ -137,7 +141,7 @@ async fn preferences_change_the_live_view_default_and_a_camera_name() {
         .env_remove("GTK_A11Y")
         .env_remove("NO_AT_BRIDGE")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(Stdio::inherit());
     let app = gui_app::App::spawn(&mut cmd);
     let bus = app.bus(60);
     let pid = app.pid().expect("eyrie runs");

@@ -140,7 +140,7 @@ impl Camera {
         group.add(&self.name_row(&group));
         group.add(&self.store_mode_row(device.store_mode));
         if let Some(settings) = settings {
-            group.add(&self.notify_row(settings, &device.name));
+            group.add(&self.notify_row(settings));
         }
         group
     }
@@ -286,13 +286,10 @@ impl Camera {
 
     /// This computer's notifications for this camera: off while its id is in
     /// `notify-disabled-cameras`.
-    fn notify_row(&self, settings: &gio::Settings, name: &str) -> adw::ActionRow {
+    fn notify_row(&self, settings: &gio::Settings) -> adw::ActionRow {
         let title = gettext("Notifications");
+        // Named by the row's title (its activatable widget); the group says which camera.
         let switch = gtk::Switch::builder().valign(gtk::Align::Center).build();
-        switch.update_property(&[gtk::accessible::Property::Label(&gettext_f(
-            "Notifications from {name}",
-            &[("name", name)],
-        ))]);
         let id = self.id.to_string();
         let (get_id, set_id, current) = (id.clone(), id, settings.clone());
         settings

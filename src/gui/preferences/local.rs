@@ -172,10 +172,8 @@ pub(super) fn camera_mode_page(
         .valign(gtk::Align::Center)
         .active(settings.boolean("camera-mode-homeassistant"))
         .build();
-    let publish_title = gettext("Publish to Home Assistant");
-    publish.update_property(&[gtk::accessible::Property::Label(&publish_title)]);
     let publish_row = adw::ActionRow::builder()
-        .title(publish_title)
+        .title(gettext("Publish to Home Assistant"))
         .activatable_widget(&publish)
         .build();
     publish_row.add_suffix(&publish);

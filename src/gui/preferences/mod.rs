@@ -107,10 +107,10 @@ fn toast(window: &adw::PreferencesWindow, message: &str) {
     test_hooks::report("preferences-toast", &serde_json::json!({ "text": message }));
 }
 
-/// An on/off row bound to `key`: the switch carries the row's title as its name.
+/// An on/off row bound to `key`. The switch is the row's activatable widget, which
+/// libadwaita labels with the row's title (a label of its own would be read twice).
 fn switch_row(settings: &gio::Settings, key: &str, title: &str, subtitle: &str) -> adw::ActionRow {
     let switch = gtk::Switch::builder().valign(gtk::Align::Center).build();
-    switch.update_property(&[gtk::accessible::Property::Label(title)]);
     settings.bind(key, &switch, "active").build();
     let row = adw::ActionRow::builder()
         .title(title)
@@ -150,18 +150,20 @@ fn key_range(settings: &gio::Settings, key: &str) -> Option<(u32, u32)> {
     range.child_value(1).as_variant()?.get::<(u32, u32)>()
 }
 
-/// GTK 4.8 takes a tooltip for a description only, and names a button by its `label`
-/// alone: an icon-only button of libadwaita's (an entry row's apply button) gets its
-/// tooltip as its name, a page's button in the view switcher its page's title.
+/// What a screen reader would meet unnamed in libadwaita 1.2's widgets under GTK 4.8: an
+/// icon-only button (an entry row's apply button) gets its tooltip as its name (GTK 4.8
+/// takes a tooltip for a description only); the icons of the view switcher's page tabs,
+/// which only decorate the tab's title, and the search entry of a window whose search is
+/// off are hidden.
 fn name_icon_buttons(root: &gtk::Widget) {
     let mut stack = vec![root.clone()];
     while let Some(widget) = stack.pop() {
-        if widget.type_().name() == "AdwViewSwitcherButton" {
-            if widget.find_property("label").is_some()
-                && let Some(title) = widget.property::<Option<String>>("label")
-            {
-                widget.update_property(&[gtk::accessible::Property::Label(&title)]);
-            }
+        let in_switcher = || {
+            std::iter::successors(widget.parent(), |w| w.parent())
+                .any(|w| w.type_().name() == "AdwViewSwitcher")
+        };
+        if widget.is::<gtk::SearchEntry>() || (widget.is::<gtk::Image>() && in_switcher()) {
+            widget.update_state(&[gtk::accessible::State::Hidden(true)]);
         } else if let Some(button) = widget.downcast_ref::<gtk::Button>()
             && button.label().is_none()
             && let Some(tooltip) = widget.tooltip_text()
