@@ -178,7 +178,9 @@ impl Camera {
             return;
         }
         if wanted == current {
-            row.set_text(&current);
+            if row.text() != current {
+                row.set_text(&current);
+            }
             return;
         }
         // One rename at a time; the row keeps the keyboard focus meanwhile.
@@ -198,7 +200,11 @@ impl Camera {
                 match flatten(answer) {
                     Ok(()) => {
                         camera.name.replace(wanted.clone());
-                        row.set_text(&wanted);
+                        // Only when it differs (trimmed): setting the text while the row is
+                        // being edited brings its apply button back.
+                        if row.text() != wanted {
+                            row.set_text(&wanted);
+                        }
                         group.set_title(&glib::markup_escape_text(&wanted));
                         test_hooks::report(
                             "preferences-renamed",
