@@ -192,7 +192,9 @@ async fn preferences_change_the_live_view_default_and_a_camera_name() {
             .any(|l| l.trim() == "prefer-hd=true")
     };
     assert!(!prefer_hd(), "HD is not the default");
-    tab_to(&x, pid, "the Live View page's tab", &|n| is_button(n, "Live View"));
+    tab_to(&x, pid, "the Live View page's tab", &|n| {
+        is_button(n, "Live View")
+    });
     gui_app::actions::keyboard(&x, &["space"], None);
     tab_to(&x, pid, "the Start in HD switch", &|n| {
         n.is_control() && n.name == "Start in HD"
@@ -208,7 +210,9 @@ async fn preferences_change_the_live_view_default_and_a_camera_name() {
     }
 
     // Cameras → the name, typed and applied with Enter.
-    tab_to(&x, pid, "the Cameras page's tab", &|n| is_button(n, "Cameras"));
+    tab_to(&x, pid, "the Cameras page's tab", &|n| {
+        is_button(n, "Cameras")
+    });
     gui_app::actions::keyboard(&x, &["space"], None);
     to_name_field(&x, pid);
     gui_app::actions::keyboard(&x, &["ctrl+a"], Some("Porch Door"));

@@ -7,7 +7,10 @@ use gtk::glib;
 use super::EyrieApplication;
 use crate::i18n::gettext;
 
-pub(super) fn page(app: &EyrieApplication, window: &adw::PreferencesWindow) -> adw::PreferencesPage {
+pub(super) fn page(
+    app: &EyrieApplication,
+    window: &adw::PreferencesWindow,
+) -> adw::PreferencesPage {
     let page = adw::PreferencesPage::builder()
         .title(gettext("Account"))
         .icon_name("avatar-default-symbolic")

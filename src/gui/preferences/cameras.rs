@@ -172,7 +172,7 @@ impl Camera {
         let current = self.name.borrow().clone();
         if !valid_name(&wanted) {
             self.toast(&gettext(
-                "A camera’s name has 1 to 64 characters, none of them control characters. The name was not changed.",
+                "A name has 1 to 64 characters; nothing was changed.",
             ));
             row.set_text(&current);
             return;
