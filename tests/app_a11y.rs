@@ -2,7 +2,7 @@
 //! accessibility bus of its session (at-spi-bus-launcher, started on demand by the
 //! session bus the test runs under), and the test walks its AT-SPI tree
 //! ([`a11y_support`]): the sign-in page, the camera list and the live view (GTK keeps the
-//! pages of the window's stack in the tree), then the timeline. Every button, toggle and
+//! pages of the window's stack in the tree), then the timeline, then Preferences. Every button, toggle and
 //! entry must have a name, and every image one too unless it is the picture of a named
 //! control. The walk has to find the app's real widgets — the known buttons of each page —
 //! or it proves nothing.
@@ -193,4 +193,16 @@ fn every_control_on_the_main_pages_has_a_name_and_the_live_view_announces_its_st
         ],
     );
     assert_named(&tree, "timeline");
+
+    // Preferences (every page is in the tree; the cameras' rows come from the cloud).
+    bus.app("preferences", None).expect("app.preferences");
+    let switch = |t: &Tree, name: &str| t.0.iter().any(|n| n.is_control() && n.name == name);
+    let tree = walk_until(pid, 30, |t| {
+        switch(t, "Start in HD") && t.find("text", "Name").is_some()
+    });
+    for name in ["Start in HD", "Start Muted"] {
+        assert!(switch(&tree, name), "preferences: no switch {name:?}");
+    }
+    assert_has(&tree, "preferences", "text", &["Name"]);
+    assert_named(&tree, "preferences");
 }

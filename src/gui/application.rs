@@ -139,6 +139,9 @@ impl EyrieApplication {
         let about = gio::ActionEntry::builder("about")
             .activate(|app: &Self, _, _| app.show_about())
             .build();
+        let preferences = gio::ActionEntry::builder("preferences")
+            .activate(|app: &Self, _, _| super::preferences::open(app))
+            .build();
         let camera_mode = gio::ActionEntry::builder("camera-mode")
             .activate(|app: &Self, _, _| {
                 let window = super::camera_mode::EyrieCameraModeWindow::new(app);
@@ -174,11 +177,19 @@ impl EyrieApplication {
                 }
             })
             .build();
-        self.add_action_entries([quit, about, camera_mode, open_camera, open_timeline]);
+        self.add_action_entries([
+            quit,
+            about,
+            preferences,
+            camera_mode,
+            open_camera,
+            open_timeline,
+        ]);
     }
 
     fn setup_accels(&self) {
         self.set_accels_for_action("app.quit", &["<Control>q"]);
+        self.set_accels_for_action("app.preferences", &["<Control>comma"]);
         self.set_accels_for_action("app.camera-mode", &["<Control><Shift>m"]);
         self.set_accels_for_action("window.close", &["<Control>w"]);
         self.set_accels_for_action("win.refresh", &["<Control>r", "F5"]);

@@ -20,6 +20,7 @@ pub mod keys;
 mod kiosk;
 mod live;
 mod notifications;
+mod preferences;
 pub mod session;
 pub mod test_hooks;
 mod timeline;

@@ -26,6 +26,7 @@ STATES = {
     Atspi.StateType.VISIBLE: "visible",
     Atspi.StateType.SENSITIVE: "sensitive",
     Atspi.StateType.FOCUSABLE: "focusable",
+    Atspi.StateType.FOCUSED: "focused",
     Atspi.StateType.CHECKED: "checked",
     Atspi.StateType.PRESSED: "pressed",
 }

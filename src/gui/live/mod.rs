@@ -151,6 +151,8 @@ impl EyrieLiveView {
         let stream = EyrieLiveStream::new(session, device, Quality::Sd, Policy::live_view());
         view.show_stream(&stream);
         let _ = imp.stream.set(stream);
+        // This computer's defaults (Preferences → Live View), read as each view starts.
+        crate::gui::preferences::apply_live_defaults(&view);
         view
     }
 

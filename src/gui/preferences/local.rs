@@ -1,0 +1,261 @@
+//! The pages of this computer's settings: live view defaults, the kiosk, camera mode. Each
+//! row is bound to its GSettings key, so what reads the key sees the change at once.
+
+use adw::prelude::*;
+use gtk::{gio, glib};
+
+use super::{seconds_row, switch_row, toast};
+use crate::i18n::gettext;
+
+/// The kiosk layouts in the order of the row, by their schema nicks (`KioskLayout`).
+const LAYOUTS: [&str; 5] = ["single", "grid-2x2", "grid-3x3", "grid-4x4", "cycle"];
+
+pub(super) fn live_page(settings: &gio::Settings) -> adw::PreferencesPage {
+    let page = adw::PreferencesPage::builder()
+        .title(gettext("Live View"))
+        .icon_name("video-display-symbolic")
+        .build();
+    let group = adw::PreferencesGroup::builder()
+        .title(gettext("When a Camera Opens"))
+        .description(gettext(
+            "Each live view starts this way; its own buttons still switch it.",
+        ))
+        .build();
+    group.add(&switch_row(
+        settings,
+        "prefer-hd",
+        &gettext("Start in HD"),
+        &gettext("The camera’s main stream instead of its smaller one; needs a faster network"),
+    ));
+    group.add(&switch_row(
+        settings,
+        "live-start-muted",
+        &gettext("Start Muted"),
+        &gettext("No sound until you unmute"),
+    ));
+    page.add(&group);
+    page
+}
+
+pub(super) fn kiosk_page(settings: &gio::Settings) -> adw::PreferencesPage {
+    let page = adw::PreferencesPage::builder()
+        .title(gettext("Kiosk"))
+        .icon_name("view-grid-symbolic")
+        .build();
+    let layout = adw::PreferencesGroup::builder()
+        .title(gettext("Layout"))
+        .description(gettext(
+            "What a wall screen started with “eyrie --kiosk” shows. A running kiosk follows at once.",
+        ))
+        .build();
+    layout.add(&layout_row(settings));
+    layout.add(&seconds_row(
+        settings,
+        "kiosk-cycle-seconds",
+        &gettext("Seconds per camera when cycling"),
+    ));
+    layout.add(&switch_row(
+        settings,
+        "kiosk",
+        &gettext("Start as a kiosk"),
+        &gettext("Open this screen even when Eyrie starts without --kiosk"),
+    ));
+    page.add(&layout);
+
+    let behaviour = adw::PreferencesGroup::builder()
+        .title(gettext("Behaviour"))
+        .build();
+    behaviour.add(&seconds_row(
+        settings,
+        "kiosk-enlarge-seconds",
+        &gettext("Seconds a clicked camera stays enlarged"),
+    ));
+    behaviour.add(&switch_row(
+        settings,
+        "kiosk-event-focus",
+        &gettext("Bring cameras with events to the front"),
+        &gettext("Motion or a pressed event button enlarges that camera"),
+    ));
+    behaviour.add(&seconds_row(
+        settings,
+        "kiosk-event-focus-seconds",
+        &gettext("Seconds a camera with an event stays in front"),
+    ));
+    behaviour.add(&seconds_row(
+        settings,
+        "kiosk-hide-pointer-seconds",
+        &gettext("Hide the pointer after (seconds)"),
+    ));
+    behaviour.add(&switch_row(
+        settings,
+        "kiosk-talk-allowed",
+        &gettext("Allow talking"),
+        &gettext("Show a hold-to-talk button on an enlarged camera"),
+    ));
+    page.add(&behaviour);
+
+    let lock = adw::PreferencesGroup::builder()
+        .title(gettext("Lock"))
+        .description(gettext("A locked kiosk asks for the PIN before showing these preferences and cannot be closed from its keyboard."))
+        .build();
+    lock.add(&switch_row(
+        settings,
+        "kiosk-locked",
+        &gettext("Lock preferences"),
+        "",
+    ));
+    page.add(&lock);
+    page
+}
+
+/// The kiosk's layout, bound to the enum key `kiosk-layout` by its nick.
+fn layout_row(settings: &gio::Settings) -> adw::ComboRow {
+    let names = [
+        gettext("One camera"),
+        gettext("2 × 2 grid"),
+        gettext("3 × 3 grid"),
+        gettext("4 × 4 grid"),
+        gettext("One camera at a time, cycling"),
+    ];
+    let list = gtk::StringList::new(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let row = adw::ComboRow::builder()
+        .title(gettext("Show"))
+        .model(&list)
+        .build();
+    settings
+        .bind("kiosk-layout", &row, "selected")
+        .mapping(|v, _| {
+            let nick = v.str()?;
+            LAYOUTS
+                .iter()
+                .position(|l| *l == nick)
+                .map(|i| (i as u32).to_value())
+        })
+        .set_mapping(|v, _| {
+            let i = v.get::<u32>().ok()?;
+            LAYOUTS.get(i as usize).map(|nick| nick.to_variant())
+        })
+        .build();
+    super::cameras::hide_decoration(row.upcast_ref());
+    row
+}
+
+/// Camera mode's Home Assistant settings, as its window reads them when it opens (the
+/// broker's password stays in that window: it is a file in the camera's state directory,
+/// never a setting).
+pub(super) fn camera_mode_page(
+    settings: &gio::Settings,
+    window: &adw::PreferencesWindow,
+) -> adw::PreferencesPage {
+    let page = adw::PreferencesPage::builder()
+        .title(gettext("Camera Mode"))
+        .icon_name("camera-video-symbolic")
+        .build();
+    let group = adw::PreferencesGroup::builder()
+        .title(gettext("Home Assistant"))
+        .description(gettext(
+            "Used the next time “Use This Computer as a Camera” opens. The broker’s password is entered there.",
+        ))
+        .build();
+    let url = adw::EntryRow::builder()
+        .title(gettext("Broker (mqtts://user@host:port)"))
+        .text(settings.string("camera-mode-homeassistant-url").as_str())
+        .show_apply_button(true)
+        .build();
+    let plain = switch_row(
+        settings,
+        "camera-mode-homeassistant-allow-plain",
+        &gettext("Allow Unencrypted Connection"),
+        &gettext("Plain mqtt:// to another machine sends the password and pictures in clear"),
+    );
+    let publish = gtk::Switch::builder()
+        .valign(gtk::Align::Center)
+        .active(settings.boolean("camera-mode-homeassistant"))
+        .build();
+    let publish_row = adw::ActionRow::builder()
+        .title(gettext("Publish to Home Assistant"))
+        .activatable_widget(&publish)
+        .build();
+    publish_row.add_suffix(&publish);
+    group.add(&url);
+    group.add(&plain);
+    group.add(&publish_row);
+    page.add(&group);
+
+    // The URL: kept only when it is a broker address camera mode can use.
+    url.connect_apply(glib::clone!(
+        #[strong]
+        settings,
+        #[weak]
+        window,
+        move |row| {
+            let text = row.text().trim().to_owned();
+            let allow_plain = settings.boolean("camera-mode-homeassistant-allow-plain");
+            match check_broker(&text, allow_plain) {
+                Ok(()) => {
+                    let _ = settings.set_string("camera-mode-homeassistant-url", &text);
+                    row.set_text(&text);
+                }
+                Err(why) => {
+                    toast(&window, &why);
+                    row.set_text(&settings.string("camera-mode-homeassistant-url"));
+                }
+            }
+        }
+    ));
+    // Publishing: switched on only with a usable broker; follows the key otherwise.
+    publish.connect_active_notify(glib::clone!(
+        #[strong]
+        settings,
+        #[weak]
+        window,
+        move |sw| {
+            let on = sw.is_active();
+            if on == settings.boolean("camera-mode-homeassistant") {
+                return;
+            }
+            if on {
+                let url = settings.string("camera-mode-homeassistant-url");
+                let plain = settings.boolean("camera-mode-homeassistant-allow-plain");
+                if let Err(why) = check_broker(&url, plain) {
+                    toast(&window, &why);
+                    sw.set_active(false);
+                    return;
+                }
+            }
+            let _ = settings.set_boolean("camera-mode-homeassistant", on);
+        }
+    ));
+    let follow = settings.connect_changed(
+        Some("camera-mode-homeassistant"),
+        glib::clone!(
+            #[weak]
+            publish,
+            move |s, key| publish.set_active(s.boolean(key))
+        ),
+    );
+    // The app's settings outlive this window: let go of them when it goes.
+    let follow = std::cell::Cell::new(Some(follow));
+    window.connect_destroy(glib::clone!(
+        #[strong]
+        settings,
+        move |_| {
+            if let Some(id) = follow.take() {
+                settings.disconnect(id);
+            }
+        }
+    ));
+    page
+}
+
+/// Why camera mode could not use `url` as its Home Assistant broker, in words.
+fn check_broker(url: &str, allow_plain: bool) -> Result<(), String> {
+    use eyrie_camera::homeassistant::Broker;
+    if url.trim().is_empty() {
+        return Err(gettext(
+            "Enter the broker’s address first, like mqtts://user@host:8883.",
+        ));
+    }
+    let broker = Broker::parse(url).map_err(|e| e.to_string())?;
+    broker.check_plain(allow_plain).map_err(|e| e.to_string())
+}
