@@ -31,20 +31,10 @@ pub struct HomeAssistantRows {
 
 /// Write the password where `eyrie camera` looks for it, readable by this user only.
 fn keep_password(state_dir: &Path, password: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(state_dir)?;
-    let path = default_password_file(state_dir);
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    writeln!(f, "{password}")?;
-    f.sync_all()?;
-    std::fs::rename(tmp, path)
+    crate::gui::session::write_private(
+        &default_password_file(state_dir),
+        format!("{password}\n").as_bytes(),
+    )
 }
 
 /// The settings the rows describe, or why they cannot be used.
