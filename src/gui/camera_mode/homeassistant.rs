@@ -203,3 +203,29 @@ impl EyrieCameraModeWindow {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn a_typed_password_is_kept_where_the_camera_reads_it_for_the_user_only() {
+        let url = "mqtt://ha@127.0.0.1:1883";
+        let dir = tempfile::tempdir().unwrap();
+        // The camera's state dir need not exist yet.
+        let state = dir.path().join("camera");
+        let s = settings(url, "s3cret", false, &state).unwrap();
+        let file = default_password_file(&state);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "s3cret\n");
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(s.broker.password.as_deref(), Some("s3cret"));
+        let left: Vec<_> = std::fs::read_dir(&state).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temp file left: {left:?}");
+        // An empty password field keeps the kept one.
+        let s = settings(url, "", false, &state).unwrap();
+        assert_eq!(s.broker.password.as_deref(), Some("s3cret"));
+    }
+}
