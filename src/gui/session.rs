@@ -277,13 +277,22 @@ fn write_file(path: &std::path::Path, file: &SessionFile) -> std::io::Result<()>
     write_private_json(path, file)
 }
 
-/// Write `value` as JSON to `path`, readable only by the user (mode 0600), atomically: a
-/// `.<name>.tmp` beside it, synced, then renamed over it. The session file and the
+/// Write `value` as JSON to `path` with [`write_private`]. The session file and the
 /// installation key file (`super::keys`) both keep secrets this way.
 pub(super) fn write_private_json(
     path: &std::path::Path,
     value: &impl Serialize,
 ) -> std::io::Result<()> {
+    write_private(
+        path,
+        &serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?,
+    )
+}
+
+/// Write `bytes` to `path`, readable only by the user (mode 0600), atomically: a
+/// `.<name>.tmp` beside it, synced, then renamed over it. Secrets the app keeps (the
+/// session, the installation key, the camera's Home Assistant password) go this way.
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path
         .parent()
@@ -301,7 +310,7 @@ pub(super) fn write_private_json(
         .truncate(true)
         .mode(0o600)
         .open(&tmp)?;
-    f.write_all(&serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?)?;
+    f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
 }

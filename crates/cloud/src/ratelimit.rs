@@ -66,34 +66,27 @@ pub struct Limit {
 }
 
 /// Failed logins for one account from one client address.
-pub const PAIR: Limit = Limit {
-    prefix: "pair",
-    max: 5,
-    window: Duration::from_secs(300),
-};
+pub const PAIR: Limit = Limit::new("pair", 5, Duration::from_secs(300));
 /// Failed logins for one account from anywhere.
-pub const ACCOUNT: Limit = Limit {
-    prefix: "acct",
-    max: 20,
-    window: Duration::from_secs(3600),
-};
+pub const ACCOUNT: Limit = Limit::new("acct", 20, Duration::from_secs(3600));
 /// Failed logins from one client address, for any accounts.
-pub const ADDRESS: Limit = Limit {
-    prefix: "addr",
-    max: 100,
-    window: Duration::from_secs(900),
-};
+pub const ADDRESS: Limit = Limit::new("addr", 100, Duration::from_secs(900));
 /// Registrations from one client address.
-pub const REGISTER: Limit = Limit {
-    prefix: "reg",
-    max: 10,
-    window: Duration::from_secs(3600),
-};
+pub const REGISTER: Limit = Limit::new("reg", 10, Duration::from_secs(3600));
 
 /// The longest window: rows older than this are of no key any more.
 const LONGEST: Duration = Duration::from_secs(3600);
 
 impl Limit {
+    /// `max` attempts per `window` under keys starting with `prefix`.
+    pub const fn new(prefix: &'static str, max: i64, window: Duration) -> Self {
+        Limit {
+            prefix,
+            max,
+            window,
+        }
+    }
+
     fn window_ms(&self) -> i64 {
         i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX)
     }

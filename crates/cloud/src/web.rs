@@ -33,58 +33,30 @@ struct Asset {
 
 const JS: &str = "text/javascript; charset=utf-8";
 
+/// An [`Asset`] of `crates/cloud/web/<name>`: a macro, because `include_str!` takes its path
+/// as a literal; the name is written once, so the URL and the file cannot drift apart.
+macro_rules! asset {
+    ($name:literal, $mime:expr) => {
+        Asset {
+            name: $name,
+            mime: $mime,
+            body: include_str!(concat!("../web/", $name)),
+        }
+    };
+}
+
 /// Every file served under `/web/`.
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "index.html",
-        mime: "text/html; charset=utf-8",
-        body: include_str!("../web/index.html"),
-    },
-    Asset {
-        name: "style.css",
-        mime: "text/css; charset=utf-8",
-        body: include_str!("../web/style.css"),
-    },
-    Asset {
-        name: "app.js",
-        mime: JS,
-        body: include_str!("../web/app.js"),
-    },
-    Asset {
-        name: "api.js",
-        mime: JS,
-        body: include_str!("../web/api.js"),
-    },
-    Asset {
-        name: "keys.js",
-        mime: JS,
-        body: include_str!("../web/keys.js"),
-    },
-    Asset {
-        name: "segment.js",
-        mime: JS,
-        body: include_str!("../web/segment.js"),
-    },
-    Asset {
-        name: "views.js",
-        mime: JS,
-        body: include_str!("../web/views.js"),
-    },
-    Asset {
-        name: "camera.js",
-        mime: JS,
-        body: include_str!("../web/camera.js"),
-    },
-    Asset {
-        name: "live.js",
-        mime: JS,
-        body: include_str!("../web/live.js"),
-    },
-    Asset {
-        name: "icon.svg",
-        mime: "image/svg+xml",
-        body: include_str!("../web/icon.svg"),
-    },
+    asset!("index.html", "text/html; charset=utf-8"),
+    asset!("style.css", "text/css; charset=utf-8"),
+    asset!("app.js", JS),
+    asset!("api.js", JS),
+    asset!("keys.js", JS),
+    asset!("segment.js", JS),
+    asset!("views.js", JS),
+    asset!("camera.js", JS),
+    asset!("live.js", JS),
+    asset!("icon.svg", "image/svg+xml"),
 ];
 
 /// The policy every file is served with: scripts and styles only from here, media and

@@ -60,6 +60,29 @@ pub fn config(dir: &std::path::Path) -> Config {
 /// A status and a JSON body (`Null` when empty or not JSON).
 pub type Reply = (u16, Value);
 
+/// One request to `url`, with `token` in `Authorization: Bearer` and `body` as JSON; an
+/// error only when no answer came. [`TestCloud::call`] and the cluster tests' client both
+/// send theirs through here.
+pub(crate) async fn request(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Result<Reply, reqwest::Error> {
+    let mut rb = http.request(method, url);
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let resp = rb.send().await?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
 /// The password [`TestCloud::user`] registers with.
 pub const PASSWORD: &str = "correct horse";
 
@@ -174,17 +197,10 @@ impl TestCloud {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let mut rb = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            rb = rb.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let resp = rb.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let url = format!("{}{path}", self.base);
+        request(&self.http, method, url, token, body)
+            .await
+            .expect("request")
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {

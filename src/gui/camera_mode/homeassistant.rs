@@ -31,20 +31,10 @@ pub struct HomeAssistantRows {
 
 /// Write the password where `eyrie camera` looks for it, readable by this user only.
 fn keep_password(state_dir: &Path, password: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(state_dir)?;
-    let path = default_password_file(state_dir);
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    writeln!(f, "{password}")?;
-    f.sync_all()?;
-    std::fs::rename(tmp, path)
+    crate::gui::session::write_private(
+        &default_password_file(state_dir),
+        format!("{password}\n").as_bytes(),
+    )
 }
 
 /// The settings the rows describe, or why they cannot be used.
@@ -211,5 +201,31 @@ impl EyrieCameraModeWindow {
             "camera-mode-homeassistant",
             &serde_json::json!({ "state": format!("{state:?}") }),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn a_typed_password_is_kept_where_the_camera_reads_it_for_the_user_only() {
+        let url = "mqtt://ha@127.0.0.1:1883";
+        let dir = tempfile::tempdir().unwrap();
+        // The camera's state dir need not exist yet.
+        let state = dir.path().join("camera");
+        let s = settings(url, "s3cret", false, &state).unwrap();
+        let file = default_password_file(&state);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "s3cret\n");
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(s.broker.password.as_deref(), Some("s3cret"));
+        let left: Vec<_> = std::fs::read_dir(&state).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temp file left: {left:?}");
+        // An empty password field keeps the kept one.
+        let s = settings(url, "", false, &state).unwrap();
+        assert_eq!(s.broker.password.as_deref(), Some("s3cret"));
     }
 }

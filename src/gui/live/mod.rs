@@ -192,22 +192,24 @@ impl EyrieLiveView {
     /// Bind the widgets to `stream`'s properties.
     fn show_stream(&self, stream: &EyrieLiveStream) {
         let imp = self.imp();
-        stream
-            .bind_property("spinning", &*imp.stage_box, "visible")
-            .sync_create()
-            .build();
-        stream
-            .bind_property("spinning", &*imp.stage_spinner, "spinning")
-            .sync_create()
-            .build();
-        stream
-            .bind_property("stage-text", &*imp.stage_label, "label")
-            .sync_create()
-            .build();
-        stream
-            .bind_property("subtitle", &*imp.title, "subtitle")
-            .sync_create()
-            .build();
+        // Properties the widgets show as they are.
+        let page: &glib::Object = imp.error_page.upcast_ref();
+        let copies: [(&str, &glib::Object, &str); 8] = [
+            ("spinning", imp.stage_box.upcast_ref(), "visible"),
+            ("spinning", imp.stage_spinner.upcast_ref(), "spinning"),
+            ("stage-text", imp.stage_label.upcast_ref(), "label"),
+            ("subtitle", imp.title.upcast_ref(), "subtitle"),
+            ("error-title", page, "title"),
+            ("error-description", page, "description"),
+            ("error-icon-name", page, "icon-name"),
+            ("paintable", imp.picture.upcast_ref(), "paintable"),
+        ];
+        for (source, target, property) in copies {
+            stream
+                .bind_property(source, target, property)
+                .sync_create()
+                .build();
+        }
         // Screen readers hear each state change ("Live", "Camera Offline", …).
         self.announce(&stream.subtitle());
         stream.connect_subtitle_notify(glib::clone!(
@@ -216,18 +218,6 @@ impl EyrieLiveView {
             move |stream| view.announce(&stream.subtitle())
         ));
         stream
-            .bind_property("error-title", &*imp.error_page, "title")
-            .sync_create()
-            .build();
-        stream
-            .bind_property("error-description", &*imp.error_page, "description")
-            .sync_create()
-            .build();
-        stream
-            .bind_property("error-icon-name", &*imp.error_page, "icon-name")
-            .sync_create()
-            .build();
-        stream
             .bind_property("state", &*imp.error_page, "visible")
             .transform_to(|_, state: StreamState| Some(state.is_failed()))
             .sync_create()
@@ -235,10 +225,6 @@ impl EyrieLiveView {
         stream
             .bind_property("state", &*imp.controls, "visible")
             .transform_to(|_, state: StreamState| Some(state.has_picture()))
-            .sync_create()
-            .build();
-        stream
-            .bind_property("paintable", &*imp.picture, "paintable")
             .sync_create()
             .build();
         stream.connect_paintable_notify(glib::clone!(

@@ -165,80 +165,39 @@ impl EyrieWindow {
     }
 
     fn setup_actions(&self) {
+        let simple = |name: &str, f: fn(&Self)| {
+            gio::ActionEntry::builder(name)
+                .activate(move |w: &Self, _, _| f(w))
+                .build()
+        };
+        // `win.<name>("<id>")`: a camera's or an installation's id.
+        let with_id = |name: &str, f: fn(&Self, &str)| {
+            gio::ActionEntry::builder(name)
+                .parameter_type(Some(glib::VariantTy::STRING))
+                .activate(move |w: &Self, _, p| {
+                    if let Some(id) = p.and_then(|p| p.get::<String>()) {
+                        f(w, &id);
+                    }
+                })
+                .build()
+        };
         let entries = [
-            gio::ActionEntry::builder("show-connect")
-                .activate(|w: &Self, _, _| w.show_connect())
-                .build(),
-            gio::ActionEntry::builder("start-demo")
-                .activate(|w: &Self, _, _| w.start_demo())
-                .build(),
-            gio::ActionEntry::builder("back")
-                .activate(|w: &Self, _, _| w.go_back())
-                .build(),
-            gio::ActionEntry::builder("sign-in")
-                .activate(|w: &Self, _, _| w.sign_in(false))
-                .build(),
-            gio::ActionEntry::builder("register")
-                .activate(|w: &Self, _, _| w.sign_in(true))
-                .build(),
-            gio::ActionEntry::builder("sign-out")
-                .activate(|w: &Self, _, _| w.sign_out())
-                .build(),
-            gio::ActionEntry::builder("refresh")
-                .activate(|w: &Self, _, _| w.refresh_cameras())
-                .build(),
-            gio::ActionEntry::builder("add-camera")
-                .activate(|w: &Self, _, _| w.add_camera_dialog())
-                .build(),
-            gio::ActionEntry::builder("open-camera")
-                .parameter_type(Some(glib::VariantTy::STRING))
-                .activate(|w: &Self, _, p| {
-                    if let Some(id) = p.and_then(|p| p.get::<String>()) {
-                        w.open_camera_by_id(&id);
-                    }
-                })
-                .build(),
-            gio::ActionEntry::builder("rename-camera")
-                .parameter_type(Some(glib::VariantTy::STRING))
-                .activate(|w: &Self, _, p| {
-                    if let Some(id) = p.and_then(|p| p.get::<String>()) {
-                        w.rename_camera_dialog(&id);
-                    }
-                })
-                .build(),
-            gio::ActionEntry::builder("remove-camera")
-                .parameter_type(Some(glib::VariantTy::STRING))
-                .activate(|w: &Self, _, p| {
-                    if let Some(id) = p.and_then(|p| p.get::<String>()) {
-                        w.remove_camera_dialog(&id);
-                    }
-                })
-                .build(),
-            gio::ActionEntry::builder("recover")
-                .activate(|w: &Self, _, _| w.recover_dialog())
-                .build(),
-            gio::ActionEntry::builder("installations")
-                .activate(|w: &Self, _, _| w.installations_dialog())
-                .build(),
-            gio::ActionEntry::builder("check-installations")
-                .activate(|w: &Self, _, _| w.check_installations())
-                .build(),
-            gio::ActionEntry::builder("remove-installation")
-                .parameter_type(Some(glib::VariantTy::STRING))
-                .activate(|w: &Self, _, p| {
-                    if let Some(id) = p.and_then(|p| p.get::<String>()) {
-                        w.remove_installation_dialog(&id);
-                    }
-                })
-                .build(),
-            gio::ActionEntry::builder("gallery")
-                .parameter_type(Some(glib::VariantTy::STRING))
-                .activate(|w: &Self, _, p| {
-                    if let Some(id) = p.and_then(|p| p.get::<String>()) {
-                        w.show_gallery(&id);
-                    }
-                })
-                .build(),
+            simple("show-connect", Self::show_connect),
+            simple("start-demo", Self::start_demo),
+            simple("back", Self::go_back),
+            simple("sign-in", |w| w.sign_in(false)),
+            simple("register", |w| w.sign_in(true)),
+            simple("sign-out", Self::sign_out),
+            simple("refresh", Self::refresh_cameras),
+            simple("add-camera", Self::add_camera_dialog),
+            with_id("open-camera", Self::open_camera_by_id),
+            with_id("rename-camera", Self::rename_camera_dialog),
+            with_id("remove-camera", Self::remove_camera_dialog),
+            simple("recover", Self::recover_dialog),
+            simple("installations", Self::installations_dialog),
+            simple("check-installations", Self::check_installations),
+            with_id("remove-installation", Self::remove_installation_dialog),
+            with_id("gallery", Self::show_gallery),
         ];
         self.add_action_entries(entries);
         self.setup_live_actions();

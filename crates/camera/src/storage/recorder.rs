@@ -403,21 +403,24 @@ impl Recorder {
         Ok(())
     }
 
+    /// The next audio packet with PTS before `until_us`: the one peeked at, else the
+    /// ring's next. A later packet is kept back (peeked) for the next segment.
+    fn next_audio_before(&mut self, until_us: u64) -> Option<Frame> {
+        let reader = self.audio.as_mut()?;
+        let a = match self.audio_peek.take() {
+            Some(a) => a,
+            None => reader.try_next().ok().flatten()?,
+        };
+        if a.pts_us >= until_us {
+            self.audio_peek = Some(a);
+            return None;
+        }
+        Some(a)
+    }
+
     /// Move audio packets with PTS before `until_us` into the current segment.
     fn push_audio_until(&mut self, until_us: u64) {
-        let Some(reader) = self.audio.as_mut() else {
-            return;
-        };
-        loop {
-            let next = match self.audio_peek.take() {
-                Some(a) => Some(a),
-                None => reader.try_next().ok().flatten(),
-            };
-            let Some(a) = next else { break };
-            if a.pts_us >= until_us {
-                self.audio_peek = Some(a);
-                break;
-            }
+        while let Some(a) = self.next_audio_before(until_us) {
             if let Some(cur) = self.current.as_mut()
                 && a.pts_us >= cur.first_pts_us
                 && let Err(e) = cur.push_audio(&a)
@@ -436,20 +439,9 @@ impl Recorder {
     }
 
     fn push_audio_until_into(&mut self, mut cur: SegmentMux, end: u64) {
-        if let Some(reader) = self.audio.as_mut() {
-            loop {
-                let next = match self.audio_peek.take() {
-                    Some(a) => Some(a),
-                    None => reader.try_next().ok().flatten(),
-                };
-                let Some(a) = next else { break };
-                if a.pts_us >= end {
-                    self.audio_peek = Some(a);
-                    break;
-                }
-                if a.pts_us >= cur.first_pts_us {
-                    let _ = cur.push_audio(&a);
-                }
+        while let Some(a) = self.next_audio_before(end) {
+            if a.pts_us >= cur.first_pts_us {
+                let _ = cur.push_audio(&a);
             }
         }
         let frames = cur.frames;

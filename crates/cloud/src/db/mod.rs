@@ -215,6 +215,26 @@ async fn changed_one(
     Ok(query.execute(&db.pool).await?.rows_affected() == 1)
 }
 
+/// An object whose upload is not confirmed yet (a recording still `uploading`, a snapshot
+/// still `pending`): what the reconciler needs to look for it in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unconfirmed {
+    pub id: Uuid,
+    pub object_key: String,
+    pub created_ms: i64,
+}
+
+impl Unconfirmed {
+    /// From a row of `id, object_key, created_ms`.
+    fn from_row(r: &AnyRow) -> Result<Self> {
+        Ok(Unconfirmed {
+            id: uuid_at(r, "id")?,
+            object_key: r.try_get("object_key")?,
+            created_ms: r.try_get("created_ms")?,
+        })
+    }
+}
+
 /// An id as it is stored (lower-case hyphenated text).
 fn text(id: &Uuid) -> String {
     id.to_string()

@@ -256,12 +256,7 @@ fn parse_joined(text: &str) -> Result<Vec<ListedRow>> {
 }
 
 /// A recording still `uploading`: what the reconciler needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Uploading {
-    pub id: Uuid,
-    pub object_key: String,
-    pub created_ms: i64,
-}
+pub type Uploading = super::Unconfirmed;
 
 /// Recordings still `uploading` whose slot was made before `before_ms`, oldest first.
 pub async fn uploading_before(db: &Db, before_ms: i64, limit: i64) -> Result<Vec<Uploading>> {
@@ -273,15 +268,7 @@ pub async fn uploading_before(db: &Db, before_ms: i64, limit: i64) -> Result<Vec
     .bind(limit)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Uploading {
-                id: uuid_at(r, "id")?,
-                object_key: r.try_get("object_key")?,
-                created_ms: r.try_get("created_ms")?,
-            })
-        })
-        .collect()
+    rows.iter().map(Uploading::from_row).collect()
 }
 
 /// Complete a recording found in the store, if it is still `uploading` and the object

@@ -140,12 +140,7 @@ pub async fn complete_in_range(
 }
 
 /// A snapshot still `pending`: what the reconciler needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pending {
-    pub id: Uuid,
-    pub object_key: String,
-    pub created_ms: i64,
-}
+pub type Pending = super::Unconfirmed;
 
 /// `pending` snapshots whose slot was made in `[from_ms, to_ms)`, at most `limit`:
 /// the newest first when `newest_first`, else the oldest.
@@ -169,15 +164,7 @@ pub async fn pending_between(
         .bind(limit)
         .fetch_all(&db.pool)
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Pending {
-                id: uuid_at(r, "id")?,
-                object_key: r.try_get("object_key")?,
-                created_ms: r.try_get("created_ms")?,
-            })
-        })
-        .collect()
+    rows.iter().map(Pending::from_row).collect()
 }
 
 /// Complete a snapshot found in the store, if it is still `pending` and the image has the

@@ -125,20 +125,21 @@ fn e2e_routes() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(e2e::MAX_BODY_BYTES))
 }
 
+/// Whether `caller` may use what belongs to device `device_id` of `owner_id`: the owner
+/// may, and the device itself; anyone else is answered 404, as if it did not exist.
+pub fn may_use(caller: &Caller, owner_id: &Uuid, device_id: &Uuid) -> bool {
+    match caller {
+        Caller::User(u) => owner_id == u,
+        Caller::Device(d) => device_id == d,
+    }
+}
+
 /// The device `id` if `caller` may see it (its owner, or the device itself), else 404.
 pub async fn device_for(state: &AppState, caller: &Caller, id: &Uuid) -> ApiResult<DeviceRow> {
-    let d = db::devices::by_id(&state.db, id)
+    db::devices::by_id(&state.db, id)
         .await?
-        .ok_or(ApiError::NotFound("device"))?;
-    let allowed = match caller {
-        Caller::User(u) => &d.owner_id == u,
-        Caller::Device(dev) => &d.id == dev,
-    };
-    if allowed {
-        Ok(d)
-    } else {
-        Err(ApiError::NotFound("device"))
-    }
+        .filter(|d| may_use(caller, &d.owner_id, &d.id))
+        .ok_or(ApiError::NotFound("device"))
 }
 
 /// Whether a device seen at `last_seen_ms` counts as online at `now_ms`.
@@ -164,18 +165,10 @@ pub async fn device_json(state: &AppState, d: &DeviceRow) -> ApiResult<Device> {
 
 /// The channel `id` if `caller` may use it (owner of its device, or the device), else 404.
 pub async fn channel_for(state: &AppState, caller: &Caller, id: &Uuid) -> ApiResult<ChannelOwner> {
-    let c = db::devices::channel(&state.db, id)
+    db::devices::channel(&state.db, id)
         .await?
-        .ok_or(ApiError::NotFound("channel"))?;
-    let allowed = match caller {
-        Caller::User(u) => &c.owner_id == u,
-        Caller::Device(d) => &c.device_id == d,
-    };
-    if allowed {
-        Ok(c)
-    } else {
-        Err(ApiError::NotFound("channel"))
-    }
+        .filter(|c| may_use(caller, &c.owner_id, &c.device_id))
+        .ok_or(ApiError::NotFound("channel"))
 }
 
 /// The latest time the API accepts, in unix milliseconds: the end of the year 9999. Far

@@ -44,17 +44,11 @@ fn snapshot_json(state: &AppState, s: SnapshotRow) -> Snapshot {
 
 /// Load a snapshot the caller may see, else 404.
 async fn snapshot_for(state: &AppState, caller: &Caller, id: &Uuid) -> ApiResult<SnapshotRow> {
-    let found = db::snapshots::by_id(&state.db, id)
+    db::snapshots::by_id(&state.db, id)
         .await?
-        .ok_or(ApiError::NotFound("snapshot"))?;
-    let allowed = match caller {
-        Caller::User(u) => &found.owner_id == u,
-        Caller::Device(d) => &found.device_id == d,
-    };
-    if !allowed {
-        return Err(ApiError::NotFound("snapshot"));
-    }
-    Ok(found.snapshot)
+        .filter(|s| super::may_use(caller, &s.owner_id, &s.device_id))
+        .map(|s| s.snapshot)
+        .ok_or(ApiError::NotFound("snapshot"))
 }
 
 /// The checks of a snapshot request at `now_ms`: when it was taken (now if not said),

@@ -7,7 +7,7 @@
 use rusty_s3::S3Action as _;
 use rusty_s3::actions::{DeleteObjectsResponse, ObjectIdentifier};
 
-use super::{OWN_TTL, Store, StoreError};
+use super::{OWN_TTL, Store, StoreError, ok_200};
 
 /// The most keys S3 takes in one `DeleteObjects`.
 pub const MAX_KEYS: usize = 1000;
@@ -34,14 +34,7 @@ impl Store {
                 .body(body)
                 .send()
                 .await?;
-            let status = resp.status().as_u16();
-            if status != 200 {
-                return Err(StoreError::Status {
-                    op: "DeleteObjects",
-                    status,
-                });
-            }
-            let text = resp.text().await?;
+            let text = ok_200(resp, "DeleteObjects")?.text().await?;
             let answer = DeleteObjectsResponse::parse(&text)
                 .map_err(|_| StoreError::Parse("DeleteObjects"))?;
             failed.extend(answer.errors.into_iter().map(|e| e.key));

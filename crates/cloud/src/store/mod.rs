@@ -59,6 +59,14 @@ pub enum StoreError {
     Config(String),
 }
 
+/// `resp` when the store answered 200, else [`StoreError::Status`] naming `op`.
+fn ok_200(resp: reqwest::Response, op: &'static str) -> Result<reqwest::Response, StoreError> {
+    match resp.status().as_u16() {
+        200 => Ok(resp),
+        status => Err(StoreError::Status { op, status }),
+    }
+}
+
 /// The header that carries an object's SHA-256 (base64), signed into upload URLs.
 pub const CHECKSUM_SHA256: &str = "x-amz-checksum-sha256";
 
@@ -353,11 +361,7 @@ impl Store {
         action.with_prefix(prefix);
         action.with_max_keys(max);
         let url = action.sign(OWN_TTL);
-        let resp = self.http.get(url).send().await?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            return Err(StoreError::Status { op: "LIST", status });
-        }
+        let resp = ok_200(self.http.get(url).send().await?, "LIST")?;
         let text = resp.text().await?;
         let parsed = ListObjectsV2::parse_response(&text).map_err(|_| StoreError::Parse("LIST"))?;
         Ok(parsed
@@ -376,11 +380,7 @@ impl Store {
             .internal
             .get_object(Some(&self.creds), key)
             .sign(OWN_TTL);
-        let resp = self.http.get(url).send().await?;
-        match resp.status().as_u16() {
-            200 => Ok(resp),
-            status => Err(StoreError::Status { op: "GET", status }),
-        }
+        ok_200(self.http.get(url).send().await?, "GET")
     }
 
     /// PUT a whole object.

@@ -6,7 +6,7 @@
 use rusty_s3::S3Action as _;
 use rusty_s3::actions::CreateMultipartUpload;
 
-use super::{OWN_TTL, Store, StoreError};
+use super::{OWN_TTL, Store, StoreError, ok_200};
 
 impl Store {
     /// Start a multipart upload; returns its upload id.
@@ -15,14 +15,7 @@ impl Store {
             .internal
             .create_multipart_upload(Some(&self.creds), key)
             .sign(OWN_TTL);
-        let resp = self.http.post(url).send().await?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            return Err(StoreError::Status {
-                op: "CreateMultipartUpload",
-                status,
-            });
-        }
+        let resp = ok_200(self.http.post(url).send().await?, "CreateMultipartUpload")?;
         let text = resp.text().await?;
         let parsed = CreateMultipartUpload::parse_response(&text)
             .map_err(|_| StoreError::Parse("CreateMultipartUpload"))?;
@@ -41,14 +34,7 @@ impl Store {
             .internal
             .upload_part(Some(&self.creds), key, n, upload_id)
             .sign(OWN_TTL);
-        let resp = self.http.put(url).body(body).send().await?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            return Err(StoreError::Status {
-                op: "UploadPart",
-                status,
-            });
-        }
+        let resp = ok_200(self.http.put(url).body(body).send().await?, "UploadPart")?;
         resp.headers()
             .get(reqwest::header::ETAG)
             .and_then(|v| v.to_str().ok())

@@ -237,14 +237,13 @@ impl KeySet {
         signer: &ViewerKeys,
         now_ms: i64,
     ) -> KeySetStatement {
-        let body = KeySetBody {
-            v: 1,
-            user_id: self.body.user_id.clone(),
-            version: self.body.version + 1,
-            created_ms: now_ms,
+        signed_version(
+            self.body.user_id.clone(),
+            self.body.version + 1,
             keys,
-        };
-        KeySetStatement::sign(&body, signer)
+            signer,
+            now_ms,
+        )
     }
 }
 
@@ -255,10 +254,21 @@ pub fn first_statement(
     signer: &ViewerKeys,
     now_ms: i64,
 ) -> KeySetStatement {
+    signed_version(user_id.to_owned(), 1, keys, signer, now_ms)
+}
+
+/// Version `version` of `user_id`'s key set, `keys` signed by `signer` (format 1).
+fn signed_version(
+    user_id: String,
+    version: u64,
+    keys: Vec<KeySetMember>,
+    signer: &ViewerKeys,
+    now_ms: i64,
+) -> KeySetStatement {
     let body = KeySetBody {
         v: 1,
-        user_id: user_id.to_owned(),
-        version: 1,
+        user_id,
+        version,
         created_ms: now_ms,
         keys,
     };

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::cloud::sha256;
+use crate::cloud::{request, sha256};
 
 /// A client of one cloud URL.
 #[derive(Clone)]
@@ -34,22 +34,10 @@ impl Client {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Result<(u16, Value), StepError> {
-        let mut rb = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base));
-        if let Some(t) = token {
-            rb = rb.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let resp = rb
-            .send()
+        let url = format!("{}{path}", self.base);
+        request(&self.http, method.clone(), url, token, body)
             .await
-            .map_err(|e| format!("{method} {path}: {e}"))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+            .map_err(|e| format!("{method} {path}: {e}"))
     }
 
     /// `call`, wanting `want`.
