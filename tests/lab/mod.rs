@@ -79,8 +79,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use rustix::process::{Pid, Signal, kill_process};
 
+pub mod frames;
 pub mod roles;
+pub mod scene;
 pub mod wan;
+pub mod wire;
 
 /// What every lab namespace's name starts with; then `<pid>-<n>-`.
 const NS_PREFIX: &str = "eyrie-lab-";

@@ -9,6 +9,11 @@
 //!
 //! Video is a `recvonly` transceiver; audio is `sendrecv` when the caller gives a talk
 //! source (the valve keeps the track silent until talk starts) and `recvonly` otherwise.
+//!
+//! Loss: the video transceiver has `do-nack` (the jitter buffer asks for a lost packet
+//! again and the camera resends it, RTX), the depayloader asks for a keyframe (PLI) for
+//! what is still missing when its time is up, and the decoder shows no damaged picture
+//! meanwhile (`output-corrupt=false`): the last whole one stays until the repair.
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -61,13 +66,16 @@ pub(super) fn build(
         .field("payload", 97i32)
         .field("clock-rate", 48_000i32)
         .build();
-    webrtc.emit_by_name::<gst_webrtc::WebRTCRTPTransceiver>(
+    let video = webrtc.emit_by_name::<gst_webrtc::WebRTCRTPTransceiver>(
         "add-transceiver",
         &[
             &gst_webrtc::WebRTCRTPTransceiverDirection::Recvonly,
             &video_caps,
         ],
     );
+    // Ask for lost video packets again (NACK; the offer then carries `rtx`, which the
+    // camera's answer keeps) rather than wait for the next keyframe.
+    video.set_property("do-nack", true);
     let talk_valve = match talk_source {
         Some(src) => {
             let conv = make("audioconvert")?;
@@ -144,8 +152,13 @@ fn link_video(
     on_first_frame: std::sync::Arc<dyn Fn() + Send + Sync>,
 ) -> Result<(), ViewerError> {
     let depay = make("rtph264depay")?;
+    // What NACK could not repair in time: ask the camera for a keyframe (PLI) at once.
+    depay.set_property("request-keyframe", true);
     let parse = make("h264parse")?;
     let dec = make("avdec_h264")?;
+    // A picture with a hole in it is not shown (the last whole one stays, as browsers
+    // do) until the repair — a retransmission or the requested keyframe — arrives.
+    dec.set_property("output-corrupt", false);
     let conv = make("videoconvert")?;
     if let Some(src) = conv.static_pad("src") {
         let fired = std::sync::atomic::AtomicBool::new(false);
