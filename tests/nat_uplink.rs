@@ -30,7 +30,7 @@ const PLAYING: &str = "NAT-PLAYING";
 /// The uplink limit (kbit/s) and its queue (ms).
 const UPLINK: (u32, u32) = (1000, 300);
 /// How long the viewer watches after the limit.
-const WATCH: Duration = Duration::from_secs(20);
+const WATCH: Duration = Duration::from_secs(15);
 /// The longest freeze allowed after the limit.
 const MAX_FREEZE_MS: u64 = 2000;
 
