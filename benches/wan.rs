@@ -44,7 +44,7 @@ use eyrie_protocol::signalling::Stream;
 use gstreamer as gst;
 use lab::frames;
 use lab::roles;
-use lab::scene::{self, Scene};
+use lab::scene::Scene;
 use lab::wan::{self, Site, Wan};
 use serde_json::{Value, json};
 

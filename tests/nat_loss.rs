@@ -96,6 +96,20 @@ fn one_percent_loss_keeps_the_picture_live() {
         "frozen {frozen:.2} % of the time (limit {MAX_FROZEN_PCT} %): {report}\n{}",
         scene.context(&viewer)
     );
+    // The receiver asked for lost packets again (NACK): the repair was at work. (The
+    // video entry is the one that received the most packets.)
+    let video = report["receiver"]
+        .as_object()
+        .and_then(|entries| {
+            entries
+                .values()
+                .max_by_key(|e| e["packets-received"].as_u64().unwrap_or(0))
+        })
+        .cloned()
+        .unwrap_or_default();
+    if let Some(nacks) = video["nack-count"].as_u64() {
+        assert!(nacks > 0, "the viewer never sent a NACK: {video}");
+    }
     // It played at about the camera's rate, not a few frames now and then.
     let fps = report["progressing_fps"].as_f64().unwrap_or(0.0);
     assert!(fps > 15.0, "only {fps:.1} new pictures a second: {report}");

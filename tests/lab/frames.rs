@@ -122,7 +122,7 @@ impl FrameLog {
             ..Freezes::default()
         };
         let mut last = from;
-        let mut gap = |out: &mut Freezes, a: Instant, b: Instant| {
+        let gap = |out: &mut Freezes, a: Instant, b: Instant| {
             let ms = b.saturating_duration_since(a).as_millis() as u64;
             out.longest_ms = out.longest_ms.max(ms);
             if ms > FREEZE_MS {

@@ -167,15 +167,23 @@ async fn receiver_reports(webrtc: &gst::Element) -> Option<Reports> {
             continue;
         }
         let r = reports.get_or_insert_with(Reports::default);
-        r.fraction_lost = r
-            .fraction_lost
-            .max(s.get::<f64>("fraction-lost").unwrap_or(0.0));
-        r.packets_lost += s.get::<i64>("packets-lost").unwrap_or(0);
-        r.round_trip_s = r
-            .round_trip_s
-            .max(s.get::<f64>("round-trip-time").unwrap_or(0.0));
+        r.fraction_lost = r.fraction_lost.max(number(&s, "fraction-lost"));
+        r.packets_lost += number(&s, "packets-lost") as i64;
+        r.round_trip_s = r.round_trip_s.max(number(&s, "round-trip-time"));
     }
     reports
+}
+
+/// A numeric field whatever its integer or float type (GStreamer versions differ); 0
+/// when missing.
+fn number(s: &gst::StructureRef, field: &str) -> f64 {
+    s.get::<f64>(field)
+        .ok()
+        .or_else(|| s.get::<i64>(field).ok().map(|n| n as f64))
+        .or_else(|| s.get::<i32>(field).ok().map(f64::from))
+        .or_else(|| s.get::<u32>(field).ok().map(f64::from))
+        .or_else(|| s.get::<u64>(field).ok().map(|n| n as f64))
+        .unwrap_or(0.0)
 }
 
 #[cfg(test)]
