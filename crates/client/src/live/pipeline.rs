@@ -76,6 +76,7 @@ pub(super) fn build(
     // Ask for lost video packets again (NACK; the offer then carries `rtx`, which the
     // camera's answer keeps) rather than wait for the next keyframe.
     video.set_property("do-nack", true);
+    retransmit_in_every_jitterbuffer(&webrtc);
     let talk_valve = match talk_source {
         Some(src) => {
             let conv = make("audioconvert")?;
@@ -143,6 +144,29 @@ pub(super) fn build(
         webrtc,
         talk_valve,
     })
+}
+
+/// Turns on NACK in every jitter buffer of the session. `webrtcbin` (1.22) does so only
+/// for a jitter buffer whose SSRC the remote description lists in `a=ssrc` lines, and the
+/// camera's answer lists none, so without this the viewer never asks for a lost packet
+/// although both sides negotiated `nack` and `rtx`. The camera resends only what it has
+/// an `rtx` format for (video); a NACK for audio costs it nothing.
+fn retransmit_in_every_jitterbuffer(webrtc: &gst::Element) {
+    let Some(rtpbin) = webrtc.downcast_ref::<gst::Bin>().and_then(|bin| {
+        bin.iterate_elements()
+            .into_iter()
+            .flatten()
+            .find(|e| e.factory().is_some_and(|f| f.name() == "rtpbin"))
+    }) else {
+        tracing::warn!("viewer: no rtpbin in webrtcbin, lost packets will not be asked for");
+        return;
+    };
+    rtpbin.connect("new-jitterbuffer", false, |args| {
+        if let Some(jitterbuffer) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
+            jitterbuffer.set_property("do-retransmission", true);
+        }
+        None
+    });
 }
 
 fn link_video(
