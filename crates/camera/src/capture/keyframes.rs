@@ -24,6 +24,8 @@ struct Encoder {
     stream: Stream,
     element: gst::glib::WeakRef<gst::Element>,
     last: Option<Instant>,
+    /// A request came too soon after the last keyframe and waits for its turn.
+    deferred: bool,
 }
 
 /// Asks the main or sub encoder for a keyframe. Cheap to clone; empty (requests do
@@ -45,6 +47,7 @@ impl KeyframeRequests {
             stream,
             element: encoder.downgrade(),
             last: None,
+            deferred: false,
         });
     }
 
@@ -54,9 +57,10 @@ impl KeyframeRequests {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The next frame of `stream` is to be a keyframe (with SPS/PPS). Returns whether
-    /// the encoder was asked now (false: asked less than [`MIN_INTERVAL`] ago, or no
-    /// such encoder).
+    /// The next frame of `stream` is to be a keyframe (with SPS/PPS). A request less
+    /// than [`MIN_INTERVAL`] after the last one is not dropped — the picture it repairs
+    /// stays frozen until a keyframe comes — but deferred to the end of the interval;
+    /// more requests meanwhile join it. Returns whether the encoder was asked now.
     pub fn request(&self, stream: Stream) -> bool {
         let now = Instant::now();
         let element = {
@@ -64,7 +68,22 @@ impl KeyframeRequests {
             let Some(e) = encoders.iter_mut().find(|e| e.stream == stream) else {
                 return false;
             };
-            if e.last.is_some_and(|t| now.duration_since(t) < MIN_INTERVAL) {
+            if let Some(last) = e.last
+                && now.duration_since(last) < MIN_INTERVAL
+            {
+                if !e.deferred {
+                    e.deferred = true;
+                    let wait = MIN_INTERVAL - now.duration_since(last);
+                    let this = self.clone();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(wait);
+                        if let Some(e) = this.lock().iter_mut().find(|e| e.stream == stream) {
+                            e.deferred = false;
+                            e.last = None;
+                        }
+                        this.request(stream);
+                    });
+                }
                 return false;
             }
             e.last = Some(now);
