@@ -78,7 +78,8 @@ fn main() {
         let wan = Wan::with_wire(Site::EASY, Site::SYMMETRIC).expect("the WAN lab");
         let run = Run::start(&wan);
         let relay = run.phase("ttff", &format!("{SESSIONS}"));
-        wan.shape_away(Duration::from_millis(50), 0.0).expect("delay");
+        wan.shape_away(Duration::from_millis(50), 0.0)
+            .expect("delay");
         let rtt100 = run.phase("ttff", &format!("{SESSIONS}"));
         let g2g = run.phase("g2g", &G2G_SECS.to_string());
         wan.shape_away(Duration::ZERO, 0.01).expect("loss");
@@ -104,7 +105,10 @@ fn main() {
         "not direct: {direct_labels:?}"
     );
     assert!(
-        relay_labels.iter().chain(&labels(&rtt100)).all(|l| l == "Relayed"),
+        relay_labels
+            .iter()
+            .chain(&labels(&rtt100))
+            .all(|l| l == "Relayed"),
         "not relayed: {relay_labels:?}"
     );
     let rtt100_p50 = p50(&rtt100, "ttff_ms");

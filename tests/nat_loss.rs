@@ -61,7 +61,8 @@ fn one_percent_loss_keeps_the_picture_live() {
     let secs = watch_secs();
     let started = Instant::now();
     let wan = Wan::with_wire(Site::EASY, Site::EASY).expect("the WAN lab");
-    wan.shape_away(Duration::ZERO, LOSS).expect("loss on the away link");
+    wan.shape_away(Duration::ZERO, LOSS)
+        .expect("loss on the away link");
     let scene = Scene::start(&wan, test).expect("cloud, coturn and camera");
     let viewer = scene
         .viewer(&wan, &[("NAT_WATCH_SECS", &secs.to_string())])
@@ -75,7 +76,10 @@ fn one_percent_loss_keeps_the_picture_live() {
     );
     let report = scene::report(&viewer.stdout(), REPORT)
         .unwrap_or_else(|| panic!("no report from the viewer:\n{}", scene.context(&viewer)));
-    eprintln!("{test}: {report}\nwire: {wire:?} (seed {})", wan.wire().seed);
+    eprintln!(
+        "{test}: {report}\nwire: {wire:?} (seed {})",
+        wan.wire().seed
+    );
 
     // The wire did drop about 1 % (both ways together), and sent everything else.
     let dropped_pct = wire.dropped as f64 * 100.0 / (wire.forwarded + wire.dropped).max(1) as f64;
@@ -238,7 +242,10 @@ pub async fn receiver_stats(sink: &gst::Element) -> Value {
             continue;
         };
         // `type` is a GstWebRTCStatsType; its text form is the W3C name.
-        if !s.to_string().contains("type=(GstWebRTCStatsType)inbound-rtp") {
+        if !s
+            .to_string()
+            .contains("type=(GstWebRTCStatsType)inbound-rtp")
+        {
             continue;
         }
         let mut entry = serde_json::Map::new();
@@ -255,7 +262,10 @@ pub async fn receiver_stats(sink: &gst::Element) -> Value {
                 entry.insert(field.to_string(), json!(n));
             }
         }
-        out.insert(s.get::<String>("id").unwrap_or_default(), Value::Object(entry));
+        out.insert(
+            s.get::<String>("id").unwrap_or_default(),
+            Value::Object(entry),
+        );
     }
     Value::Object(out)
 }

@@ -101,22 +101,38 @@ fn viewer_role() -> Value {
         .unwrap();
     rt.block_on(async move {
         let (user, device) = roles::claim_camera(link, &code).await;
-        let ticket = user.ticket(device, None).await.expect("ticket");
-        let (sink, log) = frames::frame_log_sink();
-        let mut cfg = ViewerConfig::new(ticket, sink);
-        cfg.mqtt_ca = user.ca_pem().await.expect("the cloud's CA");
-        cfg.stream = Stream::Hd;
-        let (viewer, mut rx) = LiveViewer::connect(cfg).expect("connect");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(ViewerEvent::FirstFrame { .. })) => break,
-                Ok(Some(ViewerEvent::Error(e))) => panic!("viewer: {e}"),
-                Ok(Some(_)) => {}
-                Ok(None) => panic!("the session ended"),
-                Err(_) => panic!("no first frame in 30 s"),
+        let ca = user.ca_pem().await.expect("the cloud's CA");
+        // The camera may not have subscribed to its broker yet (it is online for the
+        // cloud first): a few tries, as the app's retry would.
+        let mut tries = 0;
+        let (viewer, mut rx, log) = loop {
+            tries += 1;
+            let ticket = user.ticket(device, None).await.expect("ticket");
+            let (sink, log) = frames::frame_log_sink();
+            let mut cfg = ViewerConfig::new(ticket, sink);
+            cfg.mqtt_ca = ca.clone();
+            cfg.stream = Stream::Hd;
+            let (viewer, mut rx) = LiveViewer::connect(cfg).expect("connect");
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            let failed = loop {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(ViewerEvent::FirstFrame { .. })) => break None,
+                    Ok(Some(ViewerEvent::Error(e))) => break Some(e.to_string()),
+                    Ok(Some(_)) => {}
+                    Ok(None) => break Some("the session ended".to_owned()),
+                    Err(_) => break Some("no first frame in 30 s".to_owned()),
+                }
+            };
+            match failed {
+                None => break (viewer, rx, log),
+                Some(e) if tries < 4 => {
+                    eprintln!("live attempt: {e}");
+                    viewer.close().await;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Some(e) => panic!("no live view: {e}"),
             }
-        }
+        };
         // HD plays unlimited for three seconds first.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let before = log.freezes(Instant::now() - Duration::from_secs(2), Instant::now());

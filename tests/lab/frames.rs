@@ -151,7 +151,11 @@ impl FrameLog {
     pub fn median_age_ms(&self, from: Instant, to: Instant) -> Option<f64> {
         let mut newest = 0;
         let mut ages: Vec<f64> = Vec::new();
-        for s in self.snapshot().iter().filter(|s| s.at >= from && s.at <= to) {
+        for s in self
+            .snapshot()
+            .iter()
+            .filter(|s| s.at >= from && s.at <= to)
+        {
             if let Some(c) = s.clock
                 && c > newest
             {

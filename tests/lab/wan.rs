@@ -401,9 +401,7 @@ impl Wan {
 
     /// The away link's wire ([`Wan::with_wire`]); panics on a lab built without one.
     pub fn wire(&self) -> &Wire {
-        self.wire
-            .as_ref()
-            .expect("a lab built with Wan::with_wire")
+        self.wire.as_ref().expect("a lab built with Wan::with_wire")
     }
 
     /// Sets the away link's added one-way delay and loss (both directions).

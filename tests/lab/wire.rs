@@ -131,9 +131,10 @@ impl Wire {
         self.shared
             .delay_us
             .store(shape.delay.as_micros() as u64, Ordering::Relaxed);
-        self.shared
-            .loss_ppm
-            .store((shape.loss * f64::from(PPM)).round() as u32, Ordering::Relaxed);
+        self.shared.loss_ppm.store(
+            (shape.loss * f64::from(PPM)).round() as u32,
+            Ordering::Relaxed,
+        );
         eprintln!("lab wire: {shape:?}");
         Ok(())
     }
@@ -204,9 +205,11 @@ fn write_loop(to: &OwnedFd, s: &Shared, rx: &mpsc::Receiver<(Instant, Vec<u8>)>)
         if s.stop.load(Ordering::Relaxed) {
             return;
         }
-        let wait = queue.front().map_or(Duration::from_millis(100), |(due, _)| {
-            due.saturating_duration_since(Instant::now())
-        });
+        let wait = queue
+            .front()
+            .map_or(Duration::from_millis(100), |(due, _)| {
+                due.saturating_duration_since(Instant::now())
+            });
         if wait > Duration::ZERO {
             match rx.recv_timeout(wait.min(Duration::from_millis(100))) {
                 Ok(frame) => queue.push_back(frame),

@@ -39,7 +39,6 @@
 //! on GStreamer threads and go out through an unbounded channel; media never waits on
 //! any of these.
 
-mod adapt;
 mod ice;
 mod offer;
 mod reaper;
@@ -240,7 +239,6 @@ impl LiveManager {
             events,
             out,
         };
-        m.watch_links();
         let weak = Arc::downgrade(&m.inner);
         let reaper = m.clone_with_weak();
         tokio::spawn(async move {
