@@ -183,8 +183,6 @@ pub(super) fn build(p: MediaParams<'_>) -> Result<Media, LiveError> {
         webrtc.emit_by_name::<Option<gst_webrtc::WebRTCRTPTransceiver>>("get-transceiver", &[&0i32])
     {
         t.set_direction(gst_webrtc::WebRTCRTPTransceiverDirection::Sendonly);
-        // Lost packets are resent when the viewer asks (NACK → RTX, docs/signalling.md).
-        t.set_property("do-nack", true);
     }
 
     let talk_valve = build_talk_branch(&pipeline, &webrtc, p.speaker, p.session_id, p.events)?;

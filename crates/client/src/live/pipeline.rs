@@ -10,10 +10,10 @@
 //! Video is a `recvonly` transceiver; audio is `sendrecv` when the caller gives a talk
 //! source (the valve keeps the track silent until talk starts) and `recvonly` otherwise.
 //!
-//! Loss: the video transceiver has `do-nack` (the jitter buffer asks for a lost packet
-//! again and the camera resends it, RTX), the depayloader asks for a keyframe (PLI) for
-//! what is still missing when its time is up, and the decoder shows no damaged picture
-//! meanwhile (`output-corrupt=false`): the last whole one stays until the repair.
+//! Loss: the depayloader asks for a keyframe (a PLI or FIR) when a packet is lost, and
+//! the decoder shows no damaged picture meanwhile (`output-corrupt=false`): the last whole
+//! one stays until the keyframe comes. (NACK/RTX is not on: with it, two-way talk stopped
+//! reaching the camera on GStreamer 1.22 — see docs/signalling.md §6.3.)
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -66,17 +66,13 @@ pub(super) fn build(
         .field("payload", 97i32)
         .field("clock-rate", 48_000i32)
         .build();
-    let video = webrtc.emit_by_name::<gst_webrtc::WebRTCRTPTransceiver>(
+    webrtc.emit_by_name::<gst_webrtc::WebRTCRTPTransceiver>(
         "add-transceiver",
         &[
             &gst_webrtc::WebRTCRTPTransceiverDirection::Recvonly,
             &video_caps,
         ],
     );
-    // Ask for lost video packets again (NACK; the offer then carries `rtx`, which the
-    // camera's answer keeps) rather than wait for the next keyframe.
-    video.set_property("do-nack", true);
-    retransmit_in_every_jitterbuffer(&webrtc);
     let talk_valve = match talk_source {
         Some(src) => {
             let conv = make("audioconvert")?;
@@ -144,29 +140,6 @@ pub(super) fn build(
         webrtc,
         talk_valve,
     })
-}
-
-/// Turns on NACK in every jitter buffer of the session. `webrtcbin` (1.22) does so only
-/// for a jitter buffer whose SSRC the remote description lists in `a=ssrc` lines, and the
-/// camera's answer lists none, so without this the viewer never asks for a lost packet
-/// although both sides negotiated `nack` and `rtx`. The camera resends only what it has
-/// an `rtx` format for (video); a NACK for audio costs it nothing.
-fn retransmit_in_every_jitterbuffer(webrtc: &gst::Element) {
-    let Some(rtpbin) = webrtc.downcast_ref::<gst::Bin>().and_then(|bin| {
-        bin.iterate_elements()
-            .into_iter()
-            .flatten()
-            .find(|e| e.factory().is_some_and(|f| f.name() == "rtpbin"))
-    }) else {
-        tracing::warn!("viewer: no rtpbin in webrtcbin, lost packets will not be asked for");
-        return;
-    };
-    rtpbin.connect("new-jitterbuffer", false, |args| {
-        if let Some(jitterbuffer) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
-            jitterbuffer.set_property("do-retransmission", true);
-        }
-        None
-    });
 }
 
 fn link_video(
