@@ -184,7 +184,9 @@ impl Host {
         let exe = std::env::current_exe().expect("the path of the running test binary");
         let mut command = self.command(exe);
         command
+            // Ignored tests too: a test marked ignored runs its roles when it is run.
             .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
+            .arg("--include-ignored")
             .env(ROLE_ENV, role)
             .envs(envs.iter().copied());
         command

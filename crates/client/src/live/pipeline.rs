@@ -10,10 +10,10 @@
 //! Video is a `recvonly` transceiver; audio is `sendrecv` when the caller gives a talk
 //! source (the valve keeps the track silent until talk starts) and `recvonly` otherwise.
 //!
-//! Loss: the depayloader asks for a keyframe (a PLI or FIR) when a packet is lost, and
-//! the decoder shows no damaged picture meanwhile (`output-corrupt=false`): the last whole
-//! one stays until the keyframe comes. (NACK/RTX is not on: with it, two-way talk stopped
-//! reaching the camera on GStreamer 1.22 — see docs/signalling.md §6.3.)
+//! Loss: the depayloader asks for a keyframe (a PLI or FIR) when a packet is lost, so a
+//! damaged picture is repaired at once rather than at the next scheduled keyframe. (NACK
+//! and RTX are not on: with them, two-way talk stopped reaching the camera on GStreamer
+//! 1.22 — see docs/signalling.md §6.3.)
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -153,9 +153,6 @@ fn link_video(
     depay.set_property("request-keyframe", true);
     let parse = make("h264parse")?;
     let dec = make("avdec_h264")?;
-    // A picture with a hole in it is not shown (the last whole one stays, as browsers
-    // do) until the repair — a retransmission or the requested keyframe — arrives.
-    dec.set_property("output-corrupt", false);
     let conv = make("videoconvert")?;
     if let Some(src) = conv.static_pad("src") {
         let fired = std::sync::atomic::AtomicBool::new(false);
