@@ -79,8 +79,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use rustix::process::{Pid, Signal, kill_process};
 
+pub mod frames;
 pub mod roles;
+pub mod scene;
 pub mod wan;
+pub mod wire;
 
 /// What every lab namespace's name starts with; then `<pid>-<n>-`.
 const NS_PREFIX: &str = "eyrie-lab-";
@@ -181,7 +184,9 @@ impl Host {
         let exe = std::env::current_exe().expect("the path of the running test binary");
         let mut command = self.command(exe);
         command
+            // Ignored tests too: a test marked ignored runs its roles when it is run.
             .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
+            .arg("--include-ignored")
             .env(ROLE_ENV, role)
             .envs(envs.iter().copied());
         command

@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
+use super::wire::{Shape, Wire};
 use super::{ChildGuard, Host, Lab, available, ip, lock, next_prefix, remove_stale, run};
 
 /// The internet's address (cloud and coturn) and the routers' public ones.
@@ -82,6 +83,9 @@ impl Site {
 
 /// The lab of the module docs. Dereferences to its [`Lab`] (spawn, namespaces).
 pub struct Wan {
+    /// The delay/loss forwarder on the away link ([`Wan::with_wire`]); first, so that it
+    /// stops before the lab removes its namespace.
+    wire: Option<Wire>,
     lab: Lab,
     /// The internet: cloud, broker, coturn.
     pub internet: Host,
@@ -138,6 +142,18 @@ impl Wan {
     /// viewer `away`. Servers are started separately ([`Wan::start_turn`], the cloud by
     /// the caller in [`Wan::internet`]).
     pub fn new(home: Site, away: Site) -> Result<Wan> {
+        Wan::build(home, away, false)
+    }
+
+    /// [`Wan::new`] with a delay/loss [`Wire`] on the away link, between the away router
+    /// and the viewer's host (`tests/lab/wire.rs`): `<p>-wire` holds `l0` (to the
+    /// router's `lan0`) and `l1` (to the host's `eth0`). It starts with no delay and no
+    /// loss; [`Wan::shape_away`] sets them.
+    pub fn with_wire(home: Site, away: Site) -> Result<Wan> {
+        Wan::build(home, away, true)
+    }
+
+    fn build(home: Site, away: Site, with_wire: bool) -> Result<Wan> {
         wan_available().map_err(anyhow::Error::msg)?;
         remove_stale();
         let prefix = next_prefix();
@@ -200,10 +216,27 @@ impl Wan {
                 &router,
             ])?;
             ip(&["-n", &inet, "link", "set", &port, "master", "br0", "up"])?;
-            ip(&[
-                "-n", &router, "link", "add", "lan0", "type", "veth", "peer", "name", "eth0",
-                "netns", &inside,
-            ])?;
+            if with_wire && name == "away" {
+                // The away link, cut in two with the wire's namespace in between.
+                let wire = format!("{prefix}-wire");
+                lab.add_netns(&wire)?;
+                ip(&[
+                    "-n", &router, "link", "add", "lan0", "type", "veth", "peer", "name", "l0",
+                    "netns", &wire,
+                ])?;
+                ip(&[
+                    "-n", &wire, "link", "add", "l1", "type", "veth", "peer", "name", "eth0",
+                    "netns", &inside,
+                ])?;
+                for dev in ["l0", "l1"] {
+                    ip(&["-n", &wire, "link", "set", dev, "promisc", "on", "up"])?;
+                }
+            } else {
+                ip(&[
+                    "-n", &router, "link", "add", "lan0", "type", "veth", "peer", "name", "eth0",
+                    "netns", &inside,
+                ])?;
+            }
             for (ns, dev, addr) in [
                 (&router, "wan0", public),
                 (&router, "lan0", gateway),
@@ -252,7 +285,13 @@ impl Wan {
             away.clone(),
         ];
         let secret: [u8; 16] = rand::random();
+        let wire = if with_wire {
+            Some(Wire::start(&format!("{prefix}-wire"), "l0", "l1")?)
+        } else {
+            None
+        };
         Ok(Wan {
+            wire,
             lab,
             internet,
             home_router,
@@ -360,6 +399,49 @@ impl Wan {
         Ok(new)
     }
 
+    /// The away link's wire ([`Wan::with_wire`]); panics on a lab built without one.
+    pub fn wire(&self) -> &Wire {
+        self.wire.as_ref().expect("a lab built with Wan::with_wire")
+    }
+
+    /// Sets the away link's added one-way delay and loss (both directions).
+    pub fn shape_away(&self, delay: Duration, loss: f64) -> Result<()> {
+        self.wire().set(Shape { delay, loss })
+    }
+
+    /// Limits what the home router sends to the internet (the camera's uplink) to
+    /// `kbit_s` with `tbf`, the way a home line's upload is: a 32 KiB bucket and up to
+    /// `queue_ms` of queue, then drops. `None` removes the limit.
+    pub fn limit_home_uplink(&self, limit: Option<(u32, u32)>) -> Result<()> {
+        let router = &self.home_router.netns;
+        match limit {
+            Some((kbit_s, queue_ms)) => {
+                ensure!(
+                    (64..=1_000_000).contains(&kbit_s) && (1..=10_000).contains(&queue_ms),
+                    "an uplink of {kbit_s} kbit/s with {queue_ms} ms of queue is no line"
+                );
+                ip_tc(
+                    router,
+                    &[
+                        "qdisc",
+                        "replace",
+                        "dev",
+                        "wan0",
+                        "root",
+                        "tbf",
+                        "rate",
+                        &format!("{kbit_s}kbit"),
+                        "burst",
+                        "32kb",
+                        "latency",
+                        &format!("{queue_ms}ms"),
+                    ],
+                )
+            }
+            None => ip_tc(router, &["qdisc", "del", "dev", "wan0", "root"]),
+        }
+    }
+
     /// The router's conntrack table as nft lists it, for a failing test's message.
     pub fn nat_table(&self, router: &Host) -> String {
         run(Command::new("ip").args(["netns", "exec", &router.netns, "nft", "list", "ruleset"]))
@@ -413,6 +495,14 @@ fn router_rules(site: Site) -> String {
 }}
 "
     )
+}
+
+/// Runs `tc` in `netns`.
+fn ip_tc(netns: &str, args: &[&str]) -> Result<()> {
+    run(Command::new("ip")
+        .args(["netns", "exec", netns, "tc"])
+        .args(args))
+    .map(drop)
 }
 
 /// Loads an nft ruleset in `netns`.

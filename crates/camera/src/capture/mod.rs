@@ -22,9 +22,11 @@
 //! time the test pattern burns in (readable clock and [`eyrie_rtc::pixel_clock`]) and
 //! the `capture_unix_ms` of every ring [`Frame`].
 
+mod keyframes;
 mod privacy;
 mod source;
 
+pub use keyframes::KeyframeRequests;
 pub use privacy::{CARD_LUMA, PRIVACY_NOTICE, PrivacySwitch};
 pub use source::Source;
 
@@ -36,6 +38,8 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
+
+use eyrie_protocol::signalling::Stream;
 
 use crate::ring::{Frame, RingBuffer, RingConfig};
 
@@ -75,6 +79,8 @@ pub struct Rings {
     pub main: RingBuffer,
     pub sub: RingBuffer,
     pub audio: RingBuffer,
+    /// Forces a keyframe on the main or sub encoder (a viewer's PLI, a stream switch).
+    pub keyframes: KeyframeRequests,
 }
 
 /// Why capture could not start.
@@ -147,6 +153,7 @@ impl Capture {
                     keyframe_interval: Duration::ZERO,
                 },
             ),
+            keyframes: KeyframeRequests::default(),
         };
 
         let pipeline = gst::Pipeline::with_name("eyrie-capture");
@@ -189,9 +196,9 @@ impl Capture {
             add_pixel_clock_probe(&timeov, w as usize, h as usize);
         }
 
-        for (name, kbps, size, ring) in [
-            ("main", config.main_kbps, MAIN_SIZE, &rings.main),
-            ("sub", config.sub_kbps, SUB_SIZE, &rings.sub),
+        for (name, stream, kbps, size, ring) in [
+            ("main", Stream::Hd, config.main_kbps, MAIN_SIZE, &rings.main),
+            ("sub", Stream::Sd, config.sub_kbps, SUB_SIZE, &rings.sub),
         ] {
             let queue = make("queue")?;
             queue.set_property("max-size-buffers", 2u32);
@@ -216,6 +223,7 @@ impl Capture {
             enc.set_property("bitrate", kbps);
             enc.set_property("key-int-max", gop);
             enc.set_property("threads", 1u32);
+            rings.keyframes.register(stream, &enc);
             let parse = make("h264parse")?;
             parse.set_property("config-interval", -1i32);
             let caps = make("capsfilter")?;

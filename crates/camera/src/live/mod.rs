@@ -42,6 +42,7 @@
 mod ice;
 mod offer;
 mod reaper;
+mod repair;
 mod session;
 mod wire;
 

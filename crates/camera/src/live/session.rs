@@ -38,6 +38,8 @@ use crate::ring::{RingReader, StartAt};
 pub(super) enum FeedCmd {
     SetStream(Stream),
     Audio(bool),
+    /// The viewer lost part of a picture (a PLI): a keyframe of the current stream.
+    Keyframe,
 }
 
 pub(super) fn make(factory: &str) -> Result<gst::Element, LiveError> {
@@ -186,6 +188,7 @@ pub(super) fn build(p: MediaParams<'_>) -> Result<Media, LiveError> {
     let talk_valve = build_talk_branch(&pipeline, &webrtc, p.speaker, p.session_id, p.events)?;
 
     let (feed, rx) = tokio::sync::mpsc::unbounded_channel();
+    super::repair::forward_keyframe_requests(&vsrc, feed.clone());
     let last_data_ms = Arc::new(AtomicI64::new(eyrie_protocol::clock::unix_ms()));
     let feeder = tokio::spawn(feed_task(
         p.rings.clone(),
@@ -317,9 +320,11 @@ async fn feed_task(
                     stream = s;
                     video = ring_for(s).reader(StartAt::Next);
                     wait_keyframe = true;
+                    rings.keyframes.request(s);
                 }
                 Some(FeedCmd::SetStream(_)) => {}
                 Some(FeedCmd::Audio(on)) => audio_on = on,
+                Some(FeedCmd::Keyframe) => { rings.keyframes.request(stream); }
             },
             f = video.next() => {
                 let Some(f) = f else { break };

@@ -9,6 +9,11 @@
 //!
 //! Video is a `recvonly` transceiver; audio is `sendrecv` when the caller gives a talk
 //! source (the valve keeps the track silent until talk starts) and `recvonly` otherwise.
+//!
+//! Loss: the depayloader asks for a keyframe (a PLI or FIR) when a packet is lost, so a
+//! damaged picture is repaired at once rather than at the next scheduled keyframe. (NACK
+//! and RTX are not on: with them, two-way talk stopped reaching the camera on GStreamer
+//! 1.22 — see docs/signalling.md §6.3.)
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -144,6 +149,8 @@ fn link_video(
     on_first_frame: std::sync::Arc<dyn Fn() + Send + Sync>,
 ) -> Result<(), ViewerError> {
     let depay = make("rtph264depay")?;
+    // What NACK could not repair in time: ask the camera for a keyframe (PLI) at once.
+    depay.set_property("request-keyframe", true);
     let parse = make("h264parse")?;
     let dec = make("avdec_h264")?;
     let conv = make("videoconvert")?;
