@@ -22,6 +22,7 @@ mod live;
 mod notifications;
 mod preferences;
 pub mod session;
+mod settings_rows;
 pub mod test_hooks;
 mod timeline;
 mod window;

@@ -34,7 +34,7 @@ mod events;
 mod focus;
 mod guard;
 mod layout;
-mod prefs;
+pub(crate) mod prefs;
 mod tile;
 
 use std::cell::{Cell, RefCell};

@@ -18,6 +18,7 @@ use gtk::{gio, glib};
 
 use super::EyrieKioskWindow;
 use super::layout::Layout;
+use crate::gui::settings_rows::{hide_decoration, seconds_row, switch_row};
 use crate::gui::test_hooks;
 use crate::i18n::gettext;
 
@@ -131,41 +132,16 @@ fn build(window: &EyrieKioskWindow, settings: &gio::Settings) {
     test_hooks::report("kiosk-preferences", &serde_json::json!({}));
 }
 
-fn layout_group(settings: &gio::Settings) -> (adw::PreferencesGroup, adw::ComboRow) {
+pub(crate) fn layout_group(settings: &gio::Settings) -> (adw::PreferencesGroup, adw::ComboRow) {
     let group = adw::PreferencesGroup::builder()
         .title(gettext("Layout"))
         .build();
-    let names = [
-        gettext("One camera"),
-        gettext("2 × 2 grid"),
-        gettext("3 × 3 grid"),
-        gettext("4 × 4 grid"),
-        gettext("One camera at a time, cycling"),
-    ];
-    let list = gtk::StringList::new(&names.iter().map(String::as_str).collect::<Vec<_>>());
-    let combo = adw::ComboRow::builder()
-        .title(gettext("Show"))
-        .model(&list)
-        .build();
-    let current = Layout::from_nick(&settings.string("kiosk-layout"));
-    let index = Layout::ALL.iter().position(|l| *l == current).unwrap_or(1);
-    combo.set_selected(index as u32);
-    combo.connect_selected_notify(glib::clone!(
-        #[strong]
-        settings,
-        move |c| {
-            if let Some(l) = Layout::ALL.get(c.selected() as usize) {
-                let _ = settings.set_string("kiosk-layout", l.nick());
-            }
-        }
-    ));
+    let combo = layout_row(settings);
     group.add(&combo);
     group.add(&seconds_row(
         settings,
         "kiosk-cycle-seconds",
         &gettext("Seconds per camera when cycling"),
-        3,
-        3600,
     ));
     group.add(&start_row(settings));
     (group, combo)
@@ -227,7 +203,7 @@ fn cameras_group(window: &EyrieKioskWindow, settings: &gio::Settings) -> adw::Pr
     group
 }
 
-fn behaviour_group(settings: &gio::Settings) -> adw::PreferencesGroup {
+pub(crate) fn behaviour_group(settings: &gio::Settings) -> adw::PreferencesGroup {
     let group = adw::PreferencesGroup::builder()
         .title(gettext("Behaviour"))
         .build();
@@ -235,8 +211,6 @@ fn behaviour_group(settings: &gio::Settings) -> adw::PreferencesGroup {
         settings,
         "kiosk-enlarge-seconds",
         &gettext("Seconds a clicked camera stays enlarged"),
-        5,
-        3600,
     ));
     group.add(&switch_row(
         settings,
@@ -248,15 +222,11 @@ fn behaviour_group(settings: &gio::Settings) -> adw::PreferencesGroup {
         settings,
         "kiosk-event-focus-seconds",
         &gettext("Seconds a camera with an event stays in front"),
-        5,
-        3600,
     ));
     group.add(&seconds_row(
         settings,
         "kiosk-hide-pointer-seconds",
         &gettext("Hide the pointer after (seconds)"),
-        1,
-        600,
     ));
     group.add(&switch_row(
         settings,
@@ -267,7 +237,7 @@ fn behaviour_group(settings: &gio::Settings) -> adw::PreferencesGroup {
     group
 }
 
-fn lock_group(settings: &gio::Settings) -> adw::PreferencesGroup {
+pub(crate) fn lock_group(settings: &gio::Settings) -> adw::PreferencesGroup {
     let group = adw::PreferencesGroup::builder()
         .title(gettext("Lock"))
         .description(gettext("A locked kiosk asks for the PIN before showing these preferences and cannot be closed from its keyboard."))
@@ -300,39 +270,34 @@ fn lock_group(settings: &gio::Settings) -> adw::PreferencesGroup {
     group
 }
 
-fn switch_row(settings: &gio::Settings, key: &str, title: &str, subtitle: &str) -> adw::ActionRow {
-    let switch = gtk::Switch::builder().valign(gtk::Align::Center).build();
-    settings.bind(key, &switch, "active").build();
-    let row = adw::ActionRow::builder()
-        .title(title)
-        .activatable_widget(&switch)
+/// The kiosk's layout, bound to the enum key `kiosk-layout` by its nick.
+pub(crate) fn layout_row(settings: &gio::Settings) -> adw::ComboRow {
+    let names = [
+        gettext("One camera"),
+        gettext("2 × 2 grid"),
+        gettext("3 × 3 grid"),
+        gettext("4 × 4 grid"),
+        gettext("One camera at a time, cycling"),
+    ];
+    let list = gtk::StringList::new(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let row = adw::ComboRow::builder()
+        .title(gettext("Show"))
+        .model(&list)
         .build();
-    if !subtitle.is_empty() {
-        row.set_subtitle(subtitle);
-    }
-    row.add_suffix(&switch);
-    row
-}
-
-fn seconds_row(
-    settings: &gio::Settings,
-    key: &str,
-    title: &str,
-    min: u32,
-    max: u32,
-) -> adw::ActionRow {
-    let spin = gtk::SpinButton::with_range(f64::from(min), f64::from(max), 1.0);
-    spin.set_valign(gtk::Align::Center);
-    spin.set_value(f64::from(settings.uint(key)));
-    let key = key.to_owned();
-    spin.connect_value_changed(glib::clone!(
-        #[strong]
-        settings,
-        move |s| {
-            let _ = settings.set_uint(&key, s.value() as u32);
-        }
-    ));
-    let row = adw::ActionRow::builder().title(title).build();
-    row.add_suffix(&spin);
+    settings
+        .bind("kiosk-layout", &row, "selected")
+        .mapping(|v, _| {
+            let nick = v.str()?;
+            Layout::ALL
+                .iter()
+                .position(|l| l.nick() == nick)
+                .map(|i| (i as u32).to_value())
+        })
+        .set_mapping(|v, _| {
+            let i = v.get::<u32>().ok()?;
+            Layout::ALL.get(i as usize).map(|l| l.nick().to_variant())
+        })
+        .build();
+    hide_decoration(row.upcast_ref());
     row
 }

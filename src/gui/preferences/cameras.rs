@@ -47,7 +47,7 @@ pub(super) fn page(
         "A camera’s name and what the cloud records are kept in the cloud. Pre-record and audio recording are set on the camera itself.",
     )));
     if let Some(settings) = settings {
-        intro.add(&super::switch_row(
+        intro.add(&crate::gui::settings_rows::switch_row(
             settings,
             "notifications-enabled",
             &gettext("Event Notifications"),
@@ -240,7 +240,7 @@ impl Camera {
         let confirmed = Rc::new(Cell::new(index(policy)));
         let putting_back = Rc::new(Cell::new(false));
         row.set_selected(confirmed.get());
-        hide_decoration(row.upcast_ref());
+        crate::gui::settings_rows::hide_decoration(row.upcast_ref());
         let camera = self.clone();
         row.connect_selected_notify(move |row| {
             let selected = row.selected();
@@ -338,20 +338,4 @@ fn flatten<T>(
     answer: Result<Result<T, CloudError>, tokio::task::JoinError>,
 ) -> Result<T, CloudError> {
     answer.unwrap_or_else(|e| Err(CloudError::Decode(e.to_string())))
-}
-
-/// The drop-down arrow of a combo row only decorates the row a screen reader already
-/// names: hidden from assistive technologies (GTK 4.8 would call it "GtkImage").
-pub(super) fn hide_decoration(root: &gtk::Widget) {
-    let mut stack = vec![root.clone()];
-    while let Some(widget) = stack.pop() {
-        if widget.is::<gtk::Image>() {
-            widget.update_state(&[gtk::accessible::State::Hidden(true)]);
-        }
-        let mut child = widget.first_child();
-        while let Some(c) = child {
-            child = c.next_sibling();
-            stack.push(c);
-        }
-    }
 }

@@ -4,11 +4,10 @@
 use adw::prelude::*;
 use gtk::{gio, glib};
 
-use super::{seconds_row, switch_row, toast};
+use super::toast;
+use crate::gui::kiosk::prefs as kiosk_prefs;
+use crate::gui::settings_rows::switch_row;
 use crate::i18n::gettext;
-
-/// The kiosk layouts in the order of the row, by their schema nicks (`KioskLayout`).
-const LAYOUTS: [&str; 5] = ["single", "grid-2x2", "grid-3x3", "grid-4x4", "cycle"];
 
 pub(super) fn live_page(settings: &gio::Settings) -> adw::PreferencesPage {
     let page = adw::PreferencesPage::builder()
@@ -42,102 +41,15 @@ pub(super) fn kiosk_page(settings: &gio::Settings) -> adw::PreferencesPage {
         .title(gettext("Kiosk"))
         .icon_name("view-grid-symbolic")
         .build();
-    let layout = adw::PreferencesGroup::builder()
-        .title(gettext("Layout"))
-        .description(gettext(
-            "What a wall screen started with “eyrie --kiosk” shows. A running kiosk follows at once.",
-        ))
-        .build();
-    layout.add(&layout_row(settings));
-    layout.add(&seconds_row(
-        settings,
-        "kiosk-cycle-seconds",
-        &gettext("Seconds per camera when cycling"),
-    ));
-    layout.add(&switch_row(
-        settings,
-        "kiosk",
-        &gettext("Start as a kiosk"),
-        &gettext("Open this screen even when Eyrie starts without --kiosk"),
-    ));
+    // The kiosk's own preferences' groups (which cameras it shows is chosen on the kiosk).
+    let (layout, _) = kiosk_prefs::layout_group(settings);
+    layout.set_description(Some(&gettext(
+        "What a wall screen started with “eyrie --kiosk” shows. A running kiosk follows at once.",
+    )));
     page.add(&layout);
-
-    let behaviour = adw::PreferencesGroup::builder()
-        .title(gettext("Behaviour"))
-        .build();
-    behaviour.add(&seconds_row(
-        settings,
-        "kiosk-enlarge-seconds",
-        &gettext("Seconds a clicked camera stays enlarged"),
-    ));
-    behaviour.add(&switch_row(
-        settings,
-        "kiosk-event-focus",
-        &gettext("Bring cameras with events to the front"),
-        &gettext("Motion or a pressed event button enlarges that camera"),
-    ));
-    behaviour.add(&seconds_row(
-        settings,
-        "kiosk-event-focus-seconds",
-        &gettext("Seconds a camera with an event stays in front"),
-    ));
-    behaviour.add(&seconds_row(
-        settings,
-        "kiosk-hide-pointer-seconds",
-        &gettext("Hide the pointer after (seconds)"),
-    ));
-    behaviour.add(&switch_row(
-        settings,
-        "kiosk-talk-allowed",
-        &gettext("Allow talking"),
-        &gettext("Show a hold-to-talk button on an enlarged camera"),
-    ));
-    page.add(&behaviour);
-
-    let lock = adw::PreferencesGroup::builder()
-        .title(gettext("Lock"))
-        .description(gettext("A locked kiosk asks for the PIN before showing these preferences and cannot be closed from its keyboard."))
-        .build();
-    lock.add(&switch_row(
-        settings,
-        "kiosk-locked",
-        &gettext("Lock preferences"),
-        "",
-    ));
-    page.add(&lock);
+    page.add(&kiosk_prefs::behaviour_group(settings));
+    page.add(&kiosk_prefs::lock_group(settings));
     page
-}
-
-/// The kiosk's layout, bound to the enum key `kiosk-layout` by its nick.
-fn layout_row(settings: &gio::Settings) -> adw::ComboRow {
-    let names = [
-        gettext("One camera"),
-        gettext("2 × 2 grid"),
-        gettext("3 × 3 grid"),
-        gettext("4 × 4 grid"),
-        gettext("One camera at a time, cycling"),
-    ];
-    let list = gtk::StringList::new(&names.iter().map(String::as_str).collect::<Vec<_>>());
-    let row = adw::ComboRow::builder()
-        .title(gettext("Show"))
-        .model(&list)
-        .build();
-    settings
-        .bind("kiosk-layout", &row, "selected")
-        .mapping(|v, _| {
-            let nick = v.str()?;
-            LAYOUTS
-                .iter()
-                .position(|l| *l == nick)
-                .map(|i| (i as u32).to_value())
-        })
-        .set_mapping(|v, _| {
-            let i = v.get::<u32>().ok()?;
-            LAYOUTS.get(i as usize).map(|nick| nick.to_variant())
-        })
-        .build();
-    super::cameras::hide_decoration(row.upcast_ref());
-    row
 }
 
 /// Camera mode's Home Assistant settings, as its window reads them when it opens (the
