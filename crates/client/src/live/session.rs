@@ -351,7 +351,7 @@ impl SessionTask {
                 candidate,
                 ..
             } => {
-                if candidate.is_empty() || self.recovery.restarting() && !self.answered {
+                if candidate.is_empty() || (self.recovery.restarting() && !self.answered) {
                     // End of candidates; or, during a restart before its answer, a
                     // candidate of the camera's old connection (the camera sends each
                     // connection's answer before its candidates).
