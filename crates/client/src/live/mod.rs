@@ -169,6 +169,7 @@ pub struct LiveViewer {
     pipeline: gst::Pipeline,
     talk_valve: Option<gst::Element>,
     talking: Arc<AtomicBool>,
+    internal: mpsc::UnboundedSender<Internal>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -271,6 +272,7 @@ impl LiveViewer {
                 pipeline,
                 talk_valve,
                 talking,
+                internal: itx,
                 task,
             },
             erx,
@@ -309,6 +311,14 @@ impl LiveViewer {
             v.set_property("drop", !on);
         }
         self.control(Control::Talk { on });
+    }
+
+    /// Restart ICE now, as after a change of network the engine noticed itself: for a
+    /// caller that learns of one first (GLib's `GNetworkMonitor`, a resume from sleep).
+    /// `ViewerEvent::Reconnecting`, then `Stage(Playing)`, follow; nothing happens before
+    /// the camera's first answer or while a restart is under way.
+    pub fn reconnect(&self, why: &str) {
+        let _ = self.internal.send(Internal::Reconnect(why.to_owned()));
     }
 
     /// The receive pipeline (for a GTK page that wants its bus or clock).

@@ -52,6 +52,8 @@ pub(super) enum Internal {
     Failed(u32, String),
     /// Fresh ICE servers for a restart (`None`: the fetch failed; keep the ticket's).
     IceServers(u32, Option<eyrie_protocol::api::IceServersResponse>),
+    /// The caller knows the network changed ([`super::LiveViewer::reconnect`]).
+    Reconnect(String),
 }
 
 /// How often the session checks its network, its media and a restart under way.
@@ -271,6 +273,9 @@ impl SessionTask {
             }
             Internal::Failed(_, why) => return self.fail(ViewerError::Media(why)),
             Internal::IceServers(_, servers) => return self.ice_servers_fetched(servers),
+            // Before the first answer there is nothing to restart: the offer is on its way.
+            Internal::Reconnect(why) if self.answered => return self.start_restart(&why),
+            Internal::Reconnect(_) => {}
         }
         Flow::Continue
     }
