@@ -12,7 +12,7 @@
 //! ```text
 //!  tick (250 ms): an address ICE gathered on is gone │ no frame for 3 s │ ICE failed after working
 //!     └─► Reconnecting ─► new broker connection (same login, same session keys and seq)
-//!                      ─► ICE servers: the ticket's, or fresh ones from the cloud once they expired
+//!                      ─► ICE servers: the ticket's, or fresh ones from the cloud (fetched at 80 % of their life)
 //!                      ─► webrtcbin-<n> replaces webrtcbin-<n-1> in the pipeline (chains and sinks stay)
 //!                      ─► offer ─► `restart` {generation n, proof} ─► the camera's `answer` (checked) ─► ICE, DTLS
 //!     first decoded frame of the new connection ─► Stage(Playing)
@@ -46,8 +46,11 @@ pub const STALL: Duration = Duration::from_secs(3);
 pub const RESTART_TIMEOUT: Duration = Duration::from_secs(8);
 /// TURN credentials that expire within this are fetched anew for a restart.
 const ICE_MARGIN_SECS: i64 = 5;
-/// How long a restart waits for fresh ICE servers before it goes with the ticket's.
-const ICE_FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one fetch of fresh ICE servers may take. A restart tries twice: a pooled
+/// HTTPS connection left from the old address hangs, and the second try opens a new one.
+const ICE_FETCH_TIMEOUT: Duration = Duration::from_millis(1500);
+/// After a failed refresh, the next try waits this long.
+const ICE_RETRY: Duration = Duration::from_secs(10);
 
 /// The STUN/TURN servers a peer connection gathers with.
 #[derive(Debug, Clone, Default)]
@@ -110,6 +113,12 @@ pub(super) struct Recovery {
     pub ice: IceSet,
     /// Where fresh ICE servers come from (the owner's API client and the device).
     pub ice_source: Option<(crate::api::ApiClient, uuid::Uuid)>,
+    /// When `ice` was obtained (unix s): it is refreshed once 80 % of its life passed,
+    /// while the network is still there, so that a restart rarely has to wait for it.
+    ice_since: i64,
+    /// A refresh is under way, or none is tried before this.
+    ice_refreshing: bool,
+    ice_next_try: Option<Instant>,
     /// The addresses the current peer gathered on.
     pub watched: BTreeSet<IpAddr>,
     /// Whether the person is talking (the valve reopens after the swap).
@@ -131,6 +140,9 @@ impl Recovery {
             mqtt,
             ice,
             ice_source,
+            ice_since: eyrie_protocol::clock::unix_secs(),
+            ice_refreshing: false,
+            ice_next_try: None,
             watched: local_addresses().unwrap_or_default(),
             talking,
             state: None,
@@ -154,6 +166,23 @@ impl Recovery {
             r.held.push((mline, candidate));
         }
     }
+}
+
+/// Fetch fresh ICE servers with `api` for `device`: `tries` attempts of
+/// [`ICE_FETCH_TIMEOUT`] each.
+async fn fetch_ice(
+    api: crate::api::ApiClient,
+    device: uuid::Uuid,
+    tries: u32,
+) -> Option<IceServersResponse> {
+    for _ in 0..tries {
+        match tokio::time::timeout(ICE_FETCH_TIMEOUT, api.ice_servers(device)).await {
+            Ok(Ok(fresh)) => return Some(fresh),
+            Ok(Err(e)) => tracing::warn!("fresh ICE servers: {e}"),
+            Err(_) => tracing::info!("fresh ICE servers: no answer in {ICE_FETCH_TIMEOUT:?}"),
+        }
+    }
+    None
 }
 
 /// The addresses ICE gathers on now (those of `EYRIE_ICE_ADDRESSES` when it restricts
@@ -195,6 +224,7 @@ impl SessionTask {
         if !self.answered {
             return Flow::Continue;
         }
+        self.refresh_ice_if_due();
         if let Some(now) = local_addresses()
             && let Some(gone) = self.recovery.watched.difference(&now).next()
         {
@@ -255,13 +285,7 @@ impl SessionTask {
             Some((api, device)) if self.recovery.ice.expiring() => {
                 let tx = self.internal.clone();
                 tokio::spawn(async move {
-                    let fresh = tokio::time::timeout(ICE_FETCH_TIMEOUT, api.ice_servers(device))
-                        .await
-                        .ok()
-                        .and_then(|r| {
-                            r.map_err(|e| tracing::warn!("fresh ICE servers: {e}"))
-                                .ok()
-                        });
+                    let fresh = fetch_ice(api, device, 2).await;
                     let _ = tx.send(Internal::IceServers(generation, fresh));
                 });
                 Flow::Continue
@@ -273,12 +297,51 @@ impl SessionTask {
     /// Fresh ICE servers came (or not): build the new peer with what there is.
     pub(super) fn ice_servers_fetched(&mut self, fresh: Option<IceServersResponse>) -> Flow {
         if let Some(fresh) = fresh {
-            let mut ice = IceSet::new(&fresh.ice_servers);
-            ice.expires_at = ice.expires_at.or(Some(fresh.expires_at));
             tracing::info!(session = %self.sid, "fresh ICE servers for the restart");
-            self.recovery.ice = ice;
+            self.take_ice(&fresh);
         }
         self.new_peer()
+    }
+
+    fn take_ice(&mut self, fresh: &IceServersResponse) {
+        let mut ice = IceSet::new(&fresh.ice_servers);
+        ice.expires_at = ice.expires_at.or(Some(fresh.expires_at));
+        self.recovery.ice = ice;
+        self.recovery.ice_since = eyrie_protocol::clock::unix_secs();
+    }
+
+    /// Once 80 % of the ICE servers' life has passed, fetch new ones in the background
+    /// (for the next restart; the running connection keeps its allocation).
+    fn refresh_ice_if_due(&mut self) {
+        let r = &mut self.recovery;
+        let Some(exp) = r.ice.expires_at else { return };
+        let due = r.ice_since + (exp - r.ice_since) * 4 / 5;
+        let waiting = r.ice_next_try.is_some_and(|t| Instant::now() < t);
+        if r.ice_refreshing || waiting || eyrie_protocol::clock::unix_secs() < due {
+            return;
+        }
+        let Some((api, device)) = r.ice_source.clone() else {
+            return;
+        };
+        r.ice_refreshing = true;
+        let tx = self.internal.clone();
+        tokio::spawn(async move {
+            let fresh = fetch_ice(api, device, 1).await;
+            let _ = tx.send(Internal::IceRefreshed(fresh));
+        });
+    }
+
+    /// A background refresh came back.
+    pub(super) fn ice_refreshed(&mut self, fresh: Option<IceServersResponse>) {
+        self.recovery.ice_refreshing = false;
+        match fresh {
+            Some(fresh) => {
+                tracing::debug!(session = %self.sid, "ICE servers refreshed");
+                self.recovery.ice_next_try = None;
+                self.take_ice(&fresh);
+            }
+            None => self.recovery.ice_next_try = Some(Instant::now() + ICE_RETRY),
+        }
     }
 
     /// The old `webrtcbin` out, a new one in, its offer on the way.

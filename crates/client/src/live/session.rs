@@ -54,6 +54,8 @@ pub(super) enum Internal {
     IceServers(u32, Option<eyrie_protocol::api::IceServersResponse>),
     /// The caller knows the network changed ([`super::LiveViewer::reconnect`]).
     Reconnect(String),
+    /// A background refresh of the ICE servers came back (`None`: it failed).
+    IceRefreshed(Option<eyrie_protocol::api::IceServersResponse>),
 }
 
 /// How often the session checks its network, its media and a restart under way.
@@ -276,6 +278,7 @@ impl SessionTask {
             // Before the first answer there is nothing to restart: the offer is on its way.
             Internal::Reconnect(why) if self.answered => return self.start_restart(&why),
             Internal::Reconnect(_) => {}
+            Internal::IceRefreshed(fresh) => self.ice_refreshed(fresh),
         }
         Flow::Continue
     }
