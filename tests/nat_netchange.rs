@@ -227,9 +227,11 @@ fn run_case(
     let playing = wan::wait_line(&viewer, PLAYING, Duration::from_secs(120))
         .unwrap_or_else(|e| panic!("the viewer did not play: {e:#}\n{}", context()));
     let tickets_playing = tickets_issued(&wan);
-    // The viewer's network changes under it: new address, old one gone.
-    let moved_ms = eyrie_client::pixel_clock::now_unix_ms();
+    // The viewer's network changes under it: new address, old one gone. Time is counted
+    // from when the old address is gone: a frame captured after that can only come by
+    // the new way.
     let new_ip = wan.move_away().expect("a new address for the viewer");
+    let moved_ms = eyrie_client::pixel_clock::now_unix_ms();
     eprintln!("{test}: viewer moved to {new_ip} ({playing})");
     writeln!(
         viewer.child().stdin.as_mut().expect("the viewer's stdin"),
