@@ -58,7 +58,9 @@ fn the_session_recovers_when_the_viewer_moves_to_a_new_address() {
     let Some((report, tickets)) = report else {
         return;
     };
-    let recover = report["recover_after_netchange_ms"].as_u64().unwrap_or(u64::MAX);
+    let recover = report["recover_after_netchange_ms"]
+        .as_u64()
+        .unwrap_or(u64::MAX);
     eprintln!("recover_after_netchange_ms={recover}");
     assert!(
         recover <= 3000,
@@ -98,11 +100,18 @@ fn a_session_outlives_its_ice_servers_and_a_new_one_gets_fresh_ones() {
     );
     assert_eq!(report["path_after"]["label"], "Relayed", "{report}");
     assert!(
-        report["recover_after_netchange_ms"].as_u64().unwrap_or(u64::MAX) <= 5000,
+        report["recover_after_netchange_ms"]
+            .as_u64()
+            .unwrap_or(u64::MAX)
+            <= 5000,
         "{report}"
     );
     // A new session after the expiry: a new ticket, new credentials, relayed.
-    assert_eq!(tickets, (1, 2), "one ticket for each session, none for the restart");
+    assert_eq!(
+        tickets,
+        (1, 2),
+        "one ticket for each session, none for the restart"
+    );
     let second = &report["second"];
     assert!(
         second["turn_expires_at"].as_i64() > report["turn_expires_at"].as_i64(),
@@ -221,7 +230,12 @@ fn run_case(
             camera.stdout(),
             camera.stderr(),
             cloud.stderr(),
-            turn.stdout().lines().rev().take(40).collect::<Vec<_>>().join("\n"),
+            turn.stdout()
+                .lines()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .join("\n"),
         )
     };
     let playing = wan::wait_line(&viewer, PLAYING, Duration::from_secs(120))

@@ -23,9 +23,7 @@ use eyrie_protocol::signalling::{
 };
 use eyrie_protocol::ticket::{self, TicketClaims};
 
-use super::{
-    LiveEvent, LiveManager, LiveSession, Outgoing, Shown, Wire, lock_shown, own, session,
-};
+use super::{LiveEvent, LiveManager, LiveSession, Outgoing, Shown, Wire, lock_shown, own, session};
 
 impl LiveManager {
     /// Answer a version-1 `offer` from `viewer`, or refuse it with the first check that
@@ -281,9 +279,10 @@ impl LiveManager {
                 "restart {generation} is not above {} (replayed?)",
                 s.generation
             ))
-        } else if !fp.as_deref().is_some_and(|fp| {
-            signalling::verify_restart_proof(&s.key, sid, generation, fp, &proof)
-        }) {
+        } else if !fp
+            .as_deref()
+            .is_some_and(|fp| signalling::verify_restart_proof(&s.key, sid, generation, fp, &proof))
+        {
             Some("restart proof does not match".to_owned())
         } else {
             None

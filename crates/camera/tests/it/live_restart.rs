@@ -26,7 +26,13 @@ async fn a_restart_keeps_the_session_its_slot_and_its_stream() {
     first_frame(&mut rx).await;
     v.set_stream(Stream::Hd);
     let hd = wait_event(&mut rx, Duration::from_secs(5), |e| {
-        matches!(e, ViewerEvent::State { stream: Stream::Hd, .. })
+        matches!(
+            e,
+            ViewerEvent::State {
+                stream: Stream::Hd,
+                ..
+            }
+        )
     })
     .await;
     assert!(hd.is_some(), "the camera confirms HD");
@@ -43,7 +49,10 @@ async fn a_restart_keeps_the_session_its_slot_and_its_stream() {
     let before = seen.lock().unwrap().frames;
     let t0 = std::time::Instant::now();
     let ev = wait_event(&mut rx, Duration::from_secs(8), |e| {
-        matches!(e, ViewerEvent::Stage(Stage::Playing) | ViewerEvent::Error(_))
+        matches!(
+            e,
+            ViewerEvent::Stage(Stage::Playing) | ViewerEvent::Error(_)
+        )
     })
     .await;
     assert_eq!(ev, Some(ViewerEvent::Stage(Stage::Playing)), "live again");
@@ -82,5 +91,9 @@ async fn a_restart_keeps_the_session_its_slot_and_its_stream() {
     assert_eq!(busy, Some(ViewerEvent::Error(ViewerError::Busy { max: 1 })));
     v.close().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(cam.live().session_count(), 0, "bye frees the restarted session");
+    assert_eq!(
+        cam.live().session_count(),
+        0,
+        "bye frees the restarted session"
+    );
 }

@@ -4,9 +4,9 @@
 //! peer still says on its way out is told apart and dropped.
 //!
 //! ```text
-//!   webrtcbin-<gen> ── on-ice-candidate ──────► Internal::LocalCandidate(gen, …)
-//!                   ── connection-state ──────► Internal::Connected(gen) / Failed(gen, …)
-//!                   ── create-offer ─ set-local-description ─► Internal::Offer(gen, sdp)
+//!   webrtcbin-<generation> ── on-ice-candidate ──────► Internal::LocalCandidate(generation, …)
+//!                   ── connection-state ──────► Internal::Connected(generation) / Failed(generation, …)
+//!                   ── create-offer ─ set-local-description ─► Internal::Offer(generation, sdp)
 //! ```
 
 use gstreamer as gst;
@@ -16,21 +16,24 @@ use tokio::sync::mpsc;
 
 use super::session::Internal;
 
-/// Follow `webrtc` (generation `gen`) and make its offer.
-pub(super) fn start(webrtc: &gst::Element, gen: u32, itx: &mpsc::UnboundedSender<Internal>) {
+/// Follow `webrtc` (generation `generation`) and make its offer.
+pub(super) fn start(webrtc: &gst::Element, generation: u32, itx: &mpsc::UnboundedSender<Internal>) {
     let tx = itx.clone();
     eyrie_rtc::rtc::on_ice_candidate(webrtc, move |mline, cand| {
-        let _ = tx.send(Internal::LocalCandidate(gen, mline, cand));
+        let _ = tx.send(Internal::LocalCandidate(generation, mline, cand));
     });
     let tx = itx.clone();
     webrtc.connect_notify(Some("connection-state"), move |w, _| {
         let state = w.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
         match state {
             gst_webrtc::WebRTCPeerConnectionState::Connected => {
-                let _ = tx.send(Internal::Connected(gen));
+                let _ = tx.send(Internal::Connected(generation));
             }
             gst_webrtc::WebRTCPeerConnectionState::Failed => {
-                let _ = tx.send(Internal::Failed(gen, "ICE/DTLS connection failed".into()));
+                let _ = tx.send(Internal::Failed(
+                    generation,
+                    "ICE/DTLS connection failed".into(),
+                ));
             }
             _ => {}
         }
@@ -45,16 +48,17 @@ pub(super) fn start(webrtc: &gst::Element, gen: u32, itx: &mpsc::UnboundedSender
         };
         match offer {
             Some(offer) => {
-                webrtc.emit_by_name::<()>("set-local-description", &[&offer, &None::<gst::Promise>]);
+                webrtc
+                    .emit_by_name::<()>("set-local-description", &[&offer, &None::<gst::Promise>]);
                 let sdp = offer
                     .sdp()
                     .as_text()
                     .map(|s| s.to_string())
                     .unwrap_or_default();
-                let _ = tx.send(Internal::Offer(gen, sdp));
+                let _ = tx.send(Internal::Offer(generation, sdp));
             }
             None => {
-                let _ = tx.send(Internal::Failed(gen, format!("no offer: {reply:?}")));
+                let _ = tx.send(Internal::Failed(generation, format!("no offer: {reply:?}")));
             }
         }
     });

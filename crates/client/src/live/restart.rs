@@ -353,10 +353,11 @@ impl SessionTask {
         }
         self.built.remove_peer(&self.webrtc);
         let ice = &self.recovery.ice;
-        match self
-            .built
-            .add_peer(&format!("webrtc{generation}"), ice.stun.as_deref(), &ice.turn)
-        {
+        match self.built.add_peer(
+            &format!("webrtc{generation}"),
+            ice.stun.as_deref(),
+            &ice.turn,
+        ) {
             Ok(webrtc) => self.webrtc = webrtc,
             Err(e) => return self.fail(e),
         }
@@ -433,9 +434,7 @@ impl SessionTask {
             tracing::info!(session = %self.sid, generation = self.recovery.generation, "live session recovered in {:?}", r.since.elapsed());
         }
         self.playing = true;
-        let _ = self
-            .events
-            .send(ViewerEvent::Stage(super::Stage::Playing));
+        let _ = self.events.send(ViewerEvent::Stage(super::Stage::Playing));
     }
 }
 
@@ -469,7 +468,11 @@ mod tests {
             username: Some("static-user".into()),
             credential: Some("c".into()),
         };
-        assert_eq!(turn_expiry(&[odd]), None, "a static user name has no expiry");
+        assert_eq!(
+            turn_expiry(&[odd]),
+            None,
+            "a static user name has no expiry"
+        );
         assert!(IceSet::new(&servers).expiring(), "long past");
     }
 

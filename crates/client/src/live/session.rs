@@ -205,12 +205,12 @@ impl SessionTask {
     async fn internal(&mut self, i: Internal) -> Flow {
         let current = self.recovery.generation;
         match i {
-            Internal::Offer(gen, _)
-            | Internal::LocalCandidate(gen, ..)
-            | Internal::Connected(gen)
-            | Internal::Failed(gen, _)
-            | Internal::IceServers(gen, _)
-                if gen != current =>
+            Internal::Offer(generation, _)
+            | Internal::LocalCandidate(generation, ..)
+            | Internal::Connected(generation)
+            | Internal::Failed(generation, _)
+            | Internal::IceServers(generation, _)
+                if generation != current =>
             {
                 // A replaced peer (or a restart superseded) on its way out.
             }

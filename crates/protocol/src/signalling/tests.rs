@@ -434,14 +434,24 @@ fn a_restart_needs_a_generation_above_zero_and_its_proof_binds_it() {
         ToCamera::decode(zero),
         Err(SignallingError::BadField("generation"))
     );
-    let empty = br#"{"v":1,"type":"restart","session_id":"abcdefgh","generation":1,"proof":"p","sdp":""}"#;
-    assert_eq!(ToCamera::decode(empty), Err(SignallingError::BadField("sdp")));
+    let empty =
+        br#"{"v":1,"type":"restart","session_id":"abcdefgh","generation":1,"proof":"p","sdp":""}"#;
+    assert_eq!(
+        ToCamera::decode(empty),
+        Err(SignallingError::BadField("sdp"))
+    );
     let key = [7u8; 32];
     let p = restart_proof(&key, "abcdefgh", 2, "sha-256 AB");
     assert!(verify_restart_proof(&key, "abcdefgh", 2, "sha-256 AB", &p));
     assert!(!verify_restart_proof(&key, "abcdefgh", 3, "sha-256 AB", &p));
     assert!(!verify_restart_proof(&key, "abcdefgh", 2, "sha-256 CD", &p));
-    assert!(!verify_restart_proof(&[8u8; 32], "abcdefgh", 2, "sha-256 AB", &p));
+    assert!(!verify_restart_proof(
+        &[8u8; 32],
+        "abcdefgh",
+        2,
+        "sha-256 AB",
+        &p
+    ));
     // Not an offer proof either: the label differs.
     assert!(!verify_offer_proof(&key, "abcdefgh", "sha-256 AB", &p));
 }
