@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use gstreamer::prelude::*;
 use tokio::sync::mpsc;
 
 use eyrie_protocol::api::{IceServer, IceServersResponse, MqttConnection};
