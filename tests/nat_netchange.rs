@@ -13,9 +13,10 @@
 //! - `a_session_outlives_its_ice_servers_and_a_new_one_gets_fresh_ones`: TURN
 //!   credentials that live 12 s (`eyrie cloud --turn-ttl-secs`), the viewer's NAT
 //!   symmetric so the media goes through coturn. The session keeps playing past the
-//!   credentials' expiry; a move after it restarts with fresh ICE servers (fetched from
-//!   the cloud with the owner's session, not a ticket) and plays relayed; a new session
-//!   after the expiry gets a ticket with new credentials and plays relayed.
+//!   credentials' expiry; the viewer fetches fresh ICE servers from the cloud with the
+//!   owner's session (not a ticket), so a move after the expiry restarts with its own
+//!   relay allocated anew and plays; a new session after the expiry gets a ticket with
+//!   new credentials and plays relayed.
 //!
 //! Camera and viewer are roles of this binary run in the lab's namespaces, as in
 //! `tests/nat_paths.rs`; the parent moves the viewer and tells it when, on its stdin.
@@ -92,12 +93,18 @@ fn a_session_outlives_its_ice_servers_and_a_new_one_gets_fresh_ones() {
     );
     let advance = outlived["clock_advance_ms"].as_i64().unwrap_or(0);
     assert!((300..=5000).contains(&advance), "{report}");
-    // The restart after the expiry took fresh servers from the cloud, not a ticket:
-    // coturn gave the viewer an allocation with credentials newer than its ticket's.
+    // The viewer took fresh servers from the cloud, not a ticket, and the restart after
+    // the ticket's credentials expired allocated its own relay with them (coturn refuses
+    // an allocation with expired REST credentials).
     assert!(
-        report["fresh_allocations"].as_u64().unwrap_or(0) >= 1,
+        report["ice_refreshes"].as_u64().unwrap_or(0) >= 1,
         "{report}"
     );
+    assert!(
+        report["moved_at"].as_i64() > report["turn_expires_at"].as_i64(),
+        "{report}"
+    );
+    assert_eq!(report["path_after"]["local"], "relay", "{report}");
     assert_eq!(report["path_after"]["label"], "Relayed", "{report}");
     assert!(
         report["recover_after_netchange_ms"]
@@ -252,16 +259,10 @@ fn run_case(
         "{moved_ms}"
     )
     .expect("telling the viewer");
-    let mut fresh_allocations = None;
     if turn_ttl.is_some() {
-        // Before the viewer's second session: which allocations coturn granted it.
+        // The viewer's second session waits until its first one is over.
         wan::wait_line(&viewer, RECOVERED, Duration::from_secs(60))
             .unwrap_or_else(|e| panic!("the viewer did not recover: {e:#}\n{}", context()));
-        let (exp, user) = playing
-            .split_once(' ')
-            .and_then(|(exp, user)| Some((exp.parse::<i64>().ok()?, user.to_owned())))
-            .expect("the ticket's TURN expiry and user");
-        fresh_allocations = Some(allocations_after(&turn.stdout(), exp, &user));
         writeln!(
             viewer.child().stdin.as_mut().expect("the viewer's stdin"),
             "go"
@@ -280,9 +281,13 @@ fn run_case(
         .lines()
         .find_map(|l| serde_json::from_str(l.trim_start().strip_prefix(REPORT)?).ok())
         .unwrap_or_else(|| panic!("no report from the viewer:\n{}", context()));
-    if let Some(n) = fresh_allocations {
-        report["fresh_allocations"] = json!(n);
-    }
+    // What the engine logged: ICE servers fetched from the cloud during the session.
+    let log = viewer.stderr();
+    report["ice_refreshes"] = json!(
+        log.matches("ICE servers refreshed").count()
+            + log.matches("fresh ICE servers for the restart").count()
+    );
+    report["moved_at"] = json!(moved_ms as i64 / 1000);
     eprintln!("{test}: {report}");
     // Reconnecting, then live again, with nothing failed between.
     let events: Vec<&str> = report["events"]
@@ -318,20 +323,6 @@ fn run_case(
     drop(wan);
     eprintln!("{test}: {:?}", started.elapsed());
     Some((report, (tickets_playing, tickets_end)))
-}
-
-/// How many allocations coturn granted `user` with credentials expiring after `exp`
-/// (coturn's verbose log names each request's user, `<expiry>:<who>`).
-fn allocations_after(log: &str, exp: i64, user: &str) -> usize {
-    log.lines()
-        .filter(|l| l.contains("ALLOCATE") && l.contains("success"))
-        .filter_map(|l| {
-            let name = l.split("user <").nth(1)?.split('>').next()?;
-            let (e, who) = name.split_once(':')?;
-            (who == user).then_some(e.parse::<i64>().ok()?)
-        })
-        .filter(|e| *e > exp)
-        .count()
 }
 
 /// The cloud's count of tickets issued, read from its `/metrics` inside the internet.
@@ -545,6 +536,11 @@ fn viewer_role() -> Value {
     let code = std::env::var("NAT_CODE").expect("NAT_CODE");
     let expire = std::env::var("NAT_EXPIRE").is_ok();
     gst::init().unwrap();
+    // The engine's log goes to stderr, where the parent reads its ICE refreshes.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("eyrie_client=info")
+        .with_writer(std::io::stderr)
+        .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -611,7 +607,18 @@ fn viewer_role() -> Value {
             .await
             .unwrap();
             let at = eyrie_client::pixel_clock::now_unix_ms() as i64 / 1000;
-            let second = Watch::open(&user, device).await.expect("a second session");
+            // The first request may go out on a pooled connection from the old address
+            // (it fails, as in the app, which tries again): a few tries.
+            let mut second = Err(String::new());
+            for _ in 0..5 {
+                second = Watch::open(&user, device).await;
+                match &second {
+                    Ok(_) => break,
+                    Err(e) => eprintln!("second session: {e}"),
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            let second = second.expect("a second session");
             report["second"] = json!({
                 "at": at,
                 "turn_expires_at": second.turn_expires_at,

@@ -45,8 +45,9 @@ use crate::mqtt_link::{self, LinkEvent, LinkOptions};
 pub const STALL: Duration = Duration::from_secs(3);
 /// A restart that brings no frame in this time ends the session.
 pub const RESTART_TIMEOUT: Duration = Duration::from_secs(8);
-/// TURN credentials that expire within this are fetched anew for a restart.
-const ICE_MARGIN_SECS: i64 = 5;
+/// TURN credentials that expire within this are fetched anew for a restart (coturn
+/// checks them when the new connection allocates, a fraction of a second later).
+const ICE_MARGIN_SECS: i64 = 2;
 /// How long one fetch of fresh ICE servers may take. A restart tries twice: a pooled
 /// HTTPS connection left from the old address hangs, and the second try opens a new one.
 const ICE_FETCH_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -337,7 +338,7 @@ impl SessionTask {
         self.recovery.ice_refreshing = false;
         match fresh {
             Some(fresh) => {
-                tracing::debug!(session = %self.sid, "ICE servers refreshed");
+                tracing::info!(session = %self.sid, "ICE servers refreshed");
                 self.recovery.ice_next_try = None;
                 self.take_ice(&fresh);
             }
