@@ -56,7 +56,7 @@ fn the_session_recovers_when_the_viewer_moves_to_a_new_address() {
         Site::EASY,
         None,
     );
-    let Some((report, tickets)) = report else {
+    let Outcome::Ran(report, tickets) = report else {
         return;
     };
     let recover = report["recover_after_netchange_ms"]
@@ -78,7 +78,7 @@ fn a_session_outlives_its_ice_servers_and_a_new_one_gets_fresh_ones() {
         Site::SYMMETRIC,
         Some(SHORT_TURN_TTL_SECS),
     );
-    let Some((report, tickets)) = report else {
+    let Outcome::Ran(report, tickets) = report else {
         return;
     };
     eprintln!(
@@ -152,14 +152,17 @@ fn a_turn_ttl_out_of_range_is_refused() {
     }
 }
 
-/// Runs one case; `None` when the lab cannot run here (or in a role child). Returns the
-/// viewer's report and the cloud's ticket count when the viewer played and when it ended.
-fn run_case(
-    test: &str,
-    home: Site,
-    away: Site,
-    turn_ttl: Option<u64>,
-) -> Option<(Value, (u64, u64))> {
+/// What a case did.
+enum Outcome {
+    /// The lab cannot run here, or this process is one of the roles.
+    Skipped,
+    /// The viewer's report and the cloud's ticket count when the viewer played and when
+    /// it ended.
+    Ran(Value, (u64, u64)),
+}
+
+/// Runs one case.
+fn run_case(test: &str, home: Site, away: Site, turn_ttl: Option<u64>) -> Outcome {
     if let Some(role) = lab::child_role() {
         match role.as_str() {
             "camera" => roles::camera_role(),
@@ -169,10 +172,10 @@ fn run_case(
             }
             other => panic!("no role {other}"),
         }
-        return None;
+        return Outcome::Skipped;
     }
     if wan::skip_if_unavailable() {
-        return None;
+        return Outcome::Skipped;
     }
     let started = Instant::now();
     let wan = Wan::new(home, away).expect("the WAN lab");
@@ -322,7 +325,7 @@ fn run_case(
     drop(turn);
     drop(wan);
     eprintln!("{test}: {:?}", started.elapsed());
-    Some((report, (tickets_playing, tickets_end)))
+    Outcome::Ran(report, (tickets_playing, tickets_end))
 }
 
 /// The cloud's count of tickets issued, read from its `/metrics` inside the internet.
