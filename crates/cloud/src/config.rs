@@ -255,6 +255,13 @@ impl Config {
         c.ice.stun_urls = split_list(args.stun_urls.as_deref());
         c.ice.turn_urls = split_list(args.turn_urls.as_deref());
         c.ice.turn_secret.clone_from(&args.turn_secret);
+        if !(10..=7 * 24 * 3600).contains(&args.turn_ttl_secs) {
+            anyhow::bail!(
+                "--turn-ttl-secs must be between 10 and 604800 (seconds), not {}",
+                args.turn_ttl_secs
+            );
+        }
+        c.ice.turn_ttl = Duration::from_secs(args.turn_ttl_secs);
         c.presign_ttl = Duration::from_secs(args.presign_ttl_secs.clamp(10, 3600));
         c.retention_days = (args.retention_days > 0).then_some(args.retention_days);
         c.clip_wait = Duration::from_secs(args.clip_wait_secs);

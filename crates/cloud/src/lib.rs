@@ -111,6 +111,10 @@ pub struct CloudArgs {
     /// coturn static-auth-secret: enables time-limited TURN credentials.
     #[arg(long, env = "EYRIE_TURN_SECRET", hide_env_values = true)]
     pub turn_secret: Option<String>,
+    /// Lifetime of the TURN credentials handed out, seconds (10..=604800): a ticket's
+    /// and a camera's (which fetches new ones when 80 % of it has passed).
+    #[arg(long, env = "EYRIE_TURN_TTL", default_value_t = 6 * 3600)]
+    pub turn_ttl_secs: u64,
     /// Lifetime of presigned URLs, seconds (10..=3600).
     #[arg(long, env = "EYRIE_PRESIGN_TTL", default_value_t = 300)]
     pub presign_ttl_secs: u64,

@@ -165,6 +165,10 @@ pub enum LiveEvent {
     /// The signalling link to the broker dropped (`false`) or came back (`true`);
     /// media keeps flowing meanwhile.
     Signalling(bool),
+    /// The network under the session changed (or its picture stopped): the engine
+    /// renegotiates by itself, without a new ticket; `Playing` follows when frames flow
+    /// again.
+    Reconnecting,
     /// The way the media goes, once known and when it changes: `true` through a TURN
     /// relay ("Relayed"), `false` peer to peer ("Direct").
     Path {
@@ -324,6 +328,8 @@ pub fn start_with(
         config.talk_source = talk_source;
         // The broker is checked against the CA the cloud was trusted with.
         config.mqtt_ca = cloud.api().ca_pem().await.ok().flatten();
+        // A restart after the ticket's TURN credentials expired gets fresh ones here.
+        config.ice_servers_from = Some(cloud.api().clone());
         let (viewer, mut viewer_events) = match LiveViewer::connect(config) {
             Ok(v) => v,
             Err(e) => {
@@ -356,6 +362,7 @@ pub fn start_with(
                         ViewerEvent::Error(e) => Some(LiveEvent::Failed(classify(&e))),
                         ViewerEvent::Ended { reason } if reason.contains("privacy") => Some(LiveEvent::Failed(Failure::Privacy)),
                         ViewerEvent::Ended { .. } => Some(LiveEvent::Failed(Failure::Ended)),
+                        ViewerEvent::Reconnecting { .. } => Some(LiveEvent::Reconnecting),
                         ViewerEvent::SignallingLost => Some(LiveEvent::Signalling(false)),
                         ViewerEvent::SignallingRestored => Some(LiveEvent::Signalling(true)),
                         ViewerEvent::Path(path) => Some(LiveEvent::Path { relayed: path.relayed() }),

@@ -21,8 +21,14 @@
 //! ticket are logged at most ten a second ([`wire`]): a flood costs little.
 //!
 //! Sessions end on `bye` (at once), on a heartbeat silence of 30 s, after 20 minutes
-//! with no media flowing, when ICE fails, or when the camera stops; every end frees the
-//! pipeline right away, so a viewer that leaves and comes back does not hold two slots.
+//! with no media flowing, when ICE has failed for [`RESTART_GRACE`] without a restart, or
+//! when the camera stops; every end frees the pipeline right away, so a viewer that leaves
+//! and comes back does not hold two slots.
+//!
+//! A viewer whose network changed sends a `restart` in its open session
+//! ([`LiveManager::restart`], `docs/signalling.md` §5.1): `webrtcbin` cannot restart ICE
+//! in place, so the session gets a fresh pipeline — new ICE agent and DTLS, the same slot,
+//! ticket key, wire, stream, sound and talk — and the old one is freed.
 //!
 //! Privacy mode (the owner paused the camera): while it is on, an offer that passes the
 //! ticket checks is refused with `error privacy`, and turning it on ends every open
@@ -128,6 +134,11 @@ pub enum LiveEvent {
         session_id: String,
         rms_db: f64,
     },
+    /// A session moved to a fresh peer connection (the viewer's `restart`).
+    Restarted {
+        session_id: String,
+        generation: u32,
+    },
     /// An offer was refused (`auth_failed`, `busy`, `bad_request`, `privacy`).
     Refused {
         session_id: String,
@@ -160,7 +171,19 @@ pub struct LiveSession {
     /// Version 2: opens the viewer's boxes and refuses replays. `None`: a version-1
     /// session, which takes only clear messages.
     opener: Option<Opener<ToCamera>>,
+    /// The ticket's key K' (checks a `restart`'s proof, proves the answers to it).
+    key: Vec<u8>,
+    /// The last restart taken (0: none yet, the offer).
+    generation: u32,
+    /// Since when ICE/DTLS has been failed (the reaper waits [`RESTART_GRACE`] for a
+    /// restart before it ends the session).
+    failed_since: Option<Instant>,
 }
+
+/// How long a session whose connection failed waits for its viewer's `restart` before it
+/// is ended (a viewer that changed networks needs a moment to notice and renegotiate; a
+/// viewer that is gone stops its heartbeats too).
+pub const RESTART_GRACE: Duration = Duration::from_secs(15);
 
 /// What a session's `state` message says. Shared with the answer callback (a GStreamer
 /// thread), which sends the first `state` right after the answer: a viewer learns the
@@ -354,6 +377,7 @@ impl LiveManager {
         match msg {
             ToCamera::Offer(offer) if !sealed => self.offer(viewer, offer),
             ToCamera::Offer(_) => {} // an offer box is opened by sealed_offer only
+            ToCamera::Restart(r) => self.restart(viewer, r, sealed),
             ToCamera::Candidate {
                 session_id,
                 sdp_mline_index,

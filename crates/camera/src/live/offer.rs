@@ -18,10 +18,12 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_webrtc as gst_webrtc;
 
-use eyrie_protocol::signalling::{self, ErrorCode, Offer, Opener, SealedBox, ToCamera, ToViewer};
+use eyrie_protocol::signalling::{
+    self, ErrorCode, Offer, Opener, Restart, SealedBox, ToCamera, ToViewer,
+};
 use eyrie_protocol::ticket::{self, TicketClaims};
 
-use super::{LiveEvent, LiveManager, LiveSession, Outgoing, Shown, Wire, lock_shown, session};
+use super::{LiveEvent, LiveManager, LiveSession, Outgoing, Shown, Wire, lock_shown, own, session};
 
 impl LiveManager {
     /// Answer a version-1 `offer` from `viewer`, or refuse it with the first check that
@@ -216,7 +218,7 @@ impl LiveManager {
             &media,
             (viewer, &wire),
             session_id,
-            (key, offer_fp),
+            (key.clone(), offer_fp),
             desc,
             &shown,
         );
@@ -230,6 +232,9 @@ impl LiveManager {
                 last_heard: Instant::now(),
                 wire,
                 opener,
+                key,
+                generation: 0,
+                failed_since: None,
             },
         );
         let n = inner.sessions.len();
@@ -247,6 +252,103 @@ impl LiveManager {
             stream,
         });
         self.emit(LiveEvent::Viewers(n));
+    }
+
+    /// A viewer's `restart` of its open session (`docs/signalling.md` §5.1): a fresh
+    /// pipeline for the session — `webrtcbin` cannot restart ICE in place — with the
+    /// session's stream, sound and talk and the ICE servers current now, answered like an
+    /// offer; the old pipeline is freed. The slot, the ticket's key and the wire (its
+    /// sequence numbers) stay. A restart that is not this viewer's, repeats an old
+    /// generation or has a wrong proof is dropped and changes nothing; one whose SDP
+    /// cannot be answered gets `error bad_request` (the viewer ends the session).
+    pub(super) fn restart(&self, viewer: &str, restart: Restart, sealed: bool) {
+        let Restart {
+            session_id,
+            generation,
+            proof,
+            sdp,
+        } = restart;
+        let sid = session_id.as_str();
+        let mut inner = self.lock();
+        let Some(s) = own(&mut inner, sid, viewer, sealed) else {
+            return;
+        };
+        let fp = signalling::sdp_fingerprint(&sdp).map(str::to_owned);
+        let refused = if generation <= s.generation {
+            Some(format!(
+                "restart {generation} is not above {} (replayed?)",
+                s.generation
+            ))
+        } else if !fp
+            .as_deref()
+            .is_some_and(|fp| signalling::verify_restart_proof(&s.key, sid, generation, fp, &proof))
+        {
+            Some("restart proof does not match".to_owned())
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            inner.drops.dropped(viewer, &why);
+            return;
+        }
+        let (key, wire, shown) = (s.key.clone(), s.wire.clone(), s.shown.clone());
+        let offer_fp = fp.unwrap_or_default();
+        let refuse = |inner: std::sync::MutexGuard<'_, super::Inner>, message: &str| {
+            drop(inner);
+            tracing::info!(session = sid, viewer, "restart refused: {message}");
+            self.reply(
+                viewer,
+                &wire,
+                ToViewer::Error {
+                    session_id: sid.to_owned(),
+                    code: ErrorCode::BadRequest,
+                    message: message.to_owned(),
+                },
+            );
+        };
+        let desc = match eyrie_rtc::rtc::description(gst_webrtc::WebRTCSDPType::Offer, &sdp) {
+            Ok(d) => d,
+            Err(e) => return refuse(inner, &e.to_string()),
+        };
+        let now = *lock_shown(&shown);
+        let (video_pt, audio_pt) = eyrie_rtc::rtc::offered_payloads(desc.sdp());
+        let media = match session::build(session::MediaParams {
+            session_id: sid,
+            video_pt: video_pt.unwrap_or(session::VIDEO_PT),
+            audio_pt: audio_pt.unwrap_or(session::AUDIO_PT),
+            rings: &self.rings,
+            stream: now.stream,
+            audio: now.audio,
+            ice: self.config.ice.current(),
+            speaker: &self.config.speaker,
+            events: self.events.clone(),
+        }) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(session = sid, "cannot rebuild live session: {e}");
+                return refuse(inner, "camera failed to restart the session");
+            }
+        };
+        media.talk_valve.set_property("drop", !now.talk);
+        if media.pipeline.set_state(gst::State::Playing).is_err() {
+            return refuse(inner, "camera failed to restart the session");
+        }
+        self.negotiate(&media, (viewer, &wire), sid, (key, offer_fp), desc, &shown);
+        let Some(s) = inner.sessions.get_mut(sid) else {
+            return;
+        };
+        let old = std::mem::replace(&mut s.media, media);
+        s.generation = generation;
+        s.last_heard = Instant::now();
+        s.failed_since = None;
+        drop(inner);
+        // Frees the old peer connection (its feeder, its pipeline).
+        drop(old);
+        tracing::info!(session = sid, viewer, generation, "live session restarted");
+        self.emit(LiveEvent::Restarted {
+            session_id: sid.to_owned(),
+            generation,
+        });
     }
 
     /// Apply the offer and send the answer (with its proof, keyed by `key`, binding
@@ -306,21 +408,26 @@ impl LiveManager {
                 });
                 return;
             };
-            webrtc.emit_by_name::<()>("set-local-description", &[&answer, &None::<gst::Promise>]);
             let sdp = answer.sdp().as_text().unwrap_or_default().to_string();
             let answer_fp = signalling::sdp_fingerprint(&sdp)
                 .unwrap_or_default()
                 .to_owned();
             let proof = signalling::answer_proof(&key, &sid, &answer_fp, &offer_fp);
             // The session may already be gone (bye, privacy): then no state follows.
-            let Some(shown) = shown.upgrade() else { return };
-            let shown = lock_shown(&shown);
-            send(ToViewer::Answer {
-                session_id: sid.clone(),
-                sdp,
-                proof,
-            });
-            send(shown.message(&sid));
+            if let Some(shown) = shown.upgrade() {
+                let shown = lock_shown(&shown);
+                send(ToViewer::Answer {
+                    session_id: sid.clone(),
+                    sdp,
+                    proof,
+                });
+                send(shown.message(&sid));
+            }
+            // Applied after the answer is queued: gathering starts here, so every
+            // candidate of this peer connection leaves after its answer, and a viewer
+            // that restarted can drop whatever comes between its restart and the answer
+            // (the old connection's candidates).
+            webrtc.emit_by_name::<()>("set-local-description", &[&answer, &None::<gst::Promise>]);
         });
         let w = webrtc.downgrade();
         let on_remote = gst::Promise::with_change_func(move |_| {

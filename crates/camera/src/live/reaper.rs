@@ -1,6 +1,6 @@
 //! Closing sessions and the timeout reaper, without keeping the session table alive:
-//! heartbeat silence, no media for too long, or a failed ICE/DTLS connection end a
-//! session exactly as a `bye` does; privacy mode going on ends every session with
+//! heartbeat silence, no media for too long, or an ICE/DTLS connection failed for longer
+//! than [`super::RESTART_GRACE`] (no `restart` came) end a session exactly as a `bye` does; privacy mode going on ends every session with
 //! `error privacy`.
 
 use std::sync::{Arc, Mutex};
@@ -118,22 +118,31 @@ impl WeakManager {
             i64::try_from(self.config.no_data_timeout.as_millis()).unwrap_or(i64::MAX);
         let mut expired = Vec::new();
         {
-            let inner = inner
+            let mut inner = inner
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (id, s) in &inner.sessions {
+            for (id, s) in &mut inner.sessions {
                 let idle = s.last_heard.elapsed();
                 let no_data = now_ms.saturating_sub(
                     s.media
                         .last_data_ms
                         .load(std::sync::atomic::Ordering::Relaxed),
                 );
-                let ice_failed = matches!(
+                let failed_now = matches!(
                     s.media
                         .webrtc
                         .property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state"),
                     gst_webrtc::WebRTCPeerConnectionState::Failed
                 );
+                // A failed connection is given a moment for the viewer's restart.
+                s.failed_since = match (failed_now, s.failed_since) {
+                    (false, _) => None,
+                    (true, None) => Some(std::time::Instant::now()),
+                    (true, since) => since,
+                };
+                let ice_failed = s
+                    .failed_since
+                    .is_some_and(|t| t.elapsed() >= super::RESTART_GRACE);
                 if idle > self.config.heartbeat_timeout {
                     expired.push((id.clone(), "heartbeat timeout"));
                 } else if no_data > no_data_timeout_ms {

@@ -11,6 +11,7 @@ mod interop;
 mod live_cloud;
 mod live_loopback;
 mod live_mosquitto;
+mod live_restart;
 mod live_tls;
 mod login_refused;
 mod node;

@@ -18,21 +18,29 @@
 //! peer meanwhile, heartbeats resume on the new connection, and controls sent while the
 //! broker was away are delivered when it is back.
 //!
+//! When the viewer's own network changes (an address it gathered on goes away), the
+//! picture stops for 3 s, or a working connection fails, the session restarts ICE by
+//! itself ([`restart`]): [`ViewerEvent::Reconnecting`], then a fresh peer connection in
+//! the same signalling session under the same ticket, then [`Stage::Playing`] again.
+//!
 //! Nothing blocks the caller's thread: [`LiveViewer::connect`] returns once the pipeline
 //! is built; everything else happens on the tokio runtime and GStreamer threads.
 
 mod outbox;
 mod path;
+mod peer;
 mod pipeline;
+mod restart;
 mod session;
 
 pub use path::{CandidateType, IcePath};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_webrtc as gst_webrtc;
 use tokio::sync::mpsc;
 
 use eyrie_protocol::api::TicketResponse;
@@ -40,6 +48,7 @@ use eyrie_protocol::signalling::{self, Control, Stream, ToCamera, topics};
 
 use crate::mqtt_link::{self, LinkOptions};
 use outbox::Outbox;
+use restart::{IceSet, Recovery};
 use session::{Internal, SessionTask, Timing};
 
 /// The seed's stages, shown to the user.
@@ -92,6 +101,13 @@ pub enum ViewerEvent {
         audio: bool,
         talk: bool,
     },
+    /// The session lost its way to the camera (the network changed, the picture
+    /// stopped, the connection failed) and renegotiates by itself, in the same session
+    /// under the same ticket; `Stage(Playing)` follows once frames flow again, or an
+    /// `Error` if they do not.
+    Reconnecting {
+        reason: String,
+    },
     /// The broker connection dropped (media may still flow) / came back.
     SignallingLost,
     SignallingRestored,
@@ -123,6 +139,10 @@ pub struct ViewerConfig {
     /// CA certificates (PEM) to trust when the ticket's broker uses TLS; `None`: the
     /// system's bundle.
     pub mqtt_ca: Option<Vec<u8>>,
+    /// The owner's API client: a restart after the ticket's TURN credentials expired
+    /// gets fresh ones from it (`GET /api/v1/devices/{id}/ice-servers`) — not a new
+    /// ticket. `None`: restarts keep the ticket's servers.
+    pub ice_servers_from: Option<crate::api::ApiClient>,
 }
 
 impl ViewerConfig {
@@ -137,6 +157,7 @@ impl ViewerConfig {
             answer_timeout: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(signalling::HEARTBEAT_INTERVAL_SECS),
             mqtt_ca: None,
+            ice_servers_from: None,
         }
     }
 }
@@ -144,10 +165,11 @@ impl ViewerConfig {
 /// One live session. Dropping it sends `bye` (best effort) and frees everything.
 pub struct LiveViewer {
     session_id: String,
-    outbox: std::sync::Arc<Outbox>,
-    link: std::sync::Arc<mqtt_link::Link>,
+    outbox: Arc<Outbox>,
     pipeline: gst::Pipeline,
     talk_valve: Option<gst::Element>,
+    talking: Arc<AtomicBool>,
+    internal: mpsc::UnboundedSender<Internal>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -166,6 +188,7 @@ impl LiveViewer {
             answer_timeout,
             heartbeat_interval,
             mqtt_ca,
+            ice_servers_from,
         } = config;
         let (head, key) = signalling::split_ticket(&ticket.ticket)
             .ok_or_else(|| ViewerError::AuthFailed("the ticket is malformed".into()))?;
@@ -174,89 +197,42 @@ impl LiveViewer {
         let me = ticket.mqtt.username.clone();
         let prefix = ticket.mqtt.topic_prefix.clone();
         let to_camera = topics::to_device(&prefix, &me);
-        let (stun, turn) = crate::rtc::ice_urls(&ticket.ice_servers);
+        let ice = IceSet::new(&ticket.ice_servers);
 
         let (itx, irx) = mpsc::unbounded_channel::<Internal>();
         let ff = itx.clone();
-        let built = pipeline::build(
-            stun.as_deref(),
-            &turn,
-            latency_ms,
-            video_sink,
-            audio_sink,
-            talk_source,
-            move || {
-                let _ = ff.send(Internal::FirstFrame);
-            },
-        )?;
-        let webrtc = built.webrtc.clone();
+        let built = pipeline::build(latency_ms, video_sink, audio_sink, talk_source, move || {
+            let _ = ff.send(Internal::FirstFrame);
+        })?;
+        let webrtc = built.add_peer("webrtc0", ice.stun.as_deref(), &ice.turn)?;
 
-        let tx = itx.clone();
-        eyrie_rtc::rtc::on_ice_candidate(&webrtc, move |mline, cand| {
-            let _ = tx.send(Internal::LocalCandidate(mline, cand));
-        });
-        let tx = itx.clone();
-        webrtc.connect_notify(Some("connection-state"), move |w, _| {
-            let state = w.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
-            match state {
-                gst_webrtc::WebRTCPeerConnectionState::Connected => {
-                    let _ = tx.send(Internal::Connected);
-                }
-                gst_webrtc::WebRTCPeerConnectionState::Failed => {
-                    let _ = tx.send(Internal::Failed("ICE/DTLS connection failed".into()));
-                }
-                _ => {}
-            }
-        });
-
-        let (link, link_rx) = mqtt_link::start(
-            &ticket.mqtt,
-            LinkOptions {
-                subscriptions: vec![topics::to_viewer(&prefix, &me), topics::status(&prefix)],
-                tls_ca: mqtt_ca,
-                ..Default::default()
-            },
-        )
-        .map_err(|e| ViewerError::Signalling(e.to_string()))?;
-        let link = std::sync::Arc::new(link);
+        let link_options = LinkOptions {
+            subscriptions: vec![topics::to_viewer(&prefix, &me), topics::status(&prefix)],
+            tls_ca: mqtt_ca,
+            ..Default::default()
+        };
+        let (link, link_rx) = mqtt_link::start(&ticket.mqtt, link_options.clone())
+            .map_err(|e| ViewerError::Signalling(e.to_string()))?;
+        let link = Arc::new(link);
 
         built
             .pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| ViewerError::Media(format!("cannot start: {e}")))?;
-
-        // Make the offer.
-        let tx = itx.clone();
-        let w = webrtc.downgrade();
-        let on_offer = gst::Promise::with_change_func(move |reply| {
-            let Some(webrtc) = w.upgrade() else { return };
-            let offer = match reply {
-                Ok(Some(r)) => r.get::<gst_webrtc::WebRTCSessionDescription>("offer").ok(),
-                _ => None,
-            };
-            match offer {
-                Some(offer) => {
-                    webrtc.emit_by_name::<()>(
-                        "set-local-description",
-                        &[&offer, &None::<gst::Promise>],
-                    );
-                    let sdp = offer
-                        .sdp()
-                        .as_text()
-                        .map(|s| s.to_string())
-                        .unwrap_or_default();
-                    let _ = tx.send(Internal::Offer(sdp));
-                }
-                None => {
-                    let _ = tx.send(Internal::Failed(format!("no offer: {reply:?}")));
-                }
-            }
-        });
-        webrtc.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &on_offer]);
+        peer::start(&webrtc, 0, &itx);
 
         let (etx, erx) = mpsc::unbounded_channel();
         let _ = etx.send(ViewerEvent::Stage(Stage::EstablishingChannel));
-        let outbox = std::sync::Arc::new(Outbox::new(link.clone(), to_camera, &key, &session_id));
+        let outbox = Arc::new(Outbox::new(link, to_camera, &key, &session_id));
+        let talking = Arc::new(AtomicBool::new(false));
+        let pipeline = built.pipeline.clone();
+        let talk_valve = built.talk_valve.clone();
+        let recovery = Recovery::new(
+            (ticket.mqtt.clone(), link_options),
+            ice,
+            ice_servers_from.map(|api| (api, ticket.device_id)),
+            talking.clone(),
+        );
         let task = tokio::spawn(
             SessionTask {
                 sid: session_id.clone(),
@@ -264,6 +240,7 @@ impl LiveViewer {
                 key,
                 head,
                 outbox: outbox.clone(),
+                built,
                 webrtc,
                 events: etx,
                 stream,
@@ -277,6 +254,7 @@ impl LiveViewer {
                 path: None,
                 internal: itx.clone(),
                 drops: Default::default(),
+                recovery,
             }
             .run(
                 irx,
@@ -291,9 +269,10 @@ impl LiveViewer {
             LiveViewer {
                 session_id,
                 outbox,
-                link,
-                pipeline: built.pipeline,
-                talk_valve: built.talk_valve,
+                pipeline,
+                talk_valve,
+                talking,
+                internal: itx,
                 task,
             },
             erx,
@@ -327,10 +306,19 @@ impl LiveViewer {
 
     /// Start or stop talking (needs a talk source in the config).
     pub fn talk(&self, on: bool) {
+        self.talking.store(on, Ordering::SeqCst);
         if let Some(v) = &self.talk_valve {
             v.set_property("drop", !on);
         }
         self.control(Control::Talk { on });
+    }
+
+    /// Restart ICE now, as after a change of network the engine noticed itself: for a
+    /// caller that learns of one first (GLib's `GNetworkMonitor`, a resume from sleep).
+    /// `ViewerEvent::Reconnecting`, then `Stage(Playing)`, follow; nothing happens before
+    /// the camera's first answer or while a restart is under way.
+    pub fn reconnect(&self, why: &str) {
+        let _ = self.internal.send(Internal::Reconnect(why.to_owned()));
     }
 
     /// The receive pipeline (for a GTK page that wants its bus or clock).
@@ -360,7 +348,7 @@ impl Drop for LiveViewer {
         self.task.abort();
         let _ = self.pipeline.set_state(gst::State::Null);
         // The link's own task is aborted when the last Arc goes; give the bye a moment.
-        let link = self.link.clone();
+        let link = self.outbox.link();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
                 tokio::time::sleep(Duration::from_millis(200)).await;

@@ -13,6 +13,10 @@
 //! and nothing else. Every handler says whether the session goes on ([`Flow`]); the first
 //! [`Flow::End`] ends the task, which is how a failure, a `bye` or the answer deadline
 //! closes the session.
+//!
+//! It also keeps the session alive across a change of network ([`super::restart`]): a
+//! tick every [`TICK`] looks for a local address that went away, media that stopped, and
+//! a restart that takes too long; a failed connection after one that worked restarts too.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,21 +31,35 @@ use eyrie_protocol::signalling::{
 };
 
 use super::outbox::Outbox;
+use super::pipeline::Built;
+use super::restart::Recovery;
 use super::{Stage, ViewerError, ViewerEvent};
 use crate::mqtt_link::{self, LinkEvent};
 
-/// What the GStreamer side tells the session task.
+/// What the GStreamer side tells the session task. Peer events carry the generation of
+/// the `webrtcbin` that sent them ([`super::peer`]); those of a replaced one are dropped.
 pub(super) enum Internal {
     /// `webrtcbin` made the offer (SDP text).
-    Offer(String),
-    /// A local ICE candidate: (m-line, candidate).
-    LocalCandidate(u32, String),
+    Offer(u32, String),
+    /// A local ICE candidate: (generation, m-line, candidate).
+    LocalCandidate(u32, u32, String),
+    /// A decoded frame after [`super::pipeline::FrameWatch::arm`]: the first one, or the
+    /// first after a restart.
     FirstFrame,
-    Connected,
+    Connected(u32),
     /// The selected ICE pair, read from webrtcbin's statistics.
     Path(Option<super::IcePath>),
-    Failed(String),
+    Failed(u32, String),
+    /// Fresh ICE servers for a restart (`None`: the fetch failed; keep the ticket's).
+    IceServers(u32, Option<eyrie_protocol::api::IceServersResponse>),
+    /// The caller knows the network changed ([`super::LiveViewer::reconnect`]).
+    Reconnect(String),
+    /// A background refresh of the ICE servers came back (`None`: it failed).
+    IceRefreshed(Option<eyrie_protocol::api::IceServersResponse>),
 }
+
+/// How often the session checks its network, its media and a restart under way.
+pub(super) const TICK: Duration = Duration::from_millis(250);
 
 /// Whether the session task goes on after one event.
 #[must_use]
@@ -68,6 +86,9 @@ pub(super) struct SessionTask {
     pub outbox: Arc<Outbox>,
     /// Opens the camera's boxes for this session and refuses replays.
     pub opener: Opener<ToViewer>,
+    /// The pipeline: chains, talk valve, frame watch.
+    pub built: Built,
+    /// The current peer connection, of generation `recovery.generation`.
     pub webrtc: gst::Element,
     pub events: mpsc::UnboundedSender<ViewerEvent>,
     pub stream: Stream,
@@ -87,6 +108,8 @@ pub(super) struct SessionTask {
     /// Dropped messages, logged at most ten a second (junk in the outbox is not ours to
     /// stop: a device login or the broker's operator can write there).
     pub drops: eyrie_rtc::drop_log::DropLog,
+    /// Restarts: the network watch, the link and ICE servers to rebuild with.
+    pub recovery: Recovery,
 }
 
 impl SessionTask {
@@ -97,45 +120,68 @@ impl SessionTask {
         mut link: mpsc::UnboundedReceiver<LinkEvent>,
         timing: Timing,
     ) {
+        enum Wake {
+            Internal(Option<Internal>),
+            Link(Option<LinkEvent>),
+            Heartbeat,
+            NoAnswer,
+            PathPoll,
+            Tick,
+        }
         let mut heartbeat = tokio::time::interval(timing.heartbeat_interval);
         heartbeat.tick().await;
         let deadline = tokio::time::sleep(timing.answer_timeout);
         tokio::pin!(deadline);
         let mut path_poll = tokio::time::interval(super::path::PATH_POLL);
         path_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let flow = tokio::select! {
-                i = internal.recv() => match i {
-                    Some(i) => self.internal(i).await,
-                    None => Flow::End,
-                },
-                e = link.recv() => match e {
-                    Some(e) => self.link_event(e),
-                    None => Flow::End,
-                },
-                _ = heartbeat.tick() => {
-                    self.send(ToCamera::Heartbeat { session_id: self.sid.clone() }).await;
+            // The first negotiation has its answer deadline; a restart has its own.
+            let first = self.recovery.generation == 0;
+            let wake = tokio::select! {
+                i = internal.recv() => Wake::Internal(i),
+                e = link.recv() => Wake::Link(e),
+                _ = heartbeat.tick() => Wake::Heartbeat,
+                () = &mut deadline, if first && !self.answered => Wake::NoAnswer,
+                _ = path_poll.tick(), if self.connected => Wake::PathPoll,
+                _ = tick.tick() => Wake::Tick,
+            };
+            let flow = match wake {
+                Wake::Internal(Some(i)) => self.internal(i).await,
+                Wake::Link(Some(e)) => self.link_event(e),
+                Wake::Internal(None) | Wake::Link(None) => Flow::End,
+                Wake::Heartbeat => {
+                    self.send(ToCamera::Heartbeat {
+                        session_id: self.sid.clone(),
+                    })
+                    .await;
                     Flow::Continue
                 }
-                () = &mut deadline, if !self.answered => self.no_answer().await,
-                _ = path_poll.tick(), if self.connected => {
+                Wake::NoAnswer => self.no_answer().await,
+                Wake::PathPoll => {
                     self.read_path();
                     Flow::Continue
                 }
+                Wake::Tick => self.tick(),
             };
             if flow == Flow::End {
                 break;
             }
+            // A restart opened a new broker connection: listen to it instead.
+            if let Some(new) = self.recovery.new_link.take() {
+                link = new;
+            }
         }
     }
 
-    async fn send(&self, msg: ToCamera) {
+    pub(super) async fn send(&self, msg: ToCamera) {
         if let Err(e) = self.outbox.send(&msg) {
             tracing::warn!("signalling send failed: {e}");
         }
     }
 
-    fn fail(&self, e: ViewerError) -> Flow {
+    pub(super) fn fail(&self, e: ViewerError) -> Flow {
         tracing::info!(session = %self.sid, "live session failed: {e}");
         let _ = self.events.send(ViewerEvent::Error(e));
         Flow::End
@@ -157,8 +203,19 @@ impl SessionTask {
     }
 
     async fn internal(&mut self, i: Internal) -> Flow {
+        let current = self.recovery.generation;
         match i {
-            Internal::Offer(sdp) => {
+            Internal::Offer(generation, _)
+            | Internal::LocalCandidate(generation, ..)
+            | Internal::Connected(generation)
+            | Internal::Failed(generation, _)
+            | Internal::IceServers(generation, _)
+                if generation != current =>
+            {
+                // A replaced peer (or a restart superseded) on its way out.
+            }
+            Internal::Offer(_, sdp) if current > 0 => return self.restart_offer(sdp).await,
+            Internal::Offer(_, sdp) => {
                 let Some(fp) = signalling::sdp_fingerprint(&sdp).map(str::to_owned) else {
                     return self.fail(ViewerError::Media("offer without fingerprint".into()));
                 };
@@ -175,16 +232,21 @@ impl SessionTask {
                 }))
                 .await;
             }
-            Internal::LocalCandidate(mline, candidate) => {
-                self.send(ToCamera::Candidate {
-                    session_id: self.sid.clone(),
-                    sdp_mline_index: mline,
-                    candidate,
-                })
-                .await;
+            Internal::LocalCandidate(_, mline, candidate) => {
+                if self.recovery.holds_candidates() {
+                    self.recovery.hold(mline, candidate);
+                } else {
+                    self.send(ToCamera::Candidate {
+                        session_id: self.sid.clone(),
+                        sdp_mline_index: mline,
+                        candidate,
+                    })
+                    .await;
+                }
             }
-            Internal::Connected => {
+            Internal::Connected(_) => {
                 self.connected = true;
+                self.recovery.connected_once = true;
                 self.read_path();
                 if !self.playing {
                     let _ = self
@@ -192,6 +254,7 @@ impl SessionTask {
                         .send(ViewerEvent::Stage(Stage::RetrievingStream));
                 }
             }
+            Internal::FirstFrame if self.recovery.restarting() => self.recovered(),
             Internal::FirstFrame => {
                 self.playing = true;
                 let since = self.offer_sent.map(|t| t.elapsed()).unwrap_or_default();
@@ -206,13 +269,22 @@ impl SessionTask {
                 let _ = self.events.send(ViewerEvent::Path(path));
             }
             Internal::Path(_) => {}
-            Internal::Failed(why) => return self.fail(ViewerError::Media(why)),
+            // A connection that worked and failed: the network under it went away.
+            Internal::Failed(_, why) if self.recovery.connected_once && self.answered => {
+                return self.start_restart(&why);
+            }
+            Internal::Failed(_, why) => return self.fail(ViewerError::Media(why)),
+            Internal::IceServers(_, servers) => return self.ice_servers_fetched(servers),
+            // Before the first answer there is nothing to restart: the offer is on its way.
+            Internal::Reconnect(why) if self.answered => return self.start_restart(&why),
+            Internal::Reconnect(_) => {}
+            Internal::IceRefreshed(fresh) => self.ice_refreshed(fresh),
         }
         Flow::Continue
     }
 
     /// Asks webrtcbin for the selected pair; the answer comes back as [`Internal::Path`].
-    fn read_path(&self) {
+    pub(super) fn read_path(&self) {
         let tx = self.internal.clone();
         super::path::query(&self.webrtc, move |path| {
             let _ = tx.send(Internal::Path(path));
@@ -225,6 +297,7 @@ impl SessionTask {
                 if self.offer_sent.is_some() {
                     let _ = self.events.send(ViewerEvent::SignallingRestored);
                 }
+                self.link_up();
                 Flow::Continue
             }
             // Before the answer, a refused broker certificate or login will not fix itself
@@ -286,7 +359,10 @@ impl SessionTask {
                 candidate,
                 ..
             } => {
-                if candidate.is_empty() {
+                if candidate.is_empty() || (self.recovery.restarting() && !self.answered) {
+                    // End of candidates; or, during a restart before its answer, a
+                    // candidate of the camera's old connection (the camera sends each
+                    // connection's answer before its candidates).
                 } else if self.answered {
                     self.webrtc
                         .emit_by_name::<()>("add-ice-candidate", &[&sdp_mline_index, &candidate]);
@@ -331,7 +407,7 @@ impl SessionTask {
 
     /// Check the camera's proof, then apply the answer and the candidates held back.
     fn answer(&mut self, sdp: &str, proof: &str) -> Flow {
-        if self.answered {
+        if self.answered || self.offer_fp.is_none() {
             return Flow::Continue;
         }
         let offer_fp = self.offer_fp.clone().unwrap_or_default();
@@ -351,6 +427,10 @@ impl SessionTask {
         for (mline, c) in self.pending.drain(..) {
             self.webrtc
                 .emit_by_name::<()>("add-ice-candidate", &[&mline, &c]);
+        }
+        if self.recovery.restarting() {
+            // The next decoded frame is the new connection's.
+            self.built.frames.arm();
         }
         Flow::Continue
     }

@@ -108,6 +108,13 @@ impl Message for ToCamera {
                 }
                 check_len(&o.ticket_proof, MAX_PROOF_BYTES, "ticket_proof")
             }
+            ToCamera::Restart(r) => {
+                check_sdp(&r.sdp)?;
+                if r.generation == 0 {
+                    return Err(SignallingError::BadField("generation"));
+                }
+                check_len(&r.proof, MAX_PROOF_BYTES, "proof")
+            }
             ToCamera::Candidate {
                 sdp_mline_index,
                 candidate,

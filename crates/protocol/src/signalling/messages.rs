@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   viewer ── ToCamera ──► <prefix>/in/<viewer>  ──► camera
-//!          offer · candidate · heartbeat · control · bye
+//!          offer · restart · candidate · heartbeat · control · bye
 //!   viewer ◄── ToViewer ── <prefix>/out/<viewer> ◄── camera
 //!          answer · candidate · state · busy · error · bye
 //! ```
@@ -29,7 +29,14 @@ impl Direction {
     /// The wire `type`s of this direction, as `docs/signalling.md` lists them.
     pub fn kinds(self) -> &'static [&'static str] {
         match self {
-            Direction::ViewerToCamera => &["offer", "candidate", "heartbeat", "control", "bye"],
+            Direction::ViewerToCamera => &[
+                "offer",
+                "restart",
+                "candidate",
+                "heartbeat",
+                "control",
+                "bye",
+            ],
             Direction::CameraToViewer => &["answer", "candidate", "state", "busy", "error", "bye"],
         }
     }
@@ -76,12 +83,32 @@ fn yes() -> bool {
     true
 }
 
+/// A viewer's new peer connection for a session that is already open
+/// (`{"v":1,"type":"restart",...}`, `docs/signalling.md` §5.1): its network changed, or
+/// its media stopped, so it made a fresh `webrtcbin` — new ICE credentials, new
+/// candidates — and asks the camera for a fresh one too, in the same session, under the
+/// same ticket. The camera answers with an ordinary `answer` (and `state`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restart {
+    pub session_id: String,
+    /// 1 for the session's first restart, then 2, 3, …: the camera takes a restart only
+    /// with a number above the last one it took (the offer counts as 0).
+    pub generation: u32,
+    /// [`super::restart_proof`] over the session, `generation` and this SDP's
+    /// fingerprint, keyed with the ticket's signature.
+    pub proof: String,
+    /// SDP offer, as in [`Offer::sdp`].
+    pub sdp: String,
+}
+
 /// Viewer → camera, on `<prefix>/in/<viewer>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToCamera {
     /// Open a session.
     Offer(Offer),
+    /// Renegotiate an open session with a fresh peer connection (ICE restart).
+    Restart(Restart),
     /// One trickled ICE candidate; an empty `candidate` means end of candidates.
     Candidate {
         session_id: String,
@@ -153,6 +180,7 @@ impl ToCamera {
     pub fn session_id(&self) -> &str {
         match self {
             ToCamera::Offer(o) => &o.session_id,
+            ToCamera::Restart(r) => &r.session_id,
             ToCamera::Candidate { session_id, .. }
             | ToCamera::Heartbeat { session_id }
             | ToCamera::Control { session_id, .. }
@@ -164,6 +192,7 @@ impl ToCamera {
     pub fn kind(&self) -> &'static str {
         match self {
             ToCamera::Offer(_) => "offer",
+            ToCamera::Restart(_) => "restart",
             ToCamera::Candidate { .. } => "candidate",
             ToCamera::Heartbeat { .. } => "heartbeat",
             ToCamera::Control { .. } => "control",

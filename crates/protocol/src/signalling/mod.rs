@@ -22,8 +22,8 @@
 //! "Broker rights") decide who can talk as whom ([`topics`]).
 //!
 //! **Typed by direction.** The two topics carry two different vocabularies, and so do the
-//! types ([`messages`]): [`ToCamera`] is everything a viewer may send (offer, candidate,
-//! heartbeat, control, bye) and [`ToViewer`] everything a camera may send (answer,
+//! types ([`messages`]): [`ToCamera`] is everything a viewer may send (offer, restart,
+//! candidate, heartbeat, control, bye) and [`ToViewer`] everything a camera may send (answer,
 //! candidate, state, busy, error, bye). A side can only build what the other accepts, and
 //! [`decode`] — generic over the direction it is asked for — refuses a message of the
 //! other direction with [`SignallingError::WrongDirection`] before anyone matches on it.
@@ -67,10 +67,10 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 pub use codec::{Message, SignallingError, decode, decode_wire, valid_session_id};
-pub use messages::{Direction, Offer, ToCamera, ToViewer};
+pub use messages::{Direction, Offer, Restart, ToCamera, ToViewer};
 pub use proof::{
-    answer_proof, offer_proof, sdp_fingerprint, split_ticket, ticket_key, verify_answer_proof,
-    verify_offer_proof,
+    answer_proof, offer_proof, restart_proof, sdp_fingerprint, split_ticket, ticket_key,
+    verify_answer_proof, verify_offer_proof, verify_restart_proof,
 };
 pub use seal::{Incoming, MAX_INNER_BYTES, Opener, SEALED_VERSION, SealedBox, Sealer, clear_v2};
 

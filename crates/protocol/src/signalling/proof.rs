@@ -5,6 +5,7 @@
 //!   camera: head ── ticket_key(device_secret) ──► K' = HMAC(device_secret, head)
 //!   offer : P_offer  = MAC(K, "eyrie-offer/1",  session_id, fp(offer))
 //!   answer: P_answer = MAC(K, "eyrie-answer/1", session_id, fp(answer), fp(offer))
+//!   restart: P_restart = MAC(K, "eyrie-restart/1", session_id, generation, fp(offer))
 //! ```
 //!
 //! The broker only ever sees `head` and the two MACs, so it can neither reuse a ticket
@@ -54,6 +55,45 @@ pub fn verify_offer_proof(
     crate::ticket::verify_device_proof(
         key,
         &["eyrie-offer/1", session_id, offer_fingerprint],
+        proof,
+    )
+}
+
+/// The viewer's proof in a restart: `device_proof(key, ["eyrie-restart/1", session_id,
+/// generation in decimal, offer_fingerprint])` with `key` the ticket's signature.
+pub fn restart_proof(
+    key: &[u8],
+    session_id: &str,
+    generation: u32,
+    offer_fingerprint: &str,
+) -> String {
+    crate::ticket::device_proof(
+        key,
+        &[
+            "eyrie-restart/1",
+            session_id,
+            &generation.to_string(),
+            offer_fingerprint,
+        ],
+    )
+}
+
+/// Check a [`restart_proof`].
+pub fn verify_restart_proof(
+    key: &[u8],
+    session_id: &str,
+    generation: u32,
+    offer_fingerprint: &str,
+    proof: &str,
+) -> bool {
+    crate::ticket::verify_device_proof(
+        key,
+        &[
+            "eyrie-restart/1",
+            session_id,
+            &generation.to_string(),
+            offer_fingerprint,
+        ],
         proof,
     )
 }

@@ -74,7 +74,7 @@ fn round_trip<M: Message + std::fmt::Debug>(raw: &str) -> M {
 fn every_example_of_the_doc_round_trips_byte_for_byte() {
     let to_camera = doc_block("### viewer → camera");
     let to_viewer = doc_block("### camera → viewer");
-    assert_eq!(to_camera.len(), 7, "{to_camera:#?}");
+    assert_eq!(to_camera.len(), 8, "{to_camera:#?}");
     assert_eq!(to_viewer.len(), 6, "{to_viewer:#?}");
 
     let mut seen = BTreeSet::new();
@@ -113,7 +113,16 @@ fn the_docs_examples_decode_to_the_fields_they_show() {
         })
     );
     assert_eq!(
-        ToCamera::decode(to_camera[5].as_bytes()).unwrap(),
+        ToCamera::decode(to_camera[1].as_bytes()).unwrap(),
+        ToCamera::Restart(Restart {
+            session_id: SID.into(),
+            generation: 1,
+            proof: "<P_restart>".into(),
+            sdp: "v=0…".into(),
+        })
+    );
+    assert_eq!(
+        ToCamera::decode(to_camera[6].as_bytes()).unwrap(),
         ToCamera::Control {
             session_id: SID.into(),
             control: Control::Talk { on: true },
@@ -183,6 +192,12 @@ fn every_variant_encodes_with_a_type_of_its_direction() {
     let sid = || "abcdefgh".to_owned();
     let to_camera = [
         offer(),
+        ToCamera::Restart(Restart {
+            session_id: sid(),
+            generation: 3,
+            proof: "p".into(),
+            sdp: "v=0".into(),
+        }),
         ToCamera::Candidate {
             session_id: sid(),
             sdp_mline_index: 1,
@@ -410,4 +425,33 @@ fn proof_and_topics() {
     assert_eq!(topics::to_device("eyrie/d", "u1"), "eyrie/d/in/u1");
     assert_eq!(topics::to_viewer("eyrie/d", "u1"), "eyrie/d/out/u1");
     assert_eq!(topics::device_inbox_filter("eyrie/d"), "eyrie/d/in/+");
+}
+
+#[test]
+fn a_restart_needs_a_generation_above_zero_and_its_proof_binds_it() {
+    let zero = br#"{"v":1,"type":"restart","session_id":"abcdefgh","generation":0,"proof":"p","sdp":"v=0"}"#;
+    assert_eq!(
+        ToCamera::decode(zero),
+        Err(SignallingError::BadField("generation"))
+    );
+    let empty =
+        br#"{"v":1,"type":"restart","session_id":"abcdefgh","generation":1,"proof":"p","sdp":""}"#;
+    assert_eq!(
+        ToCamera::decode(empty),
+        Err(SignallingError::BadField("sdp"))
+    );
+    let key = [7u8; 32];
+    let p = restart_proof(&key, "abcdefgh", 2, "sha-256 AB");
+    assert!(verify_restart_proof(&key, "abcdefgh", 2, "sha-256 AB", &p));
+    assert!(!verify_restart_proof(&key, "abcdefgh", 3, "sha-256 AB", &p));
+    assert!(!verify_restart_proof(&key, "abcdefgh", 2, "sha-256 CD", &p));
+    assert!(!verify_restart_proof(
+        &[8u8; 32],
+        "abcdefgh",
+        2,
+        "sha-256 AB",
+        &p
+    ));
+    // Not an offer proof either: the label differs.
+    assert!(!verify_offer_proof(&key, "abcdefgh", "sha-256 AB", &p));
 }

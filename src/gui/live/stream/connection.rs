@@ -122,6 +122,7 @@ impl EyrieLiveStream {
         conn.stale_secs.set(None);
         imp.failure.take();
         imp.relayed.set(None);
+        imp.reconnecting.set(false);
         self.apply(Input::Attempt);
         self.emit_by_name::<()>("stage-reached", &[&Stage::Ticket, &true]);
         let sink = match self.make_sink(generation) {

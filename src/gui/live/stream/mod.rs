@@ -138,6 +138,8 @@ mod imp {
         pub muted: Cell<bool>,
         /// The signalling link to the broker is up (media flows without it).
         pub signalling_down: Cell<bool>,
+        /// The engine renegotiates after a change of network; until its next frame.
+        pub reconnecting: Cell<bool>,
         /// The media's path once the engine said: `Some(true)` relayed, `Some(false)`
         /// direct; reset by each attempt.
         pub relayed: Cell<Option<bool>>,
@@ -249,7 +251,24 @@ impl EyrieLiveStream {
                 let shown = self.apply(Input::Stage(stage));
                 self.emit_by_name::<()>("stage-reached", &[&stage, &shown]);
             }
-            LiveEvent::Playing => self.frame_arrived(),
+            LiveEvent::Playing => {
+                if imp.reconnecting.replace(false) {
+                    self.publish();
+                    crate::gui::test_hooks::report(
+                        "live-reconnected",
+                        &serde_json::json!({ "subtitle": self.subtitle() }),
+                    );
+                }
+                self.frame_arrived();
+            }
+            LiveEvent::Reconnecting => {
+                imp.reconnecting.set(true);
+                self.publish();
+                crate::gui::test_hooks::report(
+                    "live-reconnecting",
+                    &serde_json::json!({ "subtitle": self.subtitle() }),
+                );
+            }
             LiveEvent::MicLevel(level) => self.set_mic_level(level),
             LiveEvent::Signalling(up) => {
                 tracing::debug!("signalling {}", if up { "back" } else { "lost" });
@@ -328,6 +347,10 @@ impl EyrieLiveStream {
         };
         let subtitle = match state {
             StreamState::Idle => String::new(),
+            // The picture on screen is the last one before the network changed.
+            StreamState::Playing | StreamState::Stale if imp.reconnecting.get() => {
+                gettext("Reconnecting…")
+            }
             StreamState::Playing if imp.signalling_down.get() => {
                 gettext("Live, reconnecting to the cloud…")
             }

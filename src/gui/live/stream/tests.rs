@@ -103,6 +103,20 @@ fn stages_in_order_show_the_spinner_until_the_first_frame() {
     assert_eq!(stream.subtitle(), "Live · Direct");
     stream.handle_event(LiveEvent::Path { relayed: true });
     assert_eq!(stream.subtitle(), "Live · Relayed");
+
+    // The network changed under the session: the last picture stays, the header says
+    // so, and the first frame of the renegotiated connection makes it live again.
+    stream.handle_event(LiveEvent::Reconnecting);
+    assert_eq!(stream.subtitle(), "Reconnecting…");
+    assert_eq!(stream.state(), StreamState::Playing);
+    assert!(!stream.spinning(), "no spinner over the last picture");
+    stream.handle_event(LiveEvent::Signalling(false));
+    assert_eq!(stream.subtitle(), "Reconnecting…", "the one thing to say");
+    stream.handle_event(LiveEvent::Signalling(true));
+    stream.handle_event(LiveEvent::Playing);
+    assert_eq!(stream.subtitle(), "Live · Relayed");
+    stream.handle_event(LiveEvent::Path { relayed: false });
+    assert_eq!(stream.subtitle(), "Live · Direct");
 }
 
 #[test]
