@@ -45,6 +45,7 @@
 //! on GStreamer threads and go out through an unbounded channel; media never waits on
 //! any of these.
 
+mod events;
 mod ice;
 mod offer;
 mod reaper;
@@ -54,6 +55,7 @@ mod wire;
 
 use reaper::WeakManager;
 
+pub use events::{LiveError, LiveEvent};
 use eyrie_rtc::drop_log::DropLog;
 pub use ice::{IceServers, IceUrls};
 pub use session::Speaker;
@@ -66,7 +68,7 @@ use std::time::{Duration, Instant};
 use gstreamer::prelude::*;
 
 use eyrie_protocol::signalling::{
-    self, Control, ErrorCode, Incoming, Opener, SealedBox, Stream, ToCamera, ToViewer,
+    self, Control, Incoming, Opener, SealedBox, Stream, ToCamera, ToViewer,
 };
 
 use crate::capture::Rings;
@@ -101,63 +103,6 @@ impl LiveConfig {
             mqtt_ca: None,
         }
     }
-}
-
-/// What happened, for the app and the log.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LiveEvent {
-    LiveStart {
-        session_id: String,
-        viewer: String,
-        stream: Stream,
-    },
-    LiveStop {
-        session_id: String,
-        reason: String,
-    },
-    StreamChanged {
-        session_id: String,
-        stream: Stream,
-    },
-    AudioChanged {
-        session_id: String,
-        on: bool,
-    },
-    TalkStart {
-        session_id: String,
-    },
-    TalkStop {
-        session_id: String,
-    },
-    /// Loudness of the viewer's talk audio after decoding, dBFS, every 100 ms while talking.
-    TalkLevel {
-        session_id: String,
-        rms_db: f64,
-    },
-    /// A session moved to a fresh peer connection (the viewer's `restart`).
-    Restarted {
-        session_id: String,
-        generation: u32,
-    },
-    /// An offer was refused (`auth_failed`, `busy`, `bad_request`, `privacy`).
-    Refused {
-        session_id: String,
-        code: ErrorCode,
-    },
-    /// Privacy mode went on (open sessions were ended) or off.
-    Privacy {
-        on: bool,
-    },
-    Viewers(usize),
-}
-
-/// Why a session could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum LiveError {
-    #[error("GStreamer element {0} is missing")]
-    MissingElement(String),
-    #[error("live pipeline: {0}")]
-    Pipeline(String),
 }
 
 /// One viewer's session.
