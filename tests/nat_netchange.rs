@@ -14,9 +14,9 @@
 //!   credentials that live 12 s (`eyrie cloud --turn-ttl-secs`), the viewer's NAT
 //!   symmetric so the media goes through coturn. The session keeps playing past the
 //!   credentials' expiry; the viewer fetches fresh ICE servers from the cloud with the
-//!   owner's session (not a ticket), so a move after the expiry restarts with its own
-//!   relay allocated anew and plays; a new session after the expiry gets a ticket with
-//!   new credentials and plays relayed.
+//!   owner's session (not a ticket), so a move after the expiry restarts and plays
+//!   relayed again (through its own relay allocated anew or the camera's, as ICE picks);
+//!   a new session after the expiry gets a ticket with new credentials and plays relayed.
 //!
 //! Camera and viewer are roles of this binary run in the lab's namespaces, as in
 //! `tests/nat_paths.rs`; the parent moves the viewer and tells it when, on its stdin.
@@ -67,13 +67,17 @@ fn the_session_recovers_when_the_viewer_moves_to_a_new_address() {
         recover <= 3000,
         "a frame captured after the move arrived {recover} ms after it: {report}"
     );
-    // One ticket for each try to open the session (a try before the camera's ring has
-    // filled may fail, as in the app, which tries again), none for the restart.
+    // At most one ticket for each try to open the session (a try before the camera's ring
+    // has filled may fail, as in the app, which tries again; a try whose request failed
+    // got none), and none for the restart.
     let attempts = report["attempts"].as_u64().unwrap_or(0);
+    assert!(
+        (1..=attempts).contains(&tickets.0),
+        "{tickets:?} tickets for {attempts} tries: {report}"
+    );
     assert_eq!(
-        tickets,
-        (attempts, attempts),
-        "one ticket a try to open, none for the restart: {report}"
+        tickets.1, tickets.0,
+        "the restart asked for no ticket: {report}"
     );
 }
 
@@ -100,9 +104,9 @@ fn a_session_outlives_its_ice_servers_and_a_new_one_gets_fresh_ones() {
     );
     let advance = outlived["clock_advance_ms"].as_i64().unwrap_or(0);
     assert!((300..=5000).contains(&advance), "{report}");
-    // The viewer took fresh servers from the cloud, not a ticket, and the restart after
-    // the ticket's credentials expired allocated its own relay with them (coturn refuses
-    // an allocation with expired REST credentials).
+    // The viewer took fresh servers from the cloud, not a ticket, before the restart after
+    // the ticket's credentials expired (coturn refuses an allocation with expired REST
+    // credentials).
     assert!(
         report["ice_refreshes"].as_u64().unwrap_or(0) >= 1,
         "{report}"
@@ -111,8 +115,13 @@ fn a_session_outlives_its_ice_servers_and_a_new_one_gets_fresh_ones() {
         report["moved_at"].as_i64() > report["turn_expires_at"].as_i64(),
         "{report}"
     );
-    assert_eq!(report["path_after"]["local"], "relay", "{report}");
+    // Relayed again after the move: through the viewer's new relay, or through the
+    // camera's (ICE picks either; the viewer's symmetric NAT allows no direct pair).
     assert_eq!(report["path_after"]["label"], "Relayed", "{report}");
+    assert!(
+        report["path_after"]["local"] == "relay" || report["path_after"]["remote"] == "relay",
+        "{report}"
+    );
     assert!(
         report["recover_after_netchange_ms"]
             .as_u64()
@@ -123,10 +132,9 @@ fn a_session_outlives_its_ice_servers_and_a_new_one_gets_fresh_ones() {
     // A new session after the expiry: a new ticket, new credentials, relayed.
     let first = report["attempts"].as_u64().unwrap_or(0);
     let second_tries = report["second"]["attempts"].as_u64().unwrap_or(0);
-    assert_eq!(
-        tickets,
-        (first, first + second_tries),
-        "one ticket for each try to open a session, none for the restart: {report}"
+    assert!(
+        (1..=first).contains(&tickets.0) && (1..=second_tries).contains(&(tickets.1 - tickets.0)),
+        "at most one ticket for each try to open a session: {tickets:?}, {report}"
     );
     let second = &report["second"];
     assert!(
