@@ -32,9 +32,6 @@ use std::time::{Duration, Instant};
 use eyrie_client::api::ApiClient;
 use eyrie_client::live::{IcePath, LiveViewer, Stage, ViewerConfig, ViewerEvent};
 use gstreamer as gst;
-use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
-use gstreamer_video as gst_video;
 use lab::roles::{self, PAIRING};
 use lab::wan::{self, Site, Wan};
 use serde_json::{Value, json};
@@ -368,37 +365,18 @@ type Frames = Arc<Mutex<Vec<(i64, u64)>>>;
 fn frames_sink() -> (gst::Element, Frames) {
     let frames: Frames = Arc::default();
     let f = frames.clone();
-    let sink = gst_app::AppSink::builder()
-        .caps(
-            &gst_video::VideoCapsBuilder::new()
-                .format(gst_video::VideoFormat::I420)
-                .build(),
-        )
-        .sync(false)
-        .max_buffers(2)
-        .drop(true)
-        .build();
-    sink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |sink| {
-                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                if let (Some(b), Some(c)) = (sample.buffer(), sample.caps())
-                    && let Ok(info) = gst_video::VideoInfo::from_caps(c)
-                    && let Ok(frame) = gst_video::VideoFrameRef::from_buffer_ref_readable(b, &info)
-                    && let Some(t) = eyrie_client::pixel_clock::decode_pixel_clock(&frame)
-                    && let Ok(mut v) = f.lock()
-                {
-                    let now = eyrie_client::pixel_clock::now_unix_ms() as i64;
-                    if v.len() >= 5000 {
-                        v.drain(..1000);
-                    }
-                    v.push((now, t));
-                }
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
-    (sink.upcast(), frames)
+    let sink = roles::pixel_clock_sink(move |clock| {
+        if let Some(t) = clock
+            && let Ok(mut v) = f.lock()
+        {
+            let now = eyrie_client::pixel_clock::now_unix_ms() as i64;
+            if v.len() >= 5000 {
+                v.drain(..1000);
+            }
+            v.push((now, t));
+        }
+    });
+    (sink, frames)
 }
 
 /// One live session of the viewer role.

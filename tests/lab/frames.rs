@@ -12,9 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gstreamer as gst;
-use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
-use gstreamer_video as gst_video;
 
 /// A gap between progressing frames longer than this is a freeze (six frames at 30 fps;
 /// WebRTC's own rule, max(3 × frame interval, frame interval + 150 ms), gives 183 ms).
@@ -60,41 +57,16 @@ impl Freezes {
 pub fn frame_log_sink() -> (gst::Element, FrameLog) {
     let log = FrameLog::default();
     let seen = log.seen.clone();
-    let sink = gst_app::AppSink::builder()
-        .caps(
-            &gst_video::VideoCapsBuilder::new()
-                .format(gst_video::VideoFormat::I420)
-                .build(),
-        )
-        .sync(false)
-        .max_buffers(2)
-        .drop(true)
-        .build();
-    sink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |sink| {
-                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let clock = match (sample.buffer(), sample.caps()) {
-                    (Some(b), Some(c)) => gst_video::VideoInfo::from_caps(c)
-                        .ok()
-                        .and_then(|info| {
-                            gst_video::VideoFrameRef::from_buffer_ref_readable(b, &info).ok()
-                        })
-                        .and_then(|f| eyrie_client::pixel_clock::decode_pixel_clock(&f)),
-                    _ => None,
-                };
-                if let Ok(mut seen) = seen.lock() {
-                    seen.push(Seen {
-                        at: Instant::now(),
-                        unix_ms: eyrie_client::pixel_clock::now_unix_ms(),
-                        clock,
-                    });
-                }
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
-    (sink.upcast(), log)
+    let sink = super::roles::pixel_clock_sink(move |clock| {
+        if let Ok(mut seen) = seen.lock() {
+            seen.push(Seen {
+                at: Instant::now(),
+                unix_ms: eyrie_client::pixel_clock::now_unix_ms(),
+                clock,
+            });
+        }
+    });
+    (sink, log)
 }
 
 impl FrameLog {

@@ -91,10 +91,10 @@ pub async fn claim_camera(link: String, code: &str) -> (ApiClient, uuid::Uuid) {
     (user, device.id)
 }
 
-/// An appsink that keeps the pixel clock of the newest frame.
-pub fn clock_sink() -> (gst::Element, Arc<Mutex<Option<u64>>>) {
-    let seen: Arc<Mutex<Option<u64>>> = Arc::default();
-    let s = seen.clone();
+/// An appsink (I420, not synchronised: frames are taken as they are decoded) that hands
+/// each frame's pixel clock to `on_frame` (`None` where none could be read: a damaged or
+/// foreign picture).
+pub fn pixel_clock_sink(on_frame: impl Fn(Option<u64>) + Send + Sync + 'static) -> gst::Element {
     let sink = gst_app::AppSink::builder()
         .caps(
             &gst_video::VideoCapsBuilder::new()
@@ -109,17 +109,33 @@ pub fn clock_sink() -> (gst::Element, Arc<Mutex<Option<u64>>>) {
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                if let (Some(b), Some(c)) = (sample.buffer(), sample.caps())
-                    && let Ok(info) = gst_video::VideoInfo::from_caps(c)
-                    && let Ok(f) = gst_video::VideoFrameRef::from_buffer_ref_readable(b, &info)
-                    && let Some(t) = eyrie_client::pixel_clock::decode_pixel_clock(&f)
-                    && let Ok(mut v) = s.lock()
-                {
-                    *v = Some(t);
-                }
+                let clock = match (sample.buffer(), sample.caps()) {
+                    (Some(b), Some(c)) => gst_video::VideoInfo::from_caps(c)
+                        .ok()
+                        .and_then(|info| {
+                            gst_video::VideoFrameRef::from_buffer_ref_readable(b, &info).ok()
+                        })
+                        .and_then(|f| eyrie_client::pixel_clock::decode_pixel_clock(&f)),
+                    _ => None,
+                };
+                on_frame(clock);
                 Ok(gst::FlowSuccess::Ok)
             })
             .build(),
     );
-    (sink.upcast(), seen)
+    sink.upcast()
+}
+
+/// An appsink that keeps the pixel clock of the newest frame.
+pub fn clock_sink() -> (gst::Element, Arc<Mutex<Option<u64>>>) {
+    let seen: Arc<Mutex<Option<u64>>> = Arc::default();
+    let s = seen.clone();
+    let sink = pixel_clock_sink(move |clock| {
+        if let Some(t) = clock
+            && let Ok(mut v) = s.lock()
+        {
+            *v = Some(t);
+        }
+    });
+    (sink, seen)
 }
