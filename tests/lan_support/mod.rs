@@ -4,16 +4,13 @@
 //! from the pixel clock.
 #![allow(dead_code)] // the test and the bench use different parts
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eyrie_client::api::ApiClient;
 use eyrie_client::live::{LiveViewer, ViewerConfig, ViewerEvent};
-use gstreamer as gst;
-use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
-use gstreamer_video as gst_video;
 use uuid::Uuid;
+
+use crate::lab::roles::clock_sink;
 
 /// The suite keeps ICE on loopback with this; hosts of a lab gather on their own addresses.
 pub const ICE_ENV: &str = "EYRIE_ICE_ADDRESSES";
@@ -123,39 +120,6 @@ pub struct Watched {
     pub mqtt_password: String,
     /// The ticket itself.
     pub ticket: String,
-}
-
-/// An appsink that keeps the pixel clock of the newest frame.
-fn clock_sink() -> (gst::Element, Arc<Mutex<Option<u64>>>) {
-    let seen: Arc<Mutex<Option<u64>>> = Arc::default();
-    let s = seen.clone();
-    let sink = gst_app::AppSink::builder()
-        .caps(
-            &gst_video::VideoCapsBuilder::new()
-                .format(gst_video::VideoFormat::I420)
-                .build(),
-        )
-        .sync(false)
-        .max_buffers(2)
-        .drop(true)
-        .build();
-    sink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |sink| {
-                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                if let (Some(b), Some(c)) = (sample.buffer(), sample.caps())
-                    && let Ok(info) = gst_video::VideoInfo::from_caps(c)
-                    && let Ok(f) = gst_video::VideoFrameRef::from_buffer_ref_readable(b, &info)
-                    && let Some(t) = eyrie_client::pixel_clock::decode_pixel_clock(&f)
-                    && let Ok(mut v) = s.lock()
-                {
-                    *v = Some(t);
-                }
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
-    (sink.upcast(), seen)
 }
 
 /// One live session with `device`: ticket, offer, first frame, the picture's age; closed
