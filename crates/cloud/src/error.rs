@@ -37,6 +37,10 @@ pub enum ApiError {
     Database(#[from] crate::db::Error),
     #[error("object store: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// A service the answer depends on (the message broker) cannot be reached; nothing
+    /// was changed and the same request can be sent again.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -81,6 +85,11 @@ impl ApiError {
                 ErrorCode::Unavailable,
                 "object store unavailable".into(),
             ),
+            ApiError::Unavailable(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                m.clone(),
+            ),
         }
     }
 }
@@ -92,7 +101,12 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %self, "request failed");
         }
         let mut resp = (status, Json(ErrorBody { code, message })).into_response();
-        if let ApiError::TooManyRequests(secs) = self
+        let retry_after = match self {
+            ApiError::TooManyRequests(secs) => Some(secs),
+            ApiError::Unavailable(_) => Some(BROKER_RETRY_AFTER_S),
+            _ => None,
+        };
+        if let Some(secs) = retry_after
             && let Ok(v) = secs.to_string().parse()
         {
             resp.headers_mut()
@@ -108,6 +122,26 @@ pub fn rejection(err: impl std::fmt::Display) -> ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The `Retry-After` of a 503 for an unreachable broker (its administration link
+/// reconnects within a few seconds of the broker coming back).
+const BROKER_RETRY_AFTER_S: u64 = 5;
+
+/// A failed broker change: an unreachable or silent broker is a 503 the client may
+/// retry (the route has undone its own change); a refused command is our bug or the
+/// broker's misconfiguration, a 500.
+impl From<crate::mqtt::dynsec::DynSecError> for ApiError {
+    fn from(e: crate::mqtt::dynsec::DynSecError) -> Self {
+        use crate::mqtt::dynsec::DynSecError;
+        match e {
+            DynSecError::Link(_) | DynSecError::Timeout(_) => {
+                tracing::warn!(error = %e, "message broker unreachable");
+                ApiError::Unavailable("the message broker is unreachable; try again".into())
+            }
+            DynSecError::Refused { .. } => ApiError::Internal(e.to_string()),
+        }
+    }
+}
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {

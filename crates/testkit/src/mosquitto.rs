@@ -217,6 +217,11 @@ impl Mosquitto {
         }
     }
 
+    /// Start it again on the same port after [`Mosquitto::stop`] (its state file kept).
+    pub fn resume(&mut self) {
+        self.run();
+    }
+
     /// Kill it and start it again on the same port.
     pub fn restart(&mut self) {
         self.stop();

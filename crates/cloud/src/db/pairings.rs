@@ -109,9 +109,20 @@ pub async fn claim(db: &Db, code: &str, device: &NewDevice<'_>) -> Result<Option
 
 /// Mark the pairing consumed; false when it already was (its credentials went out).
 pub async fn consume(db: &Db, token_hash: &str) -> Result<bool> {
+    set_consumed(db, token_hash, true).await
+}
+
+/// Give back a consumed pairing whose activation could not be finished (compare-and-set).
+pub async fn unconsume(db: &Db, token_hash: &str) -> Result<bool> {
+    set_consumed(db, token_hash, false).await
+}
+
+async fn set_consumed(db: &Db, token_hash: &str, consumed: bool) -> Result<bool> {
     Ok(
-        sqlx::query("UPDATE pairings SET consumed = 1 WHERE token_hash = $1 AND consumed = 0")
+        sqlx::query("UPDATE pairings SET consumed = $1 WHERE token_hash = $2 AND consumed = $3")
+            .bind(i64::from(consumed))
             .bind(token_hash)
+            .bind(i64::from(!consumed))
             .execute(&db.pool)
             .await?
             .rows_affected()

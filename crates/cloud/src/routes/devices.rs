@@ -141,14 +141,13 @@ pub async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     let d = device_for(&state, &Caller::User(uid), &id).await?;
-    db::devices::delete(&state.db, &d.id, &keys::device_prefix(&d.id), unix_ms()).await?;
     if let Some(broker) = &state.broker_admin {
-        // Off the broker at once: its login is deleted, which disconnects it.
-        broker
-            .device_removed(&d.id, &d.owner_id)
-            .await
-            .map_err(|e| ApiError::Internal(format!("broker login of {}: {e}", d.id)))?;
+        // Off the broker at once: its login is deleted, which disconnects it. First, so
+        // that an unreachable broker leaves the device whole (503, try again) rather
+        // than deleted here and still logged in there; removing it twice is harmless.
+        broker.device_removed(&d.id, &d.owner_id).await?;
     }
+    db::devices::delete(&state.db, &d.id, &keys::device_prefix(&d.id), unix_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

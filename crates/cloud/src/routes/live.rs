@@ -117,10 +117,7 @@ pub async fn ticket(
     let username = format!("viewer-{uid}");
     let password = match &state.broker_admin {
         // An external mosquitto: one password per user, kept by the broker.
-        Some(broker) => broker
-            .viewer_password(&state.master, &uid)
-            .await
-            .map_err(|e| ApiError::Internal(format!("broker login of {username}: {e}")))?,
+        Some(broker) => broker.viewer_password(&state.master, &uid).await?,
         None => {
             let password = random_token(24);
             db::live::sweep_viewer_logins(&state.db, unix_ms()).await?;

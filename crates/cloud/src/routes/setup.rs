@@ -151,7 +151,15 @@ pub async fn activate(
             let d = db::devices::by_id(&state.db, &device_id)
                 .await?
                 .ok_or(ApiError::Gone("the claimed device was deleted".into()))?;
-            Ok(Json(credentials(&state, &d).await?).into_response())
+            match credentials(&state, &d).await {
+                Ok(creds) => Ok(Json(creds).into_response()),
+                Err(e @ ApiError::Unavailable(_)) => {
+                    // Nothing was activated: the camera's next poll may try again.
+                    db::pairings::unconsume(&state.db, &token_hash).await?;
+                    Err(e)
+                }
+                Err(e) => Err(e),
+            }
         }
         _ => Err(ApiError::bad(
             "give exactly one of activation_code and pairing_token",
@@ -178,11 +186,16 @@ async fn credentials(state: &AppState, d: &DeviceRow) -> ApiResult<DeviceCredent
     if !db::devices::activate(&state.db, &d.id, &activation).await? {
         return Err(ApiError::Gone("device already activated".into()));
     }
-    if let Some(broker) = &state.broker_admin {
-        broker
+    if let Some(broker) = &state.broker_admin
+        && let Err(e) = broker
             .device_activated(&d.id, &d.owner_id, &mqtt_password)
             .await
-            .map_err(|e| ApiError::Internal(format!("broker login for {}: {e}", d.id)))?;
+    {
+        // Without its broker login the camera could never come online, and a second
+        // try would find the device activated: undo the activation so the same code
+        // (or pairing) works again once the broker is back.
+        db::devices::undo_activation(&state.db, &d.id, activation.token_hash).await?;
+        return Err(e.into());
     }
     let channels = db::devices::channels(&state.db, &d.id).await?;
     let of_kind = |k| channels.iter().find(|c| c.kind == k).map(|c| c.id);

@@ -252,3 +252,154 @@ async fn the_cloud_keeps_mosquittos_logins_and_acls() {
     let (got, _) = tokio::task::block_in_place(|| lines(bob_inbox));
     assert_eq!(got, vec![format!("eyrie/{b}/in/{} hi", vb.0)]);
 }
+
+/// The same request until it is not a 503, for up to `secs` (the cloud's administration
+/// link comes back within a second or two of the broker).
+async fn until_not_503(
+    cloud: &TestCloud,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+    secs: u64,
+) -> (u16, Value) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (s, v) = cloud.call(method.clone(), path, token, body.clone()).await;
+        if s != 503 || Instant::now() > until {
+            return (s, v);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// An unreachable broker is a 503 that changes nothing: the activation code, the camera's
+/// pairing, the device and its login all stay as they were, and the same request works
+/// once the broker is back. (Before, the device was left activated without a broker
+/// login — a camera that could never come online and whose code was spent — and a delete
+/// left the camera logged in on the broker.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_broker_changes_nothing() {
+    use reqwest::Method;
+    let mut broker = Mosquitto::with_dynsec();
+    let mqtt = broker.cloud_config();
+    let cloud = TestCloud::spawn_with(Backend::Sqlite, move |c| c.mqtt = mqtt).await;
+    let port = broker.port;
+    let (_, alice) = cloud.user("alice").await;
+    let kept = cloud.device(&alice, "Porch").await;
+    let kept_id = kept["device_id"].as_str().unwrap().to_owned();
+
+    // User-first: a new device's activation code, tried while the broker is down.
+    let (s, v) = cloud
+        .post("/api/v1/devices", Some(&alice), json!({"name": "Garden"}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let code = v["activation_code"].as_str().unwrap().to_owned();
+    let garden = v["device"]["id"].as_str().unwrap().to_owned();
+    // Camera-first: a pairing claimed by Alice, polled while the broker is down.
+    let (s, p) = cloud
+        .post("/api/v1/pairings", None, json!({"name_hint": "shed"}))
+        .await;
+    assert_eq!(s, 201, "{p}");
+    let (s, v) = cloud
+        .post(
+            "/api/v1/devices/claim",
+            Some(&alice),
+            json!({"code": p["code"], "name": "Shed"}),
+        )
+        .await;
+    assert!(s == 200 || s == 201, "claim: {s} {v}");
+    let pairing = json!({"pairing_token": p["pairing_token"]});
+
+    broker.stop();
+    let (s, v) = cloud
+        .post("/api/v1/activate", None, json!({"activation_code": code}))
+        .await;
+    assert_eq!((s, v["code"].as_str()), (503, Some("unavailable")), "{v}");
+    let (s, v) = cloud.post("/api/v1/activate", None, pairing.clone()).await;
+    assert_eq!((s, v["code"].as_str()), (503, Some("unavailable")), "{v}");
+    let (s, v) = cloud
+        .post(
+            &format!("/api/v1/devices/{kept_id}/tickets"),
+            Some(&alice),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 503, "ticket with the broker down: {v}");
+    let (s, v) = cloud
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/devices/{kept_id}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(s, 503, "delete with the broker down: {v}");
+    // Nothing changed: the device is still there, the new one still not activated.
+    let (s, v) = cloud
+        .get(&format!("/api/v1/devices/{kept_id}"), Some(&alice))
+        .await;
+    assert_eq!((s, v["activated"].as_bool()), (200, Some(true)), "{v}");
+    let (s, v) = cloud
+        .get(&format!("/api/v1/devices/{garden}"), Some(&alice))
+        .await;
+    assert_eq!((s, v["activated"].as_bool()), (200, Some(false)), "{v}");
+
+    broker.resume();
+    // The same code and the same pairing now activate, and their logins work.
+    let (s, creds) = until_not_503(
+        &cloud,
+        Method::POST,
+        "/api/v1/activate",
+        None,
+        Some(json!({"activation_code": code})),
+        15,
+    )
+    .await;
+    assert_eq!(
+        s, 200,
+        "activation code after the broker came back: {creds}"
+    );
+    let (s, shed) = until_not_503(
+        &cloud,
+        Method::POST,
+        "/api/v1/activate",
+        None,
+        Some(pairing),
+        15,
+    )
+    .await;
+    assert_eq!(s, 200, "pairing after the broker came back: {shed}");
+    for c in [&creds, &shed, &kept] {
+        let id = c["device_id"].as_str().unwrap();
+        let ok = tokio::task::block_in_place(|| {
+            publish(
+                port,
+                &device_login(c),
+                &format!("eyrie/{id}/status"),
+                "online",
+            )
+        });
+        assert!(ok, "device {id} cannot log in to the broker");
+    }
+    // The refused delete was not applied later either: the kept camera is still logged in.
+    let (s, _) = until_not_503(
+        &cloud,
+        Method::DELETE,
+        &format!("/api/v1/devices/{kept_id}"),
+        Some(&alice),
+        None,
+        15,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let gone = tokio::task::block_in_place(|| {
+        publish(
+            port,
+            &device_login(&kept),
+            &format!("eyrie/{kept_id}/status"),
+            "online",
+        )
+    });
+    assert!(!gone, "a deleted camera still logs in");
+}

@@ -36,7 +36,7 @@ pub mod rules;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use eyrie_protocol::clock::unix_ms;
@@ -102,6 +102,10 @@ pub struct DynSec {
     next: AtomicU64,
     /// Prefix of this link's correlation data (other instances' answers carry another).
     tag: String,
+    /// Whether the link is up with the answers subscribed. Commands are not queued while
+    /// it is down: a route that answered 503 must not see its change applied later,
+    /// when the broker comes back and the client sends what it had queued.
+    up: Arc<AtomicBool>,
     /// Serialises viewer password rotation within this instance.
     viewer_lock: Mutex<()>,
     task: tokio::task::JoinHandle<()>,
@@ -126,7 +130,8 @@ impl DynSec {
         let pending: Pending = Default::default();
         let tag = random_token(9);
         let (ready_tx, ready_rx) = oneshot::channel::<()>();
-        let (p, c, t) = (pending.clone(), client.clone(), tag.clone());
+        let up = Arc::new(AtomicBool::new(false));
+        let (p, c, t, u) = (pending.clone(), client.clone(), tag.clone(), up.clone());
         let task = tokio::spawn(async move {
             let mut ready = Some(ready_tx);
             loop {
@@ -136,6 +141,7 @@ impl DynSec {
                         let _ = c.subscribe(RESPONSE, QoS::AtLeastOnce).await;
                     }
                     Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        u.store(true, Ordering::Release);
                         if let Some(r) = ready.take() {
                             let _ = r.send(());
                         }
@@ -145,6 +151,7 @@ impl DynSec {
                     }
                     Ok(_) => {}
                     Err(e) => {
+                        u.store(false, Ordering::Release);
                         tracing::warn!("broker administration link: {e}");
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }
@@ -156,6 +163,7 @@ impl DynSec {
             pending,
             next: AtomicU64::new(1),
             tag,
+            up,
             viewer_lock: Mutex::new(()),
             task,
         };
@@ -169,6 +177,9 @@ impl DynSec {
 
     /// Send `commands` in one message and wait for every answer, in order.
     pub async fn run(&self, mut commands: Vec<Value>) -> Result<Vec<Answer>, DynSecError> {
+        if !self.up.load(Ordering::Acquire) {
+            return Err(DynSecError::Link("not connected to the broker".into()));
+        }
         let batch = self.next.fetch_add(1, Ordering::Relaxed);
         for (i, c) in commands.iter_mut().enumerate() {
             c["correlationData"] = json!(format!("{}:{batch}:{i}", self.tag));
