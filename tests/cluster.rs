@@ -3,6 +3,8 @@
 //! Needs `--features test-hooks`: an instance pauses in the middle of each clip
 //! (`EYRIE_TEST_CLIP_PAUSE_MS`) so the test can kill it there.
 
+mod cluster_support;
+
 use std::time::{Duration, Instant};
 
 use eyrie_protocol::clock::unix_ms;
@@ -136,7 +138,8 @@ async fn a_clip_whose_instance_is_killed_is_finished_once_by_the_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_hour_of_twenty_cameras_survives_a_dead_instance_and_a_stopped_garage_node() {
+async fn an_hour_of_twenty_cameras_survives_a_dead_instance_a_stopped_garage_node_and_a_broker_restart()
+ {
     use eyrie_testkit::cluster::load::{self, LoadOptions};
     if eyrie_testkit::garage::binary().is_none() {
         eprintln!("\n!!!!!!!! SKIPPING: the `garage` binary is not installed !!!!!!!!\n");
@@ -147,6 +150,7 @@ async fn an_hour_of_twenty_cameras_survives_a_dead_instance_and_a_stopped_garage
     let db = eyrie_testkit::postgres::database().await;
     let mut cluster = Cluster::start(options, db).await.expect("cluster");
     let url = cluster.url();
+    let talk = cluster_support::start(&url).await;
     let o = LoadOptions {
         cameras: 20,
         viewers: 2,
@@ -164,10 +168,42 @@ async fn an_hour_of_twenty_cameras_survives_a_dead_instance_and_a_stopped_garage
     cluster.kill_instance(1);
     tokio::time::sleep(Duration::from_secs(1)).await;
     cluster.garage.stop_node(2);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // mosquitto restarted: the links reconnect, the broker has its logins and ACLs back.
+    let talk_from = unix_ms() - 2_000;
+    cluster.broker.restart();
+    let restarted = unix_ms();
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let report = load.await.unwrap();
     cluster.garage.start_node(2).unwrap();
     eprintln!("{}", report.text());
+    // Signalling went on across the restart, and Bob never read or wrote Alice's.
+    while unix_ms() < restarted + 10_000 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (silence, answers_after) = talk.longest_silence(talk_from, restarted + 6_000);
+    {
+        let seen = talk.seen.lock().unwrap();
+        eprintln!(
+            "signalling: {} answers, longest silence around the broker restart {silence} ms",
+            seen.pongs.len()
+        );
+        assert!(
+            seen.bob_read.is_empty(),
+            "Bob's viewer read {:?}",
+            seen.bob_read
+        );
+        assert!(
+            seen.camera_got_forged.is_empty(),
+            "camera A got {:?}",
+            seen.camera_got_forged
+        );
+    }
+    assert!(
+        silence <= 6_000,
+        "no answer for {silence} ms around the broker restart (link back-off is at most 5 s)"
+    );
+    assert!(answers_after > 0, "no answer after the broker restart");
     assert!(report.errors.is_empty(), "errors:\n{}", report.text());
     let segments: usize = report.cameras.iter().map(|c| c.segments.len()).sum();
     assert_eq!(report.cameras.len(), 20);
@@ -175,4 +211,9 @@ async fn an_hour_of_twenty_cameras_survives_a_dead_instance_and_a_stopped_garage
     assert!(!report.clips.is_empty(), "viewers asked for clips");
     let problems = load::verify(&url, &report, Duration::from_secs(30)).await;
     assert!(problems.is_empty(), "lost or wrong: {problems:#?}");
+    // The node that was down rejoins by itself (bootstrap peers), without `node connect`.
+    let rejoined =
+        tokio::task::block_in_place(|| cluster.garage.wait_connected(2, Duration::from_secs(60)))
+            .expect("garage node 2 rejoins");
+    eprintln!("garage node 2 rejoined {rejoined:?} after the run");
 }

@@ -79,6 +79,15 @@ impl GarageCluster {
             // `node id` prints `<id>@<rpc address>`, what `node connect` takes.
             c.retry(|| c.cli(0, &["node", "connect", id.trim()]))?;
         }
+        // A node started again (a machine back) finds the others by itself, as a real
+        // deployment's nodes do through `bootstrap_peers`: without it a returning node
+        // stays unconnected until someone runs `node connect`.
+        let peers: Vec<String> = ids.iter().map(|id| format!("\"{}\"", id.trim())).collect();
+        for node in &c.nodes {
+            let conf = std::fs::read_to_string(&node.conf).map_err(|e| e.to_string())?;
+            let conf = format!("bootstrap_peers = [{}]\n{conf}", peers.join(", "));
+            std::fs::write(&node.conf, conf).map_err(|e| e.to_string())?;
+        }
         for id in &ids {
             let short = id.trim().split('@').next().unwrap_or_default().to_owned();
             c.retry(|| c.cli(0, &["layout", "assign", "-z", "dc1", "-c", "1G", &short]))?;
@@ -125,6 +134,21 @@ impl GarageCluster {
             return Err(format!("garage node {i} did not listen"));
         }
         Ok(())
+    }
+
+    /// Wait until node `via` sees every node connected (a returning node rejoins by
+    /// itself through `bootstrap_peers`).
+    pub fn wait_connected(&self, via: usize, within: Duration) -> Result<Duration, String> {
+        let t0 = Instant::now();
+        while self.cli(via, &["status"])?.contains("FAILED NODES") {
+            if t0.elapsed() > within {
+                return Err(format!(
+                    "the garage nodes did not all reconnect within {within:?}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(t0.elapsed())
     }
 
     /// Stop node `i` (SIGKILL: a machine gone).

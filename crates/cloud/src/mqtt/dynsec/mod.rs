@@ -152,6 +152,9 @@ impl DynSec {
                     Ok(_) => {}
                     Err(e) => {
                         u.store(false, Ordering::Release);
+                        // Whatever waits for an answer will not get one on this
+                        // connection: fail it now rather than at its timeout.
+                        p.lock().expect("pending map").clear();
                         tracing::warn!("broker administration link: {e}");
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }
@@ -204,7 +207,8 @@ impl DynSec {
                 answers.sort_by_key(|(i, _)| *i);
                 Ok(answers.into_iter().map(|(_, a)| a).collect())
             }
-            _ => {
+            Ok(Err(_)) => Err(DynSecError::Link("connection lost".into())),
+            Err(_) => {
                 forget();
                 Err(DynSecError::Timeout(ANSWER_TIMEOUT))
             }
