@@ -188,22 +188,23 @@ fn cards_filled(ev: &[serde_json::Value], devices: &[String]) -> Option<f64> {
     Some(last - shown)
 }
 
-/// An account of four cameras that each took a snapshot: real `eyrie camera` processes,
-/// paired with the account's installation (so their snapshots are sealed to it), asked
-/// for a snapshot through the cloud, and stopped once every snapshot is stored. Returns
-/// the session file for the viewer (the installation's key beside it) and the ids.
-fn four_cameras_with_snapshots(
-    rt: &tokio::runtime::Runtime,
-    base: &str,
-    dir: &Path,
-) -> (std::path::PathBuf, Vec<String>) {
-    let api = ApiClient::new(base.to_owned());
-    let (user, token, installation, devices) = rt.block_on(async {
-        api.register("cards", "correct horse battery")
+/// A signed-in account with its installation (the viewer's key, which answers the
+/// cameras' pairing checks) and its cameras, created in the cloud but not started.
+struct Account {
+    user: ApiClient,
+    token: String,
+    installation: eyrie_testkit::e2e::TestViewer,
+    devices: Vec<eyrie_protocol::api::CreateDeviceResponse>,
+}
+
+fn account(rt: &tokio::runtime::Runtime, base: &str, email: &str, cameras: &[&str]) -> Account {
+    rt.block_on(async {
+        let api = ApiClient::new(base.to_owned());
+        api.register(email, "correct horse battery")
             .await
             .expect("register");
         let login = api
-            .login("cards", "correct horse battery")
+            .login(email, "correct horse battery")
             .await
             .expect("login");
         let user = api.with_token(login.token.clone());
@@ -211,35 +212,82 @@ fn four_cameras_with_snapshots(
             .await
             .expect("the account's installation");
         let mut devices = Vec::new();
-        for name in ["porch", "garden", "garage", "hall"] {
+        for name in cameras {
             devices.push(user.create_device(name).await.expect("device"));
         }
-        (user, login.token, installation, devices)
-    });
-    let cameras: Vec<Child> = devices
-        .iter()
-        .map(|created| {
-            let code = rt.block_on(async {
-                installation.pairing_code_for(created.device.id, &created.activation_code)
-            });
-            Child(
-                Command::new(eyrie())
-                    .args(["camera", "--cloud", base, "--source", "test"])
-                    .args(["--speaker", "none", "--fps", "10", "--motion-sensitivity", "0"])
-                    .arg("--state-dir")
-                    .arg(dir.join(format!("camera-{}", created.device.id)))
-                    .args(["--activation-code", &code])
-                    .env("RUST_LOG", "error")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("eyrie camera"),
-            )
-        })
+        Account {
+            user,
+            token: login.token,
+            installation,
+            devices,
+        }
+    })
+}
+
+impl Account {
+    /// Start the `i`th camera (`eyrie camera`, test pattern, no motion events) with its
+    /// 12 characters, the installation answering its pairing check.
+    fn start_camera(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        base: &str,
+        dir: &Path,
+        i: usize,
+        fps: &str,
+    ) -> Child {
+        let created = &self.devices[i];
+        let code = rt.block_on(async {
+            self.installation
+                .pairing_code_for(created.device.id, &created.activation_code)
+        });
+        Child(
+            Command::new(eyrie())
+                .args(["camera", "--cloud", base, "--source", "test", "--fps", fps])
+                .args(["--speaker", "none", "--motion-sensitivity", "0"])
+                .arg("--state-dir")
+                .arg(dir.join(format!("camera-{}", created.device.id)))
+                .args(["--activation-code", &code])
+                .env("RUST_LOG", "error")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("eyrie camera"),
+        )
+    }
+
+    /// The viewer's saved session for this account, its installation's key beside it.
+    fn session_file(&self, base: &str, email: &str, dir: &Path) -> std::path::PathBuf {
+        let session = dir.join(email).join("session.json");
+        std::fs::create_dir_all(session.parent().expect("dir")).expect("session dir");
+        std::fs::write(
+            &session,
+            serde_json::to_vec(&serde_json::json!({
+                "server": base, "email": email, "token": self.token,
+            }))
+            .expect("json"),
+        )
+        .expect("session file");
+        gui_app::keep_viewer_key(&session, base, email, self.installation.me.seed());
+        session
+    }
+}
+
+/// An account of four cameras that each took a snapshot: real `eyrie camera` processes,
+/// paired with the account's installation (so their snapshots are sealed to it), asked
+/// for a snapshot through the cloud, and stopped once every snapshot is stored. Returns
+/// the session file for the viewer and the cameras' ids.
+fn four_cameras_with_snapshots(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+    dir: &Path,
+) -> (std::path::PathBuf, Vec<String>) {
+    let cards = account(rt, base, "cards", &["porch", "garden", "garage", "hall"]);
+    let cameras: Vec<Child> = (0..cards.devices.len())
+        .map(|i| cards.start_camera(rt, base, dir, i, "10"))
         .collect();
     rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(120);
-        for created in &devices {
+        for created in &cards.devices {
             let main = created
                 .device
                 .channels
@@ -249,30 +297,19 @@ fn four_cameras_with_snapshots(
                 .id;
             loop {
                 let now = eyrie_protocol::clock::unix_ms();
-                let list = user.snapshots(main, now - 600_000, now + 60_000).await;
+                let list = cards.user.snapshots(main, now - 600_000, now + 60_000).await;
                 if list.is_ok_and(|l| l.snapshots.iter().any(|s| s.download.is_some())) {
                     break;
                 }
                 assert!(Instant::now() < deadline, "a camera took no snapshot");
-                let _ = user.request_snapshot(created.device.id).await;
+                let _ = cards.user.request_snapshot(created.device.id).await;
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     });
     drop(cameras);
-    let session = dir.join("cards").join("session.json");
-    std::fs::create_dir_all(session.parent().expect("dir")).expect("session dir");
-    std::fs::write(
-        &session,
-        serde_json::to_vec(&serde_json::json!({
-            "server": base, "email": "cards", "token": token,
-        }))
-        .expect("json"),
-    )
-    .expect("session file");
-    gui_app::keep_viewer_key(&session, base, "cards", installation.me.seed());
-    let ids = devices.iter().map(|d| d.device.id.to_string()).collect();
-    (session, ids)
+    let ids = cards.devices.iter().map(|d| d.device.id.to_string()).collect();
+    (cards.session_file(base, "cards", dir), ids)
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -297,7 +334,7 @@ fn main() {
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let (base, token, device) = rt.block_on(async {
+    let base = rt.block_on(async {
         let mut config = eyrie_cloud::config::Config::embedded(dir.path().join("cloud"));
         config.password = eyrie_cloud::crypto::PasswordParams {
             m_cost_kib: 256,
@@ -309,42 +346,13 @@ fn main() {
             .expect("cloud");
         let base = app.api_url();
         tokio::spawn(app.run_until_stopped());
-        let api = ApiClient::new(base.clone());
-        api.register("bench", "correct horse battery")
-            .await
-            .expect("register");
-        let login = api
-            .login("bench", "correct horse battery")
-            .await
-            .expect("login");
-        let user = api.with_token(login.token.clone());
-        let created = user.create_device("porch").await.expect("device");
-        (base, login.token, created)
+        base
     });
-    let porch_camera = Child(
-        Command::new(eyrie())
-            .args(["camera", "--cloud", &base, "--source", "test"])
-            .args(["--speaker", "none", "--motion-sensitivity", "0"])
-            .arg("--state-dir")
-            .arg(dir.path().join("camera"))
-            .args(["--activation-code", &device.activation_code])
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("eyrie camera"),
-    );
-    let session = dir.path().join("session.json");
-    std::fs::write(
-        &session,
-        serde_json::to_vec(&serde_json::json!({
-            "server": base, "email": "bench", "token": token,
-        }))
-        .expect("json"),
-    )
-    .expect("session file");
+    let bench = account(&rt, &base, "bench", &["porch"]);
+    let porch_camera = bench.start_camera(&rt, &base, dir.path(), 0, "30");
+    let session = bench.session_file(&base, "bench", dir.path());
     let env = [("EYRIE_SESSION_FILE", session.display().to_string())];
-    let camera = device.device.id.to_string();
+    let camera = bench.devices[0].device.id.to_string();
     // The camera's first start (activation, encoders) is not the viewer's: wait for it
     // to serve one viewer before timing.
     let warm = Instant::now();
