@@ -297,7 +297,10 @@ fn four_cameras_with_snapshots(
                 .id;
             loop {
                 let now = eyrie_protocol::clock::unix_ms();
-                let list = cards.user.snapshots(main, now - 600_000, now + 60_000).await;
+                let list = cards
+                    .user
+                    .snapshots(main, now - 600_000, now + 60_000)
+                    .await;
                 if list.is_ok_and(|l| l.snapshots.iter().any(|s| s.download.is_some())) {
                     break;
                 }
@@ -308,7 +311,11 @@ fn four_cameras_with_snapshots(
         }
     });
     drop(cameras);
-    let ids = cards.devices.iter().map(|d| d.device.id.to_string()).collect();
+    let ids = cards
+        .devices
+        .iter()
+        .map(|d| d.device.id.to_string())
+        .collect();
     (cards.session_file(base, "cards", dir), ids)
 }
 

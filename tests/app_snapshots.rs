@@ -153,7 +153,10 @@ async fn a_camera_snapshot_shows_on_its_card() {
         if list.snapshots.iter().any(|s| s.id.to_string() != shown) {
             break;
         }
-        assert!(Instant::now() < deadline + Duration::from_secs(60), "no second snapshot");
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(60),
+            "no second snapshot"
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(45);
     let refreshed = loop {
@@ -172,5 +175,9 @@ async fn a_camera_snapshot_shows_on_its_card() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     viewer.stop();
-    assert!(refreshed, "the card still shows the older snapshot: {:?}", events(&report));
+    assert!(
+        refreshed,
+        "the card still shows the older snapshot: {:?}",
+        events(&report)
+    );
 }

@@ -39,7 +39,11 @@ fn click_enlarges_in_hd_and_an_event_brings_its_camera_to_the_front() {
     // The README's picture of the kiosk fills the whole grid: four cameras then.
     let screenshot = std::env::var_os("EYRIE_KIOSK_SCREENSHOT");
     let cameras = if screenshot.is_some() { 4 } else { 2 };
-    let house = House::start(std::path::Path::new(env!("CARGO_BIN_EXE_eyrie")), cameras, 8);
+    let house = House::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_eyrie")),
+        cameras,
+        8,
+    );
     let screen = Screen::start();
     let report = house.dir.path().join("kiosk.jsonl");
     let _kiosk = house.start_kiosk(

@@ -142,9 +142,10 @@ impl EyrieWindow {
             (t.channel, t.shown)
         };
         let openers = self.imp().snapshot_openers.clone();
-        let handle = spawn_tokio!(async move {
-            newer_picture(&cloud, &openers, device, channel, shown).await
-        });
+        let handle =
+            spawn_tokio!(
+                async move { newer_picture(&cloud, &openers, device, channel, shown).await }
+            );
         glib::spawn_future_local(glib::clone!(
             #[weak(rename_to = window)]
             self,
