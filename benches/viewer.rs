@@ -8,7 +8,13 @@
 //!   shows, as a person clicks) → first frame on screen, median of 5 launches against a
 //!   running camera (`_max` beside it);
 //! - `viewer_rss_mb`: the viewer process alone (the cloud runs in this bench, the camera
-//!   is its own `eyrie camera` process) 3 s into one live view.
+//!   is its own `eyrie camera` process) 3 s into one live view;
+//! - `card_thumb_ms`: the camera list opened (the cameras page shown at launch) → every
+//!   card shows its picture, for an account of 4 cameras that each took a snapshot
+//!   (sealed JPEGs, 1280×720, opened with the account's installation key), median of 7
+//!   launches (`_max` beside it). The 4 cameras are real `eyrie camera` processes, asked
+//!   for a snapshot each through the cloud and stopped before the timing, so their
+//!   encoders do not share the CPU with the viewer.
 //!
 //! Last line: one JSON object.
 
@@ -19,9 +25,10 @@ use std::time::{Duration, Instant};
 
 use eyrie_client::api::ApiClient;
 
-#[path = "../tests/gui_app/actions.rs"]
-#[allow(dead_code)]
-mod actions;
+#[path = "../tests/gui_app/mod.rs"]
+mod gui_app;
+
+use gui_app::actions;
 
 fn eyrie() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("bench path");
@@ -45,13 +52,13 @@ impl Drop for Child {
     }
 }
 
-/// Run the viewer under its own Xvfb until `until` is reported; with `open`, open that
+/// Run the viewer under its own Xvfb until `until` holds for its reports; with `open`, open that
 /// camera through D-Bus that long after the camera list shows; then, with `rss`, read the
 /// viewer's resident memory 3 s later. The whole process group ends with it.
 fn run_viewer(
     env: &[(&str, String)],
     open: Option<(&str, Duration)>,
-    until: &str,
+    until: &dyn Fn(&[serde_json::Value]) -> bool,
     secs: u64,
     rss: bool,
 ) -> (Vec<serde_json::Value>, Option<f64>) {
@@ -95,7 +102,7 @@ fn run_viewer(
                 let _ = bus.app("open-camera", Some(&format!("'{camera}'")));
             }
         }
-        if events(&report).iter().any(|e| e["event"] == until) {
+        if until(&events(&report)) {
             if rss {
                 std::thread::sleep(Duration::from_secs(3));
                 mem = rss_mb(group);
@@ -155,6 +162,163 @@ fn rss_mb(group: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Whether an `event` was reported.
+fn seen(event: &'static str) -> impl Fn(&[serde_json::Value]) -> bool {
+    move |ev| ev.iter().any(|e| e["event"] == event)
+}
+
+/// When (`t_ms`) the first `event` was reported whose data `matches`.
+fn first_at(
+    ev: &[serde_json::Value],
+    event: &str,
+    matches: impl Fn(&serde_json::Value) -> bool,
+) -> Option<f64> {
+    ev.iter()
+        .find(|e| e["event"] == event && matches(&e["data"]))
+        .and_then(|e| e["t_ms"].as_f64())
+}
+
+/// Camera list shown → the last of `devices`' cards shows its picture, ms.
+fn cards_filled(ev: &[serde_json::Value], devices: &[String]) -> Option<f64> {
+    let shown = first_at(ev, "camera-list-shown", |_| true)?;
+    let mut last = shown;
+    for id in devices {
+        last = last.max(first_at(ev, "thumbnail", |d| d["device"] == id.as_str())?);
+    }
+    Some(last - shown)
+}
+
+/// A signed-in account with its installation (the viewer's key, which answers the
+/// cameras' pairing checks) and its cameras, created in the cloud but not started.
+struct Account {
+    user: ApiClient,
+    token: String,
+    installation: eyrie_testkit::e2e::TestViewer,
+    devices: Vec<eyrie_protocol::api::CreateDeviceResponse>,
+}
+
+fn account(rt: &tokio::runtime::Runtime, base: &str, email: &str, cameras: &[&str]) -> Account {
+    rt.block_on(async {
+        let api = ApiClient::new(base.to_owned());
+        api.register(email, "correct horse battery")
+            .await
+            .expect("register");
+        let login = api
+            .login(email, "correct horse battery")
+            .await
+            .expect("login");
+        let user = api.with_token(login.token.clone());
+        let installation = eyrie_testkit::e2e::TestViewer::new(&user)
+            .await
+            .expect("the account's installation");
+        let mut devices = Vec::new();
+        for name in cameras {
+            devices.push(user.create_device(name).await.expect("device"));
+        }
+        Account {
+            user,
+            token: login.token,
+            installation,
+            devices,
+        }
+    })
+}
+
+impl Account {
+    /// Start the `i`th camera (`eyrie camera`, test pattern, no motion events) with its
+    /// 12 characters, the installation answering its pairing check.
+    fn start_camera(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        base: &str,
+        dir: &Path,
+        i: usize,
+        fps: &str,
+    ) -> Child {
+        let created = &self.devices[i];
+        let code = rt.block_on(async {
+            self.installation
+                .pairing_code_for(created.device.id, &created.activation_code)
+        });
+        Child(
+            Command::new(eyrie())
+                .args(["camera", "--cloud", base, "--source", "test", "--fps", fps])
+                .args(["--speaker", "none", "--motion-sensitivity", "0"])
+                .arg("--state-dir")
+                .arg(dir.join(format!("camera-{}", created.device.id)))
+                .args(["--activation-code", &code])
+                .env("RUST_LOG", "error")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("eyrie camera"),
+        )
+    }
+
+    /// The viewer's saved session for this account, its installation's key beside it.
+    fn session_file(&self, base: &str, email: &str, dir: &Path) -> std::path::PathBuf {
+        let session = dir.join(email).join("session.json");
+        std::fs::create_dir_all(session.parent().expect("dir")).expect("session dir");
+        std::fs::write(
+            &session,
+            serde_json::to_vec(&serde_json::json!({
+                "server": base, "email": email, "token": self.token,
+            }))
+            .expect("json"),
+        )
+        .expect("session file");
+        gui_app::keep_viewer_key(&session, base, email, self.installation.me.seed());
+        session
+    }
+}
+
+/// An account of four cameras that each took a snapshot: real `eyrie camera` processes,
+/// paired with the account's installation (so their snapshots are sealed to it), asked
+/// for a snapshot through the cloud, and stopped once every snapshot is stored. Returns
+/// the session file for the viewer and the cameras' ids.
+fn four_cameras_with_snapshots(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+    dir: &Path,
+) -> (std::path::PathBuf, Vec<String>) {
+    let cards = account(rt, base, "cards", &["porch", "garden", "garage", "hall"]);
+    let cameras: Vec<Child> = (0..cards.devices.len())
+        .map(|i| cards.start_camera(rt, base, dir, i, "10"))
+        .collect();
+    rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        for created in &cards.devices {
+            let main = created
+                .device
+                .channels
+                .iter()
+                .find(|c| c.kind == eyrie_protocol::api::ChannelKind::Main)
+                .expect("main channel")
+                .id;
+            loop {
+                let now = eyrie_protocol::clock::unix_ms();
+                let list = cards
+                    .user
+                    .snapshots(main, now - 600_000, now + 60_000)
+                    .await;
+                if list.is_ok_and(|l| l.snapshots.iter().any(|s| s.download.is_some())) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "a camera took no snapshot");
+                let _ = cards.user.request_snapshot(created.device.id).await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    });
+    drop(cameras);
+    let ids = cards
+        .devices
+        .iter()
+        .map(|d| d.device.id.to_string())
+        .collect();
+    (cards.session_file(base, "cards", dir), ids)
+}
+
 fn median(mut v: Vec<f64>) -> Option<f64> {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied()
@@ -167,7 +331,7 @@ fn round(v: Option<f64>) -> Option<f64> {
 fn main() {
     let starts: Vec<f64> = (0..3)
         .filter_map(|_| {
-            let (ev, _) = run_viewer(&[], None, "window-shown", 20, false);
+            let (ev, _) = run_viewer(&[], None, &seen("window-shown"), 20, false);
             ev.iter()
                 .find(|e| e["event"] == "window-shown")
                 .and_then(|e| e["t_ms"].as_f64())
@@ -177,7 +341,7 @@ fn main() {
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let (base, token, device) = rt.block_on(async {
+    let base = rt.block_on(async {
         let mut config = eyrie_cloud::config::Config::embedded(dir.path().join("cloud"));
         config.password = eyrie_cloud::crypto::PasswordParams {
             m_cost_kib: 256,
@@ -189,47 +353,24 @@ fn main() {
             .expect("cloud");
         let base = app.api_url();
         tokio::spawn(app.run_until_stopped());
-        let api = ApiClient::new(base.clone());
-        api.register("bench", "correct horse battery")
-            .await
-            .expect("register");
-        let login = api
-            .login("bench", "correct horse battery")
-            .await
-            .expect("login");
-        let user = api.with_token(login.token.clone());
-        let created = user.create_device("porch").await.expect("device");
-        (base, login.token, created)
+        base
     });
-    let _camera = Child(
-        Command::new(eyrie())
-            .args(["camera", "--cloud", &base, "--source", "test"])
-            .args(["--speaker", "none", "--motion-sensitivity", "0"])
-            .arg("--state-dir")
-            .arg(dir.path().join("camera"))
-            .args(["--activation-code", &device.activation_code])
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("eyrie camera"),
-    );
-    let session = dir.path().join("session.json");
-    std::fs::write(
-        &session,
-        serde_json::to_vec(&serde_json::json!({
-            "server": base, "email": "bench", "token": token,
-        }))
-        .expect("json"),
-    )
-    .expect("session file");
+    let bench = account(&rt, &base, "bench", &["porch"]);
+    let porch_camera = bench.start_camera(&rt, &base, dir.path(), 0, "30");
+    let session = bench.session_file(&base, "bench", dir.path());
     let env = [("EYRIE_SESSION_FILE", session.display().to_string())];
-    let camera = device.device.id.to_string();
+    let camera = bench.devices[0].device.id.to_string();
     // The camera's first start (activation, encoders) is not the viewer's: wait for it
     // to serve one viewer before timing.
     let warm = Instant::now();
     while warm.elapsed() < Duration::from_secs(60) {
-        let (ev, _) = run_viewer(&env, Some((&camera, Duration::ZERO)), "frame", 20, false);
+        let (ev, _) = run_viewer(
+            &env,
+            Some((&camera, Duration::ZERO)),
+            &seen("frame"),
+            20,
+            false,
+        );
         if ev.iter().any(|e| e["event"] == "frame") {
             break;
         }
@@ -238,7 +379,7 @@ fn main() {
     let mut rss = None;
     let click = Some((camera.as_str(), Duration::from_secs(1)));
     for i in 0..5 {
-        let (ev, mem) = run_viewer(&env, click, "frame", 30, i == 4);
+        let (ev, mem) = run_viewer(&env, click, &seen("frame"), 30, i == 4);
         if let Some(ms) = ev
             .iter()
             .find(|e| e["event"] == "frame")
@@ -250,6 +391,19 @@ fn main() {
     }
     println!("live click → first frame on screen, ms: {clicks:.0?} (goal ≤ 400)");
     println!("viewer RSS, one live view, viewer process alone: {rss:.1?} MiB");
+    drop(porch_camera);
+
+    let (cards_session, ids) = four_cameras_with_snapshots(&rt, &base, dir.path());
+    let cards_env = [("EYRIE_SESSION_FILE", cards_session.display().to_string())];
+    let filled = |ev: &[serde_json::Value]| cards_filled(ev, &ids).is_some();
+    let thumbs: Vec<f64> = (0..7)
+        .filter_map(|_| {
+            let (ev, _) = run_viewer(&cards_env, None, &filled, 30, false);
+            cards_filled(&ev, &ids)
+        })
+        .collect();
+    println!("camera list shown → 4 cards show their snapshot, ms: {thumbs:.0?} (goal ≤ 500)");
+    let thumb_max = thumbs.iter().copied().reduce(f64::max);
     let click_max = clicks.iter().copied().reduce(f64::max);
     println!(
         "{}",
@@ -259,6 +413,9 @@ fn main() {
             "live_click_to_frame_max_ms": round(click_max),
             "live_click_samples": clicks.len(),
             "viewer_rss_mb": round(rss),
+            "card_thumb_ms": round(median(thumbs.clone())),
+            "card_thumb_max_ms": round(thumb_max),
+            "card_thumb_samples": thumbs.len(),
         })
     );
 }

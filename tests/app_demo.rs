@@ -234,10 +234,17 @@ fn screenshots_are_taken_and_are_not_blank() {
         .status()
         .expect("run build-aux/screenshots");
     assert!(status.success());
-    for name in ["welcome", "main"] {
+    for name in [
+        "welcome",
+        "cameras",
+        "live",
+        "timeline",
+        "preferences",
+        "camera-mode",
+    ] {
         let png = top.join(format!("data/screenshots/{name}.png"));
         let meta = std::fs::metadata(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
-        // A blank 960×640 PNG compresses to a few KiB; a real window is far larger.
+        // A blank window compresses to a few KiB; a real one is far larger.
         assert!(
             meta.len() > 20_000,
             "{} looks blank ({} bytes)",

@@ -2,7 +2,9 @@
 //! camera's card in the app under Xvfb, decrypted with the device's key; it used to be
 //! handed to the image loader sealed and the card kept its generic icon. (The gallery and
 //! the timeline open snapshots through the same `SnapshotOpener`; `tests/storage_e2e.rs`
-//! checks what it opens.)
+//! checks what it opens.) The card then keeps showing the newest snapshot: one the camera
+//! takes while the list is open replaces the picture by itself, within the list's refresh
+//! (30 s), with nothing pressed.
 
 mod gui_app;
 
@@ -128,11 +130,54 @@ async fn a_camera_snapshot_shows_on_its_card() {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    viewer.stop();
     let thumbnail = thumbnail.expect("the card shows the camera's snapshot");
     assert_eq!(
         thumbnail["data"]["size"],
         serde_json::json!([1280, 720]),
         "the main stream's picture: {thumbnail}"
+    );
+    let shown = thumbnail["data"]["snapshot"]
+        .as_str()
+        .expect("the snapshot the card shows")
+        .to_owned();
+
+    // A newer snapshot, taken while the list is open: the card shows it by itself.
+    loop {
+        let _ = user.request_snapshot(device).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = eyrie_client::pixel_clock::now_unix_ms() as i64;
+        let list = user
+            .snapshots(main, now - 600_000, now + 60_000)
+            .await
+            .expect("snapshots");
+        if list.snapshots.iter().any(|s| s.id.to_string() != shown) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(60),
+            "no second snapshot"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(45);
+    let refreshed = loop {
+        let ev = events(&report);
+        if ev.iter().any(|e| {
+            e["event"] == "thumbnail"
+                && e["data"]["device"] == device.to_string()
+                && e["data"]["snapshot"].is_string()
+                && e["data"]["snapshot"] != shown.as_str()
+        }) {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    viewer.stop();
+    assert!(
+        refreshed,
+        "the card still shows the older snapshot: {:?}",
+        events(&report)
     );
 }

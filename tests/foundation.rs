@@ -68,9 +68,26 @@ fn metainfo_validates() {
         metainfo.contains("<content_rating type=\"oars-1.1\""),
         "OARS rating missing"
     );
+    // Every screenshot is a file of data/screenshots/ (the raw URL of the repository's
+    // copy), and the first is the default one.
+    let images: Vec<&str> = metainfo
+        .split("<image>")
+        .skip(1)
+        .filter_map(|s| s.split("</image>").next())
+        .collect();
+    assert!(images.len() >= 3, "a few screenshots: {images:?}");
+    for url in &images {
+        let (_, file) = url
+            .split_once("/main/")
+            .unwrap_or_else(|| panic!("not a raw URL of the repository: {url}"));
+        assert!(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(file).is_file(),
+            "{file} (from the metainfo) is not in the repository"
+        );
+    }
     assert!(
-        metainfo.contains("data/screenshots/main.png"),
-        "the screenshot entry points at data/screenshots/main.png"
+        metainfo.contains("<screenshot type=\"default\">\n      <image>"),
+        "a default screenshot"
     );
     let newest = format!("<release version=\"{}\"", env!("CARGO_PKG_VERSION"));
     assert!(

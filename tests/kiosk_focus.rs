@@ -3,7 +3,7 @@
 //! `kiosk-enlarge-seconds`; a manual event posted by a camera brings that camera to the
 //! front. Frames are checked by their pixel clock (live, not frozen) and their size (SD
 //! 640×360 in the grid, HD 1280×720 in front). `EYRIE_KIOSK_SCREENSHOT=<path>` also saves
-//! the grid as a PNG.
+//! the grid, then of four cameras, as a PNG (`data/screenshots/kiosk.png`).
 
 mod kiosk_support;
 
@@ -36,7 +36,14 @@ fn focused(ev: &[serde_json::Value], camera: Option<&str>, why: &str) -> bool {
 
 #[test]
 fn click_enlarges_in_hd_and_an_event_brings_its_camera_to_the_front() {
-    let house = House::start(std::path::Path::new(env!("CARGO_BIN_EXE_eyrie")), 2, 8);
+    // The README's picture of the kiosk fills the whole grid: four cameras then.
+    let screenshot = std::env::var_os("EYRIE_KIOSK_SCREENSHOT");
+    let cameras = if screenshot.is_some() { 4 } else { 2 };
+    let house = House::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_eyrie")),
+        cameras,
+        8,
+    );
     let screen = Screen::start();
     let report = house.dir.path().join("kiosk.jsonl");
     let _kiosk = house.start_kiosk(
@@ -55,7 +62,7 @@ fn click_enlarges_in_hd_and_an_event_brings_its_camera_to_the_front() {
         "the grid never came up: {:?}",
         events(&report)
     );
-    if let Some(path) = std::env::var_os("EYRIE_KIOSK_SCREENSHOT") {
+    if let Some(path) = screenshot {
         std::thread::sleep(Duration::from_secs(1));
         screen.screenshot(std::path::Path::new(&path));
     }

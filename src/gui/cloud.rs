@@ -250,20 +250,6 @@ impl Cloud {
         Ok(SnapshotOpener::new(&self.api, device).await?)
     }
 
-    /// The newest snapshot's picture, ready to show (decrypted if the camera sealed it).
-    pub async fn latest_snapshot_image(
-        &self,
-        device: Uuid,
-        channel: Uuid,
-    ) -> Result<Option<Vec<u8>>, CloudError> {
-        let snaps = self.snapshots(channel).await?;
-        let Some(newest) = snaps.first() else {
-            return Ok(None);
-        };
-        let opener = self.snapshot_opener(device).await?;
-        Ok(Some(opener.open(newest).await?))
-    }
-
     /// Keep a snapshot in the cloud: ask for a slot, PUT the image to the store, confirm.
     pub async fn upload_snapshot(
         &self,

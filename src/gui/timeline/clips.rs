@@ -121,7 +121,9 @@ impl ClipList {
 
     fn show(&self, clips: &[Clip]) {
         let inner = &self.0;
-        while let Some(row) = inner.list.first_child() {
+        // Rows only: the list's first child may be its placeholder ("No clips yet"),
+        // which must stay for when the list is empty.
+        while let Some(row) = inner.list.row_at_index(0) {
             inner.list.remove(&row);
         }
         inner.rows.borrow_mut().clear();

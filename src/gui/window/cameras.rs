@@ -4,7 +4,7 @@
 use adw::prelude::*;
 use adw::subclass::prelude::*;
 use eyrie_protocol::api::Device;
-use gtk::{gdk, gio, glib};
+use gtk::{gio, glib};
 
 use super::EyrieWindow;
 use super::form::form_dialog;
@@ -25,6 +25,7 @@ impl EyrieWindow {
             imp.cameras_title.set_subtitle(&session.email);
         }
         imp.stack.set_visible_child_name("cameras");
+        crate::gui::test_hooks::report("camera-list-shown", &serde_json::json!({}));
         self.refresh_cameras();
         self.settle_installation();
     }
@@ -203,40 +204,8 @@ impl EyrieWindow {
         // The menu button must not sit inside the card's button: overlay it.
         let card = gtk::Overlay::builder().child(&button).build();
         card.add_overlay(&menu_button);
-        self.load_thumbnail(device, &picture);
+        self.watch_thumbnail(device, &picture);
         card.upcast()
-    }
-
-    fn load_thumbnail(&self, device: &Device, picture: &gtk::Picture) {
-        let Some(cloud) = self.cloud() else { return };
-        let Some(channel) = crate::gui::cloud::main_channel(device) else {
-            return;
-        };
-        let device_id = device.id;
-        let handle =
-            spawn_tokio!(async move { cloud.latest_snapshot_image(device_id, channel).await });
-        let picture = picture.downgrade();
-        glib::spawn_future_local(async move {
-            let Ok(Ok(Some(bytes))) = handle.await else {
-                return;
-            };
-            let Some(picture) = picture.upgrade() else {
-                return;
-            };
-            match gdk::Texture::from_bytes(&glib::Bytes::from_owned(bytes)) {
-                Ok(texture) => {
-                    picture.set_paintable(Some(&texture));
-                    crate::gui::test_hooks::report(
-                        "thumbnail",
-                        &serde_json::json!({
-                            "device": device_id,
-                            "size": [texture.width(), texture.height()],
-                        }),
-                    );
-                }
-                Err(e) => tracing::warn!("the camera's snapshot is not an image: {e}"),
-            }
-        });
     }
 
     /// The shape every camera dialog shares: Cancel and one action; on the action, `call`

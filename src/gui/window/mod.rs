@@ -11,6 +11,7 @@ mod connect;
 mod form;
 mod keys;
 mod live;
+mod thumbnails;
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
@@ -73,6 +74,10 @@ mod imp {
         pub pending_open: RefCell<Option<String>>,
         /// A camera whose timeline to open as soon as the list arrives, and from when.
         pub pending_timeline: RefCell<Option<(String, Option<i64>)>>,
+        /// The cards' pictures, by camera (`thumbnails.rs`).
+        pub thumbnails: RefCell<HashMap<uuid::Uuid, super::thumbnails::Thumbnail>>,
+        /// Each camera's snapshot keys, kept for the cards' next pictures.
+        pub snapshot_openers: super::thumbnails::Openers,
     }
 
     #[glib::object_subclass]
@@ -95,6 +100,7 @@ mod imp {
             self.parent_constructed();
             let obj = self.obj();
             obj.setup_actions();
+            obj.keep_thumbnails_fresh();
             // Enter in the password field signs in, as the "Sign In" button does.
             let window = obj.downgrade();
             self.password_row.connect_entry_activated(move |_| {
@@ -306,6 +312,7 @@ impl EyrieWindow {
             app.set_session(None);
         }
         self.imp().devices.borrow_mut().clear();
+        self.forget_thumbnails();
         self.imp().stack.set_visible_child_name("welcome");
     }
 
@@ -346,6 +353,8 @@ impl EyrieWindow {
             }
             imp.stack.set_visible_child_name("cameras");
             imp.stack.remove(&live);
+            // A snapshot kept in the live view is the card's picture now.
+            self.refresh_thumbnails();
         }
     }
 }
