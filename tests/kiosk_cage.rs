@@ -314,23 +314,21 @@ fn px(shot: &Shot, x: usize, y: usize) -> [u8; 3] {
     [shot.rgb[i], shot.rgb[i + 1], shot.rgb[i + 2]]
 }
 
-/// Share of lit pixels and of distinct (coarse) colours in a tile: a picture has many of
-/// both; black, a spinner on black or a flat placeholder has not.
-fn picture_stats(shot: &Shot, (x0, y0, x1, y1): (usize, usize, usize, usize)) -> (f64, usize) {
-    let mut lit = 0usize;
-    let mut colours = std::collections::HashSet::new();
-    let mut n = 0usize;
+/// Share of lit pixels in a tile. The test pattern is a white ball, the pixel-clock bars
+/// and the time in white on black: a few percent of the tile. Black has none; a spinner
+/// (32 px) on black a fraction of a percent.
+fn lit(shot: &Shot, (x0, y0, x1, y1): (usize, usize, usize, usize)) -> f64 {
+    let (mut lit, mut n) = (0usize, 0usize);
     for y in (y0..y1).step_by(2) {
         for x in (x0..x1).step_by(2) {
             let [r, g, b] = px(shot, x, y);
             n += 1;
-            if u32::from(r) + u32::from(g) + u32::from(b) > 90 {
+            if u32::from(r) + u32::from(g) + u32::from(b) > 300 {
                 lit += 1;
             }
-            colours.insert((r >> 4, g >> 4, b >> 4));
         }
     }
-    (lit as f64 / n as f64, colours.len())
+    lit as f64 / n as f64
 }
 
 /// Share of pixels of a tile that differ between two shots.
@@ -356,16 +354,15 @@ fn assert_grid_moves(home: &Home, name: &str) {
     assert_eq!((a.w, a.h), (b.w, b.h));
     for (i, tile) in tiles(&a).into_iter().enumerate() {
         for shot in [&a, &b] {
-            let (lit, colours) = picture_stats(shot, tile);
-            eprintln!("{name}: tile {i}: {lit:.2} lit, {colours} colours");
-            assert!(
-                lit > 0.3 && colours > 40,
-                "{name}: tile {i} shows no picture ({lit:.2} lit, {colours} colours)"
-            );
+            let lit = lit(shot, tile);
+            eprintln!("{name}: tile {i}: {lit:.3} lit");
+            assert!(lit > 0.01, "{name}: tile {i} shows no picture ({lit:.3} lit)");
         }
+        // The ball moves and the clock runs: a few percent of the tile change in 1.5 s; a
+        // spinner would change a fraction of a percent, a frozen picture nothing.
         let moved = changed(&a, &b, tile);
         eprintln!("{name}: tile {i}: {moved:.3} changed");
-        assert!(moved > 0.005, "{name}: tile {i} did not move ({moved:.3})");
+        assert!(moved > 0.01, "{name}: tile {i} did not move ({moved:.3})");
     }
 }
 
