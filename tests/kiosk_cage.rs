@@ -42,8 +42,15 @@ use kiosk_support::*;
 const UNIT: &str = "data/eyrie-kiosk-cage@.service.in";
 const NOBODY: u32 = 65534;
 
-/// `ExecStart` (with `@BINDIR@` filled in) and `RestartSec` of the shipped unit.
-fn unit_command() -> (Vec<String>, Duration) {
+/// What the test runs of the shipped unit: its `ExecStart` (with `@BINDIR@` filled in),
+/// its `Environment=` and its `RestartSec`.
+struct UnitCommand {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    restart: Duration,
+}
+
+fn unit_command() -> UnitCommand {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(UNIT))
         .expect("the cage unit");
     let value = |key: &str| {
@@ -66,7 +73,17 @@ fn unit_command() -> (Vec<String>, Duration) {
         .map(str::to_owned)
         .collect();
     assert!(argv[0].ends_with("/cage"), "ExecStart runs cage: {argv:?}");
-    (argv, Duration::from_secs(restart))
+    let env = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("Environment="))
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    UnitCommand {
+        argv,
+        env,
+        restart: Duration::from_secs(restart),
+    }
 }
 
 fn root() -> bool {
@@ -418,7 +435,7 @@ fn back_live(home: &Home, cameras: &[String], old: &[u32], since: u64, secs: u64
 #[test]
 fn the_unit_runs_the_kiosk_in_cage_and_comes_back() {
     let t0 = Instant::now();
-    let (argv, restart) = unit_command();
+    let UnitCommand { argv, env, restart } = unit_command();
     let house = House::start(Path::new(env!("CARGO_BIN_EXE_eyrie")), 4, 5);
     let cameras = house.camera_ids();
     let home = Home::new(&house);
@@ -483,7 +500,8 @@ fn the_unit_runs_the_kiosk_in_cage_and_comes_back() {
                         None => cmd.env_remove(k),
                     };
                 }
-                cmd.env("DBUS_SESSION_BUS_ADDRESS", &address)
+                cmd.envs(env.iter().map(|(k, v)| (k, v)))
+                    .env("DBUS_SESSION_BUS_ADDRESS", &address)
                     .stdout(Stdio::null())
                     .stderr(log_file("cage"))
                     .spawn()
