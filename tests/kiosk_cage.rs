@@ -24,9 +24,11 @@
 //! `RestartSec` after its main process (cage) ended, whyever it ended.
 //!
 //! cage 0.1.4 (Debian 12) scans a fullscreen single-surface window out directly and then
-//! hands screen copies a buffer it never drew into (black). The test therefore runs the
-//! command with cage's `-r` (the screen turned a quarter, 720×1280), the one switch of
-//! that cage that makes it compose every frame; everything else is the unit's command.
+//! hands screen copies the last frame it composed itself, from before the scan-out began:
+//! black, or a picture that never changes (two screenshots of the moving grid came out
+//! the same). The test therefore runs the command with cage's `-r` (the screen turned a
+//! quarter, 720×1280), the one switch of that cage that makes it compose every frame;
+//! everything else is the unit's command.
 
 mod kiosk_support;
 
@@ -254,8 +256,11 @@ fn signal(pid: u32, sig: &str) {
 
 fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z')))
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
 }
 
 fn wait_until(secs: u64, cond: impl Fn() -> bool) -> bool {
@@ -373,7 +378,10 @@ fn assert_grid_moves(home: &Home, name: &str) {
         for shot in [&a, &b] {
             let lit = lit(shot, tile);
             eprintln!("{name}: tile {i}: {lit:.3} lit");
-            assert!(lit > 0.01, "{name}: tile {i} shows no picture ({lit:.3} lit)");
+            assert!(
+                lit > 0.01,
+                "{name}: tile {i} shows no picture ({lit:.3} lit)"
+            );
         }
         // The ball moves and the clock runs: a few percent of the tile change in 1.5 s; a
         // spinner would change a fraction of a percent, a frozen picture nothing.
@@ -454,7 +462,10 @@ fn the_unit_runs_the_kiosk_in_cage_and_comes_back() {
         let fired = idle_fires(&home, 5);
         signal(cage.id(), "TERM");
         let _ = cage.wait();
-        assert!(fired, "idle never fired on cage without the kiosk: the check is blind");
+        assert!(
+            fired,
+            "idle never fired on cage without the kiosk: the check is blind"
+        );
         let _ = std::fs::remove_file(home.runtime.join("wayland-0"));
         let _ = std::fs::remove_file(home.runtime.join("wayland-0.lock"));
     }

@@ -113,7 +113,8 @@ fn cage_unit_verifies_and_runs_the_kiosk() {
         .find_map(|l| l.strip_prefix("ExecStart="))
         .expect("ExecStart");
     assert!(
-        exec.starts_with("/usr/bin/cage ") && exec.ends_with(&format!("-- {}/eyrie --kiosk", bindir())),
+        exec.starts_with("/usr/bin/cage ")
+            && exec.ends_with(&format!("-- {}/eyrie --kiosk", bindir())),
         "{exec}"
     );
 }
