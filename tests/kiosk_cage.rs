@@ -452,16 +452,16 @@ fn the_unit_runs_the_kiosk_in_cage_and_comes_back() {
     {
         let mut cmd = as_kiosk_user(&argv[0]);
         home.session(&mut cmd);
-        let mut cage = cmd
-            .args(["--", "sleep", "30"])
-            .stdout(Stdio::null())
-            .stderr(log_file("cage-control"))
-            .spawn()
-            .expect("cage (apt install cage xwayland)");
+        let mut cage = Proc::new(
+            cmd.args(["--", "sleep", "30"])
+                .stdout(Stdio::null())
+                .stderr(log_file("cage-control"))
+                .spawn()
+                .expect("cage (apt install cage xwayland)"),
+        );
         assert!(home.socket_up(10), "cage did not start");
         let fired = idle_fires(&home, 5);
-        signal(cage.id(), "TERM");
-        let _ = cage.wait();
+        cage.stop(Duration::from_secs(3));
         assert!(
             fired,
             "idle never fired on cage without the kiosk: the check is blind"
@@ -472,7 +472,7 @@ fn the_unit_runs_the_kiosk_in_cage_and_comes_back() {
     eprintln!("control done at {:?}", t0.elapsed());
 
     // The bus a login session has (the user's dbus-daemon outlives the kiosk).
-    let mut bus = as_kiosk_user("dbus-daemon")
+    let mut bus_child = as_kiosk_user("dbus-daemon")
         .args(["--session", "--nofork", "--print-address=1"])
         .env("HOME", &home.path)
         .stdout(Stdio::piped())
@@ -482,11 +482,13 @@ fn the_unit_runs_the_kiosk_in_cage_and_comes_back() {
     let address = {
         use std::io::BufRead;
         let mut line = String::new();
-        std::io::BufReader::new(bus.stdout.take().expect("bus stdout"))
+        std::io::BufReader::new(bus_child.stdout.take().expect("bus stdout"))
             .read_line(&mut line)
             .expect("bus address");
         line.trim().to_owned()
     };
+    // Stopped when the test ends, passed or not; the kiosk goes with cage (the unit).
+    let _bus = Proc::new(bus_child);
 
     // 2. The unit's command, started again whenever it ends.
     let unit = {
@@ -557,11 +559,10 @@ fn the_unit_runs_the_kiosk_in_cage_and_comes_back() {
     eprintln!("compositor restart done at {:?}", t0.elapsed());
 
     drop(unit);
-    for pid in kiosk_pids(&home.report) {
-        if alive(pid) {
-            signal(pid, "KILL");
-        }
-    }
-    signal(bus.id(), "TERM");
-    let _ = bus.wait();
+    assert!(
+        wait_until(10, || kiosk_pids(&home.report)
+            .into_iter()
+            .all(|p| !alive(p))),
+        "a kiosk outlived the unit's stop"
+    );
 }

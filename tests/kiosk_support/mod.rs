@@ -43,7 +43,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn new(child: Child) -> Self {
+    pub fn new(child: Child) -> Self {
         Self { child: Some(child) }
     }
 
