@@ -523,7 +523,7 @@ fn the_unit_runs_the_kiosk_in_cage_and_comes_back() {
             restart,
         )
     };
-    let first = back_live(&home, &cameras, &[], 0, 60);
+    let first = back_live(&home, &cameras, &[], 0, 90);
     eprintln!("grid live at {:?}", t0.elapsed());
     assert_grid_moves(&home, "first");
 
@@ -539,10 +539,10 @@ fn the_unit_runs_the_kiosk_in_cage_and_comes_back() {
     let since = now_ms();
     signal(first, "KILL");
     assert!(
-        wait_until(10, || unit.starts() > starts),
+        wait_until(20, || unit.starts() > starts),
         "cage did not end (and so was not started again) after the kiosk died"
     );
-    let second = back_live(&home, &cameras, &[first], since, 45);
+    let second = back_live(&home, &cameras, &[first], since, 60);
     assert_grid_moves(&home, "after-app-kill");
     eprintln!("app restart done at {:?}", t0.elapsed());
 
@@ -551,10 +551,10 @@ fn the_unit_runs_the_kiosk_in_cage_and_comes_back() {
     let since = now_ms();
     signal(cage, "KILL");
     assert!(
-        wait_until(10, || !alive(second)),
+        wait_until(20, || !alive(second)),
         "the kiosk outlived its compositor"
     );
-    back_live(&home, &cameras, &[first, second], since, 45);
+    back_live(&home, &cameras, &[first, second], since, 60);
     assert_grid_moves(&home, "after-cage-kill");
     eprintln!("compositor restart done at {:?}", t0.elapsed());
 
