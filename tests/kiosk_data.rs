@@ -1,5 +1,6 @@
 //! The kiosk's data files: the autostart entry validates, the systemd user unit verifies
-//! and starts the real binary with options it has, meson installs both, and every
+//! and starts the real binary with options it has, so does the cage unit (a system unit;
+//! `tests/kiosk_cage.rs` runs its command), meson installs them, and every
 //! `kiosk…` settings key the code reads exists in the schema (GSettings aborts the process
 //! on an unknown key, so a typo would crash the kiosk at start).
 
@@ -89,9 +90,43 @@ fn user_unit_verifies_and_its_options_exist() {
 }
 
 #[test]
+fn cage_unit_verifies_and_runs_the_kiosk() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = read("data/eyrie-kiosk-cage@.service.in").replace("@BINDIR@", &bindir());
+    assert!(!unit.contains("@BINDIR@"), "{unit}");
+    // An instance of the template, as `systemctl enable eyrie-kiosk-cage@wall.service` makes.
+    let path = dir.path().join("eyrie-kiosk-cage@wall.service");
+    std::fs::write(&path, &unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze");
+    let report = String::from_utf8_lossy(&out.stderr).to_string();
+    // verify passes units with unknown keys; it names them on stderr.
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "systemd-analyze verify:\n{report}"
+    );
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    assert!(
+        exec.starts_with("/usr/bin/cage ")
+            && exec.ends_with(&format!("-- {}/eyrie --kiosk", bindir())),
+        "{exec}"
+    );
+}
+
+#[test]
 fn meson_installs_the_kiosk_files() {
     let meson = read("data/meson.build");
-    for file in ["eyrie-kiosk.desktop.in", "eyrie-kiosk.service.in"] {
+    for file in [
+        "eyrie-kiosk.desktop.in",
+        "eyrie-kiosk.service.in",
+        "eyrie-kiosk-cage@.service.in",
+    ] {
         assert!(
             meson.contains(&format!("'{file}'")),
             "data/meson.build does not install {file}"

@@ -43,7 +43,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn new(child: Child) -> Self {
+    pub fn new(child: Child) -> Self {
         Self { child: Some(child) }
     }
 
@@ -249,15 +249,9 @@ impl House {
         self.start_kiosk_with_env(screen, settings, report, &[])
     }
 
-    /// [`Self::start_kiosk`] with extra environment (test hooks).
-    pub fn start_kiosk_with_env(
-        &self,
-        screen: &Screen,
-        settings: &[(&str, String)],
-        report: &Path,
-        env: &[(&str, &str)],
-    ) -> Proc {
-        let config = self.dir.path().join("kiosk-config");
+    /// A kiosk's `$XDG_CONFIG_HOME`: the saved session of this house's account and these
+    /// GSettings values (GVariant text) in the key file `GSETTINGS_BACKEND=keyfile` reads.
+    pub fn write_kiosk_config(&self, config: &Path, settings: &[(&str, String)]) {
         std::fs::create_dir_all(config.join("eyrie")).expect("config dir");
         std::fs::create_dir_all(config.join("glib-2.0/settings")).expect("settings dir");
         let session = serde_json::json!({
@@ -271,6 +265,18 @@ impl House {
             keyfile.push_str(&format!("{k}={v}\n"));
         }
         std::fs::write(config.join("glib-2.0/settings/keyfile"), keyfile).expect("keyfile");
+    }
+
+    /// [`Self::start_kiosk`] with extra environment (test hooks).
+    pub fn start_kiosk_with_env(
+        &self,
+        screen: &Screen,
+        settings: &[(&str, String)],
+        report: &Path,
+        env: &[(&str, &str)],
+    ) -> Proc {
+        let config = self.dir.path().join("kiosk-config");
+        self.write_kiosk_config(&config, settings);
         let mut cmd = Command::new(&self.exe);
         cmd.arg("--kiosk")
             .env("DISPLAY", &screen.display)
@@ -290,7 +296,7 @@ impl House {
 /// `EYRIE_HOUSE_LOGS=<dir>`: the cloud's, the cameras' and the kiosk's logs (at `info`)
 /// are appended to `<dir>/<name>.log`, to see why a run went wrong; else they are dropped
 /// (at `warn`).
-fn log_file(name: &str) -> Stdio {
+pub fn log_file(name: &str) -> Stdio {
     let Some(dir) = std::env::var_os("EYRIE_HOUSE_LOGS") else {
         return Stdio::null();
     };
@@ -302,7 +308,7 @@ fn log_file(name: &str) -> Stdio {
         .map_or_else(|_| Stdio::null(), Stdio::from)
 }
 
-fn log_level() -> &'static str {
+pub fn log_level() -> &'static str {
     if std::env::var_os("EYRIE_HOUSE_LOGS").is_some() {
         "info"
     } else {
