@@ -2,9 +2,11 @@
 //!
 //! It shows a window of time (`start_ms`, `span_ms`, from one minute to one week) and
 //! draws, from the bottom up: the recordings as bars (the gaps between them stay empty),
-//! event markers, the selected range, the playhead and "now". It only draws what it is
-//! given; the window loads recordings and events for the visible range and hands them in
-//! as merged runs, so a week stays a few hundred rectangles.
+//! the activity track above them (an event with a duration as a bar, an instant as a dot)
+//! and the snapshots below them (small squares), the selected range, the playhead and
+//! "now". It only draws what it is given; the window loads recordings, events and
+//! snapshots for the visible range and hands them in (recordings as merged runs), so a
+//! week stays a few hundred rectangles.
 //!
 //! Input: a click or a drag plays from that instant (the playhead follows the pointer
 //! while dragging and playback starts on release); Shift + drag selects a range for a
@@ -26,15 +28,24 @@ mod draw;
 
 pub const MIN_SPAN_MS: f64 = 60_000.0;
 pub const MAX_SPAN_MS: f64 = 7.0 * 86_400_000.0;
-const HEIGHT: i32 = 84;
+const HEIGHT: i32 = 96;
 /// Pixels of pointer travel before a press becomes a drag.
 const CLICK_SLOP: f64 = 4.0;
 
-/// An event marker.
+/// What a marker stands for: an event (on the activity track) or a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerKind {
+    Event(eyrie_protocol::api::EventKind),
+    Snapshot,
+}
+
+/// A marker on the ruler: an event or a snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Marker {
     pub id: uuid::Uuid,
+    pub kind: MarkerKind,
     pub start_ms: i64,
+    /// The end of an event with a duration (`None` while it goes on, and for snapshots).
     pub end_ms: Option<i64>,
     pub label: String,
 }
@@ -66,6 +77,8 @@ mod imp {
         pub drag_x: Cell<f64>,
         pub hover_x: Cell<Option<f64>>,
         pub hover_image: RefCell<Option<(uuid::Uuid, gdk::Texture)>>,
+        /// What the last drawing put on the tracks, as reported (test-hooks only).
+        pub drawn: RefCell<serde_json::Value>,
         pub on_seek: RefCell<Option<TimeFn>>,
         pub on_select: RefCell<Option<RangeFn>>,
         pub on_view: RefCell<Option<ViewFn>>,
