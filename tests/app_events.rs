@@ -124,7 +124,14 @@ impl Rig {
     fn start_camera(&mut self) {
         let child = Command::new(env!("CARGO_BIN_EXE_eyrie"))
             .args(["camera", "--cloud", &self.base, "--source", "test"])
-            .args(["--speaker", "none", "--fps", "15", "--keyframe-interval", "1"])
+            .args([
+                "--speaker",
+                "none",
+                "--fps",
+                "15",
+                "--keyframe-interval",
+                "1",
+            ])
             .args(["--segment-secs", "2", "--store-mode-poll", "0.5"])
             .args(["--motion-sensitivity", "100", "--motion-cooldown", "2"])
             .arg("--state-dir")
@@ -273,12 +280,16 @@ async fn the_ruler_marks_events_and_snapshots_and_today_plays_an_event() {
             .await
             .map(|l| l.recordings)
             .unwrap_or_default();
-        if recs.iter().any(|r| {
-            r.status == RecordingStatus::Complete && r.end_ms > manual.start_ms + 1_000
-        }) {
+        if recs
+            .iter()
+            .any(|r| r.status == RecordingStatus::Complete && r.end_ms > manual.start_ms + 1_000)
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "no recording of the manual event");
+        assert!(
+            Instant::now() < deadline,
+            "no recording of the manual event"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let now = eyrie_protocol::clock::unix_ms();
@@ -288,7 +299,10 @@ async fn the_ruler_marks_events_and_snapshots_and_today_plays_an_event() {
         .await
         .expect("snapshots")
         .snapshots;
-    assert!(snapshots.len() >= 2, "the event and asked snapshots: {snapshots:?}");
+    assert!(
+        snapshots.len() >= 2,
+        "the event and asked snapshots: {snapshots:?}"
+    );
 
     let (app, report) = rig.app(&[("notifications-enabled", "false")]);
     let bus = tokio::task::block_in_place(|| app.bus(60));
@@ -319,6 +333,7 @@ async fn the_ruler_marks_events_and_snapshots_and_today_plays_an_event() {
             named(&ev, "timeline-markers").last()
         )
     });
+    eprintln!("drawn: motion {m:?}, manual {e:?}, snapshots {s:?}");
     assert!(m.0 == "dot" || m.0 == "bar", "the motion event: {m:?}");
     assert_eq!(e.0, "bar", "the manual event has a duration: {e:?}");
     assert!(e.2 > e.1, "the manual event's bar has a length: {e:?}");
@@ -339,13 +354,19 @@ async fn the_ruler_marks_events_and_snapshots_and_today_plays_an_event() {
             })
     })
     .await
-    .unwrap_or_else(|| panic!("today's list: {:?}", named(&lines(&report), "timeline-today")));
+    .unwrap_or_else(|| {
+        panic!(
+            "today's list: {:?}",
+            named(&lines(&report), "timeline-today")
+        )
+    });
     let rows = today["data"]["events"].as_array().unwrap().clone();
     let starts: Vec<i64> = rows.iter().filter_map(|r| r["start_ms"].as_i64()).collect();
     assert!(
         starts.windows(2).all(|w| w[0] >= w[1]),
         "newest first: {rows:?}"
     );
+    eprintln!("today: {rows:?}");
     let row = |id: Uuid| rows.iter().find(|r| r["id"] == id.to_string()).unwrap();
     assert_eq!(row(motion.id)["title"], "Motion", "{rows:?}");
     assert_eq!(row(manual.id)["title"], "Manual event", "{rows:?}");
@@ -358,9 +379,11 @@ async fn the_ruler_marks_events_and_snapshots_and_today_plays_an_event() {
     );
 
     // The player is open; the manual event's play button, pressed over AT-SPI.
-    until(60, || named(&lines(&report), "timeline-player").first().cloned())
-        .await
-        .expect("the timeline's player never opened");
+    until(60, || {
+        named(&lines(&report), "timeline-player").first().cloned()
+    })
+    .await
+    .expect("the timeline's player never opened");
     let pressed = tokio::task::block_in_place(|| a11y_support::press(pid, &button, 30));
     assert!(pressed, "no button named {button:?} on AT-SPI");
     let seek_done = |ev: &[serde_json::Value]| {
@@ -398,6 +421,7 @@ async fn the_ruler_marks_events_and_snapshots_and_today_plays_an_event() {
             named(&ev, "timeline-notice")
         )
     });
+    eprintln!("played from {frame} for the event at {}", manual.start_ms);
     assert!(
         (frame - manual.start_ms).abs() <= 1_000,
         "the first frame shown ({frame}) is the event's ({})",
@@ -432,9 +456,11 @@ async fn notifications_show_the_snapshot_keep_a_cooldown_and_respect_do_not_dist
             .spawn()
             .expect("python3-gi runs tests/events_support/notifications.py"),
     );
-    until(10, || lines(&out).iter().any(|l| l["ready"] == true).then_some(()))
-        .await
-        .expect("the notification server never owned org.gtk.Notifications");
+    until(10, || {
+        lines(&out).iter().any(|l| l["ready"] == true).then_some(())
+    })
+    .await
+    .expect("the notification server never owned org.gtk.Notifications");
 
     let (app, report) = rig.app(&[("notify-cooldown-seconds", &COOLDOWN.to_string())]);
     let bus = tokio::task::block_in_place(|| app.bus(60));
@@ -456,11 +482,19 @@ async fn notifications_show_the_snapshot_keep_a_cooldown_and_respect_do_not_dist
                 .collect::<Vec<_>>()
         )
     });
+    eprintln!("first notification: {first}");
     assert_eq!(first["title"], "Motion at porch", "{first}");
     assert_eq!(first["default_action"], "app.open-camera", "{first}");
     assert_eq!(first["buttons"], 1, "Show in Timeline: {first}");
-    assert_eq!(first["icon"]["type"], "bytes", "the snapshot as icon: {first}");
-    assert_eq!(first["icon"]["head"].as_str().map(|h| &h[..4]), Some("ffd8"), "a JPEG: {first}");
+    assert_eq!(
+        first["icon"]["type"], "bytes",
+        "the snapshot as icon: {first}"
+    );
+    assert_eq!(
+        first["icon"]["head"].as_str().map(|h| &h[..4]),
+        Some("ffd8"),
+        "a JPEG: {first}"
+    );
     assert!(
         first["icon"]["bytes"].as_u64().unwrap_or(0) > 2_000,
         "a picture: {first}"
@@ -492,6 +526,7 @@ async fn notifications_show_the_snapshot_keep_a_cooldown_and_respect_do_not_dist
         .await
         .unwrap_or_else(|| panic!("the held events were never summed up: {:?}", lines(&report)));
     let waited = first_at.elapsed();
+    eprintln!("after {waited:?}: {second}");
     assert!(
         waited >= Duration::from_secs(COOLDOWN - 1),
         "the summary came {waited:?} after the first, within the {COOLDOWN} s cool-down"
@@ -502,13 +537,19 @@ async fn notifications_show_the_snapshot_keep_a_cooldown_and_respect_do_not_dist
         .get(1)
         .cloned()
         .expect("the app's second notification");
-    assert_eq!(summary["data"]["more"], held, "every held event counted: {ev:?}");
+    assert_eq!(
+        summary["data"]["more"], held,
+        "every held event counted: {ev:?}"
+    );
     let body = second["body"].as_str().unwrap_or("");
     assert!(
         body.starts_with(&format!("{held} more events since ")),
         "the summary's words: {second}"
     );
-    assert_eq!(second["id"], first["id"], "it replaces the camera's notification");
+    assert_eq!(
+        second["id"], first["id"],
+        "it replaces the camera's notification"
+    );
 
     // Do not disturb, through the app's action on D-Bus: the key is set; an event
     // raises nothing, during what would be the cool-down or after it.
@@ -539,6 +580,7 @@ async fn notifications_show_the_snapshot_keep_a_cooldown_and_respect_do_not_dist
     })
     .await
     .unwrap_or_else(|| panic!("the event was not seen: {:?}", lines(&report)));
+    eprintln!("do not disturb: an event dropped");
     tokio::time::sleep(Duration::from_secs(COOLDOWN + 6)).await;
     assert_eq!(
         added(&out).len(),

@@ -239,7 +239,13 @@ async fn snapshot_near(cloud: &Cloud, device: Uuid, channel: Uuid, at_ms: i64) -
         .iter()
         .filter(|s| s.download.is_some())
         .min_by_key(|s| (s.taken_at_ms - at_ms).abs())?;
-    cloud.snapshot_opener(device).await.ok()?.open(snap).await.ok()
+    cloud
+        .snapshot_opener(device)
+        .await
+        .ok()?
+        .open(snap)
+        .await
+        .ok()
 }
 
 fn notify(app: &EyrieApplication, out: &Outgoing, picture: Option<Vec<u8>>) {

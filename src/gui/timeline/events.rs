@@ -37,8 +37,7 @@ fn midnight_ms() -> i64 {
     glib::DateTime::now_local()
         .ok()
         .and_then(|now| {
-            glib::DateTime::from_local(now.year(), now.month(), now.day_of_month(), 0, 0, 0.0)
-                .ok()
+            glib::DateTime::from_local(now.year(), now.month(), now.day_of_month(), 0, 0, 0.0).ok()
         })
         .map_or(0, |d| d.to_unix() * 1000)
 }
@@ -51,9 +50,7 @@ impl EventList {
         let list = gtk::ListBox::new();
         list.add_css_class("boxed-list");
         list.set_selection_mode(gtk::SelectionMode::None);
-        list.update_property(&[gtk::accessible::Property::Label(&gettext(
-            "Today’s Events",
-        ))]);
+        list.update_property(&[gtk::accessible::Property::Label(&gettext("Today’s Events"))]);
         list.set_placeholder(Some(&{
             let l = gtk::Label::new(Some(&gettext("No events today")));
             l.add_css_class("dim-label");
@@ -129,10 +126,7 @@ impl EventList {
                 }));
             }
         }
-        test_hooks::report(
-            "timeline-today",
-            &serde_json::json!({ "events": reported }),
-        );
+        test_hooks::report("timeline-today", &serde_json::json!({ "events": reported }));
     }
 }
 
