@@ -23,7 +23,6 @@ mod gui_app;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use eyrie_client::api::ApiClient;
@@ -32,7 +31,7 @@ use eyrie_testkit::{Backend, TestCloud};
 use uuid::Uuid;
 
 /// Each test runs a camera, an app and an X server: one at a time on a small machine.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct Child(std::process::Child);
 impl Drop for Child {
@@ -234,7 +233,7 @@ fn drawn(ev: &[serde_json::Value], id: Uuid, start_ms: i64) -> Option<(String, f
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ruler_marks_events_and_snapshots_and_today_plays_an_event() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let mut rig = Rig::new("ruth").await;
     rig.user
         .set_store_mode(rig.device, RecordingPolicy::Continuous)
@@ -441,7 +440,7 @@ fn added(out: &Path) -> Vec<serde_json::Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_show_the_snapshot_keep_a_cooldown_and_respect_do_not_disturb() {
     const COOLDOWN: u64 = 12;
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let mut rig = Rig::new("nora").await;
 
     // The shell's notification server, before the app looks for one.
