@@ -338,6 +338,67 @@ async fn the_ruler_marks_events_and_snapshots_and_today_plays_an_event() {
     assert!(e.2 > e.1, "the manual event's bar has a length: {e:?}");
     assert!(s.iter().all(|s| s.0 == "square"), "snapshots: {s:?}");
 
+    // Hovering a snapshot's square shows that snapshot (downloaded and decrypted): the
+    // pointer moved there on the app's X server, as a person's mouse would.
+    let last = named(&lines(&report), "timeline-markers")
+        .last()
+        .cloned()
+        .expect("markers reported");
+    let d = &last["data"];
+    let (ox, oy) = (
+        d["origin"][0].as_f64().expect("the ruler's origin"),
+        d["origin"][1].as_f64().expect("the ruler's origin"),
+    );
+    let track = d["tracks"]["snapshots"]
+        .as_f64()
+        .expect("the snapshot track");
+    let pointed = s[s.len() - 1].1;
+    let x = app.x_server();
+    let xdotool = |args: &[&str]| {
+        Command::new("xdotool")
+            .envs(x.iter().map(|(k, v)| (k, v)))
+            .args(args)
+            .output()
+            .expect("xdotool (apt install xdotool)")
+    };
+    let window =
+        tokio::task::block_in_place(|| xdotool(&["search", "--name", "Timeline of porch"]));
+    let window = String::from_utf8_lossy(&window.stdout)
+        .lines()
+        .last()
+        .expect("the timeline's X window")
+        .to_owned();
+    let (px, py) = (
+        (ox + pointed).round().to_string(),
+        (oy + track).round().to_string(),
+    );
+    let hover = until(40, || {
+        tokio::task::block_in_place(|| {
+            xdotool(&["mousemove", "--window", &window, &px, &py]);
+            std::thread::sleep(Duration::from_millis(100));
+            xdotool(&["mousemove_relative", "--", "1", "0"]);
+        });
+        named(&lines(&report), "timeline-hover").first().cloned()
+    })
+    .await
+    .unwrap_or_else(|| panic!("no snapshot shown on hover at {px},{py} of window {window}"));
+    eprintln!("hover: {hover}");
+    let shown = &hover["data"];
+    let square = snapshots
+        .iter()
+        .find(|snap| shown["marker"] == snap.id.to_string())
+        .unwrap_or_else(|| panic!("the hovered marker is a snapshot: {hover}"));
+    let at = drawn(&lines(&report), square.id, square.taken_at_ms).unwrap();
+    assert!(
+        (at.1 - pointed).abs() <= 7.0,
+        "the snapshot under the pointer: {at:?} {hover}"
+    );
+    assert!(
+        shown["image"][0].as_i64().unwrap_or(0) >= 320
+            && shown["image"][1].as_i64().unwrap_or(0) >= 180,
+        "the snapshot's picture: {hover}"
+    );
+
     // Today: both events listed, newest first, with their play buttons.
     let today = until(30, || {
         named(&lines(&report), "timeline-today")

@@ -20,6 +20,10 @@ use super::{EyrieRuler, MarkerKind, format_time};
 use crate::gui::test_hooks;
 use eyrie_protocol::api::EventKind;
 
+/// Where the snapshot track begins, as a share of the ruler's height (below the
+/// recordings band, which ends at 0.45 + 0.32).
+pub(super) const SNAPSHOT_TRACK: f64 = 0.77;
+
 /// Height of the activity track and size of its dots and snapshot squares (px).
 const DOT: f32 = 8.0;
 
@@ -168,8 +172,15 @@ impl EyrieRuler {
             }
         }
         if test_hooks::enabled() {
+            // Where the ruler is in its window's surface (X11: the window), for the pointer.
+            let origin = self.native().and_then(|native| {
+                let (sx, sy) = native.surface_transform();
+                let p = self.compute_point(&native, &graphene::Point::new(0.0, 0.0))?;
+                Some([f64::from(p.x()) + sx, f64::from(p.y()) + sy])
+            });
             let drawn = serde_json::json!({
-                "markers": drawn, "view": [vs, ve], "width": w,
+                "markers": drawn, "view": [vs, ve], "width": w, "origin": origin,
+                "tracks": { "events": track_y + DOT / 2.0, "snapshots": snap_y + DOT / 2.0 },
             });
             if *imp.drawn.borrow() != drawn {
                 test_hooks::report("timeline-markers", &drawn);

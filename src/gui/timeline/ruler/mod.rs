@@ -287,11 +287,15 @@ impl EyrieRuler {
         }
     }
 
-    fn marker_near(&self, x: f64) -> Option<Marker> {
+    /// The marker within 6 px of `x` on the track at height `y`: the snapshots below the
+    /// recordings, the events above them.
+    fn marker_near(&self, x: f64, y: f64) -> Option<Marker> {
+        let snapshots = y > f64::from(self.height()) * draw::SNAPSHOT_TRACK;
         self.imp()
             .markers
             .borrow()
             .iter()
+            .filter(|m| (m.kind == MarkerKind::Snapshot) == snapshots)
             .map(|m| ((self.x_of(m.start_ms) - x).abs(), m))
             .filter(|(d, _)| *d <= 6.0)
             .min_by(|a, b| a.0.total_cmp(&b.0))
@@ -387,13 +391,13 @@ impl EyrieRuler {
         ));
         self.add_controller(motion);
 
-        self.connect_query_tooltip(|ruler, x, _, _, tooltip| {
-            let x = f64::from(x);
+        self.connect_query_tooltip(|ruler, x, y, _, tooltip| {
+            let (x, y) = (f64::from(x), f64::from(y));
             let imp = ruler.imp();
             let t = ruler.time_at(x);
             let secs = imp.span_ms.get() <= 3_600_000.0;
             let mut text = format_time(t, secs, false);
-            if let Some(m) = ruler.marker_near(x) {
+            if let Some(m) = ruler.marker_near(x, y) {
                 text = format!("{} · {}", m.label, format_time(m.start_ms, true, false));
                 let image = imp
                     .hover_image
@@ -403,6 +407,13 @@ impl EyrieRuler {
                     .map(|(_, t)| t.clone());
                 match image {
                     Some(texture) => {
+                        crate::gui::test_hooks::report(
+                            "timeline-hover",
+                            &serde_json::json!({
+                                "marker": m.id, "label": text,
+                                "image": [texture.width(), texture.height()],
+                            }),
+                        );
                         let b = gtk::Box::new(gtk::Orientation::Vertical, 4);
                         let pic = gtk::Picture::for_paintable(&texture);
                         pic.set_size_request(240, 135);
