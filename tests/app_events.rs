@@ -6,7 +6,8 @@
 //!
 //! - The timeline (`app.open-timeline` on D-Bus) draws the motion event and the manual
 //!   event on its activity track and every snapshot as a square, each at its instant
-//!   (the ruler reports what it drew, `timeline-markers`); its "Today" list has both
+//!   (the ruler reports what it drew, `timeline-markers`); the pointer over a snapshot's
+//!   square shows that snapshot, decrypted (`timeline-hover`); its "Today" list has both
 //!   events, and the manual event's play button, pressed over AT-SPI as a screen reader
 //!   does, plays the recordings from that event (the player's `SeekDone`).
 //! - Notifications reach a notification server on the session bus (this test's own
