@@ -288,3 +288,86 @@ fn notify(app: &EyrieApplication, out: &Outgoing, picture: Option<Vec<u8>>) {
         }),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eyrie_protocol::api::RecordingPolicy;
+
+    fn camera() -> Device {
+        Device {
+            id: Uuid::new_v4(),
+            name: "porch".into(),
+            store_mode: RecordingPolicy::Event,
+            activated: true,
+            online: true,
+            last_seen_ms: None,
+            dropped_segments: 0,
+            channels: Vec::new(),
+            created_ms: 0,
+        }
+    }
+
+    fn event(start_ms: i64) -> Event {
+        Event {
+            id: Uuid::new_v4(),
+            channel_id: Uuid::new_v4(),
+            kind: EventKind::Motion,
+            start_ms,
+            end_ms: None,
+        }
+    }
+
+    /// (event start, how many more) of what `decide` sends.
+    fn sent(out: &[Outgoing]) -> Vec<(i64, usize)> {
+        out.iter().map(|o| (o.event.start_ms, o.more)).collect()
+    }
+
+    #[test]
+    fn a_cooldown_holds_events_and_sums_them_up_when_it_ends() {
+        let cam = camera();
+        let devices = [cam.clone()];
+        let mut c = HashMap::new();
+        let fresh = |starts: &[i64]| starts.iter().map(|&s| (cam.clone(), event(s))).collect();
+        // The first is sent; the next two, within 60 s, are held.
+        let out = decide(
+            &mut c,
+            fresh(&[1_000, 2_000]),
+            &devices,
+            false,
+            60_000,
+            1_000,
+        );
+        assert_eq!(sent(&out), [(1_000, 0)]);
+        let out = decide(&mut c, fresh(&[30_000]), &devices, false, 60_000, 30_000);
+        assert!(out.is_empty());
+        // Still cooling: nothing; then one summary of both, from the first's time.
+        assert!(decide(&mut c, fresh(&[]), &devices, false, 60_000, 60_999).is_empty());
+        let out = decide(&mut c, fresh(&[]), &devices, false, 60_000, 61_000);
+        assert_eq!(sent(&out), [(30_000, 2)]);
+        assert_eq!(out[0].since_ms, 1_000);
+        // The summary started the next cool-down.
+        let out = decide(&mut c, fresh(&[62_000]), &devices, false, 60_000, 62_000);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn no_cooldown_sends_every_event_and_do_not_disturb_none() {
+        let cam = camera();
+        let devices = [cam.clone()];
+        let mut c = HashMap::new();
+        let fresh = |starts: &[i64]| starts.iter().map(|&s| (cam.clone(), event(s))).collect();
+        let out = decide(&mut c, fresh(&[1_000]), &devices, false, 0, 1_000);
+        let again = decide(&mut c, fresh(&[1_500]), &devices, false, 0, 1_500);
+        assert_eq!(
+            (sent(&out), sent(&again)),
+            (vec![(1_000, 0)], vec![(1_500, 0)])
+        );
+        // Held events are forgotten by do not disturb, not announced after it.
+        let mut c = HashMap::new();
+        decide(&mut c, fresh(&[1_000]), &devices, false, 60_000, 1_000);
+        decide(&mut c, fresh(&[2_000]), &devices, false, 60_000, 2_000);
+        assert!(decide(&mut c, fresh(&[3_000]), &devices, true, 60_000, 3_000).is_empty());
+        assert!(decide(&mut c, fresh(&[]), &devices, false, 60_000, 90_000).is_empty());
+    }
+}

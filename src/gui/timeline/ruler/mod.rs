@@ -11,8 +11,9 @@
 //! Input: a click or a drag plays from that instant (the playhead follows the pointer
 //! while dragging and playback starts on release); Shift + drag selects a range for a
 //! clip; the wheel zooms around the pointer; Shift + wheel or a horizontal scroll pans.
-//! Hovering shows the time under the pointer, and over an event marker its kind and
-//! snapshot (loaded on demand by the window through [`EyrieRuler::set_hover_image`]).
+//! Hovering shows the time under the pointer, and over a marker its kind and snapshot
+//! (loaded on demand by the window through [`EyrieRuler::set_hover_image`]): the
+//! pointer's height picks the track, snapshots below the recordings, events above them.
 //!
 //! Drawing (draw.rs) uses `GtkSnapshot` colour nodes and Pango layouts (no cairo surface).
 
