@@ -108,6 +108,8 @@ const SCHEMA_KEYS: &[&str] = &[
     "talk-mode",
     "notifications-enabled",
     "notify-disabled-cameras",
+    "notify-cooldown-seconds",
+    "do-not-disturb",
     "kiosk",
     "kiosk-layout",
     "kiosk-cameras",

@@ -185,6 +185,11 @@ impl EyrieApplication {
             open_camera,
             open_timeline,
         ]);
+        // `app.do-not-disturb`: the key itself as a stateful action (state `b`; activating
+        // toggles it), so the desktop or a remote can silence notifications.
+        if let Some(settings) = self.settings() {
+            self.add_action(&settings.create_action("do-not-disturb"));
+        }
     }
 
     fn setup_accels(&self) {

@@ -175,3 +175,27 @@ pub fn walk_until(pid: u32, secs: u64, ready: impl Fn(&Tree) -> bool) -> Tree {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+/// Press the push button named `name` in the app with process id `pid` over AT-SPI (its
+/// first action, "click"), waiting up to `secs` for it to show; whether it was pressed.
+pub fn press(pid: u32, name: &str, secs: u64) -> bool {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/a11y_support/press.py");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let out = Command::new(python())
+            .arg(script)
+            .arg(pid.to_string())
+            .arg(name)
+            .output()
+            .expect("run tests/a11y_support/press.py (python3-gi, gir1.2-atspi-2.0)");
+        match out.status.code() {
+            Some(0) => return true,
+            Some(2) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(500)),
+            Some(2) => return false,
+            _ => panic!(
+                "press.py failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! The "Cameras" page: per camera, what the cloud's REST API lets its owner change — the
 //! name (`PATCH /devices/{id}`) and the store mode (`PUT /devices/{id}/store-mode`) — and
-//! this computer's notification switch for it (`notify-disabled-cameras`).
+//! this computer's notification switch for it (`notify-disabled-cameras`); above them,
+//! this computer's notification settings for all cameras (on/off, do not disturb, the
+//! per-camera cool-down).
 //!
 //! A cloud change is checked here first (a name of 1–64 printable characters, as
 //! `docs/api.md` says), then sent; the row keeps the value the cloud confirmed, and a
@@ -52,6 +54,17 @@ pub(super) fn page(
             "notifications-enabled",
             &gettext("Event Notifications"),
             &gettext("A desktop notification when a camera sees motion"),
+        ));
+        intro.add(&crate::gui::settings_rows::switch_row(
+            settings,
+            "do-not-disturb",
+            &gettext("Do Not Disturb"),
+            &gettext("No notifications at all until this is off again"),
+        ));
+        intro.add(&crate::gui::settings_rows::seconds_row(
+            settings,
+            "notify-cooldown-seconds",
+            &gettext("Seconds Between Notifications"),
         ));
     }
     let loading = adw::PreferencesGroup::builder()

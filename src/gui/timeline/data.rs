@@ -1,13 +1,13 @@
 //! What the ruler shows, loaded from the cloud for a range: the recordings merged into
 //! contiguous runs (a week of 30-second segments becomes a few runs, so memory stays
-//! bounded whatever the zoom) and the event markers.
+//! bounded whatever the zoom) and the markers of the events and snapshots.
 
 use eyrie_client::api::ApiClient;
 use eyrie_client::playback::timeline::CONTIGUOUS_MS;
-use eyrie_protocol::api::{EventKind, RecordingStatus};
+use eyrie_protocol::api::{Event, EventKind, RecordingStatus, SnapshotStatus};
 use uuid::Uuid;
 
-use super::ruler::Marker;
+use super::ruler::{Marker, MarkerKind};
 use crate::i18n::gettext;
 
 /// The cloud lists at most a week per call.
@@ -67,10 +67,25 @@ pub async fn load(
         let events = api.events(channel, chunk, chunk_end).await?;
         markers.extend(events.events.into_iter().map(|e| Marker {
             id: e.id,
+            kind: MarkerKind::Event(e.kind),
             start_ms: e.start_ms,
             end_ms: e.end_ms,
             label: kind_label(e.kind),
         }));
+        let snapshots = api.snapshots(channel, chunk, chunk_end).await?;
+        markers.extend(
+            snapshots
+                .snapshots
+                .into_iter()
+                .filter(|s| s.status == SnapshotStatus::Complete)
+                .map(|s| Marker {
+                    id: s.id,
+                    kind: MarkerKind::Snapshot,
+                    start_ms: s.taken_at_ms,
+                    end_ms: None,
+                    label: gettext("Snapshot"),
+                }),
+        );
         chunk = chunk_end;
     }
     runs.sort_unstable();
@@ -82,6 +97,20 @@ pub async fn load(
         runs,
         markers,
     })
+}
+
+/// The events of the channel since local midnight, oldest first.
+pub async fn today(
+    api: &ApiClient,
+    channel: Uuid,
+    midnight_ms: i64,
+) -> Result<Vec<Event>, eyrie_client::api::ApiError> {
+    let now = eyrie_protocol::clock::unix_ms();
+    let mut events = api.events(channel, midnight_ms, now + 60_000).await?.events;
+    // Events overlapping the range: one that began before midnight is yesterday's.
+    events.retain(|e| e.start_ms >= midnight_ms);
+    events.sort_by_key(|e| e.start_ms);
+    Ok(events)
 }
 
 /// The nearest snapshot image (JPEG) to `at_ms` within ten seconds, if any.

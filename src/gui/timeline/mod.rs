@@ -6,7 +6,8 @@
 //!   │                   or `app.open-timeline`; its `win.*` actions: actions.rs)
 //!   ├─ GtkPicture ◄─paintable─ gtk4paintablesink ◄─ eyrie_client::playback::Player
 //!   ├─ controls: previous/next event, step, play/pause, 1×/2×/4×/8×, time, back to live
-//!   ├─ EyrieRuler (ruler.rs): recordings, gaps, events, selection, playhead
+//!   ├─ EyrieRuler (ruler/): recordings, gaps, activity track, snapshots, playhead
+//!   ├─ today's events (events.rs): kind, time, play from there
 //!   └─ clip list (clips.rs): in progress / finished (polled), play, export, delete
 //! ```
 //!
@@ -19,6 +20,7 @@
 mod actions;
 mod clips;
 mod data;
+mod events;
 mod player;
 mod ruler;
 mod ui;
@@ -39,7 +41,7 @@ use super::test_hooks;
 use crate::i18n::{gettext, gettext_f};
 use crate::spawn_tokio;
 use eyrie_protocol::clock::unix_ms;
-pub use ruler::EyrieRuler;
+pub use ruler::{EyrieRuler, format_time};
 
 /// The rates offered (the player accepts any).
 const RATES: [f64; 4] = [1.0, 2.0, 4.0, 8.0];
@@ -64,6 +66,7 @@ mod imp {
         pub clip_button: OnceCell<gtk::Button>,
         pub toasts: OnceCell<adw::ToastOverlay>,
         pub clips: OnceCell<clips::ClipList>,
+        pub events: OnceCell<events::EventList>,
         pub loaded: Cell<(i64, i64)>,
         /// When the ruler's data was last loaded (the present keeps growing).
         pub loaded_at: Cell<i64>,
@@ -168,6 +171,7 @@ impl EyrieTimelineWindow {
         window.start_player_then(None, at);
         window.reload_ruler(true);
         window.imp().clips.get().map(clips::ClipList::reload);
+        window.imp().events.get().map(events::EventList::reload);
         let tick = glib::timeout_add_local(
             std::time::Duration::from_millis(100),
             glib::clone!(
@@ -285,6 +289,7 @@ impl EyrieTimelineWindow {
         {
             imp.loaded_at.set(now);
             self.reload_ruler(true);
+            imp.events.get().map(events::EventList::reload);
         }
         let Some(state) = state else { return };
         if let Some(ruler) = self.ruler() {

@@ -1,5 +1,6 @@
 //! The timeline window's widgets, built in code: header with "Back to Live", the picture
-//! with a hint and a spinner over it, the controls row, the ruler and the clip list,
+//! with a hint and a spinner over it, the controls row, the ruler, today's events and the
+//! clip list,
 //! wired to the window's actions (actions.rs) and methods.
 
 use adw::prelude::*;
@@ -7,7 +8,7 @@ use adw::subclass::prelude::*;
 use eyrie_protocol::api::Device;
 use gtk::glib;
 
-use super::{EyrieRuler, EyrieTimelineWindow, RATES, clips};
+use super::{EyrieRuler, EyrieTimelineWindow, RATES, clips, events};
 use crate::i18n::{gettext, gettext_f};
 
 fn icon_button(icon: &str, tooltip: &str) -> gtk::Button {
@@ -119,9 +120,13 @@ impl EyrieTimelineWindow {
         main.append(&ruler);
 
         let clip_list = clips::ClipList::new(self);
+        let event_list = events::EventList::new(self);
+        let side = gtk::Box::new(gtk::Orientation::Vertical, 0);
+        side.append(event_list.widget());
+        side.append(clip_list.widget());
         let paned = gtk::Paned::new(gtk::Orientation::Horizontal);
         paned.set_start_child(Some(&main));
-        paned.set_end_child(Some(clip_list.widget()));
+        paned.set_end_child(Some(&side));
         paned.set_resize_end_child(false);
         paned.set_shrink_end_child(false);
         paned.set_position(720);
@@ -188,5 +193,6 @@ impl EyrieTimelineWindow {
         let _ = imp.clip_button.set(clip);
         let _ = imp.toasts.set(toasts);
         let _ = imp.clips.set(clip_list);
+        let _ = imp.events.set(event_list);
     }
 }

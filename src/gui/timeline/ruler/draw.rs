@@ -1,20 +1,54 @@
 //! How the ruler draws itself, bottom up: the band where recordings would be, the
-//! future shaded, the tick labels, the recordings as bars, event markers, the selected
-//! range, the playhead and "now" — all `GtkSnapshot` colour nodes and Pango layouts.
+//! future shaded, the tick labels, the recordings as bars, the activity track above them
+//! (events: bars with a duration, dots for instants) and the snapshots below them
+//! (squares), the selected range, the playhead and "now" — all `GtkSnapshot` colour
+//! nodes (rounded clips for the dots) and Pango layouts. With the `test-hooks` feature
+//! each change of what the tracks show is reported (`timeline-markers`).
 //!
 //! ```text
 //!  | 10:00      10:15      10:30   ░░│░░  ← labels, future shaded past "now"
-//!  |████████  ██████████   ▲   ██  ░░│░░  ← recordings (runs), ▲ event, │ playhead
+//!  |   ━━━━━    ●        ●━━       ░░│░░  ← activity track: events (bars, dots)
+//!  |████████  ██████████   █████   ░░│░░  ← recordings (runs), │ playhead
+//!  |    ▪              ▪           ░░│░░  ← snapshots
 //! ```
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
-use gtk::{gdk, glib, graphene};
+use gtk::{gdk, glib, graphene, gsk};
 
-use super::{EyrieRuler, format_time};
+use super::{EyrieRuler, MarkerKind, format_time};
+use crate::gui::test_hooks;
+use eyrie_protocol::api::EventKind;
+
+/// Where the snapshot track begins, as a share of the ruler's height (below the
+/// recordings band, which ends at 0.45 + 0.32).
+pub(super) const SNAPSHOT_TRACK: f64 = 0.77;
+
+/// Height of the activity track and size of its dots and snapshot squares (px).
+const DOT: f32 = 8.0;
 
 fn rgba(r: f32, g: f32, b: f32, a: f32) -> gdk::RGBA {
     gdk::RGBA::new(r, g, b, a)
+}
+
+/// A filled rectangle with rounded corners of `radius`.
+fn rounded(snapshot: &gtk::Snapshot, r: &graphene::Rect, radius: f32, colour: &gdk::RGBA) {
+    let radius = radius.min(r.width() / 2.0).min(r.height() / 2.0);
+    let corner = graphene::Size::new(radius, radius);
+    snapshot.push_rounded_clip(&gsk::RoundedRect::new(*r, corner, corner, corner, corner));
+    snapshot.append_color(colour, r);
+    snapshot.pop();
+}
+
+/// The marker's kind as the report names it.
+fn kind_name(kind: MarkerKind) -> &'static str {
+    match kind {
+        MarkerKind::Snapshot => "snapshot",
+        MarkerKind::Event(EventKind::Motion) => "motion",
+        MarkerKind::Event(EventKind::Manual) => "manual",
+        MarkerKind::Event(EventKind::Sound) => "sound",
+        MarkerKind::Event(EventKind::Unknown) => "event",
+    }
 }
 
 /// Tick spacing (ms) and whether labels need seconds, for a span drawn over `width` px.
@@ -100,19 +134,58 @@ impl EyrieRuler {
             let (x0, x1) = (self.x_of(s), self.x_of(e));
             snapshot.append_color(&rec, &rect(x0, band_y, x1.max(x0 + 1.0), band_h));
         }
-        // Events.
-        let ev = rgba(0.96, 0.47, 0.0, 1.0);
+        // The activity track above the recordings: events with a duration as bars,
+        // instants (and events still going on) as dots; snapshots below, as squares.
+        let mut drawn = Vec::new();
+        let track_y = band_y - DOT - 2.0;
+        let snap_y = band_y + band_h + 2.0;
         for m in imp.markers.borrow().iter() {
-            let end = m.end_ms.unwrap_or(m.start_ms);
+            let end = m.end_ms.unwrap_or(m.start_ms).max(m.start_ms);
             if end < vs || m.start_ms > ve {
                 continue;
             }
             let (x0, x1) = (self.x_of(m.start_ms), self.x_of(end));
-            snapshot.append_color(
-                &gdk::RGBA::new(0.96, 0.47, 0.0, 0.35),
-                &rect(x0, band_y - 6.0, x1.max(x0 + 2.0), 6.0),
-            );
-            snapshot.append_color(&ev, &rect(x0 - 1.5, band_y - 12.0, x0 + 1.5, 12.0 + band_h));
+            let shape = match m.kind {
+                MarkerKind::Snapshot => {
+                    let r = graphene::Rect::new(x0 as f32 - DOT / 2.0, snap_y, DOT, DOT);
+                    rounded(snapshot, &r, 1.5, &rgba(0.15, 0.64, 0.41, 1.0));
+                    "square"
+                }
+                MarkerKind::Event(_) if end > m.start_ms => {
+                    let half = f64::from(DOT / 2.0);
+                    let r = rect(x0 - half, track_y, x1.max(x0) + half, DOT);
+                    rounded(snapshot, &r, DOT / 2.0, &rgba(0.96, 0.47, 0.0, 0.85));
+                    "bar"
+                }
+                MarkerKind::Event(_) => {
+                    let r = graphene::Rect::new(x0 as f32 - DOT / 2.0, track_y, DOT, DOT);
+                    rounded(snapshot, &r, DOT / 2.0, &rgba(0.96, 0.47, 0.0, 1.0));
+                    "dot"
+                }
+            };
+            if test_hooks::enabled() {
+                drawn.push(serde_json::json!({
+                    "id": m.id, "kind": kind_name(m.kind), "shape": shape,
+                    "start_ms": m.start_ms, "end_ms": m.end_ms,
+                    "x0": x0.round(), "x1": x1.round(),
+                }));
+            }
+        }
+        if test_hooks::enabled() {
+            // Where the ruler is in its window's surface (X11: the window), for the pointer.
+            let origin = self.native().and_then(|native| {
+                let (sx, sy) = native.surface_transform();
+                let p = self.compute_point(&native, &graphene::Point::new(0.0, 0.0))?;
+                Some([f64::from(p.x()) + sx, f64::from(p.y()) + sy])
+            });
+            let drawn = serde_json::json!({
+                "markers": drawn, "view": [vs, ve], "width": w, "origin": origin,
+                "tracks": { "events": track_y + DOT / 2.0, "snapshots": snap_y + DOT / 2.0 },
+            });
+            if *imp.drawn.borrow() != drawn {
+                test_hooks::report("timeline-markers", &drawn);
+                imp.drawn.replace(drawn);
+            }
         }
         // Selection.
         if let Some((a, b)) = imp.selection.get() {

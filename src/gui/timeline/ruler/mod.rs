@@ -2,15 +2,18 @@
 //!
 //! It shows a window of time (`start_ms`, `span_ms`, from one minute to one week) and
 //! draws, from the bottom up: the recordings as bars (the gaps between them stay empty),
-//! event markers, the selected range, the playhead and "now". It only draws what it is
-//! given; the window loads recordings and events for the visible range and hands them in
-//! as merged runs, so a week stays a few hundred rectangles.
+//! the activity track above them (an event with a duration as a bar, an instant as a dot)
+//! and the snapshots below them (small squares), the selected range, the playhead and
+//! "now". It only draws what it is given; the window loads recordings, events and
+//! snapshots for the visible range and hands them in (recordings as merged runs), so a
+//! week stays a few hundred rectangles.
 //!
 //! Input: a click or a drag plays from that instant (the playhead follows the pointer
 //! while dragging and playback starts on release); Shift + drag selects a range for a
 //! clip; the wheel zooms around the pointer; Shift + wheel or a horizontal scroll pans.
-//! Hovering shows the time under the pointer, and over an event marker its kind and
-//! snapshot (loaded on demand by the window through [`EyrieRuler::set_hover_image`]).
+//! Hovering shows the time under the pointer, and over a marker its kind and snapshot
+//! (loaded on demand by the window through [`EyrieRuler::set_hover_image`]): the
+//! pointer's height picks the track, snapshots below the recordings, events above them.
 //!
 //! Drawing (draw.rs) uses `GtkSnapshot` colour nodes and Pango layouts (no cairo surface).
 
@@ -26,15 +29,24 @@ mod draw;
 
 pub const MIN_SPAN_MS: f64 = 60_000.0;
 pub const MAX_SPAN_MS: f64 = 7.0 * 86_400_000.0;
-const HEIGHT: i32 = 84;
+const HEIGHT: i32 = 96;
 /// Pixels of pointer travel before a press becomes a drag.
 const CLICK_SLOP: f64 = 4.0;
 
-/// An event marker.
+/// What a marker stands for: an event (on the activity track) or a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerKind {
+    Event(eyrie_protocol::api::EventKind),
+    Snapshot,
+}
+
+/// A marker on the ruler: an event or a snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Marker {
     pub id: uuid::Uuid,
+    pub kind: MarkerKind,
     pub start_ms: i64,
+    /// The end of an event with a duration (`None` while it goes on, and for snapshots).
     pub end_ms: Option<i64>,
     pub label: String,
 }
@@ -66,6 +78,8 @@ mod imp {
         pub drag_x: Cell<f64>,
         pub hover_x: Cell<Option<f64>>,
         pub hover_image: RefCell<Option<(uuid::Uuid, gdk::Texture)>>,
+        /// What the last drawing put on the tracks, as reported (test-hooks only).
+        pub drawn: RefCell<serde_json::Value>,
         pub on_seek: RefCell<Option<TimeFn>>,
         pub on_select: RefCell<Option<RangeFn>>,
         pub on_view: RefCell<Option<ViewFn>>,
@@ -274,11 +288,15 @@ impl EyrieRuler {
         }
     }
 
-    fn marker_near(&self, x: f64) -> Option<Marker> {
+    /// The marker within 6 px of `x` on the track at height `y`: the snapshots below the
+    /// recordings, the events above them.
+    fn marker_near(&self, x: f64, y: f64) -> Option<Marker> {
+        let snapshots = y > f64::from(self.height()) * draw::SNAPSHOT_TRACK;
         self.imp()
             .markers
             .borrow()
             .iter()
+            .filter(|m| (m.kind == MarkerKind::Snapshot) == snapshots)
             .map(|m| ((self.x_of(m.start_ms) - x).abs(), m))
             .filter(|(d, _)| *d <= 6.0)
             .min_by(|a, b| a.0.total_cmp(&b.0))
@@ -374,13 +392,13 @@ impl EyrieRuler {
         ));
         self.add_controller(motion);
 
-        self.connect_query_tooltip(|ruler, x, _, _, tooltip| {
-            let x = f64::from(x);
+        self.connect_query_tooltip(|ruler, x, y, _, tooltip| {
+            let (x, y) = (f64::from(x), f64::from(y));
             let imp = ruler.imp();
             let t = ruler.time_at(x);
             let secs = imp.span_ms.get() <= 3_600_000.0;
             let mut text = format_time(t, secs, false);
-            if let Some(m) = ruler.marker_near(x) {
+            if let Some(m) = ruler.marker_near(x, y) {
                 text = format!("{} · {}", m.label, format_time(m.start_ms, true, false));
                 let image = imp
                     .hover_image
@@ -390,6 +408,13 @@ impl EyrieRuler {
                     .map(|(_, t)| t.clone());
                 match image {
                     Some(texture) => {
+                        crate::gui::test_hooks::report(
+                            "timeline-hover",
+                            &serde_json::json!({
+                                "marker": m.id, "label": text,
+                                "image": [texture.width(), texture.height()],
+                            }),
+                        );
                         let b = gtk::Box::new(gtk::Orientation::Vertical, 4);
                         let pic = gtk::Picture::for_paintable(&texture);
                         pic.set_size_request(240, 135);
