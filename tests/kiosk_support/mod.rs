@@ -364,6 +364,28 @@ impl Screen {
         assert!(status.success(), "xdotool click failed");
     }
 
+    /// Press the pointer's button at (x, y), hold it for `hold`, let go.
+    pub fn press(&self, x: u32, y: u32, hold: std::time::Duration) {
+        let status = Command::new("xdotool")
+            .env("DISPLAY", &self.display)
+            .args([
+                "mousemove",
+                &x.to_string(),
+                &y.to_string(),
+                "mousedown",
+                "1",
+            ])
+            .args([
+                "sleep",
+                &format!("{:.2}", hold.as_secs_f64()),
+                "mouseup",
+                "1",
+            ])
+            .status()
+            .expect("xdotool (apt install xdotool)");
+        assert!(status.success(), "xdotool press failed");
+    }
+
     /// Type on the keyboard: `keys` are xdotool key names (`ctrl+comma`, `Return`), `text`
     /// is typed as characters.
     #[allow(dead_code)]

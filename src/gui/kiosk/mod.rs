@@ -38,6 +38,7 @@ pub(crate) mod prefs;
 mod tile;
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::Duration;
 
 use adw::prelude::*;
@@ -52,6 +53,9 @@ use super::test_hooks;
 use crate::i18n::gettext;
 use layout::Layout;
 use tile::KioskTile;
+
+/// How long a press anywhere must last to open the preferences.
+const PREFERENCES_PRESS: Duration = Duration::from_secs(3);
 
 const CSS: &str = "
 window.eyrie-kiosk { border: none; box-shadow: none; outline: none; border-radius: 0; }
@@ -195,14 +199,48 @@ impl EyrieKioskWindow {
             .set_transition_type(gtk::StackTransitionType::Crossfade);
         self.set_content(Some(&imp.stack));
 
-        // A long press anywhere opens the preferences (touch screens have no keyboard).
-        let press = gtk::GestureLongPress::new();
-        press.set_delay_factor(6.0);
+        // A three-second press anywhere opens the preferences (touch screens have no
+        // keyboard). Timed here: GtkGestureLongPress caps its delay factor at 2 (about a
+        // second), short enough to open them by a person leaning on the screen.
+        let press = gtk::GestureClick::new();
+        let pending: Rc<RefCell<Option<glib::SourceId>>> = Rc::default();
         press.connect_pressed(glib::clone!(
             #[weak(rename_to = w)]
             self,
-            move |_, _, _| w.show_preferences()
+            #[strong]
+            pending,
+            move |_, _, _, _| {
+                let id = glib::timeout_add_local_once(
+                    PREFERENCES_PRESS,
+                    glib::clone!(
+                        #[weak]
+                        w,
+                        #[strong]
+                        pending,
+                        move || {
+                            pending.take();
+                            w.show_preferences();
+                        }
+                    ),
+                );
+                if let Some(old) = pending.replace(Some(id)) {
+                    old.remove();
+                }
+            }
         ));
+        let cancel = move || {
+            if let Some(id) = pending.take() {
+                id.remove();
+            }
+        };
+        let cancel = Rc::new(cancel);
+        press.connect_released({
+            let cancel = cancel.clone();
+            move |_, _, _, _| cancel()
+        });
+        // The press taken by another gesture. (Not `stopped`: a click gesture emits it
+        // when its double-click time runs out, long before three seconds.)
+        press.connect_cancel(move |_, _| cancel());
         self.add_controller(press);
     }
 
