@@ -53,7 +53,7 @@ struct UnitCommand {
     restart: Duration,
 }
 
-fn unit_command() -> UnitCommand {
+fn unit_command(bindir: &Path) -> UnitCommand {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(UNIT))
         .expect("the cage unit");
     let value = |key: &str| {
@@ -65,11 +65,7 @@ fn unit_command() -> UnitCommand {
     };
     assert_eq!(value("Restart="), "always", "a wall screen restarts always");
     let restart: u64 = value("RestartSec=").parse().expect("RestartSec in seconds");
-    let bindir = Path::new(env!("CARGO_BIN_EXE_eyrie"))
-        .parent()
-        .expect("bin dir")
-        .display()
-        .to_string();
+    let bindir = bindir.display().to_string();
     let argv: Vec<String> = value("ExecStart=")
         .replace("@BINDIR@", &bindir)
         .split_whitespace()
@@ -87,6 +83,35 @@ fn unit_command() -> UnitCommand {
         env,
         restart: Duration::from_secs(restart),
     }
+}
+
+/// A directory the kiosk's user can run `eyrie` from: the build's target directory may
+/// sit in root's home (`~/.cache/eyrie/target`, mode 0700 above it), where `nobody`
+/// cannot reach the binary and cage would exit at once.
+fn bin_dir_for_the_kiosk_user() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("bin dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("bin dir mode");
+    let exe = Path::new(env!("CARGO_BIN_EXE_eyrie"));
+    let to = dir.path().join("eyrie");
+    if std::fs::hard_link(exe, &to).is_err() {
+        std::fs::copy(exe, &to).expect("copy eyrie");
+    }
+    // The settings schema build.rs compiled sits there too (the newest build's).
+    let compiled = std::fs::read_dir(exe.parent().expect("target dir").join("build"))
+        .expect("build dir")
+        .flatten()
+        .map(|e| e.path().join("out/schemas/gschemas.compiled"))
+        .filter(|p| p.exists())
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+        .expect("the compiled settings schema");
+    std::fs::create_dir(dir.path().join("schemas")).expect("schemas dir");
+    std::fs::copy(compiled, dir.path().join("schemas/gschemas.compiled")).expect("schema");
+    for d in [dir.path().to_owned(), dir.path().join("schemas")] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).expect("mode");
+    }
+    dir
 }
 
 fn root() -> bool {
@@ -444,7 +469,8 @@ fn back_live(home: &Home, cameras: &[String], old: &[u32], since: u64, secs: u64
 #[test]
 fn the_unit_runs_the_kiosk_in_cage_and_comes_back() {
     let t0 = Instant::now();
-    let UnitCommand { argv, env, restart } = unit_command();
+    let bindir = bin_dir_for_the_kiosk_user();
+    let UnitCommand { argv, env, restart } = unit_command(bindir.path());
     let house = House::start(Path::new(env!("CARGO_BIN_EXE_eyrie")), 4, 5);
     let cameras = house.camera_ids();
     let home = Home::new(&house);
@@ -503,6 +529,7 @@ fn the_unit_runs_the_kiosk_in_cage_and_comes_back() {
     let unit = {
         let mut argv = argv.clone();
         argv.insert(1, "-r".into());
+        let schemas = bindir.path().join("schemas");
         let (runtime, home_env) = (home.runtime.clone(), {
             let mut probe = Command::new("true");
             home.session(&mut probe);
@@ -523,6 +550,7 @@ fn the_unit_runs_the_kiosk_in_cage_and_comes_back() {
                     };
                 }
                 cmd.envs(env.iter().map(|(k, v)| (k, v)))
+                    .env("GSETTINGS_SCHEMA_DIR", &schemas)
                     .env("DBUS_SESSION_BUS_ADDRESS", &address)
                     .stdout(Stdio::null())
                     .stderr(log_file("cage"))

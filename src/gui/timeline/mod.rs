@@ -55,6 +55,8 @@ mod imp {
         pub channel: Cell<Option<Uuid>>,
         pub device: RefCell<Option<Device>>,
         pub player: RefCell<Option<Arc<Player>>>,
+        /// Where a seek asked for before the player was open goes once it is.
+        pub pending_seek: Cell<Option<i64>>,
         /// The clip the player is playing (its object), or `None` for the recordings.
         pub playing_clip: RefCell<Option<eyrie_protocol::api::Clip>>,
         pub picture: OnceCell<gtk::Picture>,
@@ -378,7 +380,10 @@ impl EyrieTimelineWindow {
             return;
         }
         let Some(player) = self.imp().player.borrow().clone() else {
-            self.toast(&gettext("Playback is not ready yet"));
+            // The player is still opening (right after the window opened): the click
+            // is kept and played once it is, not dropped.
+            self.imp().pending_seek.set(Some(t));
+            self.show_loading();
             return;
         };
         self.show_loading();

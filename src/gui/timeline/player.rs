@@ -94,7 +94,8 @@ impl EyrieTimelineWindow {
                             &serde_json::json!({ "clip": clip.as_ref().map(|c| c.id) }),
                         );
                         window.imp().playing_clip.replace(clip);
-                        if let Some(t) = seek_to {
+                        // A click made while it opened is newer than where it was opened.
+                        if let Some(t) = window.imp().pending_seek.take().or(seek_to) {
                             window.seek(t);
                         }
                         glib::spawn_future_local(glib::clone!(
@@ -107,7 +108,11 @@ impl EyrieTimelineWindow {
                             }
                         ));
                     }
-                    Err(e) => window.toast(&e.to_string()),
+                    Err(e) => {
+                        window.imp().pending_seek.take();
+                        window.hide_loading();
+                        window.toast(&e.to_string());
+                    }
                 }
             }
         ));
@@ -251,7 +256,7 @@ impl EyrieTimelineWindow {
                 // The whole sentence over the picture; a toast would cut it short.
                 window.hide_loading();
                 if let Some(hint) = window.imp().hint.get() {
-                    // White on the black picture (the hint is dim text for a light one).
+                    // Full white over the black picture (the hint is dimmed otherwise).
                     hint.remove_css_class("dim-label");
                     hint.set_markup(&format!(
                         "<span foreground=\"#ffffff\">{}</span>",

@@ -43,6 +43,8 @@ impl EyrieTimelineWindow {
             .hexpand(true)
             .vexpand(true)
             .build();
+        // Letterboxed on black like the live view, never on the window's light colour.
+        picture.add_css_class("live-picture");
         let alt = gettext_f("Recorded video of {name}", &[("name", &device.name)]);
         picture.set_alternative_text(Some(&alt));
         // GTK 4.8 makes the alternative text a description only; it is the name too.
@@ -58,6 +60,8 @@ impl EyrieTimelineWindow {
             .visible(false)
             .build();
         let centre = gtk::Box::new(gtk::Orientation::Vertical, 12);
+        // Light text and spinner over the black picture.
+        centre.add_css_class("video-overlay");
         centre.set_halign(gtk::Align::Center);
         centre.set_valign(gtk::Align::Center);
         centre.append(&spinner);
