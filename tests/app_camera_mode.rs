@@ -1,9 +1,12 @@
 //! The camera-mode window under Xvfb, black box: it shows a pairing code, the test claims
 //! that code through the API like the app's "Add a camera" does, and the window then runs
 //! the camera: its preview renders real frames of the camera's own stream, it reports the
-//! store mode and upload state, and the account lists the camera online.
+//! store mode and upload state, and the account lists the camera online. With a PipeWire
+//! camera of the test's own, the webcam picker lists it, selects it, and follows it as it
+//! vanishes and comes back.
 
 mod gui_app;
+mod pipewire_support;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -153,4 +156,88 @@ async fn camera_mode_shows_a_code_pairs_and_previews_its_stream() {
     );
     assert_eq!(status["privacy"], false, "{status}");
     assert!(online, "the paired camera is not online in the account");
+}
+
+/// The picker's lists as the window reported them (`camera-mode-devices`), in order.
+fn device_lists(ev: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    ev.iter()
+        .filter(|e| e["event"] == "camera-mode-devices")
+        .map(|e| e["data"].clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_mode_picker_follows_a_pipewire_camera_that_vanishes_and_returns() {
+    if let Some(why) = pipewire_support::unavailable() {
+        eprintln!(
+            "SKIP camera_mode_picker_follows_a_pipewire_camera_that_vanishes_and_returns: {why}"
+        );
+        return;
+    }
+    const NODE: &str = "eyrie-test-cam";
+    let want = format!("pipewire:{NODE}");
+    let pw = pipewire_support::PipeWire::start();
+    let publisher = pipewire_support::Publisher::start(&pw, NODE);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.jsonl");
+    let mut cmd = gui_app::command("1280x900x24");
+    pw.env_pipewire_only(&mut cmd);
+    cmd.env("EYRIE_TEST_REPORT", &report)
+        .env("EYRIE_SECRET_STORE", "file")
+        .env("GSK_RENDERER", "cairo")
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut viewer = gui_app::App::spawn(&mut cmd);
+    tokio::task::block_in_place(|| {
+        viewer
+            .bus(30)
+            .app("camera-mode", None)
+            .expect("app.camera-mode");
+    });
+    let outcome = async {
+        // Listed and, as the only camera, selected.
+        wait_for(&report, 30, |ev| {
+            device_lists(ev)
+                .iter()
+                .any(|l| l["selected"] == want.as_str())
+                .then_some(())
+        })
+        .await
+        .ok_or("the PipeWire camera was never listed and selected")?;
+        // Its program quits: the list follows (device-removed).
+        let seen = device_lists(&events(&report)).len();
+        drop(publisher);
+        wait_for(&report, 20, |ev| {
+            device_lists(ev)[seen..]
+                .iter()
+                .any(|l| {
+                    l["video"]
+                        .as_array()
+                        .is_some_and(|v| !v.iter().any(|s| s == want.as_str()))
+                })
+                .then_some(())
+        })
+        .await
+        .ok_or("the vanished camera stayed in the list")?;
+        // It comes back: listed and selected again (device-added).
+        let seen = device_lists(&events(&report)).len();
+        let _publisher = pipewire_support::Publisher::start(&pw, NODE);
+        wait_for(&report, 20, |ev| {
+            device_lists(ev)[seen..]
+                .iter()
+                .any(|l| l["selected"] == want.as_str())
+                .then_some(())
+        })
+        .await
+        .ok_or("the camera that came back was not selected again")?;
+        Ok::<_, String>(())
+    }
+    .await;
+    viewer.stop();
+    if let Err(e) = outcome {
+        panic!("{e}: {:?}", device_lists(&events(&report)));
+    }
 }

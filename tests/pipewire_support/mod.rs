@@ -129,6 +129,13 @@ impl PipeWire {
         self.runtime.path().join("pipewire-0")
     }
 
+    /// Give a child process this PipeWire and leave the rest of its runtime directory
+    /// (D-Bus, dconf, the accessibility bus) where it was: for the app.
+    pub fn env_pipewire_only(&self, c: &mut Command) {
+        c.env("PIPEWIRE_RUNTIME_DIR", self.runtime.path())
+            .env_remove("PIPEWIRE_REMOTE");
+    }
+
     /// Give a child process this PipeWire (and only this one).
     pub fn env(&self, c: &mut Command) {
         c.env("XDG_RUNTIME_DIR", self.runtime.path())
