@@ -487,7 +487,10 @@ async fn camera_process_records_a_pipewire_camera_that_vanishes_and_returns() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(
-        listed.lines().next().is_some_and(|l| l.starts_with(&format!("pipewire:{NODE}\t"))),
+        listed
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with(&format!("pipewire:{NODE}\t"))),
         "the PipeWire node is listed first: {listed}"
     );
 
@@ -506,9 +509,22 @@ async fn camera_process_records_a_pipewire_camera_that_vanishes_and_returns() {
     );
     let channel = main_channel(state.path()).await;
     let mut seen = std::collections::HashSet::new();
-    let before = frames_recorded_since(&cloud, device, channel, &mut seen, first_at, Duration::from_secs(30)).await;
+    let before = frames_recorded_since(
+        &cloud,
+        device,
+        channel,
+        &mut seen,
+        first_at,
+        Duration::from_secs(30),
+    )
+    .await;
     let now = eyrie_client::pixel_clock::now_unix_ms();
-    let from_node: Vec<u64> = before.iter().flatten().copied().filter(|&c| c >= first_at && c <= now).collect();
+    let from_node: Vec<u64> = before
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|&c| c >= first_at && c <= now)
+        .collect();
     assert!(
         from_node.len() >= 10,
         "recordings hold frames of the PipeWire node: {} of {} frames carry its clock",
@@ -528,8 +544,21 @@ async fn camera_process_records_a_pipewire_camera_that_vanishes_and_returns() {
     );
     let back_at = eyrie_client::pixel_clock::now_unix_ms();
     let _publisher = Publisher::start(&pw, NODE);
-    let after = frames_recorded_since(&cloud, device, channel, &mut seen, back_at, Duration::from_secs(30)).await;
-    let resumed: Vec<u64> = after.iter().flatten().copied().filter(|&c| c >= back_at).collect();
+    let after = frames_recorded_since(
+        &cloud,
+        device,
+        channel,
+        &mut seen,
+        back_at,
+        Duration::from_secs(30),
+    )
+    .await;
+    let resumed: Vec<u64> = after
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|&c| c >= back_at)
+        .collect();
     assert!(
         resumed.len() >= 10,
         "after the node came back the recordings hold its frames again: {} of {} frames \
@@ -544,7 +573,10 @@ async fn camera_process_records_a_pipewire_camera_that_vanishes_and_returns() {
         .copied()
         .filter(|&c| c > gone_at + 500 && c < back_at)
         .collect();
-    assert!(in_gap.is_empty(), "frames drawn while the node was away: {in_gap:?}");
+    assert!(
+        in_gap.is_empty(),
+        "frames drawn while the node was away: {in_gap:?}"
+    );
     let latency = resumed.first().map(|&c| c - back_at);
     eprintln!(
         "pipewire: first recording after {:.1} s; back after the node returned: first frame drawn {latency:?} ms after the restart; {} frames before, {} after; whole test {:.1} s",
@@ -553,5 +585,8 @@ async fn camera_process_records_a_pipewire_camera_that_vanishes_and_returns() {
         resumed.len(),
         started.elapsed().as_secs_f64()
     );
-    assert!(camera.0.try_wait().unwrap().is_none(), "the camera process is still running");
+    assert!(
+        camera.0.try_wait().unwrap().is_none(),
+        "the camera process is still running"
+    );
 }

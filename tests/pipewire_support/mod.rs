@@ -50,7 +50,8 @@ pub fn unavailable() -> Option<String> {
 }
 
 fn on_path(bin: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
 }
 
 struct Killed(Child);
@@ -190,30 +191,24 @@ impl Publisher {
         let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, w, h)
             .build()
             .unwrap();
-        caps.static_pad("src").unwrap().add_probe(
-            gst::PadProbeType::BUFFER,
-            move |_, probe| {
+        caps.static_pad("src")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, probe| {
                 if let Some(gst::PadProbeData::Buffer(buffer)) = probe.data.as_mut() {
                     let now = eyrie_client::pixel_clock::now_unix_ms();
-                    if let Ok(mut frame) = gst_video::VideoFrameRef::from_buffer_ref_writable(
-                        buffer.make_mut(),
-                        &info,
-                    ) {
+                    if let Ok(mut frame) =
+                        gst_video::VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), &info)
+                    {
                         let stride = frame.plane_stride()[0] as usize;
                         if let Ok(plane) = frame.plane_data_mut(0) {
                             eyrie_client::pixel_clock::encode_luma(
-                                plane,
-                                stride,
-                                w as usize,
-                                h as usize,
-                                now,
+                                plane, stride, w as usize, h as usize, now,
                             );
                         }
                     }
                 }
                 gst::PadProbeReturn::Ok
-            },
-        );
+            });
         pipeline
             .set_state(gst::State::Playing)
             .expect("publisher plays");

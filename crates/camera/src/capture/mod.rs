@@ -28,9 +28,9 @@ pub mod pipewire;
 mod privacy;
 mod source;
 
+pub use feed::{DeviceFeed, MAX_BACKOFF, STALL};
 pub use keyframes::KeyframeRequests;
 pub use privacy::{CARD_LUMA, PRIVACY_NOTICE, PrivacySwitch};
-pub use feed::{DeviceFeed, MAX_BACKOFF, STALL};
 pub use source::{SOURCE_SYNTAX, Source, list_sources};
 
 use std::time::Duration;

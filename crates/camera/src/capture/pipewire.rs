@@ -38,8 +38,18 @@ impl PipeWireNode {
         let serial = props
             .get::<String>("object.serial")
             .ok()
-            .or_else(|| props.get::<u64>("object.serial").ok().map(|s| s.to_string()))
-            .or_else(|| props.get::<i32>("object.serial").ok().map(|s| s.to_string()));
+            .or_else(|| {
+                props
+                    .get::<u64>("object.serial")
+                    .ok()
+                    .map(|s| s.to_string())
+            })
+            .or_else(|| {
+                props
+                    .get::<i32>("object.serial")
+                    .ok()
+                    .map(|s| s.to_string())
+            });
         let description = props
             .get::<String>("node.description")
             .unwrap_or_else(|_| device.display_name().to_string());
@@ -59,8 +69,8 @@ pub fn daemon_socket() -> Option<PathBuf> {
     if remote.starts_with('/') {
         return Some(PathBuf::from(remote));
     }
-    let dir = std::env::var_os("PIPEWIRE_RUNTIME_DIR")
-        .or_else(|| std::env::var_os("XDG_RUNTIME_DIR"))?;
+    let dir =
+        std::env::var_os("PIPEWIRE_RUNTIME_DIR").or_else(|| std::env::var_os("XDG_RUNTIME_DIR"))?;
     Some(PathBuf::from(dir).join(remote))
 }
 

@@ -76,13 +76,21 @@ impl Source {
     /// PipeWire daemon runs, falls back the same way. A named PipeWire node that is not
     /// there *yet* is kept: capture waits for it (it may be a program still starting).
     pub fn resolve(self) -> Source {
+        self.resolve_with(pipewire::available())
+    }
+
+    /// [`Source::resolve`] on a machine where PipeWire is (`has_pipewire`) or is not there.
+    fn resolve_with(self, has_pipewire: bool) -> Source {
         match self {
             Source::Auto => {
-                if let Some(node) = pipewire::video_sources().into_iter().next() {
+                let first = has_pipewire
+                    .then(pipewire::video_sources)
+                    .and_then(|nodes| nodes.into_iter().next());
+                if let Some(node) = first {
                     tracing::info!(node = %node.name, "using the PipeWire camera {:?}", node.description);
                     Source::PipeWire(Some(node.name))
                 } else {
-                    Source::V4l2(None).resolve()
+                    Source::V4l2(None).resolve_with(has_pipewire)
                 }
             }
             Source::V4l2(dev) => {
@@ -95,13 +103,13 @@ impl Source {
                 }
             }
             Source::PipeWire(node) => {
-                if pipewire::available() {
+                if has_pipewire {
                     Source::PipeWire(node)
                 } else {
                     tracing::warn!(
                         "no PipeWire daemon (or no GStreamer PipeWire plugin); trying V4L2"
                     );
-                    Source::V4l2(None).resolve()
+                    Source::V4l2(None).resolve_with(has_pipewire)
                 }
             }
             Source::Test => Source::Test,
@@ -154,7 +162,10 @@ pub fn list_sources() -> Vec<String> {
     let mut lines: Vec<String> = pipewire::video_sources()
         .into_iter()
         .map(|n| {
-            let serial = n.serial.map(|s| format!(", serial {s}")).unwrap_or_default();
+            let serial = n
+                .serial
+                .map(|s| format!(", serial {s}"))
+                .unwrap_or_default();
             format!("pipewire:{}\t{} (PipeWire{serial})", n.name, n.description)
         })
         .collect();
@@ -184,4 +195,61 @@ fn microphone_present() -> bool {
     let monitor = gst::DeviceMonitor::new();
     monitor.add_filter(Some("Audio/Source"), None);
     !monitor.devices().is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_source_parses_and_prints_back() {
+        for s in [
+            "auto",
+            "test",
+            "v4l2",
+            "v4l2:/dev/video2",
+            "pipewire",
+            "pipewire:eyrie-test-cam",
+            "pipewire:57",
+        ] {
+            let source: Source = s.parse().unwrap();
+            assert_eq!(source.to_string(), s);
+        }
+        assert_eq!(
+            "pipewire:57".parse::<Source>(),
+            Ok(Source::PipeWire(Some("57".into())))
+        );
+    }
+
+    #[test]
+    fn bad_sources_say_what_is_expected() {
+        for (bad, says) in [
+            ("webcam", "use auto, test"),
+            ("pipewire:", "needs a node name or serial"),
+            ("pipewire:  ", "needs a node name or serial"),
+            ("pipewire:a\nb", "needs a node name or serial"),
+            ("v4l2:", "needs a device path"),
+            ("v4l2:video0", "needs a device path"),
+            ("PipeWire", "unknown source"),
+        ] {
+            let e = bad.parse::<Source>().unwrap_err();
+            assert!(e.contains(says), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn pipewire_is_first_and_waited_for_only_where_a_daemon_runs() {
+        let named = Source::PipeWire(Some("cam".into()));
+        // A named node not there yet is kept: capture waits for it.
+        assert_eq!(named.clone().resolve_with(true), named);
+        // No daemon: V4L2, else the test pattern — never a source that cannot work.
+        for source in [named, Source::PipeWire(None), Source::Auto] {
+            let resolved = source.clone().resolve_with(false);
+            assert!(
+                matches!(resolved, Source::V4l2(Some(_)) | Source::Test),
+                "{source} → {resolved}"
+            );
+        }
+        assert_eq!(Source::Test.resolve_with(true), Source::Test);
+    }
 }
