@@ -532,6 +532,16 @@ async fn camera_process_records_a_pipewire_camera_that_vanishes_and_returns() {
         before.len()
     );
     let recorded_once = started.elapsed();
+    // … and streams them: a live viewer decodes the node's pixel clock, fresh.
+    let owner = &cloud.viewer.as_ref().expect("the owner's installation").api;
+    let live = pipewire_support::live_clock(owner, device, Duration::from_secs(20))
+        .await
+        .expect("a live view of the PipeWire camera");
+    let age = eyrie_client::pixel_clock::now_unix_ms() as i64 - live as i64;
+    assert!(
+        live >= first_at && (0..3000).contains(&age),
+        "the live view shows the node's frames: clock {live}, {age} ms old"
+    );
 
     // (c) The node vanishes (its program quits) for longer than the stall timer, and
     // comes back: the camera keeps running and records it again.
@@ -566,6 +576,13 @@ async fn camera_process_records_a_pipewire_camera_that_vanishes_and_returns() {
         resumed.len(),
         after.len()
     );
+    let live_back = pipewire_support::live_clock(owner, device, Duration::from_secs(20))
+        .await
+        .expect("a live view after the node came back");
+    assert!(
+        live_back >= back_at,
+        "the live view after the return shows new frames: clock {live_back}, back at {back_at}"
+    );
     let in_gap: Vec<u64> = before
         .iter()
         .chain(&after)
@@ -579,7 +596,7 @@ async fn camera_process_records_a_pipewire_camera_that_vanishes_and_returns() {
     );
     let latency = resumed.first().map(|&c| c - back_at);
     eprintln!(
-        "pipewire: first recording after {:.1} s; back after the node returned: first frame drawn {latency:?} ms after the restart; {} frames before, {} after; whole test {:.1} s",
+        "pipewire: first recording after {:.1} s; live frame {age} ms old; back after the node returned: first frame drawn {latency:?} ms after the restart; {} frames before, {} after; whole test {:.1} s",
         recorded_once.as_secs_f64(),
         from_node.len(),
         resumed.len(),

@@ -255,3 +255,47 @@ pub fn pixel_clocks_of_ts(ts: &[u8]) -> Vec<Option<u64>> {
     pipeline.set_state(gst::State::Null).unwrap();
     std::mem::take(&mut *seen.lock().unwrap())
 }
+
+/// Watch `device` live as its owner (`api`), as the app does, for up to `within`: the
+/// pixel clock of the newest frame decoded after the first one (`Err`: why none came).
+pub async fn live_clock(
+    api: &eyrie_client::api::ApiClient,
+    device: uuid::Uuid,
+    within: Duration,
+) -> Result<u64, String> {
+    use eyrie_client::live::{LiveViewer, ViewerConfig, ViewerEvent};
+    gst::init().map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + within;
+    let mut why = String::from("no try");
+    while Instant::now() < deadline {
+        let ticket = api.ticket(device, None).await.map_err(|e| e.to_string())?;
+        let (sink, seen) = roles::clock_sink();
+        let mut cfg = ViewerConfig::new(ticket, sink);
+        cfg.answer_timeout = Duration::from_secs(3);
+        let (viewer, mut events) = LiveViewer::connect(cfg).map_err(|e| e.to_string())?;
+        let until = tokio::time::Instant::now() + Duration::from_secs(8);
+        let mut playing = false;
+        while let Ok(Some(e)) = tokio::time::timeout_at(until, events.recv()).await {
+            match e {
+                ViewerEvent::FirstFrame { .. } => {
+                    playing = true;
+                    break;
+                }
+                ViewerEvent::Error(e) => {
+                    why = format!("{e:?}");
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if playing {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            let clock = *seen.lock().map_err(|e| e.to_string())?;
+            viewer.close().await;
+            return clock.ok_or_else(|| "frames without a pixel clock".to_owned());
+        }
+        drop(viewer);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(why)
+}
