@@ -471,16 +471,38 @@ async fn camera_process_records_a_pipewire_camera_that_vanishes_and_returns() {
     let started = std::time::Instant::now();
     let pw = PipeWire::start();
     const NODE: &str = "eyrie-test-cam";
+    let list_sources = || {
+        let mut c = eyrie();
+        pw.env(&mut c);
+        stdout(&c.args(["camera", "--list-sources"]).output().unwrap())
+    };
+    // No node yet: none listed, and the camera, started for it anyway (a camera service
+    // that comes up before the program publishing its camera), waits for it.
+    let listed = list_sources();
+    assert!(
+        !listed.contains("pipewire:"),
+        "a PipeWire camera before there is one: {listed}"
+    );
+    let cloud = Cloud::start(RecordingPolicy::None).await;
+    let (device, code) = cloud.new_device("Garden").await;
+    cloud.set_mode_of(device, RecordingPolicy::Continuous).await;
+    let state = tempfile::tempdir().unwrap();
+    let mut camera = start_camera_on(
+        &cloud.base,
+        state.path(),
+        Some(&code),
+        &format!("pipewire:{NODE}"),
+        Some(&pw),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let first_at = eyrie_client::pixel_clock::now_unix_ms();
     let publisher = Publisher::start(&pw, NODE);
 
-    // (a) The camera finds the node.
+    // (a) The camera finds the node: listed first.
     let mut listed = String::new();
     let t0 = std::time::Instant::now();
     while t0.elapsed() < Duration::from_secs(10) {
-        let mut c = eyrie();
-        pw.env(&mut c);
-        listed = stdout(&c.args(["camera", "--list-sources"]).output().unwrap());
+        listed = list_sources();
         if listed.contains(&format!("pipewire:{NODE}")) {
             break;
         }
@@ -496,17 +518,6 @@ async fn camera_process_records_a_pipewire_camera_that_vanishes_and_returns() {
 
     // (b) It records the node's frames: the publisher's pixel clocks come out of the
     // cloud's recordings.
-    let cloud = Cloud::start(RecordingPolicy::None).await;
-    let (device, code) = cloud.new_device("Garden").await;
-    cloud.set_mode_of(device, RecordingPolicy::Continuous).await;
-    let state = tempfile::tempdir().unwrap();
-    let mut camera = start_camera_on(
-        &cloud.base,
-        state.path(),
-        Some(&code),
-        &format!("pipewire:{NODE}"),
-        Some(&pw),
-    );
     let channel = main_channel(state.path()).await;
     let mut seen = std::collections::HashSet::new();
     let before = frames_recorded_since(
