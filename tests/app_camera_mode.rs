@@ -174,10 +174,13 @@ async fn camera_mode_picker_follows_a_pipewire_camera_that_vanishes_and_returns(
         );
         return;
     }
-    const NODE: &str = "eyrie-test-cam";
-    let want = format!("pipewire:{NODE}");
+    // Two cameras: the picker must keep the one chosen, not just the first one there.
+    const NODES: [&str; 2] = ["eyrie-test-cam", "eyrie-other-cam"];
     let pw = pipewire_support::PipeWire::start();
-    let publisher = pipewire_support::Publisher::start(&pw, NODE);
+    let mut publishers: Vec<Option<pipewire_support::Publisher>> = NODES
+        .iter()
+        .map(|n| Some(pipewire_support::Publisher::start(&pw, n)))
+        .collect();
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("report.jsonl");
     let mut cmd = gui_app::command("1280x900x24");
@@ -197,42 +200,54 @@ async fn camera_mode_picker_follows_a_pipewire_camera_that_vanishes_and_returns(
             .app("camera-mode", None)
             .expect("app.camera-mode");
     });
+    let lists = |l: &serde_json::Value, node: &str| {
+        l["video"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|s| *s == format!("pipewire:{node}")))
+    };
     let outcome = async {
-        // Listed and, as the only camera, selected.
-        wait_for(&report, 30, |ev| {
-            device_lists(ev)
-                .iter()
-                .any(|l| l["selected"] == want.as_str())
-                .then_some(())
+        // Both listed, PipeWire cameras first; one of them selected (the engine runs it).
+        let chosen = wait_for(&report, 30, |ev| {
+            device_lists(ev).into_iter().find_map(|l| {
+                (NODES.iter().all(|n| lists(&l, n)))
+                    .then(|| l["selected"].as_str().map(str::to_owned))
+                    .flatten()
+            })
         })
         .await
-        .ok_or("the PipeWire camera was never listed and selected")?;
-        // Its program quits: the list follows (device-removed).
+        .ok_or("the two PipeWire cameras were never listed with one selected")?;
+        let index = NODES
+            .iter()
+            .position(|n| chosen == format!("pipewire:{n}"))
+            .ok_or(format!("selected {chosen}, not a PipeWire camera"))?;
+        // Its program quits: the list follows (device-removed), and the picker does not
+        // jump to the other camera.
         let seen = device_lists(&events(&report)).len();
-        drop(publisher);
-        wait_for(&report, 20, |ev| {
+        publishers[index] = None;
+        let away = wait_for(&report, 20, |ev| {
             device_lists(ev)[seen..]
                 .iter()
-                .any(|l| {
-                    l["video"]
-                        .as_array()
-                        .is_some_and(|v| !v.iter().any(|s| s == want.as_str()))
-                })
-                .then_some(())
+                .find(|l| !lists(l, NODES[index]) && lists(l, NODES[1 - index]))
+                .cloned()
         })
         .await
         .ok_or("the vanished camera stayed in the list")?;
+        if !away["selected"].is_null() {
+            return Err(format!(
+                "the picker switched cameras while {chosen} was away: {away}"
+            ));
+        }
         // It comes back: listed and selected again (device-added).
         let seen = device_lists(&events(&report)).len();
-        let _publisher = pipewire_support::Publisher::start(&pw, NODE);
+        publishers[index] = Some(pipewire_support::Publisher::start(&pw, NODES[index]));
         wait_for(&report, 20, |ev| {
             device_lists(ev)[seen..]
                 .iter()
-                .any(|l| l["selected"] == want.as_str())
+                .any(|l| l["selected"] == chosen.as_str())
                 .then_some(())
         })
         .await
-        .ok_or("the camera that came back was not selected again")?;
+        .ok_or(format!("{chosen} came back but was not selected again"))?;
         Ok::<_, String>(())
     }
     .await;
