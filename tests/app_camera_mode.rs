@@ -220,6 +220,20 @@ async fn camera_mode_picker_follows_a_pipewire_camera_that_vanishes_and_returns(
             .iter()
             .position(|n| chosen == format!("pipewire:{n}"))
             .ok_or(format!("selected {chosen}, not a PipeWire camera"))?;
+        // The preview shows it: 1280×720 frames of the node (colour bars), through the
+        // window's own `pipewiresrc`.
+        wait_for(&report, 20, |ev| {
+            ev.iter()
+                .find(|e| {
+                    e["event"] == "camera-mode-frame"
+                        && e["data"]["width"] == 1280
+                        && e["data"]["height"] == 720
+                        && e["data"]["colours"].as_u64().unwrap_or(0) >= 2
+                })
+                .map(|_| ())
+        })
+        .await
+        .ok_or("no preview frames of the PipeWire camera")?;
         // Its program quits: the list follows (device-removed), and the picker does not
         // jump to the other camera.
         let seen = device_lists(&events(&report)).len();
