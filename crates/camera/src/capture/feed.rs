@@ -252,6 +252,10 @@ fn run_once(
         let Some(buffer) = sample.buffer_owned() else {
             continue;
         };
+        // Before the capture pipeline runs there is no running time to stamp a frame with.
+        let Some(pts) = appsrc.current_running_time() else {
+            continue;
+        };
         if *frames == 0 {
             tracing::info!(source = %source, "camera delivers frames");
             // The encoders' references are from before the gap: start afresh.
@@ -264,7 +268,7 @@ fn run_once(
             let b = buffer.make_mut();
             // Timestamped on arrival with the capture pipeline's running time, so capture
             // time stays base_time + PTS however often the device pipeline restarts.
-            b.set_pts(appsrc.current_running_time());
+            b.set_pts(pts);
             b.set_dts(gst::ClockTime::NONE);
             b.set_duration(gst::ClockTime::NONE);
         }
