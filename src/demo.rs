@@ -131,7 +131,7 @@ async fn start_inner() -> anyhow::Result<Session> {
     {
         tracing::warn!("demo: cannot turn recording on: {e}");
     }
-    let source = std::env::var("EYRIE_DEMO_SOURCE").unwrap_or_else(|_| "v4l2".into());
+    let source = std::env::var("EYRIE_DEMO_SOURCE").unwrap_or_else(|_| "auto".into());
     let mut camera_config = NodeConfig::new(state_dir);
     camera_config.capture.source = source.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     // Segments of `EYRIE_DEMO_SEGMENT_SECS` (default 30) seconds.

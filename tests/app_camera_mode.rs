@@ -1,9 +1,12 @@
 //! The camera-mode window under Xvfb, black box: it shows a pairing code, the test claims
 //! that code through the API like the app's "Add a camera" does, and the window then runs
 //! the camera: its preview renders real frames of the camera's own stream, it reports the
-//! store mode and upload state, and the account lists the camera online.
+//! store mode and upload state, and the account lists the camera online. With a PipeWire
+//! camera of the test's own, the webcam picker lists it, selects it, and follows it as it
+//! vanishes and comes back.
 
 mod gui_app;
+mod pipewire_support;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -153,4 +156,117 @@ async fn camera_mode_shows_a_code_pairs_and_previews_its_stream() {
     );
     assert_eq!(status["privacy"], false, "{status}");
     assert!(online, "the paired camera is not online in the account");
+}
+
+/// The picker's lists as the window reported them (`camera-mode-devices`), in order.
+fn device_lists(ev: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    ev.iter()
+        .filter(|e| e["event"] == "camera-mode-devices")
+        .map(|e| e["data"].clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_mode_picker_follows_a_pipewire_camera_that_vanishes_and_returns() {
+    if let Some(why) = pipewire_support::unavailable() {
+        eprintln!(
+            "SKIP camera_mode_picker_follows_a_pipewire_camera_that_vanishes_and_returns: {why}"
+        );
+        return;
+    }
+    // Two cameras: the picker must keep the one chosen, not just the first one there.
+    const NODES: [&str; 2] = ["eyrie-test-cam", "eyrie-other-cam"];
+    let pw = pipewire_support::PipeWire::start();
+    let mut publishers: Vec<Option<pipewire_support::Publisher>> = NODES
+        .iter()
+        .map(|n| Some(pipewire_support::Publisher::start(&pw, n)))
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.jsonl");
+    let mut cmd = gui_app::command("1280x900x24");
+    pw.env_pipewire_only(&mut cmd);
+    cmd.env("EYRIE_TEST_REPORT", &report)
+        .env("EYRIE_SECRET_STORE", "file")
+        .env("GSK_RENDERER", "cairo")
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut viewer = gui_app::App::spawn(&mut cmd);
+    tokio::task::block_in_place(|| {
+        viewer
+            .bus(30)
+            .app("camera-mode", None)
+            .expect("app.camera-mode");
+    });
+    let lists = |l: &serde_json::Value, node: &str| {
+        l["video"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|s| *s == format!("pipewire:{node}")))
+    };
+    let outcome = async {
+        // Both listed, PipeWire cameras first; one of them selected (the engine runs it).
+        let chosen = wait_for(&report, 30, |ev| {
+            device_lists(ev).into_iter().find_map(|l| {
+                (NODES.iter().all(|n| lists(&l, n)))
+                    .then(|| l["selected"].as_str().map(str::to_owned))
+                    .flatten()
+            })
+        })
+        .await
+        .ok_or("the two PipeWire cameras were never listed with one selected")?;
+        let index = NODES
+            .iter()
+            .position(|n| chosen == format!("pipewire:{n}"))
+            .ok_or(format!("selected {chosen}, not a PipeWire camera"))?;
+        // The preview shows it: 1280×720 frames of the node (colour bars), through the
+        // window's own `pipewiresrc`.
+        wait_for(&report, 20, |ev| {
+            ev.iter()
+                .find(|e| {
+                    e["event"] == "camera-mode-frame"
+                        && e["data"]["width"] == 1280
+                        && e["data"]["height"] == 720
+                        && e["data"]["colours"].as_u64().unwrap_or(0) >= 2
+                })
+                .map(|_| ())
+        })
+        .await
+        .ok_or("no preview frames of the PipeWire camera")?;
+        // Its program quits: the list follows (device-removed), and the picker does not
+        // jump to the other camera.
+        let seen = device_lists(&events(&report)).len();
+        publishers[index] = None;
+        let away = wait_for(&report, 20, |ev| {
+            device_lists(ev)[seen..]
+                .iter()
+                .find(|l| !lists(l, NODES[index]) && lists(l, NODES[1 - index]))
+                .cloned()
+        })
+        .await
+        .ok_or("the vanished camera stayed in the list")?;
+        if !away["selected"].is_null() {
+            return Err(format!(
+                "the picker switched cameras while {chosen} was away: {away}"
+            ));
+        }
+        // It comes back: listed and selected again (device-added).
+        let seen = device_lists(&events(&report)).len();
+        publishers[index] = Some(pipewire_support::Publisher::start(&pw, NODES[index]));
+        wait_for(&report, 20, |ev| {
+            device_lists(ev)[seen..]
+                .iter()
+                .any(|l| l["selected"] == chosen.as_str())
+                .then_some(())
+        })
+        .await
+        .ok_or(format!("{chosen} came back but was not selected again"))?;
+        Ok::<_, String>(())
+    }
+    .await;
+    viewer.stop();
+    if let Err(e) = outcome {
+        panic!("{e}: {:?}", device_lists(&events(&report)));
+    }
 }

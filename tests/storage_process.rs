@@ -1,7 +1,10 @@
 //! Cloud storage with the real `eyrie camera` process: its control commands over the
 //! control socket, and a SIGKILL while uploads are stuck, then a restart — what was
-//! spooled before the kill arrives, nothing is lost.
+//! spooled before the kill arrives, nothing is lost. And a real camera: a PipeWire video
+//! source in a PipeWire session of the test's own, found, recorded, taken away and brought
+//! back (`pipewire_support`).
 
+mod pipewire_support;
 mod storage_support;
 
 use std::path::{Path, PathBuf};
@@ -25,13 +28,27 @@ fn eyrie() -> Command {
 }
 
 fn start_camera(base: &str, state: &Path, code: Option<&str>) -> Camera {
+    start_camera_on(base, state, code, "test", None)
+}
+
+/// `eyrie camera` with `--source source`, in the PipeWire session `pw` when given.
+fn start_camera_on(
+    base: &str,
+    state: &Path,
+    code: Option<&str>,
+    source: &str,
+    pw: Option<&pipewire_support::PipeWire>,
+) -> Camera {
     let mut c = eyrie();
+    if let Some(pw) = pw {
+        pw.env(&mut c);
+    }
     c.args([
         "camera",
         "--cloud",
         base,
         "--source",
-        "test",
+        source,
         "--speaker",
         "none",
     ])
@@ -395,4 +412,209 @@ async fn camera_process_event_commands_record_flagged_events() {
     assert!(p.audio, "audio on again, yet no audio track: {p:?}");
     let st = status(state.path());
     assert_eq!(st["dropped"], 0, "{st}");
+}
+
+/// The channel of the camera activated into `state` (waits ≤ 30 s for its credentials).
+async fn main_channel(state: &Path) -> uuid::Uuid {
+    let creds_path = state.join("credentials.json");
+    let t0 = std::time::Instant::now();
+    while !creds_path.exists() && t0.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let creds: eyrie_protocol::api::DeviceCredentials =
+        serde_json::from_slice(&std::fs::read(&creds_path).expect("activated")).unwrap();
+    creds.channels.main
+}
+
+/// Wait (≤ `within`) for recordings of `channel` not yet in `seen` to hold frames drawn
+/// by the publisher at or after `since` (Unix ms); returns the pixel clocks of every
+/// frame of the new recordings.
+async fn frames_recorded_since(
+    cloud: &Cloud,
+    device: uuid::Uuid,
+    channel: uuid::Uuid,
+    seen: &mut std::collections::HashSet<String>,
+    since: u64,
+    within: Duration,
+) -> Vec<Option<u64>> {
+    let t0 = std::time::Instant::now();
+    let mut clocks = Vec::new();
+    while t0.elapsed() < within {
+        for rec in cloud.recordings_of(channel).await {
+            let id = rec["id"].to_string();
+            if !seen.insert(id) {
+                continue;
+            }
+            let sealed = cloud.download(&rec).await;
+            let ts = cloud
+                .decrypt_as_viewer(device, &sealed)
+                .await
+                .expect("recording decrypts");
+            clocks.extend(pipewire_support::pixel_clocks_of_ts(&ts));
+        }
+        if clocks.iter().flatten().filter(|&&c| c >= since).count() >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    clocks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_process_records_a_pipewire_camera_that_vanishes_and_returns() {
+    use pipewire_support::{PipeWire, Publisher};
+    if let Some(why) = pipewire_support::unavailable() {
+        eprintln!("SKIP camera_process_records_a_pipewire_camera_that_vanishes_and_returns: {why}");
+        return;
+    }
+    let _heavy = heavy().await;
+    let started = std::time::Instant::now();
+    let pw = PipeWire::start();
+    const NODE: &str = "eyrie-test-cam";
+    let list_sources = || {
+        let mut c = eyrie();
+        pw.env(&mut c);
+        stdout(&c.args(["camera", "--list-sources"]).output().unwrap())
+    };
+    // No node yet: none listed, and the camera, started for it anyway (a camera service
+    // that comes up before the program publishing its camera), waits for it.
+    let listed = list_sources();
+    assert!(
+        !listed.contains("pipewire:"),
+        "a PipeWire camera before there is one: {listed}"
+    );
+    let cloud = Cloud::start(RecordingPolicy::None).await;
+    let (device, code) = cloud.new_device("Garden").await;
+    cloud.set_mode_of(device, RecordingPolicy::Continuous).await;
+    let state = tempfile::tempdir().unwrap();
+    let mut camera = start_camera_on(
+        &cloud.base,
+        state.path(),
+        Some(&code),
+        &format!("pipewire:{NODE}"),
+        Some(&pw),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let first_at = eyrie_client::pixel_clock::now_unix_ms();
+    let publisher = Publisher::start(&pw, NODE);
+
+    // (a) The camera finds the node: listed first.
+    let mut listed = String::new();
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < Duration::from_secs(10) {
+        listed = list_sources();
+        if listed.contains(&format!("pipewire:{NODE}")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        listed
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with(&format!("pipewire:{NODE}\t"))),
+        "the PipeWire node is listed first: {listed}"
+    );
+
+    // (b) It records the node's frames: the publisher's pixel clocks come out of the
+    // cloud's recordings.
+    let channel = main_channel(state.path()).await;
+    let mut seen = std::collections::HashSet::new();
+    let before = frames_recorded_since(
+        &cloud,
+        device,
+        channel,
+        &mut seen,
+        first_at,
+        Duration::from_secs(30),
+    )
+    .await;
+    let now = eyrie_client::pixel_clock::now_unix_ms();
+    let from_node: Vec<u64> = before
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|&c| c >= first_at && c <= now)
+        .collect();
+    assert!(
+        from_node.len() >= 10,
+        "recordings hold frames of the PipeWire node: {} of {} frames carry its clock",
+        from_node.len(),
+        before.len()
+    );
+    let recorded_once = started.elapsed();
+    // … and streams them: a live viewer decodes the node's pixel clock, fresh.
+    let owner = &cloud.viewer.as_ref().expect("the owner's installation").api;
+    let live = pipewire_support::live_clock(owner, device, Duration::from_secs(20))
+        .await
+        .expect("a live view of the PipeWire camera");
+    let age = eyrie_client::pixel_clock::now_unix_ms() as i64 - live as i64;
+    assert!(
+        live >= first_at && (0..3000).contains(&age),
+        "the live view shows the node's frames: clock {live}, {age} ms old"
+    );
+
+    // (c) The node vanishes (its program quits) for longer than the stall timer, and
+    // comes back: the camera keeps running and records it again.
+    drop(publisher);
+    let gone_at = eyrie_client::pixel_clock::now_unix_ms();
+    tokio::time::sleep(eyrie_camera::capture::STALL + Duration::from_secs(2)).await;
+    assert!(
+        camera.0.try_wait().unwrap().is_none(),
+        "the camera process died while its camera was away"
+    );
+    let back_at = eyrie_client::pixel_clock::now_unix_ms();
+    let _publisher = Publisher::start(&pw, NODE);
+    let after = frames_recorded_since(
+        &cloud,
+        device,
+        channel,
+        &mut seen,
+        back_at,
+        Duration::from_secs(30),
+    )
+    .await;
+    let resumed: Vec<u64> = after
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|&c| c >= back_at)
+        .collect();
+    assert!(
+        resumed.len() >= 10,
+        "after the node came back the recordings hold its frames again: {} of {} frames \
+         drawn after {back_at}",
+        resumed.len(),
+        after.len()
+    );
+    let live_back = pipewire_support::live_clock(owner, device, Duration::from_secs(20))
+        .await
+        .expect("a live view after the node came back");
+    assert!(
+        live_back >= back_at,
+        "the live view after the return shows new frames: clock {live_back}, back at {back_at}"
+    );
+    let in_gap: Vec<u64> = before
+        .iter()
+        .chain(&after)
+        .flatten()
+        .copied()
+        .filter(|&c| c > gone_at + 500 && c < back_at)
+        .collect();
+    assert!(
+        in_gap.is_empty(),
+        "frames drawn while the node was away: {in_gap:?}"
+    );
+    let latency = resumed.first().map(|&c| c - back_at);
+    eprintln!(
+        "pipewire: first recording after {:.1} s; live frame {age} ms old; back after the node returned: first frame drawn {latency:?} ms after the restart; {} frames before, {} after; whole test {:.1} s",
+        recorded_once.as_secs_f64(),
+        from_node.len(),
+        resumed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        camera.0.try_wait().unwrap().is_none(),
+        "the camera process is still running"
+    );
 }

@@ -43,9 +43,15 @@ pub struct CameraArgs {
     /// activation code and the 4-character check; without it the camera pairs.
     #[arg(long)]
     pub activation_code: Option<String>,
-    /// Picture source: test, v4l2, v4l2:/dev/videoN or pipewire (no webcam → test pattern).
-    #[arg(long, default_value = "v4l2")]
+    /// Picture source: auto (a PipeWire camera, else the V4L2 webcam, else the test
+    /// pattern), test, v4l2, v4l2:/dev/videoN, pipewire (the default PipeWire camera) or
+    /// pipewire:<node name or serial> (`eyrie camera --list-sources` shows them). A camera
+    /// that goes away is waited for; capture resumes when it is back.
+    #[arg(long, default_value = "auto")]
     pub source: capture::Source,
+    /// Print the picture sources there are now, one `--source` value a line, and exit.
+    #[arg(long)]
+    pub list_sources: bool,
     /// Most viewers at once; more get "busy".
     #[arg(long, default_value_t = 5)]
     pub max_sessions: usize,
@@ -112,6 +118,13 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
         let answer = control::send(&state_dir, &node::Command::try_from(cmd)?).await?;
         if !answer.is_empty() {
             println!("{answer}");
+        }
+        return Ok(());
+    }
+    if args.list_sources {
+        gstreamer::init()?;
+        for line in capture::list_sources() {
+            println!("{line}");
         }
         return Ok(());
     }

@@ -8,11 +8,12 @@
 //! people are watching, and the upload state (uploading, queued, spool use, dropped).
 //!
 //! ```text
-//!  DeviceMonitor ─► webcam / microphone rows
+//!  DeviceMonitor (started; device-added/removed on its bus) ─► webcam / microphone rows
 //!  preview (device, then the camera's sub ring) ─► gtk4paintablesink ─► GtkPicture
 //!  engine (tokio) ──ModeEvent──► async-channel ──► this window (main loop)
 //! ```
 
+mod devices;
 mod engine;
 mod homeassistant;
 mod preview;
@@ -24,7 +25,6 @@ use std::cell::{Cell, OnceCell, RefCell};
 use adw::prelude::*;
 use adw::subclass::prelude::*;
 use gstreamer as gst;
-use gstreamer::prelude::{DeviceExt, DeviceMonitorExtManual};
 use gtk::{gdk, glib};
 
 use super::application::EyrieApplication;
@@ -56,6 +56,11 @@ mod imp {
         pub ui: Widgets,
         pub video_devices: RefCell<Vec<gst::Device>>,
         pub audio_devices: RefCell<Vec<gst::Device>>,
+        /// The running device monitor (hot-plug) and its bus watch.
+        pub monitor: RefCell<Option<devices::DeviceWatch>>,
+        /// The camera the person chose, as a `--source` value: selected again when it
+        /// comes back after vanishing.
+        pub chosen: RefCell<Option<String>>,
         pub preview: RefCell<Option<preview::Preview>>,
         pub engine: RefCell<Option<engine::ModeHandle>>,
         /// Bumped on every engine (re)start so that events of an old one are ignored.
@@ -107,7 +112,7 @@ impl EyrieCameraModeWindow {
         let column = window.build_ui();
         window.build_controls(&column);
         window.build_homeassistant(&column);
-        window.find_devices();
+        window.watch_devices();
         window.start_engine();
         window
     }
@@ -139,73 +144,13 @@ impl EyrieCameraModeWindow {
             .unwrap_or_else(|| "http://127.0.0.1:8470".into())
     }
 
-    /// List webcams and microphones; the first video entry is the test pattern.
-    fn find_devices(&self) {
-        let imp = self.imp();
-        let monitor = gst::DeviceMonitor::new();
-        monitor.add_filter(Some("Video/Source"), None);
-        monitor.add_filter(Some("Audio/Source"), None);
-        let (video, audio): (Vec<_>, Vec<_>) = monitor
-            .devices()
-            .into_iter()
-            .partition(|d| d.device_class().contains("Video"));
-        let mut video_names = vec![gettext("Test Pattern")];
-        video_names.extend(video.iter().map(|d| d.display_name().to_string()));
-        let mut audio_names = vec![gettext("Default Microphone")];
-        audio_names.extend(audio.iter().map(|d| d.display_name().to_string()));
-        let vrefs: Vec<&str> = video_names.iter().map(String::as_str).collect();
-        let arefs: Vec<&str> = audio_names.iter().map(String::as_str).collect();
-        imp.video_devices.replace(video);
-        imp.audio_devices.replace(audio);
-        imp.updating.set(true);
-        if let Some(row) = self.ui().video_row.get() {
-            row.set_model(Some(&gtk::StringList::new(&vrefs)));
-            // Prefer a real webcam when there is one.
-            row.set_selected(if vrefs.len() > 1 { 1 } else { 0 });
-        }
-        if let Some(row) = self.ui().audio_row.get() {
-            row.set_model(Some(&gtk::StringList::new(&arefs)));
-        }
-        imp.updating.set(false);
-    }
-
-    /// The selected webcam, or `None` for the test pattern.
-    pub fn selected_video_device(&self) -> Option<gst::Device> {
-        let selected = self.ui().video_row.get()?.selected() as usize;
-        selected
-            .checked_sub(1)
-            .and_then(|i| self.imp().video_devices.borrow().get(i).cloned())
-    }
-
-    /// The engine's source for the selected device.
-    fn selected_source(&self) -> eyrie_camera::capture::Source {
-        use eyrie_camera::capture::Source;
-        let Some(device) = self.selected_video_device() else {
-            return Source::Test;
-        };
-        let props = device.properties();
-        let path = props.as_ref().and_then(|p| {
-            ["api.v4l2.path", "device.path"]
-                .iter()
-                .find_map(|k| p.get::<String>(*k).ok())
-        });
-        match path {
-            Some(path) => Source::V4l2(Some(path.into())),
-            None if device.device_class().contains("PipeWire")
-                || props.is_some_and(|p| p.name().contains("pipewire")) =>
-            {
-                Source::PipeWire
-            }
-            None => Source::V4l2(None),
-        }
-    }
-
     /// (Re)start the camera with the selected webcam: pairing first if it never paired.
     fn start_engine(&self) {
         let imp = self.imp();
         if let Some(old) = imp.engine.take() {
             old.stop();
         }
+        self.remember_choice();
         self.show_device_preview();
         let generation = imp.generation.get() + 1;
         imp.generation.set(generation);
@@ -381,5 +326,6 @@ impl EyrieCameraModeWindow {
         if let Some(engine) = imp.engine.take() {
             engine.stop();
         }
+        imp.monitor.take();
     }
 }

@@ -56,7 +56,12 @@ fn sink() -> anyhow::Result<(gst::Element, gdk::Paintable)> {
 pub fn from_device(device: Option<&gst::Device>) -> anyhow::Result<(Preview, gdk::Paintable)> {
     let pipeline = gst::Pipeline::with_name("eyrie-camera-preview");
     let src = match device {
-        Some(device) => device.create_element(None)?,
+        // A PipeWire camera through our own `pipewiresrc`: the one the device makes says
+        // no media type, and WirePlumber links such a stream to nothing.
+        Some(device) => match eyrie_camera::capture::pipewire::PipeWireNode::from_device(device) {
+            Some(node) => eyrie_camera::capture::pipewire::element(Some(&node.name))?,
+            None => device.create_element(None)?,
+        },
         None => {
             let src = make("videotestsrc")?;
             src.set_property("is-live", true);

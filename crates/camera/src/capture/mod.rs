@@ -7,7 +7,7 @@
 //! five viewers cost no more encoding than one.
 //!
 //! ```text
-//!  videotestsrc is-live ─┐     (or v4l2src / pipewiresrc ─► videoconvert ─► videoscale ─► videorate)
+//!  videotestsrc is-live ─┐     (or appsrc "device-feed" ◄─ v4l2src / pipewiresrc, restarted: feed.rs)
 //!                        ▼
 //!  capsfilter I420 1280x720@30 ─► [privacy: blank + notice] ─► clockoverlay ─► timeoverlay ─► [probe: pixel clock] ─► tee
 //!     tee ─► queue ─► x264enc 2000k ─► h264parse ─► caps(constrained-baseline, au) ─► appsink "main" ─► RingBuffer main
@@ -22,13 +22,16 @@
 //! time the test pattern burns in (readable clock and [`eyrie_rtc::pixel_clock`]) and
 //! the `capture_unix_ms` of every ring [`Frame`].
 
+mod feed;
 mod keyframes;
+pub mod pipewire;
 mod privacy;
 mod source;
 
+pub use feed::{DeviceFeed, MAX_BACKOFF, STALL};
 pub use keyframes::KeyframeRequests;
 pub use privacy::{CARD_LUMA, PRIVACY_NOTICE, PrivacySwitch};
-pub use source::Source;
+pub use source::{SOURCE_SYNTAX, Source, list_sources};
 
 use std::time::Duration;
 
@@ -104,6 +107,8 @@ pub struct Capture {
     rings: Rings,
     source: Source,
     privacy: PrivacySwitch,
+    /// The device's own pipeline and its feeder (`None` for the test pattern).
+    feed: Option<DeviceFeed>,
 }
 
 impl std::fmt::Debug for Capture {
@@ -170,7 +175,11 @@ impl Capture {
             .height(h as i32)
             .framerate(gst::Fraction::new(fps as i32, 1))
             .build();
-        let src_chain = source.video_elements()?;
+        let device_src = source.is_device().then(|| DeviceFeed::appsrc(&raw_caps));
+        let head = match &device_src {
+            Some(appsrc) => appsrc.clone().upcast(),
+            None => Source::test_pattern()?,
+        };
         let capsf = make("capsfilter")?;
         capsf.set_property("caps", &raw_caps);
         let clockov = make("clockoverlay")?;
@@ -185,13 +194,8 @@ impl Capture {
         timeov.set_property("font-desc", "Sans 20");
         let tee = make("tee")?;
         let (notice, mute, privacy) = privacy::elements(w, h)?;
-        pipeline.add_many(src_chain.iter())?;
-        pipeline.add_many([&capsf, &notice, &clockov, &timeov, &tee])?;
-        gst::Element::link_many(src_chain.iter())?;
-        let last = src_chain
-            .last()
-            .ok_or_else(|| CaptureError::Pipeline("empty source".into()))?;
-        gst::Element::link_many([last, &capsf, &notice, &clockov, &timeov, &tee])?;
+        pipeline.add_many([&head, &capsf, &notice, &clockov, &timeov, &tee])?;
+        gst::Element::link_many([&head, &capsf, &notice, &clockov, &timeov, &tee])?;
         if source.draws_clock() {
             add_pixel_clock_probe(&timeov, w as usize, h as usize);
         }
@@ -261,12 +265,21 @@ impl Capture {
             .set_state(gst::State::Playing)
             .map_err(|e| CaptureError::Pipeline(format!("cannot start: {e}")))?;
         spawn_bus_logger(&pipeline);
-        tracing::info!(?source, fps, gop, "capture started");
+        let feed = device_src.map(|appsrc| {
+            DeviceFeed::start(
+                source.clone(),
+                raw_caps.clone(),
+                appsrc,
+                rings.keyframes.clone(),
+            )
+        });
+        tracing::info!(source = %source, fps, gop, "capture started");
         Ok(Self {
             pipeline,
             rings,
             source,
             privacy,
+            feed,
         })
     }
 
@@ -288,6 +301,8 @@ impl Capture {
 
 impl Drop for Capture {
     fn drop(&mut self) {
+        // The feeder first: it pushes into the pipeline that is stopped next.
+        drop(self.feed.take());
         let _ = self.pipeline.set_state(gst::State::Null);
         self.rings.main.close();
         self.rings.sub.close();
