@@ -48,33 +48,12 @@ pub struct ClipList(Rc<Inner>);
 
 impl ClipList {
     pub fn new(window: &EyrieTimelineWindow) -> Self {
-        let title = gtk::Label::new(Some(&gettext("Clips")));
-        title.add_css_class("heading");
-        title.set_halign(gtk::Align::Start);
-        let list = gtk::ListBox::new();
-        list.add_css_class("boxed-list");
-        list.set_selection_mode(gtk::SelectionMode::None);
-        list.set_placeholder(Some(&{
-            let l = gtk::Label::new(Some(&gettext(
+        let (root, _, list) = super::ui::side_list(
+            &gettext("Clips"),
+            &gettext(
                 "No clips yet. Shift-drag on the timeline to select a range, then press Create Clip.",
-            )));
-            l.set_wrap(true);
-            l.add_css_class("dim-label");
-            l.set_margin_top(12);
-            l.set_margin_bottom(12);
-            l.set_margin_start(12);
-            l.set_margin_end(12);
-            l
-        }));
-        let scrolled = gtk::ScrolledWindow::builder()
-            .hscrollbar_policy(gtk::PolicyType::Never)
-            .vexpand(true)
-            .child(&list)
-            .build();
-        let root = crate::gui::padded_column(6, 6, 6);
-        root.set_width_request(260);
-        root.append(&title);
-        root.append(&scrolled);
+            ),
+        );
         Self(Rc::new(Inner {
             root,
             list,

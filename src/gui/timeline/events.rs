@@ -44,29 +44,9 @@ fn midnight_ms() -> i64 {
 
 impl EventList {
     pub fn new(window: &EyrieTimelineWindow) -> Self {
-        let title = gtk::Label::new(Some(&gettext("Today")));
-        title.add_css_class("heading");
-        title.set_halign(gtk::Align::Start);
-        let list = gtk::ListBox::new();
-        list.add_css_class("boxed-list");
-        list.set_selection_mode(gtk::SelectionMode::None);
+        let (root, title, list) =
+            super::ui::side_list(&gettext("Today"), &gettext("No events today"));
         list.update_property(&[gtk::accessible::Property::Label(&gettext("Today’s Events"))]);
-        list.set_placeholder(Some(&{
-            let l = gtk::Label::new(Some(&gettext("No events today")));
-            l.add_css_class("dim-label");
-            l.set_margin_top(12);
-            l.set_margin_bottom(12);
-            l
-        }));
-        let scrolled = gtk::ScrolledWindow::builder()
-            .hscrollbar_policy(gtk::PolicyType::Never)
-            .vexpand(true)
-            .child(&list)
-            .build();
-        let root = crate::gui::padded_column(6, 6, 6);
-        root.set_width_request(260);
-        root.append(&title);
-        root.append(&scrolled);
         Self(Rc::new(Inner {
             root,
             title,

@@ -200,3 +200,32 @@ impl EyrieTimelineWindow {
         let _ = imp.events.set(event_list);
     }
 }
+
+/// A titled side list of the timeline (today's events, clips): a heading, a boxed list
+/// with `empty` as its placeholder, scrolled, in a 260-px column.
+pub(super) fn side_list(title: &str, empty: &str) -> (gtk::Box, gtk::Label, gtk::ListBox) {
+    let heading = gtk::Label::new(Some(title));
+    heading.add_css_class("heading");
+    heading.set_halign(gtk::Align::Start);
+    let list = gtk::ListBox::new();
+    list.add_css_class("boxed-list");
+    list.set_selection_mode(gtk::SelectionMode::None);
+    let placeholder = gtk::Label::new(Some(empty));
+    placeholder.set_wrap(true);
+    placeholder.add_css_class("dim-label");
+    placeholder.set_margin_top(12);
+    placeholder.set_margin_bottom(12);
+    placeholder.set_margin_start(12);
+    placeholder.set_margin_end(12);
+    list.set_placeholder(Some(&placeholder));
+    let scrolled = gtk::ScrolledWindow::builder()
+        .hscrollbar_policy(gtk::PolicyType::Never)
+        .vexpand(true)
+        .child(&list)
+        .build();
+    let root = crate::gui::padded_column(6, 6, 6);
+    root.set_width_request(260);
+    root.append(&heading);
+    root.append(&scrolled);
+    (root, heading, list)
+}
