@@ -80,7 +80,8 @@ impl EventList {
 
     fn show(&self, events: &[Event]) {
         let inner = &self.0;
-        while let Some(row) = inner.list.first_child() {
+        // Rows only: the first child may be the placeholder ("No events today").
+        while let Some(row) = inner.list.row_at_index(0) {
             inner.list.remove(&row);
         }
         let n = events.len() as u64;
