@@ -332,16 +332,16 @@ pub async fn activate(db: &Db, id: &Uuid, a: &Activation<'_>) -> Result<bool> {
 /// the device is as it was before [`activate`], its code usable again. Only the
 /// activation that set `token_hash` is undone (the route's activations carry no key row).
 pub async fn undo_activation(db: &Db, id: &Uuid, token_hash: &str) -> Result<bool> {
-    Ok(sqlx::query(
-        "UPDATE devices SET activated = 0, token_hash = NULL, secret_sealed = NULL, \
-         mqtt_password_hash = NULL, last_seen_ms = NULL WHERE id = $1 AND token_hash = $2",
+    super::changed_one(
+        db,
+        sqlx::query(
+            "UPDATE devices SET activated = 0, token_hash = NULL, secret_sealed = NULL, \
+             mqtt_password_hash = NULL, last_seen_ms = NULL WHERE id = $1 AND token_hash = $2",
+        )
+        .bind(text(id))
+        .bind(token_hash),
     )
-    .bind(text(id))
-    .bind(token_hash)
-    .execute(&db.pool)
-    .await?
-    .rows_affected()
-        == 1)
+    .await
 }
 
 /// The activated device holding this token (digest), and when it was last seen.

@@ -118,14 +118,12 @@ pub async fn unconsume(db: &Db, token_hash: &str) -> Result<bool> {
 }
 
 async fn set_consumed(db: &Db, token_hash: &str, consumed: bool) -> Result<bool> {
-    Ok(
+    super::changed_one(
+        db,
         sqlx::query("UPDATE pairings SET consumed = $1 WHERE token_hash = $2 AND consumed = $3")
             .bind(i64::from(consumed))
             .bind(token_hash)
-            .bind(i64::from(!consumed))
-            .execute(&db.pool)
-            .await?
-            .rows_affected()
-            == 1,
+            .bind(i64::from(!consumed)),
     )
+    .await
 }
